@@ -1,0 +1,198 @@
+"""Authentication every endpoint uses.
+
+Library systems and operators exchange client credentials for a signed token (HS256 JWT) that
+names its audience (the one service it is good for) and expires; patrons get a session token
+of the same kind from their home library. Expiry is checked against the injectable clock.
+A request from library A may act only on A's own items and patrons (:func:`require_library`).
+"""
+
+from __future__ import annotations
+
+import hmac
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Annotated, Literal
+
+import jwt
+from fastapi import Depends, Form, Request
+from pydantic import BaseModel
+
+from libs.common.clock import Clock
+from libs.common.errors import Problem
+from libs.common.federation import Federation
+from libs.common.settings import derived_secret
+
+ISSUER = "illfed"
+ALGORITHM = "HS256"
+Role = Literal["library", "operator", "patron"]
+
+
+@dataclass(frozen=True)
+class Principal:
+    subject: str  # library code, operator client id, or patron id
+    role: Role
+    library: str | None  # the library it acts for (a patron's home library)
+
+    @property
+    def is_operator(self) -> bool:
+        return self.role == "operator"
+
+
+@dataclass(frozen=True)
+class Client:
+    client_id: str
+    secret: str
+    role: Role
+    library: str | None
+
+
+def client_secret(secret_key: str, client_id: str) -> str:
+    """The development client secret of a library or operator, derived from the deployment
+    secret (a production deployment sets the same value in its own secret store)."""
+    return derived_secret(secret_key, f"client:{client_id}")
+
+
+def federation_clients(fed: Federation, secret_key: str) -> dict[str, Client]:
+    clients = {
+        lib.code: Client(lib.code, client_secret(secret_key, lib.code), "library", lib.code)
+        for lib in fed.libraries
+    }
+    for op in fed.operators:
+        clients[op.client_id] = Client(
+            op.client_id, client_secret(secret_key, op.client_id), "operator", None
+        )
+    return clients
+
+
+class TokenIssuer:
+    """Issues and verifies the tokens of one service (its audience)."""
+
+    def __init__(
+        self,
+        secret_key: str,
+        audience: str,
+        clock: Clock,
+        ttl_seconds: int = 3600,
+        clients: dict[str, Client] | None = None,
+    ) -> None:
+        self.secret_key, self.audience, self.clock = secret_key, audience, clock
+        self.ttl = timedelta(seconds=ttl_seconds)
+        self.clients = clients or {}
+
+    def issue(
+        self,
+        subject: str,
+        role: Role,
+        library: str | None,
+        audience: str | None = None,
+        ttl: timedelta | None = None,
+    ) -> str:
+        now = self.clock.now()
+        claims = {
+            "iss": ISSUER,
+            "sub": subject,
+            "aud": audience or self.audience,
+            "role": role,
+            "lib": library,
+            "iat": int(now.timestamp()),
+            "exp": int((now + (ttl or self.ttl)).timestamp()),
+        }
+        return jwt.encode(claims, self.secret_key, algorithm=ALGORITHM)
+
+    def verify(self, token: str) -> Principal:
+        try:
+            claims = jwt.decode(
+                token,
+                self.secret_key,
+                algorithms=[ALGORITHM],
+                audience=self.audience,
+                issuer=ISSUER,
+                # Expiry is checked below against the federation's clock, not the wall clock.
+                options={"verify_exp": False, "require": ["exp", "aud", "sub", "iss"]},
+            )
+        except jwt.InvalidAudienceError as exc:
+            raise unauthorized("the token is not meant for this service") from exc
+        except jwt.PyJWTError as exc:
+            raise unauthorized("the token is not valid") from exc
+        if claims["exp"] <= self.clock.now().timestamp():
+            raise unauthorized("the token has expired")
+        role = claims.get("role")
+        if role not in ("library", "operator", "patron"):
+            raise unauthorized("the token names no known role")
+        return Principal(claims["sub"], role, claims.get("lib"))
+
+    def authenticate_client(self, client_id: str, secret: str) -> Client:
+        client = self.clients.get(client_id)
+        # Compare even when the client is unknown so timing does not tell which ids exist.
+        expected = client.secret if client else "x" * 32
+        if not hmac.compare_digest(expected.encode(), secret.encode()) or client is None:
+            raise unauthorized("unknown client or wrong secret")
+        return client
+
+
+def unauthorized(detail: str) -> Problem:
+    return Problem(401, "unauthorized", "Not authenticated", detail)
+
+
+def forbidden(detail: str) -> Problem:
+    return Problem(403, "forbidden", "Forbidden", detail)
+
+
+class TokenResponse(BaseModel):
+    access_token: str
+    token_type: str = "Bearer"
+    expires_in: int
+
+
+def issuer_of(request: Request) -> TokenIssuer:
+    return request.app.state.tokens
+
+
+def current_principal(request: Request) -> Principal:
+    """The caller, from ``Authorization: Bearer`` or the patron session cookie."""
+    header = request.headers.get("authorization", "")
+    token = None
+    if header.lower().startswith("bearer "):
+        token = header[7:].strip()
+    elif "illfed_session" in request.cookies:
+        token = request.cookies["illfed_session"]
+    if not token:
+        raise unauthorized("a bearer token is required")
+    return issuer_of(request).verify(token)
+
+
+CurrentPrincipal = Annotated[Principal, Depends(current_principal)]
+
+
+def require_operator(principal: CurrentPrincipal) -> Principal:
+    if not principal.is_operator:
+        raise forbidden("only consortium operators may do this")
+    return principal
+
+
+def require_library(principal: Principal, library: str) -> None:
+    """Library A may act only on A's own items and patrons; operators may look at all."""
+    if principal.is_operator:
+        return
+    if principal.role != "library" or principal.library != library:
+        raise forbidden(f"{principal.subject} may not act on {library}'s items or patrons")
+
+
+def token_endpoint(
+    request: Request,
+    grant_type: Annotated[str, Form()],
+    client_id: Annotated[str, Form()],
+    client_secret: Annotated[str, Form()],
+) -> TokenResponse:
+    """OAuth 2 client-credentials grant: a token for this service, for one hour."""
+    if grant_type != "client_credentials":
+        raise Problem(
+            400,
+            "unsupported-grant-type",
+            "Unsupported grant type",
+            "only grant_type=client_credentials is supported",
+        )
+    tokens = issuer_of(request)
+    client = tokens.authenticate_client(client_id, client_secret)
+    token = tokens.issue(client.client_id, client.role, client.library)
+    return TokenResponse(access_token=token, expires_in=int(tokens.ttl.total_seconds()))

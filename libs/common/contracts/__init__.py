@@ -1,0 +1,17 @@
+"""Message contracts shared by every service: the envelope and the versioned payloads."""
+
+from libs.common.contracts import events  # noqa: F401  (registers the contracts)
+from libs.common.contracts.envelope import Envelope, new_id
+from libs.common.contracts.events import ItemChanged, NoticeRequested
+from libs.common.contracts.registry import contract, contract_of, model_for, parse_payload
+
+__all__ = [
+    "Envelope",
+    "ItemChanged",
+    "NoticeRequested",
+    "contract",
+    "contract_of",
+    "model_for",
+    "new_id",
+    "parse_payload",
+]

@@ -1,0 +1,49 @@
+"""Which payload model a (type, version) pair means."""
+
+from __future__ import annotations
+
+from typing import Any, TypeVar
+
+from pydantic import BaseModel
+
+_CONTRACTS: dict[tuple[str, int], type[BaseModel]] = {}
+M = TypeVar("M", bound=type[BaseModel])
+
+
+def contract(type_name: str, version: int):
+    """Register a payload model under its message type and schema version."""
+
+    def register(model: M) -> M:
+        key = (type_name, version)
+        if key in _CONTRACTS:
+            raise ValueError(f"contract {type_name} v{version} registered twice")
+        _CONTRACTS[key] = model
+        model.__contract__ = key  # type: ignore[attr-defined]
+        return model
+
+    return register
+
+
+def contract_of(model: type[BaseModel] | BaseModel) -> tuple[str, int]:
+    return model.__contract__  # type: ignore[union-attr]
+
+
+def model_for(type_name: str, version: int) -> type[BaseModel] | None:
+    return _CONTRACTS.get((type_name, version))
+
+
+def all_contracts() -> dict[tuple[str, int], type[BaseModel]]:
+    return dict(_CONTRACTS)
+
+
+def parse_payload(type_name: str, version: int, payload: dict[str, Any]) -> BaseModel:
+    """Validate a payload against its contract; raises ``UnknownContract`` or a pydantic
+    ``ValidationError`` that the consumer turns into a dead letter with the reason."""
+    model = model_for(type_name, version)
+    if model is None:
+        raise UnknownContract(f"no contract for message type {type_name!r} version {version}")
+    return model.model_validate(payload)
+
+
+class UnknownContract(ValueError):
+    pass

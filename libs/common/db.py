@@ -1,0 +1,134 @@
+"""Database plumbing shared by the services: async engines for PostgreSQL and SQLite, one
+transaction per unit of work, and creating a service's database when it does not exist.
+
+Services use SQLAlchemy Core on hot paths (few round trips per message) and own their tables in
+``services/<name>/adapters/tables.py``; the boundary (route, consumer) opens the transaction,
+repositories never commit.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from weakref import WeakKeyDictionary
+
+from sqlalchemy import event
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
+
+PG_HOST = "127.0.0.1"
+
+
+def pg_url(database: str, host: str = PG_HOST, port: int = 5432, user: str = "postgres") -> str:
+    return f"postgresql+asyncpg://{user}@{host}:{port}/{database}"
+
+
+def sqlite_url(path: Path | str) -> str:
+    return f"sqlite+aiosqlite:///{path}"
+
+
+def is_sqlite(url_or_engine: str | AsyncEngine | AsyncConnection) -> bool:
+    if isinstance(url_or_engine, str):
+        return make_url(url_or_engine).get_backend_name() == "sqlite"
+    return url_or_engine.dialect.name == "sqlite"
+
+
+def make_engine(url: str, *, pool_size: int = 10) -> AsyncEngine:
+    """An async engine. SQLite gets WAL, a busy timeout and ``BEGIN IMMEDIATE`` so concurrent
+    writers of the embedded federation wait for each other instead of failing."""
+    if is_sqlite(url):
+        db_path = make_url(url).database
+        if db_path and db_path != ":memory:":
+            Path(db_path).parent.mkdir(parents=True, exist_ok=True)
+        engine = create_async_engine(url, connect_args={"timeout": 30})
+        _sqlite_pragmas(engine)
+        return engine
+    return create_async_engine(url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True)
+
+
+def _sqlite_pragmas(engine: AsyncEngine) -> None:
+    sync_engine = engine.sync_engine
+
+    @event.listens_for(sync_engine, "connect")
+    def _on_connect(dbapi_conn, _record):  # pragma: no cover - driver callback
+        # Take transaction control from the driver so that BEGIN IMMEDIATE can be emitted.
+        dbapi_conn.isolation_level = None
+        cur = dbapi_conn.cursor()
+        cur.execute("PRAGMA journal_mode=WAL")
+        cur.execute("PRAGMA synchronous=NORMAL")
+        cur.execute("PRAGMA foreign_keys=ON")
+        cur.close()
+
+    @event.listens_for(sync_engine, "begin")
+    def _on_begin(conn):  # pragma: no cover - driver callback
+        # Writers queue on the database lock up front rather than deadlocking on upgrade.
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+_COMMIT_HOOKS: WeakKeyDictionary = WeakKeyDictionary()
+#: set in ``conn.info`` by code that wrote something the after-commit hooks care about
+OUTBOX_WRITTEN = "illfed.outbox_written"
+
+
+def on_outbox_commit(engine: AsyncEngine, hook) -> None:
+    """Call ``hook()`` after each unit of work on ``engine`` that wrote to the outbox commits
+    (the relay uses it to publish at once instead of waiting for its next poll)."""
+    _COMMIT_HOOKS.setdefault(engine.sync_engine, []).append(hook)
+
+
+@asynccontextmanager
+async def unit_of_work(engine: AsyncEngine) -> AsyncIterator[AsyncConnection]:
+    """One transaction: committed when the block ends, rolled back if it raises."""
+    async with engine.begin() as conn:
+        conn.info.pop(OUTBOX_WRITTEN, None)
+        yield conn
+        wrote_outbox = conn.info.pop(OUTBOX_WRITTEN, False)
+    if wrote_outbox:
+        for hook in _COMMIT_HOOKS.get(engine.sync_engine, ()):
+            hook()
+
+
+async def ensure_database(url: str) -> bool:
+    """Create the PostgreSQL database named in ``url`` if missing. Returns True if created.
+    SQLite files are created on first connection, so this does nothing for them."""
+    if is_sqlite(url):
+        return False
+    import asyncpg
+
+    u = make_url(url)
+    conn = await asyncpg.connect(
+        host=u.host or PG_HOST,
+        port=u.port or 5432,
+        user=u.username or "postgres",
+        password=u.password,
+        database="postgres",
+    )
+    try:
+        exists = await conn.fetchval("SELECT 1 FROM pg_database WHERE datname = $1", u.database)
+        if exists:
+            return False
+        await conn.execute(f'CREATE DATABASE "{u.database}"')
+        return True
+    finally:
+        await conn.close()
+
+
+async def drop_database(url: str) -> None:
+    """Drop a PostgreSQL database (tests use this to clean up what they created)."""
+    if is_sqlite(url):
+        return
+    import asyncpg
+
+    u = make_url(url)
+    conn = await asyncpg.connect(
+        host=u.host or PG_HOST,
+        port=u.port or 5432,
+        user=u.username or "postgres",
+        password=u.password,
+        database="postgres",
+    )
+    try:
+        await conn.execute(f'DROP DATABASE IF EXISTS "{u.database}" WITH (FORCE)')
+    finally:
+        await conn.close()

@@ -1,0 +1,148 @@
+"""Consuming messages: validate, check the sender, apply the effect exactly once, ack after
+commit.
+
+The inbox row and the handler's effect are written in one transaction, so a redelivered
+message (the consumer died between commit and ack, or the relay published twice) changes
+nothing. Bad input never crashes a consumer: malformed, unknown or forged messages go to the
+queue's dead-letter queue with the reason, and the next message is processed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import structlog
+from pydantic import BaseModel, ValidationError
+from sqlalchemy import Table
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from libs.common.clock import Clock
+from libs.common.contracts import Envelope
+from libs.common.contracts.registry import UnknownContract, parse_payload
+from libs.common.db import unit_of_work
+from libs.common.logs import bind_correlation
+from libs.common.messaging.delivery import Bus, Delivery, Subscription
+from libs.common.messaging.topology import DEFAULT_DELIVERY_LIMIT, principal_of
+
+log = structlog.get_logger("illfed.consumer")
+
+Handler = Callable[[AsyncConnection, Envelope, Any], Awaitable[None]]
+
+
+class RejectMessage(Exception):
+    """Raised by a handler for a message that can never be processed (it breaks a contract
+    rule the schema cannot express); the message is dead-lettered with this reason."""
+
+
+async def claim(
+    conn: AsyncConnection, inbox: Table, consumer: str, message_id: str, clock: Clock
+) -> bool:
+    """Record that ``consumer`` processes ``message_id``; False if it already did."""
+    values = {"consumer": consumer, "message_id": message_id, "processed_at": clock.now()}
+    ins = pg_insert if conn.dialect.name == "postgresql" else sqlite_insert
+    result = await conn.execute(ins(inbox).values(**values).on_conflict_do_nothing())
+    return result.rowcount == 1
+
+
+class Consumer:
+    """One consumer of one queue, with a handler per message type."""
+
+    def __init__(
+        self,
+        name: str,
+        queue: str,
+        engine: AsyncEngine,
+        inbox: Table,
+        bus: Bus,
+        clock: Clock,
+        handlers: dict[str, Handler],
+        *,
+        delivery_limit: int = DEFAULT_DELIVERY_LIMIT,
+        prefetch: int = 16,
+        allowed_senders: Callable[[str], bool] | None = None,
+    ) -> None:
+        self.name, self.queue, self.engine, self.inbox = name, queue, engine, inbox
+        self.bus, self.clock, self.handlers = bus, clock, handlers
+        self.delivery_limit = delivery_limit
+        self.prefetch = prefetch
+        self.allowed_senders = allowed_senders
+        self._sub: Subscription | None = None
+
+    async def start(self) -> None:
+        self._sub = await self.bus.consume(self.queue, self.handle, prefetch=self.prefetch)
+
+    async def stop(self) -> None:
+        if self._sub is not None:
+            await self._sub.stop()
+            self._sub = None
+
+    def _parse(self, delivery: Delivery) -> tuple[Envelope, BaseModel]:
+        env = Envelope.model_validate_json(delivery.body)
+        payload = parse_payload(env.type, env.version, env.payload)
+        return env, payload
+
+    async def handle(self, delivery: Delivery) -> None:
+        try:
+            env, payload = self._parse(delivery)
+        except (ValidationError, UnknownContract, ValueError) as exc:
+            await self._dead_letter(delivery, f"malformed message: {_short(exc)}")
+            return
+        bind_correlation(env.correlation_id)
+        # RabbitMQ vouches for user_id; a sender field that disagrees is a forgery.
+        authenticated = principal_of(delivery.user_id)
+        if authenticated != env.sender:
+            await self._dead_letter(
+                delivery,
+                f"sender {env.sender!r} does not match the authenticated broker user "
+                f"{delivery.user_id!r}",
+            )
+            return
+        if self.allowed_senders is not None and not self.allowed_senders(env.sender):
+            await self._dead_letter(delivery, f"{env.sender!r} may not send {env.type} here")
+            return
+        handler = self.handlers.get(env.type)
+        if handler is None:
+            await self._dead_letter(delivery, f"no handler for message type {env.type!r}")
+            return
+        try:
+            async with unit_of_work(self.engine) as conn:
+                if await claim(conn, self.inbox, self.name, env.message_id, self.clock):
+                    await handler(conn, env, payload)
+                else:
+                    log.info("duplicate message ignored", message_id=env.message_id)
+        except RejectMessage as exc:
+            await self._dead_letter(delivery, f"rejected: {exc}")
+            return
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            attempts = delivery.delivery_count + 1
+            if attempts >= self.delivery_limit:
+                await self._dead_letter(
+                    delivery, f"failed {attempts} times, last error: {_short(exc)}"
+                )
+            else:
+                log.warning(
+                    "message failed; will be redelivered",
+                    error=_short(exc),
+                    attempt=attempts,
+                    message_id=env.message_id,
+                )
+                await delivery.nack()
+            return
+        await delivery.ack()
+
+    async def _dead_letter(self, delivery: Delivery, reason: str) -> None:
+        log.warning(
+            "message dead-lettered", queue=self.queue, reason=reason, message_id=delivery.message_id
+        )
+        await self.bus.dead_letter(delivery, reason)
+
+
+def _short(exc: BaseException) -> str:
+    text = f"{type(exc).__name__}: {exc}"
+    return text if len(text) < 1500 else text[:1500] + "…"

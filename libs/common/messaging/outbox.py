@@ -1,0 +1,218 @@
+"""Transactional outbox: a state change and the messages it must send are written in one
+database transaction; the relay publishes them afterwards and marks them sent.
+
+Nothing is published for a rolled-back change (the row never existed) and nothing committed is
+left unpublished (the relay retries until the broker confirms). A message may be published
+twice if the relay dies between the confirm and marking it sent; consumers' inboxes absorb it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+
+import structlog
+from pydantic import BaseModel
+from sqlalchemy import Table, insert, select, update
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from libs.common.clock import Clock
+from libs.common.contracts import Envelope, contract_of
+from libs.common.db import OUTBOX_WRITTEN, on_outbox_commit
+from libs.common.messaging.delivery import Bus
+from libs.common.messaging.topology import DIRECT, EVENTS
+
+log = structlog.get_logger("illfed.outbox")
+
+
+def make_envelope(
+    payload: BaseModel,
+    *,
+    sender: str,
+    correlation_id: str,
+    clock: Clock,
+    recipient: str = "*",
+    causation_id: str | None = None,
+) -> Envelope:
+    type_name, version = contract_of(payload)
+    return Envelope(
+        type=type_name,
+        version=version,
+        sender=sender,
+        recipient=recipient,
+        correlation_id=correlation_id,
+        causation_id=causation_id,
+        sent_at=clock.now(),
+        payload=payload.model_dump(mode="json"),
+    )
+
+
+async def enqueue(
+    conn: AsyncConnection,
+    outbox: Table,
+    envelope: Envelope,
+    *,
+    exchange: str,
+    routing_key: str,
+) -> Envelope:
+    """Add a message to the outbox inside the caller's transaction."""
+    await conn.execute(
+        insert(outbox).values(
+            message_id=envelope.message_id,
+            exchange=exchange,
+            routing_key=routing_key,
+            correlation_id=envelope.correlation_id,
+            body=envelope.model_dump_json(),
+            created_at=envelope.sent_at,
+        )
+    )
+    conn.info[OUTBOX_WRITTEN] = True
+    return envelope
+
+
+async def emit_event(
+    conn: AsyncConnection,
+    outbox: Table,
+    payload: BaseModel,
+    *,
+    sender: str,
+    correlation_id: str,
+    clock: Clock,
+    causation_id: str | None = None,
+) -> Envelope:
+    """A broadcast event, routed by its type to every service that subscribed."""
+    env = make_envelope(
+        payload,
+        sender=sender,
+        correlation_id=correlation_id,
+        clock=clock,
+        causation_id=causation_id,
+    )
+    return await enqueue(conn, outbox, env, exchange=EVENTS, routing_key=env.type)
+
+
+async def send_command(
+    conn: AsyncConnection,
+    outbox: Table,
+    payload: BaseModel,
+    *,
+    sender: str,
+    recipient: str,
+    correlation_id: str,
+    clock: Clock,
+    causation_id: str | None = None,
+) -> Envelope:
+    """A message addressed to one service or library (``recipient`` is its bus address)."""
+    env = make_envelope(
+        payload,
+        sender=sender,
+        correlation_id=correlation_id,
+        clock=clock,
+        recipient=recipient,
+        causation_id=causation_id,
+    )
+    return await enqueue(conn, outbox, env, exchange=DIRECT, routing_key=recipient)
+
+
+class OutboxRelay:
+    """Publishes committed outbox rows in id order, with publisher confirms, then marks them
+    sent. Several relays may run on one PostgreSQL database (rows are claimed with SKIP
+    LOCKED)."""
+
+    def __init__(
+        self,
+        engine: AsyncEngine,
+        outbox: Table,
+        bus: Bus,
+        clock: Clock,
+        *,
+        batch_size: int = 200,
+        poll_interval: float = 1.0,
+    ) -> None:
+        self.engine, self.outbox, self.bus, self.clock = engine, outbox, bus, clock
+        self.batch_size = batch_size
+        self.poll_interval = poll_interval
+        self._wake = asyncio.Event()
+        self._task: asyncio.Task | None = None
+        on_outbox_commit(engine, self.wake)
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    async def run_once(self) -> int:
+        """Publish one batch; returns how many messages went out."""
+        t = self.outbox
+        async with self.engine.begin() as conn:
+            rows = (
+                await conn.execute(
+                    select(
+                        t.c.id,
+                        t.c.message_id,
+                        t.c.exchange,
+                        t.c.routing_key,
+                        t.c.correlation_id,
+                        t.c.body,
+                    )
+                    .where(t.c.sent_at.is_(None))
+                    .order_by(t.c.id)
+                    .limit(self.batch_size)
+                    .with_for_update(skip_locked=True)
+                )
+            ).all()
+            if not rows:
+                return 0
+            await asyncio.gather(
+                *(
+                    self.bus.publish(
+                        r.exchange,
+                        r.routing_key,
+                        r.body.encode(),
+                        message_id=r.message_id,
+                        correlation_id=r.correlation_id,
+                    )
+                    for r in rows
+                )
+            )
+            await conn.execute(
+                update(t)
+                .where(t.c.id.in_([r.id for r in rows]))
+                .values(sent_at=self.clock.now(), attempts=t.c.attempts + 1)
+            )
+        return len(rows)
+
+    async def drain(self) -> int:
+        """Publish until the outbox is empty (tests and shutdown use it)."""
+        total = 0
+        while n := await self.run_once():
+            total += n
+        return total
+
+    async def run(self) -> None:
+        backoff = 0.1
+        while True:
+            # Cleared before the pass, so a commit during the pass is not missed.
+            self._wake.clear()
+            try:
+                n = await self.run_once()
+                backoff = 0.1
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # broker or database away: keep the rows, try again
+                log.warning("outbox relay failed; will retry", error=str(exc), retry_in=backoff)
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, 5.0)
+                continue
+            if n < self.batch_size:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._wake.wait(), self.poll_interval)
+
+    def start(self) -> asyncio.Task:
+        self._task = asyncio.create_task(self.run(), name="outbox-relay")
+        return self._task
+
+    async def stop(self) -> None:
+        if self._task:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None

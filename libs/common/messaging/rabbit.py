@@ -1,0 +1,174 @@
+"""RabbitMQ transport with aio-pika: persistent messages, publisher confirms, mandatory
+routing, manual acks, prefetch, quorum queues with a delivery limit and a dead-letter queue
+each. Each principal connects as its own broker user, and RabbitMQ checks the ``user_id`` it
+stamps on every message against that login, so a sender cannot pose as another library."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import aio_pika
+from aio_pika.abc import AbstractIncomingMessage, AbstractRobustConnection
+from yarl import URL
+
+from libs.common.messaging.delivery import Delivery, DeliveryHandler, Unroutable
+from libs.common.messaging.topology import DIRECT, DLX, EVENTS, QueueSpec, broker_user
+
+
+def principal_url(base_url: str, principal: str, password: str) -> str:
+    """The AMQP URL a principal connects with: the base URL's host and vhost, its own login."""
+    u = URL(base_url)
+    return str(u.with_user(broker_user(principal)).with_password(password))
+
+
+class _RabbitSubscription:
+    def __init__(self, channel: aio_pika.abc.AbstractChannel, queue, tag: str) -> None:
+        self._channel, self._queue, self._tag = channel, queue, tag
+
+    async def stop(self) -> None:
+        if not self._channel.is_closed:
+            await self._queue.cancel(self._tag)
+            # Closing the channel returns unacked messages to the queue for another consumer.
+            await self._channel.close()
+
+
+class RabbitBus:
+    def __init__(self, url: str, principal: str) -> None:
+        self.url = url
+        self.principal = principal
+        self.user_id = URL(url).user or ""
+        self._conn: AbstractRobustConnection | None = None
+        self._channel: aio_pika.abc.AbstractChannel | None = None
+        self._exchanges: dict[str, aio_pika.abc.AbstractExchange] = {}
+        self._lock = asyncio.Lock()
+
+    async def connect(self) -> RabbitBus:
+        self._conn = await aio_pika.connect_robust(
+            self.url, client_properties={"connection_name": f"illfed:{self.principal}"}
+        )
+        self._channel = await self._conn.channel(publisher_confirms=True, on_return_raises=True)
+        return self
+
+    async def _exchange(self, name: str) -> aio_pika.abc.AbstractExchange:
+        if name == "":
+            return self._channel.default_exchange  # type: ignore[union-attr]
+        ex = self._exchanges.get(name)
+        if ex is None:
+            # Passive: the topology is declared once by the deployer, not by each service.
+            ex = await self._channel.get_exchange(name, ensure=False)  # type: ignore[union-attr]
+            self._exchanges[name] = ex
+        return ex
+
+    async def publish(
+        self,
+        exchange: str,
+        routing_key: str,
+        body: bytes,
+        *,
+        message_id: str,
+        correlation_id: str | None = None,
+        headers: dict[str, Any] | None = None,
+    ) -> None:
+        ex = await self._exchange(exchange)
+        msg = aio_pika.Message(
+            body,
+            message_id=message_id,
+            correlation_id=correlation_id,
+            user_id=self.user_id,
+            content_type="application/json",
+            delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
+            headers=headers or {},
+        )
+        try:
+            await ex.publish(msg, routing_key=routing_key, mandatory=True)
+        except aio_pika.exceptions.DeliveryError as exc:
+            raise Unroutable(f"broker did not take {exchange}/{routing_key}: {exc}") from exc
+
+    async def consume(self, queue: str, handler: DeliveryHandler, *, prefetch: int = 10):
+        channel = await self._conn.channel()  # type: ignore[union-attr]
+        await channel.set_qos(prefetch_count=prefetch)
+        q = await channel.get_queue(queue, ensure=False)
+
+        async def on_message(message: AbstractIncomingMessage) -> None:
+            settled = False
+
+            async def ack() -> None:
+                nonlocal settled
+                settled = True
+                await message.ack()
+
+            async def nack() -> None:
+                nonlocal settled
+                settled = True
+                await message.nack(requeue=True)
+
+            headers = dict(message.headers or {})
+            delivery = Delivery(
+                body=message.body,
+                queue=queue,
+                message_id=message.message_id,
+                user_id=message.user_id,
+                headers=headers,
+                delivery_count=int(headers.get("x-delivery-count") or 0),
+                ack=ack,
+                nack=nack,
+            )
+            try:
+                await handler(delivery)
+            except Exception:
+                if not settled and not channel.is_closed:
+                    await message.nack(requeue=True)
+
+        tag = await q.consume(on_message, no_ack=False)
+        return _RabbitSubscription(channel, q, tag)
+
+    async def dead_letter(self, delivery: Delivery, reason: str) -> None:
+        headers = {k: v for k, v in delivery.headers.items() if not k.startswith("x-death")}
+        headers.update({"x-illfed-reason": reason[:2000], "x-illfed-queue": delivery.queue})
+        await self.publish(
+            DLX,
+            f"{delivery.queue}.dlq",
+            delivery.body,
+            message_id=delivery.message_id or "",
+            headers=headers,
+        )
+        # Acked only after the broker confirmed the dead letter: nothing lost in between.
+        await delivery.ack()
+
+    async def ping(self) -> bool:
+        return self._conn is not None and not self._conn.is_closed
+
+    async def close(self) -> None:
+        if self._conn is not None:
+            await self._conn.close()
+
+
+async def declare_topology(admin_url: str, specs: list[QueueSpec]) -> None:
+    """Declare exchanges, quorum queues with delivery limits, and their dead-letter queues."""
+    conn = await aio_pika.connect(admin_url)
+    try:
+        ch = await conn.channel()
+        await ch.declare_exchange(EVENTS, aio_pika.ExchangeType.TOPIC, durable=True)
+        await ch.declare_exchange(DIRECT, aio_pika.ExchangeType.DIRECT, durable=True)
+        dlx = await ch.declare_exchange(DLX, aio_pika.ExchangeType.DIRECT, durable=True)
+        for spec in specs:
+            dlq = await ch.declare_queue(
+                spec.dlq, durable=True, arguments={"x-queue-type": "quorum"}
+            )
+            await dlq.bind(dlx, routing_key=spec.dlq)
+            q = await ch.declare_queue(
+                spec.name,
+                durable=True,
+                arguments={
+                    "x-queue-type": "quorum",
+                    # Safety net: a message that keeps failing is parked, never redelivered forever.
+                    "x-delivery-limit": spec.delivery_limit,
+                    "x-dead-letter-exchange": DLX,
+                    "x-dead-letter-routing-key": spec.dlq,
+                },
+            )
+            for exchange, key in spec.bindings:
+                await q.bind(exchange, routing_key=key)
+    finally:
+        await conn.close()

@@ -1,0 +1,36 @@
+"""Running one service as its own OS process (the distributed way): start its runtime, serve
+its app with uvicorn (no access log: structured logs instead), stop cleanly on SIGINT/SIGTERM."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+
+import uvicorn
+from fastapi import FastAPI
+
+from libs.common.service import ServiceRuntime
+
+
+def server_for(app: FastAPI, host: str, port: int) -> uvicorn.Server:
+    config = uvicorn.Config(
+        app, host=host, port=port, access_log=False, lifespan="off", log_level="warning"
+    )
+    return uvicorn.Server(config)
+
+
+async def serve(
+    build: Callable[[], Awaitable[tuple[ServiceRuntime, FastAPI]]], host: str, port: int
+) -> None:
+    runtime, app = await build()
+    await runtime.start()
+    try:
+        await server_for(app, host, port).serve()
+    finally:
+        await runtime.close()
+
+
+def run(
+    build: Callable[[], Awaitable[tuple[ServiceRuntime, FastAPI]]], host: str, port: int
+) -> None:
+    asyncio.run(serve(build, host, port))

@@ -1,0 +1,92 @@
+"""Items of one library: reads and writes, each status change announced through the outbox
+in the same transaction."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from sqlalchemy import func, insert, select, update
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from libs.common.clock import Clock
+from libs.common.contracts import ItemChanged
+from libs.common.messaging.outbox import emit_event
+from services.circulation.adapters.tables import items, outbox
+
+_BIB = ("title", "authors", "isbn", "language", "publisher", "year")
+
+
+def _event(row: Any, change: str) -> ItemChanged:
+    return ItemChanged(
+        library="",
+        item_id=row.id,
+        version=row.version,
+        change=change,
+        status=row.status,
+        material_type=row.material_type,
+        service_point=row.service_point,
+        call_number=row.call_number,
+        barcode=row.barcode,
+        **{k: getattr(row, k) for k in _BIB},
+    )
+
+
+async def _announce(
+    conn: AsyncConnection, library: str, item_id: str, change: str, clock: Clock
+) -> None:
+    row = (await conn.execute(select(items).where(items.c.id == item_id))).one()
+    event = _event(row, change).model_copy(update={"library": library})
+    # The item is the correlation of its own changes: consumers order by its version.
+    await emit_event(
+        conn, outbox, event, sender=library, correlation_id=f"item:{library}:{row.id}", clock=clock
+    )
+
+
+async def add_item(
+    conn: AsyncConnection, library: str, data: dict[str, Any], clock: Clock
+) -> dict[str, Any]:
+    now = clock.now()
+    item_id = data.get("id") or str(uuid.uuid4())
+    values = {**data, "id": item_id, "version": 1, "created_at": now, "updated_at": now}
+    values.setdefault("status", "AVAILABLE")
+    await conn.execute(insert(items).values(**values))
+    await _announce(conn, library, item_id, "added", clock)
+    return await get_item(conn, item_id)  # type: ignore[return-value]
+
+
+async def get_item(conn: AsyncConnection, item_id: str) -> dict[str, Any] | None:
+    row = (await conn.execute(select(items).where(items.c.id == item_id))).mappings().first()
+    return dict(row) if row else None
+
+
+async def find_by_barcode(conn: AsyncConnection, barcode: str) -> dict[str, Any] | None:
+    row = (await conn.execute(select(items).where(items.c.barcode == barcode))).mappings().first()
+    return dict(row) if row else None
+
+
+async def list_items(conn: AsyncConnection, *, after: str | None, limit: int) -> list[dict]:
+    q = select(items).order_by(items.c.id).limit(limit)
+    if after:
+        q = q.where(items.c.id > after)
+    return [dict(r) for r in (await conn.execute(q)).mappings()]
+
+
+async def count_items(conn: AsyncConnection) -> int:
+    return (await conn.execute(select(func.count()).select_from(items))).scalar_one()
+
+
+async def set_status(
+    conn: AsyncConnection, library: str, item_id: str, status: str, clock: Clock
+) -> dict[str, Any] | None:
+    """Change an item's status; the owner is the only place this happens (authority)."""
+    res = await conn.execute(
+        update(items)
+        .where(items.c.id == item_id)
+        .values(status=status, version=items.c.version + 1, updated_at=clock.now())
+    )
+    if res.rowcount == 0:
+        return None
+    change = "withdrawn" if status == "WITHDRAWN" else "status_changed"
+    await _announce(conn, library, item_id, change, clock)
+    return await get_item(conn, item_id)

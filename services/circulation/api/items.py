@@ -1,0 +1,143 @@
+"""Staff and library-system routes for the library's items. Thin: validate, authorise, one
+unit of work, answer."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Header, Query, Request
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict, Field
+
+from libs.common import idempotency
+from libs.common.auth import CurrentPrincipal, require_library
+from libs.common.contracts.events import ItemStatus, MaterialType
+from libs.common.db import unit_of_work
+from libs.common.errors import Problem
+from services.circulation.adapters import items_repo
+from services.circulation.adapters.tables import idempotency as idem_table
+
+router = APIRouter(prefix="/api/v1/items", tags=["items"])
+
+
+class ItemIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    barcode: str = Field(min_length=1, max_length=64)
+    title: str = Field(min_length=1, max_length=500)
+    authors: list[Annotated[str, Field(max_length=200)]] = Field(default=[], max_length=20)
+    isbn: str | None = Field(default=None, max_length=20)
+    language: str | None = Field(default=None, max_length=12)
+    publisher: str | None = Field(default=None, max_length=200)
+    year: int | None = Field(default=None, ge=1000, le=2100)
+    material_type: MaterialType
+    section: Literal["adult", "young_adult", "children"] = "adult"
+    service_point: str = Field(min_length=1, max_length=32)
+    call_number: str | None = Field(default=None, max_length=64)
+    price_minor: int | None = Field(default=None, ge=0)
+    pages: int | None = Field(default=None, ge=1)
+    set_id: str | None = Field(default=None, max_length=64)
+
+
+class ItemOut(ItemIn):
+    model_config = ConfigDict(extra="ignore")
+    id: str
+    status: ItemStatus
+    version: int
+    updated_at: datetime
+
+
+class ItemPage(BaseModel):
+    items: list[ItemOut]
+    next_cursor: str | None
+
+
+class StatusChange(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    status: ItemStatus
+
+
+def _rt(request: Request):
+    return request.app.state.runtime
+
+
+@router.post(
+    "", status_code=201, response_model=ItemOut, summary="Add an item to the library's collection"
+)
+async def add_item(
+    body: ItemIn,
+    request: Request,
+    principal: CurrentPrincipal,
+    idempotency_key: Annotated[str | None, Header()] = None,
+):
+    rt = _rt(request)
+    library = rt.extras["library"]
+    require_library(principal, library)
+    req_hash = idempotency.request_hash("POST", request.url.path, body.model_dump())
+    async with unit_of_work(rt.engine) as conn:
+        prior = await idempotency.lookup(
+            conn, idem_table, principal.subject, idempotency_key, req_hash
+        )
+        if prior is not None:
+            return JSONResponse(prior[1], status_code=prior[0])
+        if await items_repo.find_by_barcode(conn, body.barcode):
+            raise Problem(
+                409,
+                "duplicate-barcode",
+                "Barcode already in use",
+                f"an item with barcode {body.barcode} already exists",
+            )
+        item = await items_repo.add_item(conn, library, body.model_dump(), rt.clock)
+        out = ItemOut.model_validate(item).model_dump(mode="json")
+        await idempotency.remember(
+            conn, idem_table, principal.subject, idempotency_key, req_hash, 201, out, rt.clock
+        )
+    return JSONResponse(out, status_code=201)
+
+
+@router.get("", response_model=ItemPage, summary="List items, a page at a time")
+async def list_items(
+    request: Request,
+    principal: CurrentPrincipal,
+    cursor: str | None = Query(default=None, max_length=64),
+    limit: int = Query(default=50, ge=1, le=200),
+):
+    rt = _rt(request)
+    require_library(principal, rt.extras["library"])
+    async with rt.engine.connect() as conn:
+        rows = await items_repo.list_items(conn, after=cursor, limit=limit + 1)
+    page = rows[:limit]
+    return ItemPage(
+        items=[ItemOut.model_validate(r) for r in page],
+        next_cursor=page[-1]["id"] if len(rows) > limit else None,
+    )
+
+
+@router.get("/{item_id}", response_model=ItemOut)
+async def get_item(item_id: str, request: Request, principal: CurrentPrincipal):
+    rt = _rt(request)
+    require_library(principal, rt.extras["library"])
+    async with rt.engine.connect() as conn:
+        item = await items_repo.get_item(conn, item_id)
+    if item is None:
+        raise Problem(404, "not-found", "Not found", f"no item {item_id}")
+    return item
+
+
+@router.post(
+    "/{item_id}/status",
+    response_model=ItemOut,
+    summary="Record a status change (missing, withdrawn, in processing...)",
+)
+async def change_status(
+    item_id: str, body: StatusChange, request: Request, principal: CurrentPrincipal
+):
+    rt = _rt(request)
+    require_library(principal, rt.extras["library"])
+    async with unit_of_work(rt.engine) as conn:
+        item = await items_repo.set_status(
+            conn, rt.extras["library"], item_id, body.status, rt.clock
+        )
+    if item is None:
+        raise Problem(404, "not-found", "Not found", f"no item {item_id}")
+    return item
