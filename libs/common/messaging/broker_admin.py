@@ -18,7 +18,7 @@ from libs.common.messaging.topology import QueueSpec, broker_user
 
 PUBLISH = r"^illfed\.(events|direct|dlx)$"
 # The broker also replays dead letters straight into their queues (the default exchange).
-PUBLISH_AND_REPLAY = PUBLISH_AND_REPLAY
+PUBLISH_AND_REPLAY = r"^(illfed\.(events|direct|dlx)|amq\.default)$"
 
 
 async def _ctl(*args: str) -> str:
