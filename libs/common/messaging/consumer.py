@@ -28,6 +28,8 @@ from libs.common.logs import bind_correlation
 from libs.common.messaging.delivery import Bus, Delivery, Subscription
 from libs.common.messaging.topology import DEFAULT_DELIVERY_LIMIT, principal_of
 
+REPLAYER = "requests"
+REPLAY_HEADER = "x-illfed-original-user"
 log = structlog.get_logger("illfed.consumer")
 
 Handler = Callable[[AsyncConnection, Envelope, Any], Awaitable[None]]
@@ -94,6 +96,10 @@ class Consumer:
         bind_correlation(env.correlation_id)
         # RabbitMQ vouches for user_id; a sender field that disagrees is a forgery.
         authenticated = principal_of(delivery.user_id)
+        if authenticated == REPLAYER:
+            # The broker service replays a dead letter on an operator's say-so; it vouches
+            # for the original sender, whose broker login it recorded when parking it.
+            authenticated = principal_of(str(delivery.headers.get(REPLAY_HEADER, "")))
         if authenticated != env.sender:
             await self._dead_letter(
                 delivery,

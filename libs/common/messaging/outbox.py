@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from datetime import datetime
 
 import structlog
 from pydantic import BaseModel
@@ -48,26 +49,47 @@ def make_envelope(
 
 
 async def enqueue(
-    conn: AsyncConnection,
-    outbox: Table,
-    envelope: Envelope,
-    *,
-    exchange: str,
-    routing_key: str,
+    conn: AsyncConnection, outbox: Table, envelope: Envelope, *, exchange: str, routing_key: str
 ) -> Envelope:
     """Add a message to the outbox inside the caller's transaction."""
+    await enqueue_raw(
+        conn,
+        outbox,
+        envelope.model_dump_json(),
+        message_id=envelope.message_id,
+        exchange=exchange,
+        routing_key=routing_key,
+        correlation_id=envelope.correlation_id,
+        created_at=envelope.sent_at,
+    )
+    return envelope
+
+
+async def enqueue_raw(
+    conn: AsyncConnection,
+    outbox: Table,
+    body: str,
+    *,
+    message_id: str,
+    exchange: str,
+    routing_key: str,
+    created_at: datetime,
+    correlation_id: str | None = None,
+    headers: dict | None = None,
+) -> None:
+    """Add an already-serialised message (a dead letter being replayed) to the outbox."""
     await conn.execute(
         insert(outbox).values(
-            message_id=envelope.message_id,
+            message_id=message_id,
             exchange=exchange,
             routing_key=routing_key,
-            correlation_id=envelope.correlation_id,
-            body=envelope.model_dump_json(),
-            created_at=envelope.sent_at,
+            correlation_id=correlation_id,
+            body=body,
+            headers=headers,
+            created_at=created_at,
         )
     )
     conn.info[OUTBOX_WRITTEN] = True
-    return envelope
 
 
 async def emit_event(
@@ -152,6 +174,7 @@ class OutboxRelay:
                         t.c.routing_key,
                         t.c.correlation_id,
                         t.c.body,
+                        t.c.headers,
                     )
                     .where(t.c.sent_at.is_(None))
                     .order_by(t.c.id)
@@ -169,6 +192,7 @@ class OutboxRelay:
                         r.body.encode(),
                         message_id=r.message_id,
                         correlation_id=r.correlation_id,
+                        headers=r.headers,
                     )
                     for r in rows
                 )

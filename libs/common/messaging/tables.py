@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from sqlalchemy import (
+    JSON,
     BigInteger,
     Column,
     DateTime,
@@ -23,11 +24,13 @@ def messaging_tables(metadata: MetaData) -> tuple[Table, Table]:
         "outbox",
         metadata,
         Column("id", BigId, primary_key=True, autoincrement=True),
-        Column("message_id", String(64), nullable=False, unique=True),
+        # Not unique: a dead letter replayed twice goes out twice under its own message id.
+        Column("message_id", String(64), nullable=False),
         Column("exchange", String(80), nullable=False),
         Column("routing_key", String(120), nullable=False),
         Column("correlation_id", String(64), nullable=True),
         Column("body", Text, nullable=False),
+        Column("headers", JSON, nullable=True),
         Column("created_at", DateTime(timezone=True), nullable=False),
         Column("sent_at", DateTime(timezone=True), nullable=True),
         Column("attempts", Integer, nullable=False, server_default="0"),

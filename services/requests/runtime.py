@@ -1,0 +1,33 @@
+"""Assembling the consortium's request broker."""
+
+from __future__ import annotations
+
+from libs.common.clock import Clock
+from libs.common.db import make_engine
+from libs.common.federation import Federation
+from libs.common.messaging.consumer import Consumer
+from libs.common.messaging.delivery import Bus
+from libs.common.messaging.outbox import OutboxRelay
+from libs.common.messaging.topology import federation_queues
+from libs.common.service import ServiceRuntime
+from services.requests.adapters.dead_letters import DeadLetterCollector
+from services.requests.adapters.tables import inbox, outbox
+
+
+def build_runtime(fed: Federation, database_url: str, bus: Bus, clock: Clock) -> ServiceRuntime:
+    engine = make_engine(database_url)
+    rt = ServiceRuntime(
+        name="requests",
+        principal="requests",
+        engine=engine,
+        bus=bus,
+        clock=clock,
+        relay=OutboxRelay(engine, outbox, bus, clock),
+    )
+    rt.consumers.append(Consumer("requests", "requests.inbox", engine, inbox, bus, clock, {}))
+    rt.consumers.append(
+        DeadLetterCollector(  # type: ignore[arg-type]
+            engine, bus, clock, [q.dlq for q in federation_queues(fed)]
+        )
+    )
+    return rt
