@@ -47,3 +47,17 @@ def derived_secret(secret_key: str, purpose: str) -> str:
     """A per-purpose secret (a library's client secret, its broker password) derived from the
     deployment secret, so a development federation needs only one secret configured."""
     return hmac.new(secret_key.encode(), purpose.encode(), hashlib.sha256).hexdigest()[:32]
+
+
+def service_settings(service: str, **values) -> CommonSettings:
+    """Settings of one service, read from ``ILLFED_<SERVICE>_*`` environment variables."""
+    cls = type(
+        f"{service.title()}Settings",
+        (CommonSettings,),
+        {
+            "model_config": SettingsConfigDict(
+                env_prefix=f"ILLFED_{service.upper()}_", extra="ignore"
+            )
+        },
+    )
+    return cls(**values)

@@ -9,17 +9,23 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from pydantic import BaseModel, ConfigDict, computed_field
+from pydantic import BaseModel, ConfigDict, Field, computed_field
 
 from libs.common.policy.vocabulary import RuleId
 
 
 class Refusal(BaseModel):
-    """One rule that refused an action, with the reason in words a patron understands."""
+    """One rule that refused an action, with the reason in words a patron understands.
+
+    ``code`` is a stable key for the kind of refusal (``consecutive_renewal_limit``,
+    ``quota_exceeded``...) that clients and notice templates may translate; ``reason`` is the
+    English wording.
+    """
 
     model_config = ConfigDict(frozen=True)
 
     rule: RuleId
+    code: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
     action: str
     reason: str
     item_id: str | None = None

@@ -27,6 +27,7 @@ class AccountBlock(_Facts):
 
     rule: RuleId
     reason: str
+    code: str = Field(default="account_blocked", pattern=r"^[a-z][a-z0-9_]*$")
 
 
 class LoanFacts(_Facts):

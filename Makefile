@@ -1,0 +1,51 @@
+# illfed — `make run` starts the federation, `make test` runs every test.
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+UV_VERSION := 0.13.9
+UV := .tools/bin/uv
+VENV := .venv
+STAMP := $(VENV)/.installed-$(shell cat requirements.lock pyproject.toml | cksum | cut -d' ' -f1)
+
+.PHONY: install run up test test-fast lint format bench lock clean-data docs
+
+$(UV):
+	$(PYTHON) -m venv .tools
+	.tools/bin/pip install --quiet uv==$(UV_VERSION)
+
+$(STAMP): $(UV) requirements.lock pyproject.toml
+	test -x $(VENV)/bin/python || $(UV) venv --quiet --python $(PYTHON) $(VENV)
+	VIRTUAL_ENV=$(VENV) $(UV) pip sync --quiet --python $(VENV)/bin/python requirements.lock
+	rm -f $(VENV)/.installed-* && touch $(STAMP)
+
+install: $(STAMP)
+
+run: install  ## the embedded federation: one process, SQLite, in-process bus
+	$(VENV)/bin/python -m deploy.launch run
+
+up: install  ## the distributed federation: a process per service and library, PostgreSQL, RabbitMQ
+	$(VENV)/bin/python -m deploy.launch up
+
+test: install  ## every test (needs the local PostgreSQL and RabbitMQ)
+	$(VENV)/bin/python -m pytest -q -p no:cacheprovider
+
+test-fast: install  ## unit tests only
+	$(VENV)/bin/python -m pytest -q -p no:cacheprovider tests/unit
+
+lint: install
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+format: install
+	$(VENV)/bin/ruff check --fix .
+	$(VENV)/bin/ruff format .
+
+bench: install  ## benchmarks: figures are printed, nothing is asserted on time
+	$(VENV)/bin/python -m bench
+
+docs: install  ## regenerate the message contracts' JSON Schema / AsyncAPI document
+	$(VENV)/bin/python -m libs.common.contracts.schema docs/asyncapi.json
+
+lock: $(UV)  ## re-pin every dependency after editing pyproject.toml
+	$(UV) pip compile pyproject.toml --group dev --python-version 3.11 --no-header -q -o requirements.lock
+
+clean-data:  ## forget the embedded federation's data (it is re-seeded on the next run)
+	rm -rf data

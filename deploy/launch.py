@@ -1,0 +1,287 @@
+"""Start the federation.
+
+    python -m deploy.launch run    # embedded: every service and library in this one process,
+                                   # SQLite files under data/, the in-process bus (make run)
+    python -m deploy.launch up     # distributed: one process per service and per library,
+                                   # PostgreSQL and RabbitMQ on this machine (make up)
+
+Both read deploy/federation.toml, seed the demo consortium once, print the URLs and stop
+cleanly on Ctrl-C. Running again keeps the data.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import httpx
+import uvicorn
+
+from deploy.units import Unit, build_unit, units
+from libs.common.clock import SystemClock
+from libs.common.federation import Federation, load_federation
+from libs.common.logs import configure_logging
+from libs.common.messaging import broker_password, connect_bus
+from libs.common.messaging.memory import MemoryBroker
+from libs.common.messaging.topology import federation_queues, principals
+from libs.common.migrate import upgrade
+from libs.common.settings import CommonSettings
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+class _QuietServer(uvicorn.Server):
+    """Several servers share one process: the launcher handles Ctrl-C for all of them."""
+
+    @contextlib.contextmanager
+    def capture_signals(self):
+        yield
+
+
+def _server(app, host: str, port: int) -> _QuietServer:
+    return _QuietServer(
+        uvicorn.Config(
+            app, host=host, port=port, access_log=False, lifespan="off", log_level="warning"
+        )
+    )
+
+
+def _stop_event() -> asyncio.Event:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    return stop
+
+
+def _print_urls(fed: Federation, all_units: list[Unit], mode: str, extra: list[str]) -> None:
+    host = fed.federation.host
+    print(f"\nillfed is running ({mode}). Ctrl-C stops it.\n", flush=True)
+    for u in all_units:
+        name = u.key if not u.library else f"circulation {fed.library(u.library).name}"
+        base = f"http://{host}:{u.port}"
+        print(f"  {name:58} {base}/docs   health {base}/health   ready {base}/ready")
+    for line in extra:
+        print(f"  {line}")
+    print("", flush=True)
+
+
+async def _seed(fed: Federation, all_units: list[Unit], urls: dict[str, str]) -> None:
+    from deploy.seed import seed_federation
+
+    await seed_federation(fed, urls)
+
+
+async def run_embedded(fed: Federation, data_dir: Path, secret_key: str) -> None:
+    configure_logging("illfed", os.environ.get("ILLFED_LOG_LEVEL", "WARNING"))
+    all_units = units(fed)
+    urls = {u.key: u.sqlite_url(data_dir) for u in all_units}
+    for u in all_units:
+        await upgrade(u.service, urls[u.key])
+    await _seed(fed, all_units, urls)
+    broker = MemoryBroker()
+    broker.declare(federation_queues(fed))
+    clock = SystemClock()
+    extras, mailbox_line = await _start_mailbox(fed, data_dir)
+    runtimes, servers = [], []
+    for u in all_units:
+        bus = await connect_bus("memory", u.principal, secret_key, broker)
+        rt, app = await build_unit(
+            u, fed, urls[u.key], bus, clock, secret_key, extras if u.service == "notifier" else None
+        )
+        runtimes.append(rt)
+        servers.append(_server(app, fed.federation.host, u.port))
+    for rt in runtimes:
+        await rt.start()
+    tasks = [asyncio.create_task(s.serve()) for s in servers]
+    while not all(s.started for s in servers):
+        if any(t.done() for t in tasks):
+            raise SystemExit("a service could not start (is its port already in use?)")
+        await asyncio.sleep(0.05)
+    _print_urls(fed, all_units, "embedded", mailbox_line)
+    await _stop_event().wait()
+    print("stopping…", flush=True)
+    for s in servers:
+        s.should_exit = True
+    await asyncio.gather(*tasks, return_exceptions=True)
+    for rt in runtimes:
+        await rt.close()
+    await extras.get("mailbox").stop() if extras.get("mailbox") else None
+    print("stopped.", flush=True)
+
+
+async def _start_mailbox(fed: Federation, data_dir: Path) -> tuple[dict, list[str]]:
+    """The local SMTP server the demo federation's notices go to."""
+    from services.notifier.adapters.mailbox import Mailbox
+
+    port = fed.services["notifier"].smtp_port or 2525
+    mailbox = Mailbox(hostname=fed.federation.host, port=port, folder=data_dir / "mailbox")
+    await mailbox.start()
+    notifier = f"http://{fed.federation.host}:{fed.services['notifier'].port}"
+    return {"mailbox": mailbox}, [
+        f"{'mailbox (SMTP ' + fed.federation.host + ':' + str(port) + ')':58} {notifier}/mailbox"
+    ]
+
+
+# ---------------------------------------------------------------- distributed
+
+
+async def prepare_distributed(
+    fed: Federation, settings: CommonSettings, bus_url: str, admin_url: str, db_prefix: str
+) -> dict[str, str]:
+    """Databases with migrations, broker users and topology, the demo seed: idempotent."""
+    from libs.common.messaging.broker_admin import setup_broker
+
+    all_units = units(fed)
+    urls = {u.key: u.pg_url(db_prefix) for u in all_units}
+    for u in all_units:
+        await upgrade(u.service, urls[u.key])
+    passwords = {p: broker_password(settings.secret_key, p) for p in principals(fed)}
+    await setup_broker(admin_url, passwords, federation_queues(fed))
+    await _seed(fed, all_units, urls)
+    return urls
+
+
+async def run_distributed(
+    fed: Federation,
+    data_dir: Path,
+    settings: CommonSettings,
+    rabbit: str,
+    vhost: str,
+    db_prefix: str,
+) -> None:
+    configure_logging("illfed", "WARNING")
+    admin_url = f"amqp://guest:guest@{rabbit}/{vhost}"
+    bus_url = f"amqp://{rabbit}/{vhost}"
+    urls = await prepare_distributed(fed, settings, bus_url, admin_url, db_prefix)
+    extras, mailbox_line = await _start_mailbox(fed, data_dir)
+    all_units = units(fed)
+    procs: list[subprocess.Popen] = []
+    for u in all_units:
+        prefix = f"ILLFED_{u.service.upper()}_"
+        env = {
+            **os.environ,
+            f"{prefix}DATABASE_URL": urls[u.key],
+            f"{prefix}BUS_URL": bus_url,
+            f"{prefix}SECRET_KEY": settings.secret_key,
+            f"{prefix}ENVIRONMENT": settings.environment,
+            f"{prefix}SMTP_PORT": str(fed.services["notifier"].smtp_port or 2525),
+        }
+        procs.append(
+            subprocess.Popen(  # noqa: ASYNC220 - starting a child does not block
+                [sys.executable, "-m", "deploy.launch", "serve-unit", u.key], cwd=ROOT, env=env
+            )
+        )
+    stop = _stop_event()
+    try:
+        await _wait_ready(fed, all_units, procs, stop)
+        if not stop.is_set():
+            _print_urls(fed, all_units, f"distributed, {len(procs)} processes", mailbox_line)
+            await stop.wait()
+    finally:
+        print("stopping…", flush=True)
+        for p in procs:
+            if p.poll() is None:
+                p.send_signal(signal.SIGTERM)
+        for p in procs:
+            try:
+                p.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                p.kill()
+        await extras["mailbox"].stop()
+        print("stopped.", flush=True)
+
+
+async def _wait_ready(
+    fed: Federation, all_units: list[Unit], procs, stop: asyncio.Event, limit: float = 120.0
+) -> None:
+    pending = {u.key: f"http://{fed.federation.host}:{u.port}/ready" for u in all_units}
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + limit
+    async with httpx.AsyncClient(timeout=2.0) as client:
+        while pending and not stop.is_set():
+            for u, p in zip(all_units, procs, strict=True):
+                if p.poll() is not None:
+                    raise SystemExit(f"{u.key} exited with code {p.returncode}")
+            for key, url in list(pending.items()):
+                with contextlib.suppress(httpx.HTTPError):
+                    if (await client.get(url)).status_code == 200:
+                        del pending[key]
+            if loop.time() > deadline:
+                raise SystemExit(f"not ready after {limit:.0f}s: {', '.join(pending)}")
+            await asyncio.sleep(0.3)
+
+
+def serve_unit(key: str, federation_path: str | None) -> None:
+    """One unit as its own process (what `up` starts for each service and library)."""
+    from libs.common.process import serve
+    from libs.common.settings import service_settings
+
+    fed = load_federation(federation_path)
+    unit = next(u for u in units(fed) if u.key == key)
+    settings = service_settings(unit.service)
+    configure_logging(unit.key, settings.log_level)
+
+    async def build():
+        bus = await connect_bus(settings.bus_url, unit.principal, settings.secret_key)
+        extras = None
+        if unit.service == "notifier":
+            smtp_port = int(os.environ.get("ILLFED_NOTIFIER_SMTP_PORT", "2525"))
+            extras = {"smtp_port": smtp_port}
+        return await build_unit(
+            unit, fed, settings.database_url, bus, SystemClock(), settings.secret_key, extras
+        )
+
+    async def main():
+        task = asyncio.create_task(serve(build, fed.federation.host, unit.port))
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, task.cancel)
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+    asyncio.run(main())
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(
+        prog="python -m deploy.launch",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument(
+        "--federation", default=None, help="federation file (deploy/federation.toml)"
+    )
+    parser.add_argument("--data", default=str(ROOT / "data"), help="folder for data files")
+    sub = parser.add_subparsers(dest="cmd", required=True)
+    sub.add_parser("run", help="embedded federation in one process")
+    up = sub.add_parser("up", help="distributed federation on PostgreSQL and RabbitMQ")
+    up.add_argument("--rabbit", default="127.0.0.1:5672")
+    up.add_argument("--vhost", default="illfed")
+    up.add_argument("--db-prefix", default="illfed")
+    unit = sub.add_parser("serve-unit", help=argparse.SUPPRESS)
+    unit.add_argument("key")
+    args = parser.parse_args(argv)
+    fed = load_federation(args.federation)
+    data_dir = Path(args.data)
+    data_dir.mkdir(parents=True, exist_ok=True)
+    if args.cmd == "serve-unit":
+        serve_unit(args.key, args.federation)
+    elif args.cmd == "run":
+        settings = CommonSettings()
+        asyncio.run(run_embedded(fed, data_dir, settings.secret_key))
+    else:
+        settings = CommonSettings()
+        asyncio.run(
+            run_distributed(fed, data_dir, settings, args.rabbit, args.vhost, args.db_prefix)
+        )
+
+
+if __name__ == "__main__":
+    main()
