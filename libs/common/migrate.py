@@ -37,6 +37,7 @@ def metadata_of(service: str) -> MetaData:
 def _config(service: str, sync_conn=None) -> Config:
     cfg = Config()
     cfg.set_main_option("script_location", str(_ENV_DIR))
+    cfg.set_main_option("path_separator", "os")
     cfg.set_main_option("version_locations", str(versions_dir(service)))
     cfg.set_main_option("file_template", "%%(rev)s_%%(slug)s")
     cfg.attributes["connection"] = sync_conn

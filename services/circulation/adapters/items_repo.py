@@ -17,9 +17,9 @@ from services.circulation.adapters.tables import items, outbox
 _BIB = ("title", "authors", "isbn", "language", "publisher", "year")
 
 
-def _event(row: Any, change: str) -> ItemChanged:
+def _event(library: str, row: Any, change: str) -> ItemChanged:
     return ItemChanged(
-        library="",
+        library=library,
         item_id=row.id,
         version=row.version,
         change=change,
@@ -36,7 +36,7 @@ async def _announce(
     conn: AsyncConnection, library: str, item_id: str, change: str, clock: Clock
 ) -> None:
     row = (await conn.execute(select(items).where(items.c.id == item_id))).one()
-    event = _event(row, change).model_copy(update={"library": library})
+    event = _event(library, row, change)
     # The item is the correlation of its own changes: consumers order by its version.
     await emit_event(
         conn, outbox, event, sender=library, correlation_id=f"item:{library}:{row.id}", clock=clock
