@@ -88,7 +88,7 @@ async def run_embedded(fed: Federation, data_dir: Path, secret_key: str) -> None
     broker = MemoryBroker()
     broker.declare(federation_queues(fed))
     clock = SystemClock()
-    extras, mailbox_line = await _start_mailbox(fed, data_dir)
+    extras = _notifier_extras(fed, data_dir)
     runtimes, servers = [], []
     for u in all_units:
         bus = await connect_bus("memory", u.principal, secret_key, broker)
@@ -104,7 +104,7 @@ async def run_embedded(fed: Federation, data_dir: Path, secret_key: str) -> None
         if any(t.done() for t in tasks):
             raise SystemExit("a service could not start (is its port already in use?)")
         await asyncio.sleep(0.05)
-    _print_urls(fed, all_units, "embedded", mailbox_line)
+    _print_urls(fed, all_units, "embedded", _mailbox_line(fed))
     await _stop_event().wait()
     print("stopping…", flush=True)
     for s in servers:
@@ -112,21 +112,22 @@ async def run_embedded(fed: Federation, data_dir: Path, secret_key: str) -> None
     await asyncio.gather(*tasks, return_exceptions=True)
     for rt in runtimes:
         await rt.close()
-    await extras.get("mailbox").stop() if extras.get("mailbox") else None
     print("stopped.", flush=True)
 
 
-async def _start_mailbox(fed: Federation, data_dir: Path) -> tuple[dict, list[str]]:
-    """The local SMTP server the demo federation's notices go to."""
-    from services.notifier.adapters.mailbox import Mailbox
-
+def _mailbox_line(fed: Federation) -> list[str]:
     port = fed.services["notifier"].smtp_port or 2525
-    mailbox = Mailbox(hostname=fed.federation.host, port=port, folder=data_dir / "mailbox")
-    await mailbox.start()
-    notifier = f"http://{fed.federation.host}:{fed.services['notifier'].port}"
-    return {"mailbox": mailbox}, [
-        f"{'mailbox (SMTP ' + fed.federation.host + ':' + str(port) + ')':58} {notifier}/mailbox"
-    ]
+    page = f"http://{fed.federation.host}:{fed.services['notifier'].port}/mailbox"
+    return [f"{'mailbox (local SMTP server on port ' + str(port) + ')':58} {page}"]
+
+
+def _notifier_extras(fed: Federation, data_dir: Path) -> dict:
+    """The demo federation's notices go to a local SMTP server the notifier starts."""
+    return {
+        "mailbox_port": fed.services["notifier"].smtp_port or 2525,
+        "mailbox_folder": data_dir / "mailbox",
+        "poll_interval": 1.0,
+    }
 
 
 # ---------------------------------------------------------------- distributed
@@ -160,7 +161,6 @@ async def run_distributed(
     admin_url = f"amqp://guest:guest@{rabbit}/{vhost}"
     bus_url = f"amqp://{rabbit}/{vhost}"
     urls = await prepare_distributed(fed, settings, bus_url, admin_url, db_prefix)
-    extras, mailbox_line = await _start_mailbox(fed, data_dir)
     all_units = units(fed)
     procs: list[subprocess.Popen] = []
     for u in all_units:
@@ -171,7 +171,7 @@ async def run_distributed(
             f"{prefix}BUS_URL": bus_url,
             f"{prefix}SECRET_KEY": settings.secret_key,
             f"{prefix}ENVIRONMENT": settings.environment,
-            f"{prefix}SMTP_PORT": str(fed.services["notifier"].smtp_port or 2525),
+            "ILLFED_DATA_DIR": str(data_dir),
         }
         procs.append(
             subprocess.Popen(  # noqa: ASYNC220 - starting a child does not block
@@ -182,7 +182,7 @@ async def run_distributed(
     try:
         await _wait_ready(fed, all_units, procs, stop)
         if not stop.is_set():
-            _print_urls(fed, all_units, f"distributed, {len(procs)} processes", mailbox_line)
+            _print_urls(fed, all_units, f"distributed, {len(procs)} processes", _mailbox_line(fed))
             await stop.wait()
     finally:
         print("stopping…", flush=True)
@@ -194,7 +194,6 @@ async def run_distributed(
                 p.wait(timeout=15)
             except subprocess.TimeoutExpired:
                 p.kill()
-        await extras["mailbox"].stop()
         print("stopped.", flush=True)
 
 
@@ -232,8 +231,7 @@ def serve_unit(key: str, federation_path: str | None) -> None:
         bus = await connect_bus(settings.bus_url, unit.principal, settings.secret_key)
         extras = None
         if unit.service == "notifier":
-            smtp_port = int(os.environ.get("ILLFED_NOTIFIER_SMTP_PORT", "2525"))
-            extras = {"smtp_port": smtp_port}
+            extras = _notifier_extras(fed, Path(os.environ.get("ILLFED_DATA_DIR", "data")))
         return await build_unit(
             unit, fed, settings.database_url, bus, SystemClock(), settings.secret_key, extras
         )

@@ -50,12 +50,17 @@ class ServiceRuntime:
     bus: Bus
     clock: Clock
     relay: OutboxRelay | None = None
+    #: long-lived parts with ``async start()``/``stop()`` (a mail server, a delivery loop),
+    #: started before the consumers and stopped after them
+    components: list = field(default_factory=list)
     consumers: list[Consumer] = field(default_factory=list)
     jobs: list[PeriodicJob] = field(default_factory=list)
     extras: dict[str, object] = field(default_factory=dict)
     _tasks: list[asyncio.Task] = field(default_factory=list)
 
     async def start(self) -> None:
+        for component in self.components:
+            await component.start()
         if self.relay is not None:
             self.relay.start()
         for consumer in self.consumers:
@@ -84,6 +89,8 @@ class ServiceRuntime:
             await consumer.stop()
         if self.relay is not None:
             await self.relay.stop()
+        for component in reversed(self.components):
+            await component.stop()
 
     async def close(self) -> None:
         await self.stop()

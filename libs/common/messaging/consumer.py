@@ -66,12 +66,14 @@ class Consumer:
         delivery_limit: int = DEFAULT_DELIVERY_LIMIT,
         prefetch: int = 16,
         allowed_senders: Callable[[str], bool] | None = None,
+        after_commit: Callable[[], None] | None = None,
     ) -> None:
         self.name, self.queue, self.engine, self.inbox = name, queue, engine, inbox
         self.bus, self.clock, self.handlers = bus, clock, handlers
         self.delivery_limit = delivery_limit
         self.prefetch = prefetch
         self.allowed_senders = allowed_senders
+        self.after_commit = after_commit
         self._sub: Subscription | None = None
 
     async def start(self) -> None:
@@ -141,6 +143,8 @@ class Consumer:
                 await delivery.nack()
             return
         await delivery.ack()
+        if self.after_commit is not None:
+            self.after_commit()
 
     async def _dead_letter(self, delivery: Delivery, reason: str) -> None:
         log.warning(

@@ -1,0 +1,14 @@
+"""Item changes from the owning libraries keep the union catalogue's holdings current."""
+
+from __future__ import annotations
+
+from libs.common.contracts import Envelope, ItemChanged
+from libs.common.messaging.consumer import RejectMessage
+from services.catalog.adapters import repository
+
+
+async def on_item_changed(conn, env: Envelope, payload: ItemChanged) -> None:
+    # Authority: only the owner reports on its items.
+    if payload.library != env.sender:
+        raise RejectMessage(f"{env.sender} reported on an item of {payload.library}")
+    await repository.apply_item_change(conn, payload)

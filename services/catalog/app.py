@@ -1,0 +1,29 @@
+"""The union catalogue: every member's records and holdings, searchable across the consortium."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+
+from libs.common.auth import TokenIssuer, federation_clients
+from libs.common.federation import Federation
+from libs.common.service import ServiceRuntime, create_service_app
+from services.catalog.api import holdings
+
+AUDIENCE = "illfed:catalog"
+
+
+def create_app(
+    runtime: ServiceRuntime, fed: Federation, secret_key: str, token_ttl: int = 3600
+) -> FastAPI:
+    tokens = TokenIssuer(
+        secret_key, AUDIENCE, runtime.clock, token_ttl, federation_clients(fed, secret_key)
+    )
+    app = create_service_app(
+        runtime,
+        title="illfed union catalogue",
+        tokens=tokens,
+        description="Bibliographic records and holdings of every member library, with "
+        "availability as last reported by each owner.",
+    )
+    app.include_router(holdings.router)
+    return app

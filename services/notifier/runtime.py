@@ -1,0 +1,71 @@
+"""Assembling the notifier: the consumer of notice requests, the delivery loop, and for the
+demo federation the local SMTP server that receives what it sends."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from libs.common.clock import Clock
+from libs.common.db import make_engine
+from libs.common.federation import Federation
+from libs.common.messaging.consumer import Consumer
+from libs.common.messaging.delivery import Bus
+from libs.common.service import ServiceRuntime
+from services.notifier.adapters.consumer import notice_handler
+from services.notifier.adapters.delivery import DeliveryLoop, DeliveryWorker
+from services.notifier.adapters.mailbox import Mailbox
+from services.notifier.adapters.plumbing import inbox
+from services.notifier.adapters.smtp import SmtpSettings
+
+
+class _Background:
+    """Starts the delivery loop with the service and lets its pass finish on the way out."""
+
+    def __init__(self, loop: DeliveryLoop) -> None:
+        self.loop = loop
+
+    async def start(self) -> None:
+        self.loop.start()
+
+    async def stop(self) -> None:
+        await self.loop.stop()
+
+
+def build_runtime(
+    fed: Federation,
+    database_url: str,
+    bus: Bus,
+    clock: Clock,
+    *,
+    smtp: SmtpSettings | None = None,
+    mailbox_port: int | None = None,
+    mailbox_folder: Path | None = None,
+    poll_interval: float = 5.0,
+) -> ServiceRuntime:
+    engine = make_engine(database_url)
+    rt = ServiceRuntime(name="notifier", principal="notifier", engine=engine, bus=bus, clock=clock)
+    if mailbox_port is not None:
+        mailbox = Mailbox(fed.federation.host, mailbox_port, folder=mailbox_folder)
+        rt.components.append(mailbox)
+        rt.extras["mailbox"] = mailbox
+        smtp = smtp or SmtpSettings(host=fed.federation.host, port=mailbox_port)
+    loop = DeliveryLoop(
+        DeliveryWorker(engine, smtp or SmtpSettings(), clock), poll_interval=poll_interval
+    )
+    rt.components.append(_Background(loop))
+    rt.extras["delivery"] = loop
+    libraries = {lib.code for lib in fed.libraries}
+    rt.consumers.append(
+        Consumer(
+            "notifier",
+            "notifier.notices",
+            engine,
+            inbox,
+            bus,
+            clock,
+            {"notice.requested": notice_handler(clock)},
+            allowed_senders=libraries.__contains__,
+            after_commit=loop.wake,
+        )
+    )
+    return rt
