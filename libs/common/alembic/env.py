@@ -2,12 +2,24 @@
 handed in by :mod:`libs.common.migrate`, its versions live in the service's own folder."""
 
 from alembic import context
+from sqlalchemy.types import TypeDecorator
 
 config = context.config
 connection = config.attributes["connection"]
 target_metadata = config.attributes["metadata"]
 
+
+
+def render_item(type_, obj, autogen_context):
+    # Migrations must not import service code: a TypeDecorator is written as what it stores.
+    if type_ == "type" and isinstance(obj, TypeDecorator):
+        autogen_context.imports.add("import sqlalchemy as sa")
+        return f"sa.{obj.impl!r}"
+    return False
+
+
 context.configure(
+    render_item=render_item,
     connection=connection,
     target_metadata=target_metadata,
     # SQLite cannot ALTER most things in place; batch mode rebuilds tables there.

@@ -9,6 +9,7 @@ from fastapi import APIRouter, Depends, Query, Request
 
 from libs.common.auth import Principal, require_operator
 from services.notifier.adapters import repository
+from services.notifier.domain.status import NoticeStatus
 
 router = APIRouter(prefix="/api/v1/notices", tags=["notices"])
 Operator = Annotated[Principal, Depends(require_operator)]
@@ -26,7 +27,7 @@ def _out(view) -> dict:
 async def list_notices(
     request: Request,
     _: Operator,
-    status: str | None = Query(default=None, max_length=20),
+    status: NoticeStatus | None = Query(default=None),
     library: str | None = Query(default=None, max_length=40),
     kind: str | None = Query(default=None, max_length=40),
     cursor: int | None = Query(default=None, ge=0),
@@ -46,8 +47,14 @@ async def list_notices(
 
 
 @router.get("/failed", summary="Notices that could not be delivered, for operators to act on")
-async def failed(request: Request, _: Operator, limit: int = Query(default=50, ge=1, le=200)):
+async def failed(
+    request: Request,
+    _: Operator,
+    library: str | None = Query(default=None, max_length=40),
+    cursor: int | None = Query(default=None, ge=0),
+    limit: int = Query(default=50, ge=1, le=200),
+):
     rt = request.app.state.runtime
     async with rt.engine.connect() as conn:
-        page = await repository.list_failed(conn, limit=limit)
+        page = await repository.list_failed(conn, library=library, cursor=cursor, limit=limit)
     return {"items": [_out(v) for v in page.items], "next_cursor": page.next_cursor}

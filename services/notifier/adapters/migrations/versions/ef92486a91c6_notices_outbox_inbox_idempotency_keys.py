@@ -1,15 +1,16 @@
-"""notices, outbox, inbox
+"""notices, outbox, inbox, idempotency keys
 
-Revision ID: d51b46bd0e20
+Revision ID: ef92486a91c6
 Revises: 
-Create Date: 2026-11-25 06:35:34.120235
+Create Date: 2026-11-25 06:37:10.954271
 """
 
 import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects import postgresql
+import sqlalchemy as sa
 
-revision = 'd51b46bd0e20'
+revision = 'ef92486a91c6'
 down_revision = None
 branch_labels = None
 depends_on = None

@@ -1,0 +1,383 @@
+"""Every query on the notices table. The caller owns the transaction: nothing commits here."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import func, insert, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import RowMapping
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from libs.common.contracts.events import NoticeRequested
+from services.notifier.adapters.tables import notices
+from services.notifier.domain.kinds import language_for
+from services.notifier.domain.redaction import (
+    erased_personal,
+    personal_part,
+    scrub,
+    without_personal,
+)
+from services.notifier.domain.status import CLAIMABLE, NoticeStatus
+
+DEFAULT_PAGE_SIZE = 50
+MAX_PAGE_SIZE = 200
+DEFAULT_LEASE = timedelta(minutes=10)
+
+
+@dataclass(frozen=True)
+class ClaimedNotice:
+    """A notice a worker has the right to send now, with what sending needs."""
+
+    notice_id: str
+    kind: str
+    library: str
+    email: str | None
+    patron_name: str | None
+    language: str
+    payload: dict[str, Any]
+    attempt: int  # this attempt's number, counted from 1; also fences late outcomes
+
+    def to_event(self) -> NoticeRequested:
+        """The event back, with the personal part, for rendering."""
+        if not self.email:
+            raise ValueError("the address of this notice has been erased")
+        return NoticeRequested.model_validate(
+            {**self.payload, "email": self.email, "patron_name": self.patron_name}
+        )
+
+
+@dataclass(frozen=True)
+class NoticeView:
+    """A notice as operators and the HTTP API see it: never the address or the name."""
+
+    id: int
+    notice_id: str
+    kind: str
+    library: str
+    patron_ref: str
+    language: str
+    status: str
+    attempts: int
+    last_error: str | None
+    next_attempt_at: datetime | None
+    created_at: datetime
+    updated_at: datetime
+    sent_at: datetime | None
+    failed_at: datetime | None
+    payload: dict[str, Any]
+    has_address: bool
+
+    @property
+    def title(self) -> str | None:
+        return self.payload.get("title")
+
+
+@dataclass(frozen=True)
+class NoticePage:
+    items: list[NoticeView]
+    # Pass back as ``cursor`` for the next (older) page; None on the last page.
+    next_cursor: int | None
+
+
+def _insert_ignoring_duplicates(conn: AsyncConnection) -> Any:
+    dialect = conn.dialect.name
+    if dialect == "postgresql":
+        return postgresql.insert(notices).on_conflict_do_nothing(index_elements=["notice_id"])
+    if dialect == "sqlite":
+        return sqlite.insert(notices).on_conflict_do_nothing(index_elements=["notice_id"])
+    return None
+
+
+async def record_notice(conn: AsyncConnection, payload: NoticeRequested, now: datetime) -> bool:
+    """Record a notice to send; False (and nothing changed) if its notice_id is known.
+
+    This is what makes a redelivered event harmless: the second copy finds the row —
+    pending, sent or failed — and adds nothing, nor brings back an erased address.
+    """
+    data = payload.model_dump(mode="json")
+    personal = personal_part(data)
+    values = {
+        "notice_id": payload.notice_id,
+        "kind": payload.kind,
+        "library": payload.library,
+        "patron_ref": payload.patron_ref,
+        "email": personal["email"],
+        "patron_name": personal["patron_name"],
+        "language": language_for(payload.language),
+        "payload": without_personal(data),
+        "status": NoticeStatus.PENDING.value,
+        "attempts": 0,
+        "next_attempt_at": now,
+        "created_at": now,
+        "updated_at": now,
+    }
+    statement = _insert_ignoring_duplicates(conn)
+    if statement is not None:
+        result = await conn.execute(statement.values(**values))
+        return result.rowcount == 1
+    # Other databases: let the unique constraint refuse, inside a savepoint so the
+    # caller's transaction survives.
+    try:
+        async with conn.begin_nested():
+            await conn.execute(insert(notices).values(**values))
+    except IntegrityError:
+        return False
+    return True
+
+
+async def claim_due(
+    conn: AsyncConnection,
+    now: datetime,
+    *,
+    limit: int = 20,
+    lease: timedelta = DEFAULT_LEASE,
+) -> list[ClaimedNotice]:
+    """Take up to ``limit`` notices whose time has come and mark them as being sent.
+
+    Claiming counts the attempt and sets a lease: if the worker dies before recording the
+    outcome, the notice becomes claimable again when the lease ends instead of being lost.
+    On PostgreSQL concurrent workers skip each other's rows (FOR UPDATE SKIP LOCKED);
+    SQLite serialises writers, so the same single statement is safe there.
+    """
+    if limit < 1:
+        return []
+    due = (
+        select(notices.c.id)
+        .where(
+            notices.c.status.in_([s.value for s in CLAIMABLE]),
+            notices.c.next_attempt_at <= now,
+        )
+        .order_by(notices.c.next_attempt_at, notices.c.id)
+        .limit(limit)
+    )
+    if conn.dialect.name == "postgresql":
+        due = due.with_for_update(skip_locked=True)
+    statement = (
+        update(notices)
+        .where(notices.c.id.in_(due.scalar_subquery()))
+        .values(
+            status=NoticeStatus.SENDING.value,
+            attempts=notices.c.attempts + 1,
+            next_attempt_at=now + lease,
+            updated_at=now,
+        )
+        .returning(
+            notices.c.id,
+            notices.c.notice_id,
+            notices.c.kind,
+            notices.c.library,
+            notices.c.email,
+            notices.c.patron_name,
+            notices.c.language,
+            notices.c.payload,
+            notices.c.attempts,
+        )
+    )
+    rows = (await conn.execute(statement)).mappings().all()
+    # RETURNING gives no order; keep the oldest first.
+    rows = sorted(rows, key=lambda row: row["id"])
+    return [
+        ClaimedNotice(
+            notice_id=row["notice_id"],
+            kind=row["kind"],
+            library=row["library"],
+            email=row["email"],
+            patron_name=row["patron_name"],
+            language=row["language"],
+            payload=dict(row["payload"]),
+            attempt=row["attempts"],
+        )
+        for row in rows
+    ]
+
+
+async def mark_sent(conn: AsyncConnection, notice_id: str, now: datetime) -> bool:
+    """Record delivery and erase the personal part; False if the notice was not sending.
+
+    Accepted from any attempt still marked sending: the mail went out, and saying so
+    is what keeps another worker from sending it again.
+    """
+    result = await conn.execute(
+        update(notices)
+        .where(
+            notices.c.notice_id == notice_id,
+            notices.c.status == NoticeStatus.SENDING.value,
+        )
+        .values(
+            status=NoticeStatus.SENT.value,
+            sent_at=now,
+            next_attempt_at=None,
+            updated_at=now,
+            **erased_personal(),
+        )
+    )
+    return result.rowcount == 1
+
+
+async def schedule_retry(
+    conn: AsyncConnection,
+    notice_id: str,
+    *,
+    attempt: int,
+    at: datetime,
+    error: str,
+    now: datetime,
+) -> bool:
+    """Put a notice back for another try at ``at``; False if ``attempt`` is no longer current.
+
+    The attempt number fences a worker whose lease ran out: its late verdict must not
+    overwrite the outcome of the attempt that replaced it.
+    """
+    result = await conn.execute(
+        update(notices)
+        .where(
+            notices.c.notice_id == notice_id,
+            notices.c.status == NoticeStatus.SENDING.value,
+            notices.c.attempts == attempt,
+        )
+        .values(
+            status=NoticeStatus.RETRY_SCHEDULED.value,
+            next_attempt_at=at,
+            last_error=error,
+            updated_at=now,
+        )
+    )
+    return result.rowcount == 1
+
+
+async def mark_failed(
+    conn: AsyncConnection,
+    notice_id: str,
+    *,
+    attempt: int,
+    error: str,
+    now: datetime,
+) -> bool:
+    """Give up on a notice: it stays, failed, for operators; the personal part is erased."""
+    result = await conn.execute(
+        update(notices)
+        .where(
+            notices.c.notice_id == notice_id,
+            notices.c.status == NoticeStatus.SENDING.value,
+            notices.c.attempts == attempt,
+        )
+        .values(
+            status=NoticeStatus.FAILED.value,
+            failed_at=now,
+            next_attempt_at=None,
+            last_error=error,
+            updated_at=now,
+            **erased_personal(),
+        )
+    )
+    return result.rowcount == 1
+
+
+_VIEW_COLUMNS = (
+    notices.c.id,
+    notices.c.notice_id,
+    notices.c.kind,
+    notices.c.library,
+    notices.c.patron_ref,
+    notices.c.language,
+    notices.c.status,
+    notices.c.attempts,
+    notices.c.last_error,
+    notices.c.next_attempt_at,
+    notices.c.created_at,
+    notices.c.updated_at,
+    notices.c.sent_at,
+    notices.c.failed_at,
+    notices.c.payload,
+    notices.c.email.is_not(None).label("has_address"),
+)
+
+
+def _view(row: RowMapping) -> NoticeView:
+    values = dict(row)
+    values["payload"] = without_personal(values["payload"] or {})
+    values["has_address"] = bool(values["has_address"])
+    return NoticeView(**values)
+
+
+async def get_notice(conn: AsyncConnection, notice_id: str) -> NoticeView | None:
+    row = (
+        (await conn.execute(select(*_VIEW_COLUMNS).where(notices.c.notice_id == notice_id)))
+        .mappings()
+        .first()
+    )
+    return _view(row) if row else None
+
+
+def page_size(limit: int | None) -> int:
+    """A page size within bounds, whatever the caller asked for."""
+    if limit is None:
+        return DEFAULT_PAGE_SIZE
+    return max(1, min(limit, MAX_PAGE_SIZE))
+
+
+async def list_notices(
+    conn: AsyncConnection,
+    *,
+    status: str | Sequence[str] | None = None,
+    library: str | None = None,
+    kind: str | None = None,
+    limit: int | None = DEFAULT_PAGE_SIZE,
+    cursor: int | None = None,
+) -> NoticePage:
+    """Notices newest first, filtered; ``cursor`` is the previous page's ``next_cursor``."""
+    size = page_size(limit)
+    query = select(*_VIEW_COLUMNS).order_by(notices.c.id.desc()).limit(size + 1)
+    if status is not None:
+        wanted = [status] if isinstance(status, str) else list(status)
+        query = query.where(notices.c.status.in_([NoticeStatus(s).value for s in wanted]))
+    if library is not None:
+        query = query.where(notices.c.library == library)
+    if kind is not None:
+        query = query.where(notices.c.kind == kind)
+    if cursor is not None:
+        query = query.where(notices.c.id < cursor)
+    rows = (await conn.execute(query)).mappings().all()
+    items = [_view(row) for row in rows[:size]]
+    next_cursor = items[-1].id if len(rows) > size else None
+    return NoticePage(items=items, next_cursor=next_cursor)
+
+
+async def list_failed(
+    conn: AsyncConnection,
+    *,
+    library: str | None = None,
+    kind: str | None = None,
+    limit: int | None = DEFAULT_PAGE_SIZE,
+    cursor: int | None = None,
+) -> NoticePage:
+    """The notices operators must look at: delivery gave up on them."""
+    return await list_notices(
+        conn,
+        status=NoticeStatus.FAILED,
+        library=library,
+        kind=kind,
+        limit=limit,
+        cursor=cursor,
+    )
+
+
+async def count_by_status(conn: AsyncConnection, *, library: str | None = None) -> dict[str, int]:
+    """How many notices are in each status (every status present, zero included)."""
+    query = select(notices.c.status, func.count()).group_by(notices.c.status)
+    if library is not None:
+        query = query.where(notices.c.library == library)
+    counts = dict.fromkeys((s.value for s in NoticeStatus), 0)
+    for status, count in (await conn.execute(query)).all():
+        counts[status] = count
+    return counts
+
+
+def safe_error(text: str, *, email: str | None, patron_name: str | None = None) -> str:
+    """An error text fit to store and show operators (no address or name in it)."""
+    return scrub(text, (email, patron_name))

@@ -1,0 +1,355 @@
+"""Notices delivered over real SMTP to a real server on 127.0.0.1, on PostgreSQL and SQLite."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from datetime import date, timedelta
+from pathlib import Path
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from libs.common.clock import ManualClock
+from libs.common.contracts.events import NoticeRequested
+from services.notifier.adapters import repository
+from services.notifier.adapters.delivery import DeliveryLoop, DeliveryWorker, deliver_due
+from services.notifier.adapters.mailbox import Mailbox
+from services.notifier.adapters.rendering import NoticeRenderer
+from services.notifier.adapters.tables import notices
+from tests.integration.notifier.conftest import TEST_RETRY
+from tests.integration.notifier.sample import notice_event
+
+
+async def record(engine: AsyncEngine, event: NoticeRequested, clock: ManualClock) -> bool:
+    async with engine.begin() as conn:
+        return await repository.record_notice(conn, event, clock.now())
+
+
+async def stored(engine: AsyncEngine, notice_id: str) -> dict:
+    async with engine.connect() as conn:
+        row = (await conn.execute(select(notices).where(notices.c.notice_id == notice_id))).first()
+    assert row is not None
+    return dict(row._mapping)
+
+
+async def test_ill_arrived_reaches_the_patron_in_chinese_with_pickup_day_hkall_05_06(
+    engine: AsyncEngine, mailbox: Mailbox, worker: DeliveryWorker, clock: ManualClock
+) -> None:
+    """HKALL-05: e-mailed on arrival at the pickup location; HKALL-06: with the last day."""
+    event = notice_event(
+        kind="ill_arrived",
+        language="zh-Hant",
+        patron_name="陳大文",
+        title="紅樓夢",
+        pickup_by=date(2026, 12, 1),
+        pickup_location="Tseung Kwan O Study Centre Library",
+        transaction_ref="ILL-2026-0042",
+    )
+    assert await record(engine, event, clock)
+
+    assert await worker.deliver_due() == 1
+
+    [mail] = mailbox.messages()
+    assert mail.subject == "館際互借書籍已到館，請於2026年12月1日或之前領取：《紅樓夢》"
+    assert mail.rcpt_tos == ("chan.taiman@example.org",)
+    assert mail.to == "chan.taiman@example.org"
+    assert mail.from_ == "The Education University of Hong Kong Library <hkall@eduhk.example.hk>"
+    assert mail.language == "zh-Hant"
+    assert mail.message_id == f"<notice.{event.notice_id}@eduhk.example.hk>"
+    assert mail.date == "Thu, 26 Nov 2026 01:00:00 +0000"  # from the injected clock
+    assert mail.text is not None and mail.html is not None
+    assert "陳大文您好" in mail.text
+    assert "領取期限：2026年12月1日" in mail.text
+    assert "Tseung Kwan O Study Centre Library" in mail.text
+    assert "ILL-2026-0042" in mail.text
+    assert "<strong>2026年12月1日</strong>" in mail.html
+    # The subject travelled RFC 2047-encoded, as plain ASCII on the wire.
+    assert b"Subject: =?utf-8?" in mail.raw
+
+    row = await stored(engine, event.notice_id)
+    assert row["status"] == "sent"
+    assert row["attempts"] == 1
+    assert row["sent_at"] == clock.now()
+    assert row["email"] is None and row["patron_name"] is None  # erased once delivered
+
+
+async def test_renewal_approved_mail_shows_new_due_date_and_reference_hkall_13_hkpl_06(
+    engine: AsyncEngine, mailbox: Mailbox, worker: DeliveryWorker, clock: ManualClock
+) -> None:
+    """HKALL-13: the renewal result is e-mailed; HKPL-06: with the new due date and the
+    Transaction Reference Number."""
+    event = notice_event(
+        kind="renewal_approved",
+        library="hkpl",
+        language="en",
+        title="A Brief History of Time",
+        due_date=date(2026, 12, 20),
+        transaction_ref="TRN-20261206-0007",
+        pickup_by=None,
+        pickup_location=None,
+    )
+    await record(engine, event, clock)
+
+    await worker.deliver_due()
+
+    [mail] = mailbox.messages()
+    assert mail.subject == (
+        "Renewal approved: A Brief History of Time is now due 2026-12-20 (ref. TRN-20261206-0007)"
+    )
+    assert mail.from_ == "Hong Kong Public Libraries <enquiries@hkpl.example.gov.hk>"
+    assert mail.language == "en"
+    assert "New due date:                  2026-12-20" in mail.text
+    assert "Transaction Reference Number:  TRN-20261206-0007" in mail.text
+    assert "TRN-20261206-0007" in mail.html
+
+
+async def test_recall_and_overdue_notices_carry_their_dates_hkall_11_hkall_15(
+    engine: AsyncEngine, mailbox: Mailbox, worker: DeliveryWorker, clock: ManualClock
+) -> None:
+    """HKALL-11 / MALA-06: a recall gives the date to return by; HKALL-15: an overdue
+    notice names the due date and says a missed notice does not waive the fine."""
+    recall = notice_event(kind="recall", library="kwnc", due_date=date(2026, 12, 11))
+    overdue = notice_event(kind="overdue", language="zh-Hant", due_date=date(2026, 11, 20))
+    await record(engine, recall, clock)
+    await record(engine, overdue, clock)
+
+    assert await worker.deliver_due() == 2
+
+    by_id = {m.message_id: m for m in mailbox.messages()}
+    recall_mail = by_id[f"<notice.{recall.notice_id}@kwnc.example.edu.mo>"]
+    assert recall_mail.subject == "Recall: please return Pride and Prejudice by 2026-12-11"
+    assert "Kiang Wu Nursing College of Macau Library" in recall_mail.from_
+    overdue_mail = by_id[f"<notice.{overdue.notice_id}@eduhk.example.hk>"]
+    assert overdue_mail.subject == "逾期通知：《Pride and Prejudice》已於2026年11月20日到期"
+    assert "未有收到此通知並不豁免罰款" in overdue_mail.text
+
+
+async def test_the_same_event_twice_sends_one_mail(
+    engine: AsyncEngine, mailbox: Mailbox, worker: DeliveryWorker, clock: ManualClock
+) -> None:
+    event = notice_event()
+    assert await record(engine, event, clock) is True
+    assert await record(engine, event, clock) is False
+
+    await worker.deliver_due()
+    # Redelivered again after the mail went out: still nothing new, address stays erased.
+    assert await record(engine, event, clock) is False
+    clock.advance(hours=1)
+    assert await worker.deliver_due() == 0
+
+    assert len(mailbox.messages()) == 1
+    row = await stored(engine, event.notice_id)
+    assert (row["status"], row["attempts"], row["email"]) == ("sent", 1, None)
+
+
+async def test_server_refusing_twice_then_accepting_gets_the_mail_once(
+    engine: AsyncEngine, mailbox: Mailbox, worker: DeliveryWorker, clock: ManualClock
+) -> None:
+    event = notice_event(
+        kind="renewal_approved", due_date=date(2026, 12, 20), transaction_ref="TRN-1"
+    )
+    await record(engine, event, clock)
+    mailbox.refuse_next(2)  # SMTP 451, twice
+
+    assert await worker.deliver_due() == 1
+    row = await stored(engine, event.notice_id)
+    assert row["status"] == "retry_scheduled"
+    assert row["attempts"] == 1
+    assert row["next_attempt_at"] == clock.now() + timedelta(seconds=30)
+    assert "451" in row["last_error"]
+    assert row["email"] == "chan.taiman@example.org"  # still needed for the retry
+
+    # Not before the backoff has passed.
+    clock.advance(seconds=29)
+    assert await worker.deliver_due() == 0
+
+    clock.advance(seconds=1)
+    assert await worker.deliver_due() == 1
+    row = await stored(engine, event.notice_id)
+    assert (row["status"], row["attempts"]) == ("retry_scheduled", 2)
+    assert row["next_attempt_at"] == clock.now() + timedelta(seconds=60)  # doubled
+
+    clock.advance(seconds=60)
+    assert await worker.deliver_due() == 1
+
+    assert mailbox.refused == 2
+    [mail] = mailbox.messages()
+    assert mail.message_id == f"<notice.{event.notice_id}@eduhk.example.hk>"
+    row = await stored(engine, event.notice_id)
+    assert (row["status"], row["attempts"], row["sent_at"]) == ("sent", 3, clock.now())
+    assert row["email"] is None
+
+    clock.advance(hours=2)
+    assert await worker.deliver_due() == 0
+    assert len(mailbox.messages()) == 1
+
+
+async def test_server_always_refusing_ends_failed_listed_for_operators_address_erased(
+    engine: AsyncEngine, mailbox: Mailbox, worker: DeliveryWorker, clock: ManualClock
+) -> None:
+    event = notice_event(kind="overdue", due_date=date(2026, 11, 20))
+    await record(engine, event, clock)
+    mailbox.refuse_always(text="4.2.2 chan.taiman@example.org is over quota")
+
+    for _ in range(TEST_RETRY.max_attempts):
+        assert await worker.deliver_due() == 1
+        clock.advance(minutes=10)
+    assert await worker.deliver_due() == 0  # given up: nothing left to try
+
+    assert mailbox.messages() == []
+    assert mailbox.refused == TEST_RETRY.max_attempts
+    row = await stored(engine, event.notice_id)
+    assert row["status"] == "failed"
+    assert row["attempts"] == TEST_RETRY.max_attempts
+    assert row["failed_at"] is not None and row["sent_at"] is None
+    assert row["email"] is None and row["patron_name"] is None
+    # The server quoted the address back; the stored error does not keep it.
+    assert "chan.taiman@example.org" not in row["last_error"]
+    assert "gave up after 3 attempts" in row["last_error"]
+
+    async with engine.connect() as conn:
+        page = await repository.list_failed(conn)
+        counts = await repository.count_by_status(conn)
+    assert [n.notice_id for n in page.items] == [event.notice_id]
+    failed = page.items[0]
+    assert (failed.library, failed.kind, failed.patron_ref) == ("eduhk", "overdue", "eduhk:p-0001")
+    assert failed.has_address is False
+    assert "email" not in failed.payload and "patron_name" not in failed.payload
+    assert counts["failed"] == 1
+
+
+async def test_a_permanent_refusal_fails_at_once(
+    engine: AsyncEngine, mailbox: Mailbox, worker: DeliveryWorker, clock: ManualClock
+) -> None:
+    event = notice_event()
+    await record(engine, event, clock)
+    mailbox.refuse_next(1, code=550, text="5.1.1 no such user")
+
+    await worker.deliver_due()
+
+    row = await stored(engine, event.notice_id)
+    assert (row["status"], row["attempts"]) == ("failed", 1)
+    assert "refused permanently" in row["last_error"]
+    assert row["email"] is None
+
+
+async def test_a_notice_that_cannot_be_written_fails_visibly_instead_of_mailing_blanks(
+    engine: AsyncEngine, mailbox: Mailbox, worker: DeliveryWorker, clock: ManualClock
+) -> None:
+    no_pickup_day = notice_event(kind="ill_arrived", pickup_by=None)
+    unknown_library = notice_event(library="atlantis")
+    await record(engine, no_pickup_day, clock)
+    await record(engine, unknown_library, clock)
+
+    await worker.deliver_due()
+
+    assert mailbox.messages() == []
+    first = await stored(engine, no_pickup_day.notice_id)
+    second = await stored(engine, unknown_library.notice_id)
+    assert first["status"] == second["status"] == "failed"
+    assert "needs pickup_by" in first["last_error"]
+    assert "atlantis" in second["last_error"]
+
+
+async def test_a_worker_that_died_mid_send_leaves_the_notice_to_be_sent_later(
+    engine: AsyncEngine, mailbox: Mailbox, worker: DeliveryWorker, clock: ManualClock
+) -> None:
+    event = notice_event()
+    await record(engine, event, clock)
+    async with engine.begin() as conn:
+        [claimed] = await repository.claim_due(conn, clock.now(), lease=timedelta(minutes=10))
+    # ...and that worker never reports back. Until its lease ends nobody else sends.
+    assert await worker.deliver_due() == 0
+    clock.advance(minutes=10)
+    assert await worker.deliver_due() == 1
+
+    [mail] = mailbox.messages()
+    assert mail.message_id == f"<notice.{event.notice_id}@eduhk.example.hk>"
+    row = await stored(engine, event.notice_id)
+    assert (row["status"], row["attempts"]) == ("sent", 2)
+    # The dead worker's late verdict cannot overwrite the outcome.
+    async with engine.begin() as conn:
+        assert not await repository.schedule_retry(
+            conn,
+            event.notice_id,
+            attempt=claimed.attempt,
+            at=clock.now(),
+            error="late",
+            now=clock.now(),
+        )
+        assert not await repository.mark_failed(
+            conn, event.notice_id, attempt=claimed.attempt, error="late", now=clock.now()
+        )
+    assert (await stored(engine, event.notice_id))["status"] == "sent"
+
+
+async def test_deliver_due_function_and_background_loop(
+    engine: AsyncEngine, mailbox: Mailbox, clock: ManualClock
+) -> None:
+    settings = mailbox.smtp_settings()
+    await record(engine, notice_event(), clock)
+    assert await deliver_due(engine, settings, clock) == 1
+
+    loop = DeliveryLoop(DeliveryWorker(engine, settings, clock), poll_interval=3600)
+    loop.start()
+    try:
+        await asyncio.sleep(0.1)  # the first pass finds nothing and waits for an hour...
+        await record(engine, notice_event(kind="ill_cancelled"), clock)
+        loop.wake()  # ...unless woken, as the consumer does after a commit
+        await mailbox.wait_for(2, timeout=5)
+    finally:
+        await loop.stop()
+    assert not loop.running
+    assert mailbox.messages()[1].subject == "Your request has been cancelled: Pride and Prejudice"
+
+
+async def test_repeated_overdue_notices_each_go_once_hkall_15(
+    engine: AsyncEngine, mailbox: Mailbox, worker: DeliveryWorker, clock: ManualClock
+) -> None:
+    """HKALL-15: overdue notices repeat on the home library's schedule; each repeat is its
+    own event and is sent once, however often the bus delivers it."""
+    first = notice_event(notice_id="overdue:loan-7:1", kind="overdue", due_date=date(2026, 11, 20))
+    await record(engine, first, clock)
+    await worker.deliver_due()
+    clock.advance(days=7)
+    second = first.model_copy(update={"notice_id": "overdue:loan-7:2"})
+    await record(engine, second, clock)
+    await record(engine, first, clock)  # a late redelivery of the first one
+    await worker.deliver_due()
+
+    mails = mailbox.messages()
+    assert len(mails) == 2
+    assert len({m.message_id for m in mails}) == 2
+    assert all(m.subject == "Overdue: Pride and Prejudice was due on 2026-11-20" for m in mails)
+
+
+async def test_a_broken_template_edit_is_retried_and_the_fix_is_picked_up_without_restart(
+    engine: AsyncEngine, mailbox: Mailbox, clock: ManualClock, tmp_path: Path
+) -> None:
+    override = tmp_path / "eduhk" / "en" / "ill_arrived.subject.txt.j2"
+    override.parent.mkdir(parents=True)
+    override.write_text("Ready: {{ titel }}", encoding="utf-8")  # misspelt variable
+    worker = DeliveryWorker(
+        engine,
+        mailbox.smtp_settings(),
+        clock,
+        renderer=NoticeRenderer(extra_dirs=[tmp_path]),
+        retry=TEST_RETRY,
+    )
+    event = notice_event()
+    await record(engine, event, clock)
+
+    await worker.deliver_due()
+    row = await stored(engine, event.notice_id)
+    assert row["status"] == "retry_scheduled"
+    assert "template error" in row["last_error"] and "titel" in row["last_error"]
+
+    override.write_text("Ready at EdUHK: {{ title }}", encoding="utf-8")
+    later = override.stat().st_mtime + 10  # make the edit visible whatever the clock grain
+    os.utime(override, (later, later))
+    clock.advance(seconds=30)
+    await worker.deliver_due()
+
+    [mail] = mailbox.messages()
+    assert mail.subject == "Ready at EdUHK: Pride and Prejudice"
