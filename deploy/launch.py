@@ -150,6 +150,7 @@ async def prepare_distributed(
 
 
 async def run_distributed(
+    federation_path: str | None,
     fed: Federation,
     data_dir: Path,
     settings: CommonSettings,
@@ -162,6 +163,9 @@ async def run_distributed(
     bus_url = f"amqp://{rabbit}/{vhost}"
     urls = await prepare_distributed(fed, settings, bus_url, admin_url, db_prefix)
     all_units = units(fed)
+    fed_args = ["--data", str(data_dir)]
+    if federation_path:
+        fed_args += ["--federation", str(federation_path)]
     procs: list[subprocess.Popen] = []
     for u in all_units:
         prefix = f"ILLFED_{u.service.upper()}_"
@@ -175,7 +179,9 @@ async def run_distributed(
         }
         procs.append(
             subprocess.Popen(  # noqa: ASYNC220 - starting a child does not block
-                [sys.executable, "-m", "deploy.launch", "serve-unit", u.key], cwd=ROOT, env=env
+                [sys.executable, "-m", "deploy.launch", *fed_args, "serve-unit", u.key],
+                cwd=ROOT,
+                env=env,
             )
         )
     stop = _stop_event()
@@ -277,7 +283,9 @@ def main(argv: list[str] | None = None) -> None:
     else:
         settings = CommonSettings()
         asyncio.run(
-            run_distributed(fed, data_dir, settings, args.rabbit, args.vhost, args.db_prefix)
+            run_distributed(
+                args.federation, fed, data_dir, settings, args.rabbit, args.vhost, args.db_prefix
+            )
         )
 
 
