@@ -108,7 +108,11 @@ def quota_usage(
     """
     quotas = policy.quotas
     category = policy.category(account.patron_category)
-    limit = category.quota if category and category.quota is not None else quotas.items
+    category_quota = category.quota if category is not None else None
+    limit = category_quota if category_quota is not None else quotas.items
+    rule = quotas.rule
+    if category is not None and category_quota is not None and category.rule:
+        rule = category.rule  # HKALL-08: the quota comes from the category table
     loans_items, loans_back = _units(policy, _scoped_loans(policy, account, lender))
     new_items, new_back = _units(policy, adding)
     requests = _scoped_requests(policy, account, lender)
@@ -120,7 +124,7 @@ def quota_usage(
         )
         home_limit = category.home_quota
     return QuotaUsage(
-        rule=(category.rule if category and category.rule else quotas.rule),
+        rule=rule,
         scope=quotas.scope,
         items=loans_items + requests + new_items,
         back_issues=loans_back + new_back,
@@ -170,11 +174,14 @@ def quota_refusals(
                 f"borrowing {_plural(after.items - before.items, 'more item')} would make "
                 f"{after.items} on loan{where}, more than the {after.items_limit} allowed at a time"
             )
-        refusals.append(Refusal(rule=after.rule, action=action, reason=reason))
+        refusals.append(
+            Refusal(rule=after.rule, code="quota_exceeded", action=action, reason=reason)
+        )
     if after.home_limit is not None and (after.home_used or 0) > after.home_limit:
         refusals.append(
             Refusal(
                 rule=after.home_rule or policy.quotas.rule,
+                code="home_quota_exceeded",
                 action=action,
                 reason=(
                     f"{policy.policy.consortium} loans count inside the home library quota of "
@@ -194,6 +201,7 @@ def eligibility_refusals(policy: Policy, account: AccountFacts, action: str) -> 
     return [
         Refusal(
             rule=rule,
+            code="not_eligible",
             action=action,
             reason=f"patrons of category {account.patron_category!r} are not eligible to "
             f"borrow through {policy.policy.consortium}",
@@ -214,6 +222,7 @@ def material_refusals(
     return [
         Refusal(
             rule=loanable.rule,
+            code="material_not_loanable",
             action=action,
             reason=f"{MATERIAL_LABELS[item.material_type]} cannot be borrowed through "
             f"{policy.policy.consortium}: only {only} can",

@@ -18,11 +18,7 @@ from libs.common.policy.decision import Decision, Refusal
 from libs.common.policy.facts import AccountFacts, LoanFacts
 from libs.common.policy.fines import FineAssessment, loan_fine
 from libs.common.policy.models import Policy
-from libs.common.policy.standing import (
-    accrued_fine_minor,
-    charges_refusals,
-    standing_refusals,
-)
+from libs.common.policy.standing import accrued_fine_minor, standing_refusals
 
 ACTION = "renewal"
 
@@ -88,9 +84,15 @@ def item_refusals(
     terms = policy.renewals
     refusals: list[Refusal] = []
 
-    def refuse(reason: str, rule: str | None = None) -> None:
+    def refuse(code: str, reason: str, rule: str | None = None) -> None:
         refusals.append(
-            Refusal(rule=rule or terms.rule, action=ACTION, reason=reason, item_id=loan.item_id)
+            Refusal(
+                rule=rule or terms.rule,
+                code=code,
+                action=ACTION,
+                reason=reason,
+                item_id=loan.item_id,
+            )
         )
 
     if loan.hold_by_other and (
@@ -98,43 +100,53 @@ def item_refusals(
         or (terms.hold_blocks == "when_no_other_copy" and not loan.other_copy_available)
     ):
         if terms.hold_blocks == "always":
-            refuse("another reader has placed a hold on the item")
+            refuse("reserved_by_other", "another reader has placed a hold on the item")
         else:
-            refuse("another reader has reserved the item and no other copy is available")
+            refuse(
+                "reserved_by_other",
+                "another reader has reserved the item and no other copy is available",
+            )
     if loan.recalled and terms.recall_blocks:
-        refuse("the item has been recalled by the library that owns it")
+        refuse("recalled", "the item has been recalled by the library that owns it")
     if terms.max_consecutive is not None and loan.consecutive_renewals >= terms.max_consecutive:
         refuse(
+            "consecutive_renewal_limit",
             f"the item has been renewed {loan.consecutive_renewals} consecutive times"
             if loan.consecutive_renewals != 1
-            else "the item has already been renewed once"
+            else "the item has already been renewed once",
         )
     if terms.max_renewals is not None and loan.renewals >= terms.max_renewals:
         refuse(
+            "renewal_limit",
             f"the item has already been renewed {_times(loan.renewals)}, "
             f"the most allowed is {_times(terms.max_renewals)}"
             if terms.max_renewals
-            else "the item cannot be renewed"
+            else "the item cannot be renewed",
         )
     if loan.is_accompanying and loan.main_item_id not in {x.item_id for x in account.loans}:
         refuse(
+            "main_item_returned",
             "the main item of its set has been returned, and accompanying material cannot "
-            "be renewed on its own"
+            "be renewed on its own",
         )
     if not terms.overdue_allowed and on > loan.due_date:
-        refuse("a renewal must be asked for before the due date")
+        refuse("renewal_after_due_date", "a renewal must be asked for before the due date")
     longest = longest_due_date(
         policy, checkout_date=loan.checkout_date, patron_category=account.patron_category
     )
     if longest is not None and loan.due_date >= longest:
         category = policy.category(account.patron_category)
         total = category.max_total_loan_days if category else None
-        refuse(f"the loan has reached the longest period allowed, {total} days in all")
+        refuse(
+            "longest_loan_period",
+            f"the loan has reached the longest period allowed, {total} days in all",
+        )
     limits = policy.account_limits
     if limits is not None and limits.item_charge_ceiling_minor is not None:
         charge = loan.outstanding_charges_minor + accrued_fine_minor(policy, loan, on)
         if charge > 0 and charge >= limits.item_charge_ceiling_minor:
             refuse(
+                "item_charge_ceiling",
                 f"the outstanding charge on the item ({policy.money(charge)}) has reached the "
                 f"limit of {policy.money(limits.item_charge_ceiling_minor)}",
                 limits.rule,
@@ -183,20 +195,14 @@ def renewal_decision(
     )
 
 
-def _drop_item_ceiling_if_account_ceiling(
-    policy: Policy, refusals: list[Refusal]
-) -> list[Refusal]:
+def _drop_item_ceiling_if_account_ceiling(policy: Policy, refusals: list[Refusal]) -> list[Refusal]:
     # The account total includes the item's own charge; saying both adds nothing for the patron.
     limits = policy.account_limits
     if limits is None:
         return refusals
-    account_ceiling = any(
-        r.item_id is None and r.rule == limits.rule and "outstanding charges" in r.reason
-        for r in refusals
-    )
-    if not account_ceiling:
+    if not any(r.code == "charges_ceiling" for r in refusals):
         return refusals
-    return [r for r in refusals if "outstanding charge on the item" not in r.reason]
+    return [r for r in refusals if r.code != "item_charge_ceiling"]
 
 
 def _with_set(account: AccountFacts, loan_ids: Sequence[str]) -> list[tuple[LoanFacts, bool]]:
@@ -241,6 +247,7 @@ def plan_renewals(
             if outcome.set_id in blocked_sets and outcome.decision.allowed:
                 refusal = Refusal(
                     rule=terms.set_rule,
+                    code="set_not_renewable",
                     action=ACTION,
                     reason="another item of the same set cannot be renewed, and the items of "
                     "a set are renewed together",
@@ -254,33 +261,14 @@ def plan_renewals(
                         "needs_lender_approval": False,
                     }
                 )
-    return RenewalPlan(renewal_day=on, outcomes=tuple(outcomes[lid] for lid, _ in members))
+    return RenewalPlan(renewal_day=on, outcomes=tuple(outcomes[m.loan_id] for m, _ in members))
 
 
 def renewal_dry_run(
     policy: Policy, account: AccountFacts, loan_ids: Sequence[str], on: date
 ) -> RenewalPlan:
-    """"What would happen if I renewed these today?" Exactly :func:`plan_renewals`, which the
-    real renewal applies; nothing is changed."""
+    """The dry run: what would happen if these were renewed on ``on``.
+
+    Exactly :func:`plan_renewals`, the computation the real renewal applies; nothing changes.
+    """
     return plan_renewals(policy, account, loan_ids, on)
-
-
-def charges_decision(
-    policy: Policy,
-    *,
-    outstanding_minor: int,
-    oldest_unpaid_charge_on: date | None,
-    on: date,
-    action: str = "checkout",
-) -> Decision:
-    """The outstanding-charges ceiling alone, from a ledger's figures (HKPL-03, MALA-10)."""
-    return Decision.of(
-        action,
-        charges_refusals(
-            policy,
-            outstanding_minor=outstanding_minor,
-            oldest_unpaid_charge_on=oldest_unpaid_charge_on,
-            on=on,
-            action=action,
-        ),
-    )

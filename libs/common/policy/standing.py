@@ -16,7 +16,7 @@ from __future__ import annotations
 from datetime import date
 
 from libs.common.policy.dates import days_overdue
-from libs.common.policy.decision import Refusal
+from libs.common.policy.decision import Decision, Refusal
 from libs.common.policy.facts import AccountFacts, LoanFacts
 from libs.common.policy.fines import loan_fine, max_fine_reached
 from libs.common.policy.models import Policy
@@ -40,7 +40,9 @@ def outstanding_total_minor(policy: Policy, account: AccountFacts, on: date) -> 
 
 def block_refusals(account: AccountFacts, action: str) -> list[Refusal]:
     """The account's suspensions and cancellation, each with the rule that caused it."""
-    return [Refusal(rule=b.rule, action=action, reason=b.reason) for b in account.blocks]
+    return [
+        Refusal(rule=b.rule, code=b.code, action=action, reason=b.reason) for b in account.blocks
+    ]
 
 
 def suspension_refusals(
@@ -55,6 +57,7 @@ def suspension_refusals(
                 refusals.append(
                     Refusal(
                         rule=terms.recalled_overdue,
+                        code="recalled_item_overdue",
                         action=action,
                         reason="borrowing privileges are suspended because a recalled item "
                         "is overdue",
@@ -67,6 +70,7 @@ def suspension_refusals(
                 refusals.append(
                     Refusal(
                         rule=terms.max_fine_reached,
+                        code="max_fine_reached",
                         action=action,
                         reason="borrowing privileges are suspended because an overdue item "
                         "has reached the maximum fine",
@@ -102,7 +106,9 @@ def charges_refusals(
                 f"the outstanding charges on the account ({policy.money(outstanding_minor)}) "
                 f"have reached the limit of {policy.money(ceiling)}"
             )
-        refusals.append(Refusal(rule=limits.rule, action=action, reason=reason))
+        refusals.append(
+            Refusal(rule=limits.rule, code="charges_ceiling", action=action, reason=reason)
+        )
     limit_days = limits.overdue_time_limit_days
     if limit_days is not None and oldest_unpaid_charge_on is not None:
         unpaid_for = (on - oldest_unpaid_charge_on).days
@@ -110,6 +116,7 @@ def charges_refusals(
             refusals.append(
                 Refusal(
                     rule=limits.rule,
+                    code="charges_unpaid_too_long",
                     action=action,
                     reason=f"a charge on the account has been unpaid for more than "
                     f"{_plural(limit_days, 'day')}",
@@ -141,7 +148,13 @@ def overdue_limit_refusals(
                     f"overdue time limit of {_plural(limit_days, 'day')}"
                 )
             refusals.append(
-                Refusal(rule=limits.rule, action=action, reason=reason, item_id=loan.item_id)
+                Refusal(
+                    rule=limits.rule,
+                    code="overdue_time_limit",
+                    action=action,
+                    reason=reason,
+                    item_id=loan.item_id,
+                )
             )
     return refusals
 
@@ -162,3 +175,25 @@ def standing_refusals(
         ),
         *overdue_limit_refusals(policy, account, on, action),
     ]
+
+
+def charges_decision(
+    policy: Policy,
+    *,
+    outstanding_minor: int,
+    oldest_unpaid_charge_on: date | None,
+    on: date,
+    action: str = "checkout",
+) -> Decision:
+    """The outstanding-charges ceiling and unpaid-charge time limit alone, from a ledger's
+    figures (HKPL-03, MALA-10)."""
+    return Decision.of(
+        action,
+        charges_refusals(
+            policy,
+            outstanding_minor=outstanding_minor,
+            oldest_unpaid_charge_on=oldest_unpaid_charge_on,
+            on=on,
+            action=action,
+        ),
+    )

@@ -1,0 +1,11 @@
+"""The circulation domain of one member library: pure rules and state, no I/O.
+
+Every operation takes the current state (immutable models) and the instant, decides through
+the policy engine (:mod:`libs.common.policy`), and returns the decision, the new state and
+the events; the service layer stores them and publishes the events.
+
+Modules: ``patrons`` (registration, standing), ``credentials`` (cards, smart ID, sign-in,
+lost cards) with ``hkid``, ``smart_id`` and ``hashing``; ``items``; ``loans`` (checkout,
+return, renewal, recall, loss); ``holds`` (reservation queues); ``ledger`` (fines and fees);
+``account`` (the account as the policy engine sees it); ``events``; ``errors``.
+"""

@@ -1,0 +1,85 @@
+"""Items a library owns, their status, and sets (a book with its disc or map).
+
+A set is one main item (``book_with_disc``) plus accompanying items that carry the main
+item's id in ``main_item_id``; every member shares ``set_id`` and the material type of the
+set, so "a disc that came with a book" is never mistaken for stand-alone media (HKPL-05,
+HKPL-09, MALA-02, MALA-11).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Literal
+
+from pydantic import Field, model_validator
+
+from libs.common.money import Money
+from libs.common.policy import ItemFacts
+from libs.common.policy.vocabulary import MaterialType, Section
+from services.circulation.domain.base import DomainModel, new_id
+
+ItemStatus = Literal[
+    "AVAILABLE",
+    "ON_LOAN",
+    "ON_HOLD_SHELF",
+    "IN_TRANSIT",
+    "ON_ILL_LOAN",
+    "MISSING",
+    "LOST",
+    "DAMAGED",
+    "IN_PROCESSING",
+    "WITHDRAWN",
+]
+"""The item statuses of the item contracts; only the owning library changes them."""
+
+
+class Item(DomainModel):
+    item_id: str = Field(default_factory=new_id)
+    library: str = Field(description="the owning library, the authority over this item")
+    barcode: str | None = None
+    title_id: str = Field(description="the title (bibliographic record) holds are placed on")
+    title: str | None = None
+    material_type: MaterialType = "book"
+    section: Section = "adult"
+    branch: str | None = Field(default=None, description="service point the item belongs to")
+    call_number: str | None = None
+    price: Money | None = None
+    pages: int | None = Field(default=None, ge=1)
+    set_id: str | None = None
+    main_item_id: str | None = None
+    status: ItemStatus = "AVAILABLE"
+
+    @model_validator(mode="after")
+    def _accompanying_needs_set(self) -> Item:
+        if self.main_item_id is not None and self.set_id is None:
+            raise ValueError("accompanying material must belong to a set (set_id)")
+        return self
+
+    @property
+    def is_accompanying(self) -> bool:
+        return self.main_item_id is not None
+
+    def with_status(self, status: ItemStatus) -> Item:
+        return self.model_copy(update={"status": status})
+
+    def facts(self, *, ill: bool = False, lender: str | None = None) -> ItemFacts:
+        """The item as the policy engine sees it when someone asks to borrow it."""
+        return ItemFacts(
+            item_id=self.item_id,
+            material_type=self.material_type,
+            section=self.section,
+            set_id=self.set_id,
+            main_item_id=self.main_item_id,
+            ill=ill,
+            lender=lender,
+        )
+
+
+def set_members(items: Iterable[Item], set_id: str) -> list[Item]:
+    """The items of one set, main item first."""
+    members = [item for item in items if item.set_id == set_id]
+    return sorted(members, key=lambda item: item.is_accompanying)
+
+
+def main_item(items: Iterable[Item], set_id: str) -> Item | None:
+    return next((i for i in items if i.set_id == set_id and not i.is_accompanying), None)

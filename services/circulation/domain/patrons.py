@@ -1,0 +1,218 @@
+"""Patrons: who borrows, their standing, and registration (HKPL-16).
+
+A patron is immutable; an operation returns the changed patron (and events) for the service
+layer to store. Personal data stays in this service: other libraries only ever see a
+pseudonymous reference and the category.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Literal
+
+from pydantic import Field, computed_field
+
+from libs.common.policy import AccountBlock, Decision, Refusal
+from libs.common.policy.vocabulary import RuleId
+from services.circulation.domain.base import DomainModel, new_id
+from services.circulation.domain.events import (
+    AccountCancelled,
+    AccountSuspended,
+    DomainEvent,
+    PatronRegistered,
+    SuspensionLifted,
+)
+
+Language = Literal["en", "zh-Hant"]
+PatronStatus = Literal["active", "suspended", "cancelled"]
+GuarantorRelationship = Literal["parent", "guardian", "adult_resident"]
+
+ADULT_AGE = 18
+"""HKPL-16: an applicant under this age needs a guarantor."""
+
+_EMAIL = r"^[^@\s]+@[^@\s]+\.[^@\s]+$"
+
+
+def age_on(date_of_birth: date, on: date) -> int:
+    """Age in whole years on a day (someone born on 29 February turns a year older on
+    1 March in a common year)."""
+    years = on.year - date_of_birth.year
+    if (on.month, on.day) < (date_of_birth.month, date_of_birth.day):
+        years -= 1
+    return years
+
+
+class Address(DomainModel):
+    lines: tuple[str, ...] = Field(min_length=1, max_length=4)
+    district: str | None = None
+    region: Literal["HK", "MO", "other"] = "HK"
+
+
+class Guarantor(DomainModel):
+    """HKPL-16: a parent, a guardian or another adult resident, liable for the applicant's
+    charges."""
+
+    name: str = Field(min_length=1, max_length=200)
+    relationship: GuarantorRelationship
+    date_of_birth: date
+    phone: str | None = Field(default=None, max_length=40)
+
+
+class Suspension(DomainModel):
+    """Why the account is suspended, the rule that says so, and what lifts it.
+
+    ``ref`` identifies the cause (e.g. the lost card's number), so that binding that card's
+    replacement lifts exactly this suspension (HKPL-15).
+    """
+
+    rule: RuleId
+    reason: str
+    since: date
+    ref: str | None = None
+    code: str = "account_suspended"
+
+
+class Patron(DomainModel):
+    patron_id: str = Field(default_factory=new_id)
+    library: str
+    category: str
+    name_en: str = Field(min_length=1, max_length=200)
+    name_zh: str | None = Field(default=None, max_length=100)
+    date_of_birth: date
+    language: Language = "en"
+    address: Address
+    email: str = Field(pattern=_EMAIL, max_length=254)
+    phone: str | None = Field(default=None, max_length=40)
+    guarantor: Guarantor | None = None
+    registered_on: date
+    cancelled_on: date | None = None
+    suspensions: tuple[Suspension, ...] = ()
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def status(self) -> PatronStatus:
+        if self.cancelled_on is not None:
+            return "cancelled"
+        return "suspended" if self.suspensions else "active"
+
+    def age_on(self, on: date) -> int:
+        return age_on(self.date_of_birth, on)
+
+    def is_minor(self, on: date) -> bool:
+        return self.age_on(on) < ADULT_AGE
+
+    def blocks(self) -> tuple[AccountBlock, ...]:
+        """What stops this account borrowing, for the policy engine."""
+        blocks = [AccountBlock(rule=s.rule, reason=s.reason, code=s.code) for s in self.suspensions]
+        if self.cancelled_on is not None:
+            blocks.append(
+                AccountBlock(
+                    rule="HKPL-17",
+                    reason="the library card has been cancelled",
+                    code="account_cancelled",
+                )
+            )
+        return tuple(blocks)
+
+    def suspend(
+        self,
+        *,
+        rule: str,
+        reason: str,
+        at: datetime,
+        on: date,
+        ref: str | None = None,
+        code: str = "account_suspended",
+    ) -> tuple[Patron, list[DomainEvent]]:
+        """Add a suspension; the same cause (rule and ref) is recorded once."""
+        if any(s.rule == rule and s.ref == ref for s in self.suspensions):
+            return self, []
+        suspension = Suspension(rule=rule, reason=reason, since=on, ref=ref, code=code)
+        patron = self.model_copy(update={"suspensions": (*self.suspensions, suspension)})
+        event = AccountSuspended(occurred_at=at, patron_id=self.patron_id, rule=rule, reason=reason)
+        return patron, [event]
+
+    def lift(
+        self, *, rule: str, at: datetime, ref: str | None = None
+    ) -> tuple[Patron, list[DomainEvent]]:
+        """Lift the suspension(s) with this rule (and ref, when given)."""
+        kept = tuple(
+            s for s in self.suspensions if not (s.rule == rule and (ref is None or s.ref == ref))
+        )
+        if len(kept) == len(self.suspensions):
+            return self, []
+        patron = self.model_copy(update={"suspensions": kept})
+        return patron, [SuspensionLifted(occurred_at=at, patron_id=self.patron_id, rule=rule)]
+
+    def cancel(self, *, at: datetime, on: date) -> tuple[Patron, list[DomainEvent]]:
+        """The borrower gives up the account (HKPL-17)."""
+        if self.cancelled_on is not None:
+            return self, []
+        patron = self.model_copy(update={"cancelled_on": on})
+        return patron, [AccountCancelled(occurred_at=at, patron_id=self.patron_id)]
+
+
+class PatronApplication(DomainModel):
+    """What an applicant gives at registration."""
+
+    library: str
+    category: str
+    name_en: str = Field(min_length=1, max_length=200)
+    name_zh: str | None = Field(default=None, max_length=100)
+    date_of_birth: date
+    language: Language = "en"
+    address: Address
+    email: str = Field(pattern=_EMAIL, max_length=254)
+    phone: str | None = Field(default=None, max_length=40)
+    guarantor: Guarantor | None = None
+
+
+class Registration(DomainModel):
+    decision: Decision
+    patron: Patron | None = None
+    events: tuple[DomainEvent, ...] = ()
+
+
+def registration_refusals(application: PatronApplication, on: date) -> list[Refusal]:
+    """HKPL-16: an applicant under 18 needs a guarantor who is an adult."""
+    if application.date_of_birth > on:
+        raise ValueError("the date of birth is after the registration day")
+    refusals = []
+    if age_on(application.date_of_birth, on) < ADULT_AGE:
+        guarantor = application.guarantor
+        if guarantor is None:
+            refusals.append(
+                Refusal(
+                    rule="HKPL-16",
+                    code="guarantor_required",
+                    action="registration",
+                    reason=f"an applicant under {ADULT_AGE} needs a guarantor: a parent, a "
+                    "guardian or another adult resident",
+                )
+            )
+        elif age_on(guarantor.date_of_birth, on) < ADULT_AGE:
+            refusals.append(
+                Refusal(
+                    rule="HKPL-16",
+                    code="guarantor_not_adult",
+                    action="registration",
+                    reason=f"the guarantor must be aged {ADULT_AGE} or above",
+                )
+            )
+    return refusals
+
+
+def register_patron(
+    application: PatronApplication, *, at: datetime, on: date, patron_id: str | None = None
+) -> Registration:
+    """Register an applicant, or refuse with the rules that stop it (HKPL-16)."""
+    decision = Decision.of("registration", registration_refusals(application, on))
+    if not decision.allowed:
+        return Registration(decision=decision)
+    patron = Patron(
+        **application.model_dump(),
+        registered_on=on,
+        **({"patron_id": patron_id} if patron_id else {}),
+    )
+    event = PatronRegistered(occurred_at=at, patron_id=patron.patron_id, category=patron.category)
+    return Registration(decision=decision, patron=patron, events=(event,))
