@@ -7,7 +7,13 @@ from sqlalchemy.types import TypeDecorator
 config = context.config
 connection = config.attributes["connection"]
 target_metadata = config.attributes["metadata"]
+# Objects a migration creates by hand (full-text indexes, SQLite FTS tables): autogenerate
+# must not propose dropping them.
+_hand_made = set(target_metadata.info.get("hand_made_objects", ()))
 
+
+def include_object(obj, name, type_, reflected, compare_to):
+    return not (reflected and compare_to is None and name in _hand_made)
 
 
 def render_item(type_, obj, autogen_context):
@@ -20,6 +26,7 @@ def render_item(type_, obj, autogen_context):
 
 context.configure(
     render_item=render_item,
+    include_object=include_object,
     connection=connection,
     target_metadata=target_metadata,
     # SQLite cannot ALTER most things in place; batch mode rebuilds tables there.

@@ -1,67 +1,39 @@
-"""Catalogue reads and writes (the caller owns the transaction)."""
+"""The catalogue's storage API, for the HTTP routes, the bus consumer, the seed and the CLI.
 
-from __future__ import annotations
+Every function takes an ``AsyncConnection`` inside a transaction the caller owns (none of them
+commits). Reads:
 
-from sqlalchemy import insert, select, update
-from sqlalchemy.ext.asyncio import AsyncConnection
+* :func:`search` — keywords, filters, scope, facets, relevance order, cursor pages, and for a
+  patron whether each title may be requested (HKALL-01/02/03, MALA-03).
+* :func:`get_record` / :func:`read_records` — records with their holdings.
 
-from libs.common.contracts import ItemChanged
-from services.catalog.adapters.tables import holdings, records
+Writes:
 
+* :func:`load_results` / :func:`load_records` — bulk load of what ``domain.intake``
+  (JSON) or ``adapters.marc`` (MARC21, MARCXML) read, merging the same work into one record
+  and reporting each rejected record with its reason.
+* :func:`apply_item_change` — one ``item.changed`` event, idempotent and in order per item.
+* :func:`register_libraries` — number the federation's libraries up front (optional: done on
+  first sight otherwise).
+"""
 
-def _match_key(e: ItemChanged) -> str:
-    if e.isbn:
-        return "isbn:" + e.isbn.replace("-", "").replace(" ", "")
-    author = e.authors[0].casefold() if e.authors else ""
-    return f"tay:{(e.title or '').casefold().strip()}|{author}|{e.year or ''}"[:300]
+from services.catalog.adapters.item_changes import apply_item_change
+from services.catalog.adapters.libraries import (
+    federation_libraries,
+    load_directory,
+    register_libraries,
+)
+from services.catalog.adapters.loading import load_records, load_results
+from services.catalog.adapters.search import get_record, read_records, search
 
-
-async def _record_for(conn: AsyncConnection, e: ItemChanged) -> int:
-    key = _match_key(e)
-    found = (await conn.execute(select(records.c.id).where(records.c.match_key == key))).scalar()
-    if found is not None:
-        return found
-    res = await conn.execute(
-        insert(records).values(
-            match_key=key,
-            title=e.title or "(untitled)",
-            authors=e.authors,
-            isbn=e.isbn,
-            language=e.language,
-            publisher=e.publisher,
-            year=e.year,
-            material_type=e.material_type,
-        )
-    )
-    return res.inserted_primary_key[0]
-
-
-async def apply_item_change(conn: AsyncConnection, e: ItemChanged) -> bool:
-    """Mirror an owner's item change; True if applied, False if stale or repeated."""
-    row = (
-        await conn.execute(
-            select(holdings.c.id, holdings.c.version).where(
-                holdings.c.library == e.library, holdings.c.item_id == e.item_id
-            )
-        )
-    ).first()
-    values = {
-        "status": e.status,
-        "material_type": e.material_type,
-        "service_point": e.service_point,
-        "call_number": e.call_number,
-        "barcode": e.barcode,
-        "version": e.version,
-    }
-    if row is None:
-        record_id = await _record_for(conn, e) if e.title else None
-        await conn.execute(
-            insert(holdings).values(
-                library=e.library, item_id=e.item_id, record_id=record_id, **values
-            )
-        )
-        return True
-    if e.version <= row.version:
-        return False
-    await conn.execute(update(holdings).where(holdings.c.id == row.id).values(**values))
-    return True
+__all__ = [
+    "apply_item_change",
+    "federation_libraries",
+    "get_record",
+    "load_directory",
+    "load_records",
+    "load_results",
+    "read_records",
+    "register_libraries",
+    "search",
+]

@@ -1,0 +1,131 @@
+"""Circulation events keep the holdings mirror current: ``item.changed`` from the owner.
+
+Applied idempotently and in order per item: a change is applied only when its version is newer
+than the holding's, so a redelivered or late (older) event changes nothing. A withdrawn item
+keeps its row, marked WITHDRAWN, so that a late ``added`` cannot bring it back.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from libs.common.contracts.events import ItemChanged
+from services.catalog.adapters.indexer import reindex
+from services.catalog.adapters.libraries import ensure_libraries
+from services.catalog.adapters.sql import upsert
+from services.catalog.adapters.tables import holdings, record_keys, records
+from services.catalog.domain.identifiers import isbn13
+from services.catalog.domain.matching import match_keys
+from services.catalog.domain.model import WITHDRAWN, BibRecord, normalize_language
+
+
+def record_from_event(event: ItemChanged) -> BibRecord | None:
+    """The work an event describes, or None when it says too little to catalogue it.
+
+    Owners' data is taken as it comes: an ISBN that does not check out or an unknown language
+    is left out rather than refusing the item's status.
+    """
+    isbn = isbn13(event.isbn) if event.isbn else None
+    if not (event.title and event.title.strip()) and isbn is None:
+        return None
+    try:
+        language = normalize_language(event.language)
+    except ValueError:
+        language = None
+    return BibRecord(
+        title=" ".join((event.title or "").split()) or f"ISBN {isbn}",
+        authors=tuple(a.strip() for a in event.authors if a.strip()),
+        isbns=(isbn,) if isbn else (),
+        language=language,
+        publisher=event.publisher,
+        year=event.year,
+        material_type=event.material_type,
+    )
+
+
+async def find_or_create_record(conn: AsyncConnection, rec: BibRecord) -> int:
+    """The id of the catalogued work ``rec`` is, creating the record when it is new."""
+    id_keys, work_key = match_keys(rec)
+    keys = [k for k in (*id_keys, work_key) if k]
+    found: dict[str, int] = {}
+    if keys:
+        rows = await conn.execute(
+            select(record_keys.c.key, record_keys.c.record_id).where(record_keys.c.key.in_(keys))
+        )
+        found = {key: record_id for key, record_id in rows}
+    record_id = next((found[k] for k in id_keys if k in found), None)
+    if record_id is None and work_key:
+        record_id = found.get(work_key)
+    if record_id is None:
+        result = await conn.execute(
+            records.insert().returning(records.c.id),
+            {
+                "title": rec.title,
+                "authors": list(rec.authors),
+                "subjects": list(rec.subjects),
+                "isbns": list(rec.isbns),
+                "issn": rec.issn,
+                "language": rec.language,
+                "publisher": rec.publisher,
+                "year": rec.year,
+                "material_type": rec.material_type,
+            },
+        )
+        record_id = result.scalar_one()
+    missing = [{"key": k, "record_id": record_id} for k in keys if k not in found]
+    if missing:
+        stmt = upsert(conn, record_keys).on_conflict_do_nothing(index_elements=["key"])
+        await conn.execute(stmt, missing)
+    return record_id
+
+
+async def apply_item_change(
+    conn: AsyncConnection, event: ItemChanged, *, now: datetime | None = None
+) -> bool:
+    """Mirror an owner's item change. True if applied; False if it was already applied or an
+    newer change of the item was (a repeated or out-of-order event). The caller owns the
+    transaction."""
+    row = (
+        await conn.execute(
+            select(holdings.c.record_id, holdings.c.version).where(
+                holdings.c.library == event.library, holdings.c.item_id == event.item_id
+            )
+        )
+    ).first()
+    if row is not None and row.version >= event.version:
+        return False
+
+    record_id = row.record_id if row is not None else None
+    if record_id is None:
+        described = record_from_event(event)
+        if described is not None:
+            record_id = await find_or_create_record(conn, described)
+
+    status = WITHDRAWN if event.change == "withdrawn" else event.status
+    values = {
+        "library": event.library,
+        "item_id": event.item_id,
+        "record_id": record_id,
+        "status": status,
+        "material_type": event.material_type,
+        "service_point": event.service_point,
+        "call_number": event.call_number,
+        "barcode": event.barcode,
+        "version": event.version,
+        "updated_at": now if now is not None else func.now(),
+    }
+    stmt = upsert(conn, holdings).values(values)
+    stmt = stmt.on_conflict_do_update(
+        index_elements=[holdings.c.library, holdings.c.item_id],
+        set_={k: stmt.excluded[k] for k in values if k not in ("library", "item_id")},
+        # A concurrent consumer may have applied a newer change since the read above.
+        where=holdings.c.version < stmt.excluded.version,
+    ).returning(holdings.c.version)
+    applied = (await conn.execute(stmt)).first() is not None
+    if applied and record_id is not None:
+        directory = await ensure_libraries(conn, [event.library])
+        await reindex(conn, [record_id], directory)
+    return applied

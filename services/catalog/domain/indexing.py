@@ -1,0 +1,203 @@
+"""The search document of a record: the tokens it is found by and its static rank.
+
+Every condition a search can put is a token, so that one inverted index answers keywords,
+filters and scope together (PostgreSQL: a GIN index on a tsvector; SQLite: FTS5):
+
+=================  ==========================================================
+``word`` / ``香港``  a word or CJK bigram of the title, an author or a subject
+``t_word``          the same, from the title only (titles rank first)
+``x_<hash>``        the whole normalised title (a query that is the title ranks first)
+``xm_<hash>``       the main title, before a subtitle (ranks next)
+``isbn_<13>``       each ISBN as ISBN-13; ``issn_<8>`` the ISSN
+``mt_<type>``       material type; ``lang_<code>`` language
+``lib_<code>``      a library holds a copy; ``av_<code>`` it has one AVAILABLE
+``con_<c>``         a library of consortium c holds it; ``avc_<c>`` one has it AVAILABLE
+``av_``             some library has it AVAILABLE
+``smp_<n>``         the record is in the 1-in-n sample (n = 4, 16, 64, 256, 1024)
+=================  ==========================================================
+
+Reserved tokens all contain ``_``, which never occurs in a word token (see ``text``).
+The sample tokens let counts and facets of a query with very many matches be estimated from a
+uniform sample instead of visiting every match (see ``adapters.search``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from services.catalog.domain.directory import MAX_LIBRARIES, Directory
+from services.catalog.domain.matching import normalized_title
+from services.catalog.domain.model import AVAILABLE, UNDETERMINED, WITHDRAWN
+from services.catalog.domain.text import index_tokens
+
+SAMPLE_LEVELS = (4, 16, 64, 256, 1024)
+ANY_AVAILABLE = "av_"
+TITLE_PREFIX = "t_"
+_UNSAFE = re.compile(r"[^a-z0-9]+")
+_MAIN_TITLE = re.compile(r"\s*[:=/;]\s*")
+
+
+def _code(value: str) -> str:
+    return _UNSAFE.sub("_", value.lower())
+
+
+def library_token(code: str) -> str:
+    return f"lib_{_code(code)}"
+
+
+def available_token(code: str) -> str:
+    return f"av_{_code(code)}"
+
+
+def consortium_token(consortium: str) -> str:
+    return f"con_{_code(consortium)}"
+
+
+def consortium_available_token(consortium: str) -> str:
+    return f"avc_{_code(consortium)}"
+
+
+def material_token(material_type: str) -> str:
+    return f"mt_{_code(material_type)}"
+
+
+def language_token(language: str) -> str:
+    return f"lang_{_code(language)}"
+
+
+def isbn_token(isbn13: str) -> str:
+    return f"isbn_{isbn13}"
+
+
+def issn_token(issn: str) -> str:
+    return f"issn_{issn.lower()}"
+
+
+def _title_hash(title: str) -> str | None:
+    norm = normalized_title(title)
+    if not norm:
+        return None
+    return hashlib.blake2b(norm.encode(), digest_size=8).hexdigest()
+
+
+def exact_title_token(title: str) -> str | None:
+    """The token of a whole title (or of a query that is a whole title)."""
+    h = _title_hash(title)
+    return f"x_{h}" if h else None
+
+
+def main_title_token(title: str) -> str | None:
+    """The token of a title's main part, before its subtitle ("Macau" of "Macau: a cultural
+    Janus"), or of a query that is such a main part."""
+    h = _title_hash(title)
+    return f"xm_{h}" if h else None
+
+
+def main_title(title: str) -> str:
+    return _MAIN_TITLE.split(title, maxsplit=1)[0]
+
+
+def sample_bucket(record_id: int) -> int:
+    """A well-spread 10-bit hash of the id (Fibonacci hashing), independent of load order."""
+    return ((record_id * 2654435761) & 0xFFFFFFFF) >> 22
+
+
+def sample_tokens(record_id: int) -> list[str]:
+    bucket = sample_bucket(record_id)
+    return [f"smp_{n}" for n in SAMPLE_LEVELS if bucket % n == 0]
+
+
+def sample_token(level: int) -> str:
+    return f"smp_{level}"
+
+
+def rank_key(libraries_holding: int, record_id: int) -> int:
+    """Static order among equally relevant results: held by more libraries first (as WorldCat
+    ranks). Ties are broken by a hash of the id, not by anything about the text: a search
+    that walks the records in this order then meets its matches evenly spread, whatever the
+    words (ordering by title length, say, would put every short Chinese title before the first
+    English one)."""
+    spread = (record_id * 2654435761) & 0xFFFFFFFF
+    return ((MAX_LIBRARIES + 1 - libraries_holding) << 32) | spread
+
+
+@dataclass(frozen=True, slots=True)
+class SearchDocument:
+    record_id: int
+    rank_key: int
+    material_type: str
+    language: str
+    libs: int
+    tokens: tuple[str, ...]
+
+    def as_text(self) -> str:
+        """Tokens separated by spaces (what SQLite's FTS5 table indexes)."""
+        return " ".join(self.tokens)
+
+    def as_tsvector(self) -> str:
+        """The tsvector literal PostgreSQL parses without any further normalisation."""
+        return " ".join(quote_lexeme(t) for t in self.tokens)
+
+
+def quote_lexeme(token: str) -> str:
+    return "'" + token.replace("\\", "\\\\").replace("'", "''") + "'"
+
+
+def build_document(
+    record_id: int,
+    *,
+    title: str,
+    authors: Iterable[str],
+    subjects: Iterable[str],
+    isbns: Iterable[str],
+    issn: str | None,
+    language: str | None,
+    material_type: str,
+    holdings: Iterable[tuple[str, str]],
+    directory: Directory,
+) -> SearchDocument:
+    """The search document of a record; ``holdings`` are (library, status) of its items."""
+    title_tokens = index_tokens(title)
+    tokens = set(title_tokens)
+    tokens.update(TITLE_PREFIX + t for t in title_tokens)
+    for text in (*authors, *subjects):
+        tokens.update(index_tokens(text))
+    exact = exact_title_token(title)
+    if exact:
+        tokens.add(exact)
+        main = main_title_token(main_title(title))
+        if main and main[3:] != exact[2:]:
+            tokens.add(main)
+    tokens.update(isbn_token(i) for i in isbns)
+    if issn:
+        tokens.add(issn_token(issn))
+    lang = language or UNDETERMINED
+    tokens.add(material_token(material_type))
+    tokens.add(language_token(lang))
+
+    libs = 0
+    for library, status in holdings:
+        if status == WITHDRAWN:
+            continue
+        libs |= 1 << directory.bit(library)
+        consortium = directory.consortium_of(library)
+        tokens.add(library_token(library))
+        if consortium:
+            tokens.add(consortium_token(consortium))
+        if status == AVAILABLE:
+            tokens.add(available_token(library))
+            tokens.add(ANY_AVAILABLE)
+            if consortium:
+                tokens.add(consortium_available_token(consortium))
+    tokens.update(sample_tokens(record_id))
+    return SearchDocument(
+        record_id=record_id,
+        rank_key=rank_key(libs.bit_count(), record_id),
+        material_type=material_type,
+        language=lang,
+        libs=libs,
+        tokens=tuple(sorted(tokens)),
+    )

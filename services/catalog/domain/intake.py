@@ -1,0 +1,187 @@
+"""Records loaded as JSON: the accepted shape, and validation into :class:`BibRecord`.
+
+One JSON record::
+
+    {"id": "cityu-b1234567",            # optional: the sender's own id, quoted in errors
+     "title": "香港歷史", "authors": ["劉智鵬"], "subjects": ["Hong Kong -- History"],
+     "isbn": ["978-962-209-123-4"],      # or "isbns"; one string is accepted too
+     "issn": null, "language": "chi", "publisher": "中華書局", "year": 2019,
+     "material_type": "book",            # one of model.MATERIAL_TYPES; default book
+     "holdings": [{"library": "cityu", "item_id": "i0001", "status": "AVAILABLE",
+                   "material_type": "reference", "service_point": "main",
+                   "call_number": "DS796.H757 L58 2019", "barcode": "30001234", "version": 3}]}
+
+A record that does not fit is rejected with every problem in one sentence; the others load.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from libs.common.contracts.events import ItemStatus, MaterialType
+from services.catalog.domain.identifiers import isbn13, issn
+from services.catalog.domain.model import (
+    BibRecord,
+    Holding,
+    InvalidRecord,
+    Rejection,
+    normalize_language,
+)
+
+
+class HoldingIn(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    library: str = Field(min_length=1, max_length=40)
+    item_id: str = Field(min_length=1, max_length=64)
+    status: ItemStatus = "AVAILABLE"
+    material_type: MaterialType | None = None
+    service_point: str | None = Field(default=None, max_length=40)
+    call_number: str | None = Field(default=None, max_length=100)
+    barcode: str | None = Field(default=None, max_length=64)
+    version: int = Field(default=0, ge=0)
+
+
+class RecordIn(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True, populate_by_name=True)
+
+    id: str | None = Field(default=None, max_length=200)
+    title: str = Field(min_length=1, max_length=2000)
+    authors: list[str] = Field(default_factory=list, max_length=100)
+    subjects: list[str] = Field(default_factory=list, max_length=200)
+    isbns: list[str] = Field(default_factory=list, alias="isbn", max_length=50)
+    issn: str | None = None
+    language: str | None = None
+    publisher: str | None = Field(default=None, max_length=500)
+    year: int | None = Field(default=None, ge=1000, le=2999)
+    material_type: MaterialType = "book"
+    holdings: list[HoldingIn] = Field(default_factory=list, max_length=10_000)
+
+    @field_validator("isbns", mode="before")
+    @classmethod
+    def _one_or_many(cls, value: Any) -> Any:
+        return [value] if isinstance(value, str) else value
+
+
+def _describe(error: ValidationError) -> str:
+    parts = []
+    for e in error.errors():
+        where = ".".join(str(p) for p in e["loc"]) or "record"
+        parts.append(f"{where}: {e['msg']}")
+    return "; ".join(parts)
+
+
+def build_record(
+    *,
+    title: str,
+    authors: Iterable[str] = (),
+    subjects: Iterable[str] = (),
+    isbns: Iterable[str] = (),
+    issn_raw: str | None = None,
+    language: str | None = None,
+    publisher: str | None = None,
+    year: int | None = None,
+    material_type: str = "book",
+    holdings: Iterable[Holding] = (),
+    source_id: str | None = None,
+    position: int | None = None,
+) -> BibRecord:
+    """A validated record, or :class:`InvalidRecord` naming what is wrong."""
+    problems = []
+    title = " ".join(title.split())
+    if not title:
+        problems.append("title is empty")
+    canonical: list[str] = []
+    for raw in isbns:
+        value = isbn13(raw)
+        if value is None:
+            problems.append(f"ISBN {raw!r} is not a valid ISBN-10 or ISBN-13")
+        elif value not in canonical:
+            canonical.append(value)
+    issn_value = None
+    if issn_raw:
+        issn_value = issn(issn_raw)
+        if issn_value is None:
+            problems.append(f"ISSN {issn_raw!r} is not valid")
+    try:
+        lang = normalize_language(language)
+    except ValueError as exc:
+        problems.append(str(exc))
+        lang = None
+    seen_items: set[tuple[str, str]] = set()
+    held = []
+    for h in holdings:
+        if (h.library, h.item_id) in seen_items:
+            problems.append(f"item {h.library}/{h.item_id} is listed twice")
+        seen_items.add((h.library, h.item_id))
+        held.append(h if h.material_type else _with_type(h, material_type))
+    if problems:
+        raise InvalidRecord("; ".join(problems))
+    return BibRecord(
+        title=title,
+        authors=tuple(a for a in (" ".join(x.split()) for x in authors) if a),
+        subjects=tuple(s for s in (" ".join(x.split()) for x in subjects) if s),
+        isbns=tuple(canonical),
+        issn=issn_value,
+        language=lang,
+        publisher=" ".join(publisher.split()) if publisher else None,
+        year=year,
+        material_type=material_type,
+        holdings=tuple(held),
+        source_id=source_id,
+        position=position,
+    )
+
+
+def _with_type(h: Holding, material_type: str) -> Holding:
+    return Holding(
+        library=h.library,
+        item_id=h.item_id,
+        status=h.status,
+        material_type=material_type,
+        service_point=h.service_point,
+        call_number=h.call_number,
+        barcode=h.barcode,
+        version=h.version,
+    )
+
+
+def record_from_json(data: Any, position: int | None = None) -> BibRecord:
+    """One JSON record (see the module docstring) as a :class:`BibRecord`."""
+    if not isinstance(data, dict):
+        raise InvalidRecord(f"expected a JSON object, got {type(data).__name__}")
+    try:
+        parsed = RecordIn.model_validate(data)
+    except ValidationError as exc:
+        raise InvalidRecord(_describe(exc)) from None
+    return build_record(
+        title=parsed.title,
+        authors=parsed.authors,
+        subjects=parsed.subjects,
+        isbns=parsed.isbns,
+        issn_raw=parsed.issn,
+        language=parsed.language,
+        publisher=parsed.publisher,
+        year=parsed.year,
+        material_type=parsed.material_type,
+        holdings=[Holding(**h.model_dump()) for h in parsed.holdings],
+        source_id=parsed.id,
+        position=position,
+    )
+
+
+def records_from_json(items: Iterable[Any]) -> Iterator[BibRecord | Rejection]:
+    """Each item as a record, or as a rejection with its position and reason."""
+    for index, item in enumerate(items):
+        source_id = item.get("id") if isinstance(item, dict) else None
+        try:
+            yield record_from_json(item, index)
+        except InvalidRecord as exc:
+            yield Rejection(index=index, reason=str(exc), source_id=_as_text(source_id))
+
+
+def _as_text(value: Any) -> str | None:
+    return None if value is None else str(value)

@@ -1,0 +1,121 @@
+"""Circulation events keep the holdings mirror current: idempotent and in order per item."""
+
+from __future__ import annotations
+
+from sqlalchemy import func, select
+
+from libs.common.contracts.events import ItemChanged
+from services.catalog.adapters.repository import apply_item_change, search
+from services.catalog.adapters.tables import holdings, records
+from services.catalog.domain.query import SearchQuery
+
+from .catalogue import EDUHK
+
+
+def event(version: int, change: str = "added", status: str = "AVAILABLE", **kw) -> ItemChanged:
+    data = dict(
+        library="cityu",
+        item_id="cityu-777",
+        version=version,
+        change=change,
+        status=status,
+        material_type="book",
+        service_point="main",
+        call_number="DS796.H7 L58 2019",
+        barcode="CU777",
+        title="香港歷史",
+        authors=["劉智鵬"],
+        isbn="978-962-209-944-9",
+        language="zh-Hant",
+        publisher="中華書局",
+        year=2019,
+    )
+    data.update(kw)
+    return ItemChanged(**data)
+
+
+async def holding(conn, library="cityu", item_id="cityu-777"):
+    return (
+        await conn.execute(
+            select(holdings).where(holdings.c.library == library, holdings.c.item_id == item_id)
+        )
+    ).first()
+
+
+async def count(conn, table) -> int:
+    return await conn.scalar(select(func.count()).select_from(table))
+
+
+async def test_added_item_creates_the_record_and_is_found(conn):
+    assert await apply_item_change(conn, event(1))
+    h = await holding(conn)
+    assert (h.status, h.version, h.call_number) == ("AVAILABLE", 1, "DS796.H7 L58 2019")
+    page = await search(conn, SearchQuery(text="香港", libraries=("cityu",), available_now=True))
+    assert [x.title for x in page.hits] == ["香港歷史"]
+    assert page.hits[0].language == "chi" and page.hits[0].isbns == ("9789622099449",)
+
+
+async def test_the_same_event_twice_changes_once(conn):
+    assert await apply_item_change(conn, event(1)) is True
+    before = await holding(conn)
+    assert await apply_item_change(conn, event(1)) is False
+    assert await holding(conn) == before
+    assert await count(conn, records) == 1 and await count(conn, holdings) == 1
+
+
+async def test_an_older_event_after_a_newer_one_is_ignored(conn):
+    await apply_item_change(conn, event(1))
+    assert await apply_item_change(conn, event(3, "status_changed", "ON_LOAN"))
+    assert await apply_item_change(conn, event(2, "status_changed", "AVAILABLE")) is False
+    assert (await holding(conn)).status == "ON_LOAN"
+    assert (await holding(conn)).version == 3
+    page = await search(conn, SearchQuery(text="香港", available_now=True))
+    assert page.total == 0
+
+
+async def test_status_changes_move_availability_and_requestability(conn):
+    await apply_item_change(conn, event(1, library="hku", item_id="hku-1"))
+    page = await search(conn, SearchQuery(text="香港", patron=EDUHK))
+    assert page.hits[0].requestability.requestable
+    await apply_item_change(
+        conn, event(2, "status_changed", "ON_LOAN", library="hku", item_id="hku-1")
+    )
+    page = await search(conn, SearchQuery(text="香港", patron=EDUHK))
+    assert [r.rule for r in page.hits[0].requestability.refusals] == ["HKALL-02"]
+
+
+async def test_withdrawn_item_is_kept_as_withdrawn_and_leaves_the_scope(conn):
+    await apply_item_change(conn, event(1))
+    assert await apply_item_change(conn, event(2, "withdrawn", "WITHDRAWN"))
+    assert (await holding(conn)).status == "WITHDRAWN"
+    assert (
+        await search(conn, SearchQuery(text="香港", scope="library", scope_code="cityu"))
+    ).total == 0
+    assert (await search(conn, SearchQuery(text="香港"))).total == 0  # nobody holds it now
+    # A late "added" cannot bring it back.
+    assert await apply_item_change(conn, event(1)) is False
+
+
+async def test_items_of_the_same_work_share_one_record(conn):
+    await apply_item_change(conn, event(1))
+    await apply_item_change(conn, event(1, library="um", item_id="um-1", isbn="9622099440"))
+    await apply_item_change(conn, event(1, library="hkbu", item_id="hkbu-1", isbn=None))
+    assert await count(conn, records) == 1
+    page = await search(conn, SearchQuery(text="香港"))
+    assert {h.library for h in page.hits[0].holdings} == {"cityu", "um", "hkbu"}
+
+
+async def test_an_owner_s_odd_data_does_not_stop_the_status(conn):
+    # An ISBN with a wrong check digit and a language code the catalogue does not know.
+    assert await apply_item_change(conn, event(1, isbn="9789620000000", language="xx-yy"))
+    assert (await search(conn, SearchQuery(text="香港歷史"))).total == 1
+
+
+async def test_item_with_nothing_to_catalogue_is_mirrored_without_a_record(conn):
+    assert await apply_item_change(
+        conn, event(1, "status_changed", "ON_LOAN", title=None, authors=[], isbn=None)
+    )
+    h = await holding(conn)
+    assert h.record_id is None and h.status == "ON_LOAN"
+    assert await apply_item_change(conn, event(2, "status_changed", "AVAILABLE"))
+    assert (await holding(conn)).record_id is not None

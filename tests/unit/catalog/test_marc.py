@@ -1,0 +1,80 @@
+"""MARC21 and MARCXML fixtures read with pymarc: good records, and a reason for each broken one
+(see tests/fixtures/marc/make_fixtures.py for what each fixture holds)."""
+
+from pathlib import Path
+
+from services.catalog.adapters.marc import read_marc, read_marcxml
+from services.catalog.domain.model import BibRecord, Rejection
+
+FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "marc"
+
+
+def split(results):
+    good = [r for r in results if isinstance(r, BibRecord)]
+    bad = {r.index: r.reason for r in results if isinstance(r, Rejection)}
+    return good, bad
+
+
+def test_valid_marc21_fields_and_holdings():
+    good, bad = split(list(read_marc((FIXTURES / "valid.mrc").read_bytes())))
+    assert bad == {} and len(good) == 6
+    hk = good[0]
+    assert hk.title == "A concise history of Hong Kong"
+    assert hk.authors == ("Carroll, John M.",)
+    assert hk.subjects == ("Hong Kong (China) -- History",)
+    assert hk.isbns == ("9789622099449",) and hk.year == 2007 and hk.language == "eng"
+    assert hk.publisher == "Hong Kong University Press" and hk.source_id == "fx-hk-history"
+    assert [(h.library, h.item_id, h.status, h.version) for h in hk.holdings] == [
+        ("cityu", "cityu-i001", "AVAILABLE", 0),
+        ("hkbu", "hkbu-i001", "ON_LOAN", 4),
+    ]
+    macau = good[1]
+    assert macau.title == "澳門文學史" and macau.language == "chi"
+    assert macau.subjects == ("中國文學 -- 澳門 -- 歷史",)
+    only = macau.holdings[0]  # from 852
+    assert (only.library, only.item_id, only.call_number) == ("um", "UM0001", "PL3030.M3 Z43 2012")
+    assert [r.material_type for r in good] == [
+        "book",
+        "book",
+        "serial",
+        "thesis",
+        "book_with_disc",
+        "book",
+    ]
+    assert good[2].issn == "00219118"
+
+
+def test_valid_marcxml_reads_the_same_records():
+    with open(FIXTURES / "valid.xml", "rb") as fh:
+        xml_good, bad = split(list(read_marcxml(fh)))
+    marc_good, _ = split(list(read_marc((FIXTURES / "valid.mrc").read_bytes())))
+    assert bad == {}
+    assert xml_good == marc_good
+
+
+def test_broken_marc21_rejects_each_bad_record_and_reads_the_rest():
+    with open(FIXTURES / "broken.mrc", "rb") as fh:
+        good, bad = split(list(read_marc(fh)))
+    assert [r.position for r in good] == [0, 3, 8]
+    assert sorted(bad) == [1, 2, 4, 5, 6, 7]
+    assert "not a number" in bad[1]
+    assert "no base address" in bad[2]
+    assert "shorter than its leader says" in bad[4]
+    assert "directory" in bad[5]
+    assert bad[6] == "no title (245 $a)"
+    assert "978-962-209-944-3" in bad[7] and "not a valid ISBN" in bad[7]
+
+
+def test_broken_marcxml_rejects_each_bad_record_and_reads_the_rest():
+    good, bad = split(list(read_marcxml((FIXTURES / "broken.xml").read_bytes())))
+    assert [r.position for r in good] == [0, 4, 5]
+    assert sorted(bad) == [1, 2, 3]
+    assert "leader" in bad[1]
+    assert "no tag" in bad[2]
+    assert "unknown item status 'BORROWED'" in bad[3]
+
+
+def test_xml_that_breaks_off_keeps_what_was_read():
+    good, bad = split(list(read_marcxml((FIXTURES / "truncated.xml").read_bytes())))
+    assert [r.position for r in good] == [0, 1]
+    assert list(bad) == [2] and "not well-formed" in bad[2]
