@@ -5,13 +5,34 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 from libs.common.auth import TokenIssuer, federation_clients
+from libs.common.db import unit_of_work
 from libs.common.federation import Federation
-from libs.common.service import ServiceRuntime, create_service_app
-from services.circulation.api import items
+from libs.common.policy import load_policy
+from libs.common.service import PeriodicJob, ServiceRuntime, create_service_app
+from services.circulation.api import charges, holds, items, loans, patrons, self_service
+from services.circulation.api.common import install_circulation_errors
+from services.circulation.domain.hashing import SecretHasher
+from services.circulation.handlers import holds as hold_handlers
+from services.circulation.handlers.context import Library
+
+PICKUP_EXPIRY_EVERY = 3600.0  # seconds of real time; the job reads the day from the clock
 
 
 def audience(library: str) -> str:
     return f"illfed:circulation:{library}"
+
+
+def library_context(runtime: ServiceRuntime, fed: Federation) -> Library:
+    """The library's policy (its consortium's), clock, hasher and service points."""
+    code = runtime.extras["library"]
+    hasher = runtime.extras.get("hasher") or SecretHasher()
+    return Library(
+        code=code,
+        policy=load_policy(fed.consortium_of(code).policy),
+        clock=runtime.clock,
+        hasher=hasher,  # type: ignore[arg-type]
+        service_points={sp.code: sp.name for sp in fed.library(code).service_points},
+    )
 
 
 def create_app(
@@ -28,5 +49,16 @@ def create_app(
         tokens=tokens,
         description=f"Circulation service of {name}: items, patrons, loans, holds and fines.",
     )
-    app.include_router(items.router)
+    lib = library_context(runtime, fed)
+    app.state.circulation = lib
+    install_circulation_errors(app)
+    for module in (items, patrons, loans, holds, charges, self_service):
+        app.include_router(module.router)
+
+    async def expire_pickups() -> int:
+        async with unit_of_work(runtime.engine) as conn:
+            return await hold_handlers.expire_pickups(conn, lib)
+
+    if not any(job.name == "hold-pickup-expiry" for job in runtime.jobs):
+        runtime.jobs.append(PeriodicJob("hold-pickup-expiry", expire_pickups, PICKUP_EXPIRY_EVERY))
     return app

@@ -50,6 +50,9 @@ async def add_item(
     item_id = data.get("id") or str(uuid.uuid4())
     values = {**data, "id": item_id, "version": 1, "created_at": now, "updated_at": now}
     values.setdefault("status", "AVAILABLE")
+    # Copies of one work share a reservation queue; without a title id the ISBN names the work.
+    if not values.get("title_id"):
+        values["title_id"] = values.get("isbn") or item_id
     await conn.execute(insert(items).values(**values))
     await _announce(conn, library, item_id, "added", clock)
     return await get_item(conn, item_id)  # type: ignore[return-value]
@@ -77,12 +80,25 @@ async def count_items(conn: AsyncConnection) -> int:
 
 
 async def set_status(
-    conn: AsyncConnection, library: str, item_id: str, status: str, clock: Clock
+    conn: AsyncConnection,
+    library: str,
+    item_id: str,
+    status: str,
+    clock: Clock,
+    *,
+    expected: tuple[str, ...] | None = None,
 ) -> dict[str, Any] | None:
-    """Change an item's status; the owner is the only place this happens (authority)."""
+    """Change an item's status; the owner is the only place this happens (authority).
+
+    With ``expected``, the change happens only from one of those statuses (``None`` is
+    returned otherwise), so two counters lending the same copy at once cannot both succeed.
+    """
+    where = [items.c.id == item_id]
+    if expected is not None:
+        where.append(items.c.status.in_(expected))
     res = await conn.execute(
         update(items)
-        .where(items.c.id == item_id)
+        .where(*where)
         .values(status=status, version=items.c.version + 1, updated_at=clock.now())
     )
     if res.rowcount == 0:

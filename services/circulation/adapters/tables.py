@@ -1,6 +1,25 @@
-"""The circulation service's tables (one database per library)."""
+"""The circulation service's tables (one database per library).
 
-from sqlalchemy import JSON, Column, DateTime, Integer, MetaData, String, Table
+Nested parts of a patron that are always read and written with the patron (address,
+guarantor, suspensions) are JSON; everything a query looks up by (cards, HKID number, loans
+per item, holds per title, ledger entries per patron) has its own column and index. Money is
+integer minor units with its currency.
+"""
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Column,
+    Date,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    text,
+)
 
 from libs.common.idempotency import idempotency_table
 from libs.common.messaging.tables import messaging_tables
@@ -31,6 +50,162 @@ items = Table(
     Column("version", Integer, nullable=False),
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("updated_at", DateTime(timezone=True), nullable=False),
+    # The title reservations queue on (HKPL-03, holds): copies of one work share it.
+    Column("title_id", String(64), nullable=True, index=True),
+    # Accompanying material of a set names its main item (HKPL-05).
+    Column("main_item_id", String(64), nullable=True),
+)
+
+patrons = Table(
+    "patrons",
+    metadata,
+    Column("id", String(64), primary_key=True),
+    Column("category", String(32), nullable=False),
+    Column("name_en", String(200), nullable=False),
+    Column("name_zh", String(100), nullable=True),
+    Column("date_of_birth", Date, nullable=False),
+    Column("language", String(8), nullable=False),
+    Column("address", JSON, nullable=False),
+    Column("email", String(254), nullable=False),
+    Column("phone", String(40), nullable=True),
+    # HKPL-16: the guarantor of an applicant under 18, liable for the charges.
+    Column("guarantor", JSON, nullable=True),
+    Column("registered_on", Date, nullable=False),
+    Column("cancelled_on", Date, nullable=True),
+    Column("suspensions", JSON, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+)
+
+# One row per account: the sign-in secrets (argon2 hashes only, HKPL-08), the lock-out, and
+# the smart ID card registered for library use (only what HKPL-14 allows is kept).
+credentials = Table(
+    "credentials",
+    metadata,
+    Column("patron_id", String(64), ForeignKey("patrons.id"), primary_key=True),
+    Column("password_hash", String(255), nullable=True),
+    Column("phone_digits_hash", String(255), nullable=True),
+    Column("failed_sign_ins", Integer, nullable=False, server_default="0"),
+    Column("locked_at", DateTime(timezone=True), nullable=True),
+    Column("smart_id_hkid", String(16), nullable=True, unique=True),
+    Column("smart_id_date_of_issue", Date, nullable=True),
+    Column("smart_id_status", String(16), nullable=True),
+    Column("smart_id_reported_lost_at", DateTime(timezone=True), nullable=True),
+    Column("smart_id_continue", Boolean, nullable=False),
+)
+
+library_cards = Table(
+    "library_cards",
+    metadata,
+    Column("card_number", String(20), primary_key=True),
+    Column("patron_id", String(64), ForeignKey("patrons.id"), nullable=False, index=True),
+    Column("issued_on", Date, nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("reported_lost_at", DateTime(timezone=True), nullable=True),
+    Column("guarantor_card", Boolean, nullable=False),
+)
+
+loans = Table(
+    "loans",
+    metadata,
+    Column("id", String(64), primary_key=True),
+    Column("patron_id", String(64), ForeignKey("patrons.id"), nullable=False, index=True),
+    Column("item_id", String(64), ForeignKey("items.id"), nullable=False, index=True),
+    Column("owner_library", String(40), nullable=False),
+    Column("title_id", String(64), nullable=True),
+    Column("material_type", String(32), nullable=False),
+    Column("section", String(16), nullable=False),
+    Column("set_id", String(64), nullable=True),
+    Column("main_item_id", String(64), nullable=True),
+    Column("ill", Boolean, nullable=False),
+    Column("lender", String(40), nullable=True),
+    Column("checked_out_at", DateTime(timezone=True), nullable=False),
+    Column("checkout_date", Date, nullable=False),
+    Column("due_date", Date, nullable=False),
+    Column("renewals", Integer, nullable=False, server_default="0"),
+    Column("consecutive_renewals", Integer, nullable=False, server_default="0"),
+    Column("recalled_on", Date, nullable=True),
+    Column("loss", String(20), nullable=True),
+    Column("loss_marked_on", Date, nullable=True),
+    Column("returned_at", DateTime(timezone=True), nullable=True),
+    Column("returned_to", String(32), nullable=True),
+    Column("borrowed_with", String(40), nullable=True),
+    # An item is on one loan at a time, even if two counters check it out at once.
+    Index(
+        "ux_loans_active_item",
+        "item_id",
+        unique=True,
+        postgresql_where=text("returned_at IS NULL"),
+        sqlite_where=text("returned_at IS NULL"),
+    ),
+)
+
+# HKPL-06: what a Transaction Reference Number stands for, so the patron can look it up.
+renewal_transactions = Table(
+    "renewal_transactions",
+    metadata,
+    Column("reference", String(40), primary_key=True),
+    Column("patron_id", String(64), ForeignKey("patrons.id"), nullable=False, index=True),
+    Column("at", DateTime(timezone=True), nullable=False),
+    Column("renewal_day", Date, nullable=False),
+)
+
+renewal_items = Table(
+    "renewal_items",
+    metadata,
+    Column(
+        "reference",
+        String(40),
+        ForeignKey("renewal_transactions.reference"),
+        primary_key=True,
+    ),
+    Column("loan_id", String(64), ForeignKey("loans.id"), primary_key=True),
+    Column("item_id", String(64), nullable=False),
+    Column("new_due_date", Date, nullable=False),
+)
+
+holds = Table(
+    "holds",
+    metadata,
+    Column("id", String(64), primary_key=True),
+    Column("title_id", String(64), nullable=False, index=True),
+    Column("patron_id", String(64), ForeignKey("patrons.id"), nullable=False, index=True),
+    Column("placed_at", DateTime(timezone=True), nullable=False),
+    Column("sequence", Integer, nullable=False),
+    Column("pickup_location", String(32), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("item_id", String(64), nullable=True),
+    Column("ready_on", Date, nullable=True),
+    Column("pickup_by", Date, nullable=True),
+    Column("closed_at", DateTime(timezone=True), nullable=True),
+)
+
+ledger_entries = Table(
+    "ledger_entries",
+    metadata,
+    Column("id", String(64), primary_key=True),
+    Column("patron_id", String(64), ForeignKey("patrons.id"), nullable=False, index=True),
+    Column("kind", String(24), nullable=False),
+    Column("amount_minor", Integer, nullable=False),
+    Column("currency", String(3), nullable=False),
+    Column("at", DateTime(timezone=True), nullable=False),
+    Column("entry_date", Date, nullable=False),
+    Column("rule", String(16), nullable=True),
+    Column("loan_id", String(64), nullable=True),
+    Column("item_id", String(64), nullable=True),
+    Column("description", String(500), nullable=True),
+    # A payment or waiver: who took or granted it, and why.
+    Column("actor", String(200), nullable=True),
+    Column("reason", String(500), nullable=True),
+    Column("applies_to", String(64), nullable=True),
+)
+
+# Named sequences that must not repeat (HKPL-06: the Transaction Reference Number's number).
+counters = Table(
+    "counters",
+    metadata,
+    Column("name", String(40), primary_key=True),
+    Column("value", Integer, nullable=False),
 )
 
 idempotency = idempotency_table(metadata)

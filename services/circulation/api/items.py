@@ -37,6 +37,12 @@ class ItemIn(BaseModel):
     price_minor: int | None = Field(default=None, ge=0)
     pages: int | None = Field(default=None, ge=1)
     set_id: str | None = Field(default=None, max_length=64)
+    title_id: str | None = Field(
+        default=None, max_length=64, description="the work reservations queue on (default ISBN)"
+    )
+    main_item_id: str | None = Field(
+        default=None, max_length=64, description="for accompanying material: its set's main item"
+    )
 
 
 class ItemOut(ItemIn):

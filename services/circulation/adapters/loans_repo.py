@@ -1,0 +1,210 @@
+"""Loans, the items they are of, renewal transactions (HKPL-06) and the counter that numbers
+them."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+from sqlalchemy import insert, select, update
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from libs.common.money import Money
+from services.circulation.adapters.store import aware, save
+from services.circulation.adapters.tables import (
+    counters,
+    items,
+    loans,
+    renewal_items,
+    renewal_transactions,
+)
+from services.circulation.domain.items import Item
+from services.circulation.domain.loans import Loan, RenewalTransaction, RenewedItem
+
+_LOAN_FIELDS = (
+    "patron_id",
+    "item_id",
+    "owner_library",
+    "title_id",
+    "material_type",
+    "section",
+    "set_id",
+    "main_item_id",
+    "ill",
+    "lender",
+    "checked_out_at",
+    "checkout_date",
+    "due_date",
+    "renewals",
+    "consecutive_renewals",
+    "recalled_on",
+    "loss",
+    "loss_marked_on",
+    "returned_at",
+    "returned_to",
+    "borrowed_with",
+)
+
+
+def item_of(row: Any, library: str, currency: str) -> Item:
+    """The domain item of an ``items`` row."""
+    return Item(
+        item_id=row.id,
+        library=library,
+        barcode=row.barcode,
+        title_id=row.title_id or row.isbn or row.id,
+        title=row.title,
+        material_type=row.material_type,
+        section=row.section,
+        branch=row.service_point,
+        call_number=row.call_number,
+        price=Money(amount_minor=row.price_minor, currency=currency)
+        if row.price_minor is not None
+        else None,
+        pages=row.pages,
+        set_id=row.set_id,
+        main_item_id=row.main_item_id if row.set_id else None,
+        status=row.status,
+    )
+
+
+async def item_rows(conn: AsyncConnection, item_ids: list[str]) -> dict[str, Any]:
+    if not item_ids:
+        return {}
+    rows = (await conn.execute(select(items).where(items.c.id.in_(item_ids)))).all()
+    return {r.id: r for r in rows}
+
+
+async def find_item_row(
+    conn: AsyncConnection, *, item_id: str | None = None, barcode: str | None = None
+) -> Any | None:
+    q = select(items)
+    q = q.where(items.c.id == item_id) if item_id else q.where(items.c.barcode == barcode)
+    return (await conn.execute(q)).first()
+
+
+async def set_rows(conn: AsyncConnection, set_id: str) -> list[Any]:
+    return list((await conn.execute(select(items).where(items.c.set_id == set_id))).all())
+
+
+async def title_rows(conn: AsyncConnection, title_id: str) -> list[Any]:
+    return list((await conn.execute(select(items).where(items.c.title_id == title_id))).all())
+
+
+_INSTANTS = ("checked_out_at", "returned_at")
+
+
+def _loan(row: Any) -> Loan:
+    values = {k: getattr(row, k) for k in _LOAN_FIELDS}
+    for k in _INSTANTS:
+        values[k] = aware(values[k])
+    return Loan(loan_id=row.id, **values)
+
+
+async def active_loans(conn: AsyncConnection, patron_id: str) -> list[Loan]:
+    """Every loan still out on the account, whatever card borrowed it (HKPL-18)."""
+    rows = (
+        await conn.execute(
+            select(loans)
+            .where(loans.c.patron_id == patron_id, loans.c.returned_at.is_(None))
+            .order_by(loans.c.checked_out_at, loans.c.id)
+        )
+    ).all()
+    return [_loan(r) for r in rows]
+
+
+async def get_loan(conn: AsyncConnection, loan_id: str) -> Loan | None:
+    row = (await conn.execute(select(loans).where(loans.c.id == loan_id))).first()
+    return _loan(row) if row else None
+
+
+async def active_loan_of_item(conn: AsyncConnection, item_id: str) -> Loan | None:
+    row = (
+        await conn.execute(
+            select(loans).where(loans.c.item_id == item_id, loans.c.returned_at.is_(None))
+        )
+    ).first()
+    return _loan(row) if row else None
+
+
+async def save_loan(conn: AsyncConnection, loan: Loan) -> None:
+    await save(conn, loans, {"id": loan.loan_id}, {k: getattr(loan, k) for k in _LOAN_FIELDS})
+
+
+async def next_number(conn: AsyncConnection, name: str) -> int:
+    """The next number of a named sequence, inside the caller's transaction (the row lock of
+    the update keeps two renewals from drawing the same number)."""
+    res = await conn.execute(
+        update(counters).where(counters.c.name == name).values(value=counters.c.value + 1)
+    )
+    if res.rowcount == 0:
+        await conn.execute(insert(counters).values(name=name, value=1))
+        return 1
+    return (
+        await conn.execute(select(counters.c.value).where(counters.c.name == name))
+    ).scalar_one()
+
+
+async def add_renewal_transaction(
+    conn: AsyncConnection, transaction: RenewalTransaction, renewal_day: date
+) -> None:
+    await conn.execute(
+        insert(renewal_transactions).values(
+            reference=transaction.reference,
+            patron_id=transaction.patron_id,
+            at=transaction.at,
+            renewal_day=renewal_day,
+        )
+    )
+    await conn.execute(
+        insert(renewal_items),
+        [
+            {
+                "reference": transaction.reference,
+                "loan_id": i.loan_id,
+                "item_id": i.item_id,
+                "new_due_date": i.new_due_date,
+            }
+            for i in transaction.items
+        ],
+    )
+
+
+async def get_renewal_transaction(
+    conn: AsyncConnection, reference: str
+) -> RenewalTransaction | None:
+    row = (
+        await conn.execute(
+            select(renewal_transactions).where(renewal_transactions.c.reference == reference)
+        )
+    ).first()
+    if row is None:
+        return None
+    lines = (
+        await conn.execute(
+            select(renewal_items)
+            .where(renewal_items.c.reference == reference)
+            .order_by(renewal_items.c.item_id)
+        )
+    ).all()
+    return RenewalTransaction(
+        reference=row.reference,
+        patron_id=row.patron_id,
+        at=aware(row.at),
+        items=tuple(
+            RenewedItem(loan_id=r.loan_id, item_id=r.item_id, new_due_date=r.new_due_date)
+            for r in lines
+        ),
+    )
+
+
+async def renewal_references(conn: AsyncConnection, patron_id: str, limit: int = 50) -> list[str]:
+    rows = (
+        await conn.execute(
+            select(renewal_transactions.c.reference)
+            .where(renewal_transactions.c.patron_id == patron_id)
+            .order_by(renewal_transactions.c.at.desc())
+            .limit(limit)
+        )
+    ).all()
+    return [r.reference for r in rows]

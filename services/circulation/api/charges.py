@@ -1,0 +1,78 @@
+"""Staff routes for the fines and fees ledger: the statement, payments and waivers (who and
+why)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Header, Request
+
+from libs.common.auth import CurrentPrincipal
+from services.circulation.api.common import idempotent, read_only, staff
+from services.circulation.api.schemas import Payment, Waiver
+from services.circulation.handlers import account
+from services.circulation.handlers import charges as handlers
+
+router = APIRouter(prefix="/api/v1", tags=["charges"])
+IdempotencyKey = Annotated[str | None, Header()]
+
+
+@router.get("/patrons/{patron_id}/charges", summary="Fines, fees, payments and waivers")
+async def statement(patron_id: str, request: Request, principal: CurrentPrincipal):
+    lib = staff(request, principal)
+
+    async def work(conn):
+        return account.ledger_view(lib, await handlers.statement(conn, lib, patron_id))
+
+    return await read_only(request, work)
+
+
+async def _settle(request, principal, patron_id, kind, body, actor, key):
+    lib = staff(request, principal)
+
+    async def work(conn):
+        entry, ledger = await handlers.settle(
+            conn,
+            lib,
+            patron_id,
+            kind=kind,
+            amount_minor=body.amount_minor,
+            actor=actor,
+            reason=body.reason,
+            applies_to=body.applies_to,
+        )
+        return {
+            "entry_id": entry.entry_id,
+            "kind": entry.kind,
+            "amount_minor": entry.amount.amount_minor,
+            "currency": entry.amount.currency,
+            "actor": entry.actor,
+            "reason": entry.reason,
+            "outstanding_minor": ledger.outstanding_minor(),
+        }
+
+    return await idempotent(request, principal, key, body.model_dump(), work)
+
+
+@router.post("/patrons/{patron_id}/payments", status_code=201, summary="Record a payment")
+async def pay(
+    patron_id: str,
+    body: Payment,
+    request: Request,
+    principal: CurrentPrincipal,
+    idempotency_key: IdempotencyKey = None,
+):
+    actor = f"{body.received_by} ({principal.subject})" if body.received_by else principal.subject
+    return await _settle(request, principal, patron_id, "payment", body, actor, idempotency_key)
+
+
+@router.post("/patrons/{patron_id}/waivers", status_code=201, summary="Waive a charge")
+async def waive(
+    patron_id: str,
+    body: Waiver,
+    request: Request,
+    principal: CurrentPrincipal,
+    idempotency_key: IdempotencyKey = None,
+):
+    actor = f"{body.granted_by} ({principal.subject})"
+    return await _settle(request, principal, patron_id, "waiver", body, actor, idempotency_key)

@@ -1,0 +1,136 @@
+"""What the circulation routes share: the library's handler context, who may call, the
+``Idempotency-Key`` wrapper for creating POSTs, and the problem documents of the handlers'
+errors (a rule refusal names every rule that refused)."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.encoders import jsonable_encoder
+from fastapi.responses import JSONResponse
+from pydantic import ValidationError
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from libs.common import idempotency
+from libs.common.auth import Principal, forbidden, require_library
+from libs.common.db import unit_of_work
+from libs.common.errors import Problem, problem_response
+from libs.common.policy import ChargeError, Decision
+from services.circulation.adapters.tables import idempotency as idem_table
+from services.circulation.domain.errors import DomainError
+from services.circulation.handlers.context import Invalid, Library, NotFound, Refused
+
+
+def lib_of(request: Request) -> Library:
+    return request.app.state.circulation
+
+
+def staff(request: Request, principal: Principal) -> Library:
+    """Library A's systems and staff act only on A's patrons (operators may look)."""
+    lib = lib_of(request)
+    require_library(principal, lib.code)
+    return lib
+
+
+def signed_in_patron(request: Request, principal: Principal) -> tuple[Library, str]:
+    """The patron of a self-service call: a patron session of this library."""
+    lib = lib_of(request)
+    if principal.role != "patron" or principal.library != lib.code:
+        raise forbidden("sign in as a patron of this library first")
+    return lib, principal.subject
+
+
+async def idempotent(
+    request: Request,
+    principal: Principal,
+    key: str | None,
+    payload: Any,
+    work: Callable[[AsyncConnection], Awaitable[Any]],
+    status: int = 201,
+) -> JSONResponse:
+    """Run ``work`` in one unit of work; a retry with the same ``Idempotency-Key`` gets the
+    first answer again instead of doing it twice."""
+    rt = request.app.state.runtime
+    req_hash = idempotency.request_hash("POST", request.url.path, jsonable_encoder(payload))
+    async with unit_of_work(rt.engine) as conn:
+        prior = await idempotency.lookup(conn, idem_table, principal.subject, key, req_hash)
+        if prior is not None:
+            return JSONResponse(prior[1], status_code=prior[0])
+        body = jsonable_encoder(await work(conn))
+        await idempotency.remember(
+            conn, idem_table, principal.subject, key, req_hash, status, body, rt.clock
+        )
+    return JSONResponse(body, status_code=status)
+
+
+async def read_only(request: Request, work: Callable[[AsyncConnection], Awaitable[Any]]) -> Any:
+    async with request.app.state.runtime.engine.connect() as conn:
+        return jsonable_encoder(await work(conn))
+
+
+def refusal_problem(decision: Decision, status: int = 409) -> Problem:
+    """``renewal refused: the item has been renewed 5 consecutive times (HKPL-03)`` and
+    every other refusal, with the rule IDs."""
+    return Problem(
+        status,
+        "rule-refused",
+        f"{decision.action.capitalize()} refused",
+        "; ".join(decision.messages) or f"{decision.action} refused",
+        rules=decision.rules,
+        refusals=[
+            {
+                "rule": r.rule,
+                "code": r.code,
+                "reason": r.reason,
+                "message": r.message,
+                **({"item_id": r.item_id} if r.item_id else {}),
+            }
+            for r in decision.refusals
+        ],
+    )
+
+
+def install_circulation_errors(app: FastAPI) -> None:
+    @app.exception_handler(Refused)
+    async def _refused(request: Request, exc: Refused):
+        return problem_response(refusal_problem(exc.decision, exc.status), request.url.path)
+
+    @app.exception_handler(NotFound)
+    async def _not_found(request: Request, exc: NotFound):
+        return problem_response(Problem(404, "not-found", "Not found", exc.what), request.url.path)
+
+    @app.exception_handler(Invalid)
+    async def _invalid(request: Request, exc: Invalid):
+        problem = Problem(422, "invalid-request", "The request cannot be carried out", str(exc))
+        return problem_response(problem, request.url.path)
+
+    @app.exception_handler(ChargeError)
+    async def _charge(request: Request, exc: ChargeError):
+        problem = Problem(422, "invalid-charge", "The charge cannot be computed", str(exc))
+        return problem_response(problem, request.url.path)
+
+    @app.exception_handler(DomainError)
+    async def _state(request: Request, exc: DomainError):
+        problem = Problem(409, exc.code.replace("_", "-"), "Conflict", str(exc))
+        return problem_response(problem, request.url.path)
+
+    @app.exception_handler(ValidationError)
+    async def _validation(request: Request, exc: ValidationError):
+        errors = [
+            {"location": ".".join(str(p) for p in e.get("loc", ())), "message": e.get("msg")}
+            for e in exc.errors()
+        ]
+        detail = "; ".join(f"{e['location']}: {e['message']}" for e in errors)[:1000]
+        problem = Problem(422, "validation-error", "The request is not valid", detail)
+        return problem_response(problem, request.url.path)
+
+    @app.exception_handler(IntegrityError)
+    async def _integrity(request: Request, exc: IntegrityError):
+        # Two requests raced for the same thing (a copy, a card number); the loser is told.
+        problem = Problem(
+            409, "conflict", "Conflict", "the change conflicts with another one; try again"
+        )
+        return problem_response(problem, request.url.path)

@@ -1,0 +1,62 @@
+"""Staff routes for reservations: place, cancel, the patron's holds, and the pickup-expiry
+run (also run daily by the service itself)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Header, Request
+
+from libs.common.auth import CurrentPrincipal
+from libs.common.db import unit_of_work
+from services.circulation.api.common import idempotent, read_only, staff
+from services.circulation.api.schemas import StaffHoldRequest
+from services.circulation.handlers import account
+from services.circulation.handlers import holds as handlers
+from services.circulation.handlers.patrons import load_patron
+
+router = APIRouter(prefix="/api/v1", tags=["holds"])
+IdempotencyKey = Annotated[str | None, Header()]
+
+
+@router.post("/holds", status_code=201, summary="Reserve a title for a patron")
+async def place(
+    body: StaffHoldRequest,
+    request: Request,
+    principal: CurrentPrincipal,
+    idempotency_key: IdempotencyKey = None,
+):
+    lib = staff(request, principal)
+
+    async def work(conn):
+        hold = await handlers.place(conn, lib, body.patron_id, body.title_id, body.pickup_location)
+        return account.hold_view(hold)
+
+    return await idempotent(request, principal, idempotency_key, body.model_dump(), work)
+
+
+@router.post("/holds/{hold_id}/cancel", summary="Cancel a reservation")
+async def cancel(hold_id: str, request: Request, principal: CurrentPrincipal):
+    lib = staff(request, principal)
+    async with unit_of_work(request.app.state.runtime.engine) as conn:
+        hold = await handlers.cancel(conn, lib, hold_id)
+    return account.hold_view(hold)
+
+
+@router.post("/holds/expire", summary="Expire reservations not collected in time")
+async def expire(request: Request, principal: CurrentPrincipal):
+    lib = staff(request, principal)
+    async with unit_of_work(request.app.state.runtime.engine) as conn:
+        expired = await handlers.expire_pickups(conn, lib)
+    return {"expired": expired}
+
+
+@router.get("/patrons/{patron_id}/holds", summary="The patron's open reservations")
+async def patron_holds(patron_id: str, request: Request, principal: CurrentPrincipal):
+    lib = staff(request, principal)
+
+    async def work(conn):
+        await load_patron(conn, lib, patron_id)
+        return {"holds": await account.holds_view(conn, lib, patron_id)}
+
+    return await read_only(request, work)

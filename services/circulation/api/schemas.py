@@ -1,0 +1,129 @@
+"""Request bodies of the circulation API (what a client may send, with limits)."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from services.circulation.domain.patrons import Address, Guarantor
+
+CARD = r"^[0-9A-Za-z]{6,20}$"
+
+
+class Body(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class Registration(Body):
+    category: str = Field(min_length=1, max_length=32)
+    name_en: str = Field(min_length=1, max_length=200)
+    name_zh: str | None = Field(default=None, max_length=100)
+    date_of_birth: date
+    language: Literal["en", "zh-Hant"] = "en"
+    address: Address
+    email: str = Field(min_length=3, max_length=254)
+    phone: str | None = Field(default=None, max_length=40)
+    guarantor: Guarantor | None = None
+    card_number: str | None = Field(default=None, pattern=CARD)
+    password: str | None = Field(default=None, min_length=6, max_length=128)
+
+
+class ContactChange(Body):
+    address: Address | None = None
+    email: str | None = Field(default=None, min_length=3, max_length=254)
+    phone: str | None = Field(default=None, max_length=40)
+    language: Literal["en", "zh-Hant"] | None = None
+
+
+class Password(Body):
+    password: str = Field(min_length=6, max_length=128)
+
+
+class NewCard(Body):
+    card_number: str = Field(pattern=CARD)
+    guarantor_card: bool = False
+
+
+class Replacement(Body):
+    new_card_number: str = Field(pattern=CARD)
+
+
+class SmartIdReading(Body):
+    # Kept as the reader sent it, so that a field HKPL-14 does not allow is refused by name
+    # rather than dropped silently.
+    reading: dict[str, Any] = Field(max_length=20)
+
+
+class SmartIdLoss(Body):
+    continue_with_replacement: bool = False
+
+
+class Checkout(Body):
+    card_number: str | None = Field(default=None, max_length=20)
+    smart_id: dict[str, Any] | None = Field(default=None, max_length=20)
+    item_id: str | None = Field(default=None, max_length=64)
+    barcode: str | None = Field(default=None, max_length=64)
+    service_point: str | None = Field(default=None, max_length=32)
+
+    @model_validator(mode="after")
+    def _one_of_each(self) -> Checkout:
+        if (self.card_number is None) == (self.smart_id is None):
+            raise ValueError("give either card_number or a smart_id reading")
+        if (self.item_id is None) == (self.barcode is None):
+            raise ValueError("give either item_id or barcode")
+        return self
+
+
+class Return(Body):
+    item_id: str | None = Field(default=None, max_length=64)
+    barcode: str | None = Field(default=None, max_length=64)
+    service_point: str = Field(min_length=1, max_length=32)
+
+    @model_validator(mode="after")
+    def _one(self) -> Return:
+        if (self.item_id is None) == (self.barcode is None):
+            raise ValueError("give either item_id or barcode")
+        return self
+
+
+class RenewalRequest(Body):
+    loan_ids: list[str] = Field(min_length=1, max_length=50)
+
+
+class RenewalPreview(Body):
+    loan_ids: list[str] = Field(default=[], max_length=50)
+
+
+class LossCharge(Body):
+    replacement_cost_minor: int | None = Field(default=None, ge=0, le=100_000_000)
+    surcharge_percent: int | None = Field(default=None, ge=0, le=100)
+
+
+class HoldRequest(Body):
+    title_id: str = Field(min_length=1, max_length=64)
+    pickup_location: str = Field(min_length=1, max_length=32)
+
+
+class StaffHoldRequest(HoldRequest):
+    patron_id: str = Field(min_length=1, max_length=64)
+
+
+class Payment(Body):
+    amount_minor: int = Field(gt=0, le=100_000_000)
+    reason: str = Field(min_length=1, max_length=500)
+    received_by: str | None = Field(default=None, max_length=120)
+    applies_to: str | None = Field(default=None, max_length=64)
+
+
+class Waiver(Body):
+    amount_minor: int = Field(gt=0, le=100_000_000)
+    reason: str = Field(min_length=1, max_length=500)
+    granted_by: str = Field(min_length=1, max_length=120)
+    applies_to: str | None = Field(default=None, max_length=64)
+
+
+class SignIn(Body):
+    identifier: str = Field(min_length=1, max_length=32, description="card number or HKID")
+    secret: str = Field(min_length=1, max_length=128, description="password or phone digits")

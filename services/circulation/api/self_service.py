@@ -1,0 +1,163 @@
+"""Self-service for the library's patrons: sign in (HKPL-08), my account, my loans, renew
+the ones I select at any hour (HKPL-02..07), my reservations, my charges, and look up a
+Transaction Reference Number (HKPL-06)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Header, Request
+from fastapi.responses import JSONResponse
+
+from libs.common.auth import CurrentPrincipal
+from libs.common.db import unit_of_work
+from libs.common.errors import Problem
+from services.circulation.api.common import (
+    idempotent,
+    lib_of,
+    read_only,
+    refusal_problem,
+    signed_in_patron,
+)
+from services.circulation.api.loans import preview_for, renew_for, transaction_view
+from services.circulation.api.schemas import HoldRequest, RenewalPreview, RenewalRequest, SignIn
+from services.circulation.handlers import account, charges
+from services.circulation.handlers import holds as holds_handlers
+from services.circulation.handlers import loans as loans_handlers
+from services.circulation.handlers import patrons as patrons_handlers
+
+router = APIRouter(prefix="/api/v1", tags=["self-service"])
+IdempotencyKey = Annotated[str | None, Header()]
+SESSION_COOKIE = "illfed_session"
+
+
+@router.post(
+    "/patron-sessions",
+    status_code=201,
+    summary="Sign in with a card number or HKID number and a password or phone digits",
+)
+async def sign_in(body: SignIn, request: Request):
+    """HKPL-08. Wrong secrets count towards the lock-out, which holds across requests."""
+    lib = lib_of(request)
+    async with unit_of_work(request.app.state.runtime.engine) as conn:
+        patron_id, decision = await patrons_handlers.sign_in(
+            conn, lib, body.identifier, body.secret
+        )
+    # Answered only after the failure count is committed: a refusal must still count.
+    if patron_id is None:
+        locked = any(r.code == "sign_in_locked" for r in decision.refusals)
+        problem = refusal_problem(decision, 423 if locked else 401)
+        problem.type = "sign-in-locked" if locked else "sign-in-refused"
+        raise problem
+    tokens = request.app.state.tokens
+    token = tokens.issue(patron_id, "patron", lib.code)
+    ttl = int(tokens.ttl.total_seconds())
+    response = JSONResponse(
+        {"access_token": token, "token_type": "Bearer", "expires_in": ttl, "patron_id": patron_id},
+        status_code=201,
+    )
+    response.set_cookie(
+        SESSION_COOKIE, token, max_age=ttl, httponly=True, samesite="lax", secure=False
+    )
+    return response
+
+
+@router.get("/me", summary="My account")
+async def me(request: Request, principal: CurrentPrincipal):
+    lib, patron_id = signed_in_patron(request, principal)
+    return await read_only(request, lambda conn: account.summary(conn, lib, patron_id))
+
+
+@router.get("/me/loans", summary="My loans and their due dates")
+async def my_loans(request: Request, principal: CurrentPrincipal):
+    lib, patron_id = signed_in_patron(request, principal)
+
+    async def work(conn):
+        return {"loans": await account.loans_view(conn, lib, patron_id)}
+
+    return await read_only(request, work)
+
+
+@router.post("/me/renewals", status_code=201, summary="Renew the loans I select")
+async def renew(
+    body: RenewalRequest,
+    request: Request,
+    principal: CurrentPrincipal,
+    idempotency_key: IdempotencyKey = None,
+):
+    lib, patron_id = signed_in_patron(request, principal)
+    return await renew_for(request, principal, lib, patron_id, body, idempotency_key)
+
+
+@router.post("/me/renewals/preview", summary="What renewing these now would do")
+async def preview(body: RenewalPreview, request: Request, principal: CurrentPrincipal):
+    lib, patron_id = signed_in_patron(request, principal)
+    return await preview_for(request, lib, patron_id, body)
+
+
+@router.get(
+    "/me/renewal-transactions/{reference}", summary="Look up my Transaction Reference Number"
+)
+async def lookup(reference: str, request: Request, principal: CurrentPrincipal):
+    _, patron_id = signed_in_patron(request, principal)
+
+    async def work(conn):
+        found = await loans_handlers.lookup_transaction(conn, reference, patron_id=patron_id)
+        return transaction_view(*found)
+
+    return await read_only(request, work)
+
+
+@router.get("/me/holds", summary="My reservations")
+async def my_holds(request: Request, principal: CurrentPrincipal):
+    lib, patron_id = signed_in_patron(request, principal)
+
+    async def work(conn):
+        return {"holds": await account.holds_view(conn, lib, patron_id)}
+
+    return await read_only(request, work)
+
+
+@router.post("/me/holds", status_code=201, summary="Reserve a title")
+async def place_hold(
+    body: HoldRequest,
+    request: Request,
+    principal: CurrentPrincipal,
+    idempotency_key: IdempotencyKey = None,
+):
+    lib, patron_id = signed_in_patron(request, principal)
+
+    async def work(conn):
+        hold = await holds_handlers.place(conn, lib, patron_id, body.title_id, body.pickup_location)
+        return account.hold_view(hold)
+
+    return await idempotent(request, principal, idempotency_key, body.model_dump(), work)
+
+
+@router.post("/me/holds/{hold_id}/cancel", summary="Cancel my reservation")
+async def cancel_hold(hold_id: str, request: Request, principal: CurrentPrincipal):
+    lib, patron_id = signed_in_patron(request, principal)
+    async with unit_of_work(request.app.state.runtime.engine) as conn:
+        hold = await holds_handlers.cancel(conn, lib, hold_id, patron_id=patron_id)
+    return account.hold_view(hold)
+
+
+@router.get("/me/charges", summary="My fines and fees")
+async def my_charges(request: Request, principal: CurrentPrincipal):
+    lib, patron_id = signed_in_patron(request, principal)
+
+    async def work(conn):
+        return account.ledger_view(lib, await charges.statement(conn, lib, patron_id))
+
+    return await read_only(request, work)
+
+
+@router.post("/me/cards/{card_number}/lost", summary="Report my library card lost (HKPL-15)")
+async def report_lost(card_number: str, request: Request, principal: CurrentPrincipal):
+    lib, patron_id = signed_in_patron(request, principal)
+    async with unit_of_work(request.app.state.runtime.engine) as conn:
+        owner = await patrons_handlers.patrons_repo.card_owner(conn, card_number.upper())
+        if owner != patron_id:
+            raise Problem(404, "not-found", "Not found", f"no library card {card_number}")
+        change = await patrons_handlers.report_card_lost(conn, lib, card_number.upper())
+    return account.patron_view(change.patron)

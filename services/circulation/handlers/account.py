@@ -1,0 +1,128 @@
+"""The account as staff and the patron see it: standing, loans with due dates and fines so
+far, reservations, charges and quota in use (one account, one quota: HKPL-18)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from libs.common.policy import days_overdue, loan_fine, quota_usage
+from services.circulation.adapters import holds_repo, loans_repo, patrons_repo
+from services.circulation.domain.account import account_facts
+from services.circulation.domain.loans import Loan
+from services.circulation.handlers.context import Library
+from services.circulation.handlers.patrons import load_patron
+
+
+def loan_view(lib: Library, loan: Loan, row: Any | None) -> dict[str, Any]:
+    today = lib.today()
+    fine = loan_fine(lib.policy, loan.facts(), today) if loan.active else None
+    return {
+        "loan_id": loan.loan_id,
+        "item_id": loan.item_id,
+        "barcode": row.barcode if row else None,
+        "title": row.title if row else None,
+        "set_id": loan.set_id,
+        "checkout_date": loan.checkout_date,
+        "due_date": loan.due_date,
+        "days_overdue": days_overdue(loan.due_date, today) if loan.active else 0,
+        "fine_so_far_minor": fine.amount.amount_minor if fine else 0,
+        "renewals": loan.renewals,
+        "consecutive_renewals": loan.consecutive_renewals,
+        "borrowed_with": loan.borrowed_with,
+        "returned_at": loan.returned_at,
+        "returned_to": loan.returned_to,
+        "loss": loan.loss,
+    }
+
+
+async def loans_view(conn: AsyncConnection, lib: Library, patron_id: str) -> list[dict]:
+    loans = await loans_repo.active_loans(conn, patron_id)
+    rows = await loans_repo.item_rows(conn, [loan.item_id for loan in loans])
+    return [loan_view(lib, loan, rows.get(loan.item_id)) for loan in loans]
+
+
+def hold_view(hold) -> dict[str, Any]:
+    return {
+        "hold_id": hold.hold_id,
+        "title_id": hold.title_id,
+        "status": hold.status,
+        "pickup_location": hold.pickup_location,
+        "placed_at": hold.placed_at,
+        "item_id": hold.item_id,
+        "pickup_by": hold.pickup_by,
+    }
+
+
+async def holds_view(conn: AsyncConnection, lib: Library, patron_id: str) -> list[dict]:
+    result = []
+    for hold in await holds_repo.patron_holds(conn, patron_id, open_only=True):
+        view = hold_view(hold)
+        if hold.status == "waiting":
+            queue = await holds_repo.queue(conn, hold.title_id)
+            view["position"] = queue.position(patron_id)
+        result.append(view)
+    return result
+
+
+def ledger_view(lib: Library, ledger) -> dict[str, Any]:
+    left = ledger.remaining()
+    return {
+        "currency": ledger.currency,
+        "outstanding_minor": ledger.outstanding_minor(),
+        "entries": [
+            {
+                "entry_id": e.entry_id,
+                "kind": e.kind,
+                "amount_minor": e.amount.amount_minor,
+                "currency": e.amount.currency,
+                "at": e.at,
+                "rule": e.rule,
+                "item_id": e.item_id,
+                "loan_id": e.loan_id,
+                "description": e.description,
+                "actor": e.actor,
+                "reason": e.reason,
+                "applies_to": e.applies_to,
+                "unpaid_minor": left.get(e.entry_id) if e.is_charge else None,
+            }
+            for e in ledger.entries
+        ],
+    }
+
+
+async def summary(conn: AsyncConnection, lib: Library, patron_id: str) -> dict[str, Any]:
+    patron = await load_patron(conn, lib, patron_id)
+    creds = await patrons_repo.get_credentials(conn, patron_id)
+    loans = await loans_repo.active_loans(conn, patron_id)
+    ledger = await holds_repo.ledger(conn, patron_id, lib.policy.currency)
+    usage = quota_usage(lib.policy, account_facts(patron=patron, loans=loans, ledger=ledger))
+    return {
+        "patron": patron_view(patron),
+        "cards": [
+            {"card_number": c.card_number, "status": c.status, "issued_on": c.issued_on}
+            for c in creds.cards
+        ],
+        "smart_id": {"status": creds.smart_id.status} if creds.smart_id else None,
+        "sign_in_locked": creds.locked_at is not None,
+        "loans": await loans_view(conn, lib, patron_id),
+        "holds": await holds_view(conn, lib, patron_id),
+        "charges": {
+            "currency": ledger.currency,
+            "outstanding_minor": ledger.outstanding_minor(),
+        },
+        "quota": {
+            "rule": usage.rule,
+            "items": usage.items,
+            "items_limit": usage.items_limit,
+            "back_issues": usage.back_issues,
+            "back_issues_limit": usage.back_issues_limit,
+        },
+    }
+
+
+def patron_view(patron) -> dict[str, Any]:
+    data = patron.model_dump(mode="json")
+    data["blocks"] = [{"rule": b.rule, "reason": b.reason, "code": b.code} for b in patron.blocks()]
+    return data

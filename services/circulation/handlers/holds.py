@@ -1,0 +1,139 @@
+"""Reservations: a first-come queue per title, a copy assigned as soon as one is on the shelf
+or comes back, the pickup shelf with its deadline, and expiry. The reservation fee is charged
+when the copy is collected at checkout (HKPL-11, see :mod:`.loans`)."""
+
+from __future__ import annotations
+
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from libs.common.policy import Decision
+from services.circulation.adapters import holds_repo, items_repo, loans_repo
+from services.circulation.domain.events import DomainEvent
+from services.circulation.domain.holds import Hold, HoldQueue
+from services.circulation.domain.patrons import Patron
+from services.circulation.handlers.context import Invalid, Library, NotFound, Refused
+from services.circulation.handlers.notices import notify_events
+from services.circulation.handlers.patrons import load_patron, patron_blocks
+
+
+async def _titles(conn: AsyncConnection, title_id: str) -> list:
+    copies = await loans_repo.title_rows(conn, title_id)
+    # Accompanying material travels with its main item; it is never a copy of the title.
+    return [c for c in copies if not (c.set_id and c.main_item_id)]
+
+
+async def _assign_shelf_copy(
+    conn: AsyncConnection, lib: Library, queue: HoldQueue, copies: list
+) -> tuple[HoldQueue, list[Hold], list[DomainEvent], dict[str, str]]:
+    """Give copies standing on the shelf to the readers waiting first."""
+    changed: list[Hold] = []
+    events: list[DomainEvent] = []
+    titles: dict[str, str] = {}
+    for copy in copies:
+        if copy.status != "AVAILABLE" or not queue.waiting():
+            continue
+        change = queue.assign_returned_copy(lib.policy, copy.id, at=lib.now(), on=lib.today())
+        took = await items_repo.set_status(
+            conn, lib.code, copy.id, "ON_HOLD_SHELF", lib.clock, expected=("AVAILABLE",)
+        )
+        if took is None:
+            continue
+        queue = change.queue
+        changed += change.holds
+        events += change.events
+        titles[copy.id] = copy.title
+    return queue, changed, events, titles
+
+
+async def place(
+    conn: AsyncConnection, lib: Library, patron_id: str, title_id: str, pickup_location: str
+) -> Hold:
+    """Join the title's queue; a suspended or cancelled account may not reserve (HKPL-15,
+    HKPL-17)."""
+    patron = await load_patron(conn, lib, patron_id, for_update=True)
+    blocks = patron_blocks(patron, "reservation")
+    if blocks:
+        raise Refused(Decision.of("reservation", blocks))
+    if pickup_location not in lib.service_points:
+        raise Invalid(f"{pickup_location!r} is not a service point of this library")
+    copies = await _titles(conn, title_id)
+    if not copies:
+        raise NotFound(f"no title {title_id} in this library")
+    queue = await holds_repo.queue(conn, title_id)
+    change = queue.place(patron_id, pickup_location=pickup_location, at=lib.now())
+    hold = change.hold
+    assert hold is not None
+    queue, assigned, events, titles = await _assign_shelf_copy(conn, lib, change.queue, copies)
+    await holds_repo.save_holds(conn, [queue.get(hold.hold_id), *assigned])
+    await _notify(conn, lib, {patron_id: patron}, events, titles)
+    return queue.get(hold.hold_id)
+
+
+async def _notify(
+    conn: AsyncConnection,
+    lib: Library,
+    patrons: dict[str, Patron],
+    events: list[DomainEvent],
+    titles: dict[str, str],
+) -> None:
+    for event in events:
+        pid = getattr(event, "patron_id", None)
+        if pid and pid not in patrons:
+            patrons[pid] = await load_patron(conn, lib, pid)
+    await notify_events(conn, lib, patrons, events, titles)
+
+
+async def cancel(
+    conn: AsyncConnection, lib: Library, hold_id: str, *, patron_id: str | None = None
+) -> Hold:
+    """Cancel a reservation (a patron only their own); a copy it was keeping on the pickup
+    shelf goes to the next reader waiting, or back on the shelf."""
+    hold = await holds_repo.get_hold(conn, hold_id)
+    if hold is None or (patron_id is not None and hold.patron_id != patron_id):
+        raise NotFound(f"no hold {hold_id}")
+    queue = await holds_repo.queue(conn, hold.title_id)
+    change = queue.cancel(hold_id, at=lib.now())
+    changed = list(change.holds)
+    events: list[DomainEvent] = list(change.events)
+    titles: dict[str, str] = {}
+    if hold.status == "ready" and hold.item_id:
+        passed = change.queue.assign_returned_copy(
+            lib.policy, hold.item_id, at=lib.now(), on=lib.today()
+        )
+        changed += passed.holds
+        events += passed.events
+        if passed.hold is None:
+            await items_repo.set_status(conn, lib.code, hold.item_id, "AVAILABLE", lib.clock)
+        row = await loans_repo.find_item_row(conn, item_id=hold.item_id)
+        titles[hold.item_id] = row.title if row else ""
+    await holds_repo.save_holds(conn, changed)
+    await _notify(conn, lib, {}, events, titles)
+    return changed[0]
+
+
+async def expire_pickups(conn: AsyncConnection, lib: Library) -> int:
+    """The daily job: reservations not collected by their pickup deadline expire; each copy
+    goes to the next reader waiting, or back on the shelf. Returns how many expired."""
+    today = lib.today()
+    due = [h for h in await holds_repo.ready_holds(conn) if h.pickup_by and today > h.pickup_by]
+    expired = 0
+    for title_id in dict.fromkeys(h.title_id for h in due):
+        queue = await holds_repo.queue(conn, title_id)
+        change = queue.expire(lib.policy, at=lib.now(), on=today, pass_on=True)
+        ready_now = {h.item_id for h in change.queue.holds if h.status == "ready"}
+        changed = [h for h in change.queue.holds if h != _old(queue, h.hold_id)]
+        await holds_repo.save_holds(conn, changed)
+        titles: dict[str, str] = {}
+        for hold in change.holds:
+            expired += 1
+            if hold.item_id and hold.item_id not in ready_now:
+                await items_repo.set_status(conn, lib.code, hold.item_id, "AVAILABLE", lib.clock)
+            row = await loans_repo.find_item_row(conn, item_id=hold.item_id)
+            if row is not None:
+                titles[row.id] = row.title
+        await _notify(conn, lib, {}, list(change.events), titles)
+    return expired
+
+
+def _old(queue: HoldQueue, hold_id: str) -> Hold | None:
+    return next((h for h in queue.holds if h.hold_id == hold_id), None)

@@ -1,0 +1,405 @@
+"""Checkout (HKPL-09, HKPL-18), return at any branch with fines (HKPL-10), renewal
+(HKPL-02..07) with its Transaction Reference Number, and lost or damaged items (HKPL-13)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from libs.common.policy import Decision, Refusal, RenewalPlan
+from services.circulation.adapters import holds_repo, items_repo, loans_repo, patrons_repo
+from services.circulation.domain import loans as domain
+from services.circulation.domain.errors import ItemNotAvailable, LoanNotActive, SmartIdFieldRefused
+from services.circulation.domain.events import ChargePosted, DomainEvent
+from services.circulation.domain.holds import Hold, ReservationState, reservation_state
+from services.circulation.domain.items import Item
+from services.circulation.domain.ledger import LedgerEntry
+from services.circulation.domain.loans import Loan, RenewalTransaction
+from services.circulation.domain.patrons import Patron
+from services.circulation.domain.smart_id import read_smart_id
+from services.circulation.handlers.context import Invalid, Library, NotFound, Refused, ensure
+from services.circulation.handlers.notices import notify_events, notify_renewal
+from services.circulation.handlers.patrons import load_patron, smart_id_refused
+
+
+def _refuse(action: str, rule: str, code: str, reason: str, status: int = 409) -> Refused:
+    refusal = Refusal(rule=rule, code=code, action=action, reason=reason)
+    return Refused(Decision.of(action, [refusal]), status)
+
+
+async def identify_borrower(
+    conn: AsyncConnection,
+    lib: Library,
+    *,
+    card_number: str | None,
+    smart_id: Mapping[str, Any] | None,
+) -> tuple[str, str]:
+    """The account a card opens, and which credential was used (HKPL-18: every card opens
+    the same account). A lost card no longer works (HKPL-15); a smart ID card is read only
+    for its HKID number and date of issue (HKPL-14)."""
+    action = "checkout"
+    if card_number:
+        number = card_number.strip().upper()
+        owner = await patrons_repo.card_owner(conn, number)
+        if owner is None:
+            raise NotFound(f"no library card {number}")
+        card = (await patrons_repo.get_credentials(conn, owner)).card(number)
+        if card.status == "lost":
+            raise _refuse(
+                action,
+                "HKPL-15",
+                "card_reported_lost",
+                "this library card has been reported lost and no longer works",
+            )
+        if card.status != "active":
+            rule = "HKPL-17" if card.status == "cancelled" else "HKPL-15"
+            raise _refuse(
+                action,
+                rule,
+                "card_not_active",
+                f"this library card is no longer valid ({card.status})",
+            )
+        return owner, f"card:{number}"
+    if smart_id is None:
+        raise Invalid("a library card number or a smart ID card reading is needed")
+    try:
+        read = read_smart_id("borrowing", smart_id)
+    except SmartIdFieldRefused as exc:
+        raise smart_id_refused(exc) from exc
+    owner = await patrons_repo.smart_id_owner(conn, read.hkid_number)
+    creds = await patrons_repo.get_credentials(conn, owner) if owner else None
+    if owner is None or creds is None or not creds.accepts_borrowing_read(read):
+        lost = creds is not None and creds.smart_id is not None and creds.smart_id.status == "lost"
+        raise _refuse(
+            action,
+            "HKPL-15" if lost else "HKPL-14",
+            "smart_id_not_registered",
+            "this smart ID card has been reported lost and no longer works"
+            if lost
+            else "this smart ID card is not registered for library use",
+        )
+    return owner, "smart_id"
+
+
+async def _item_row(conn: AsyncConnection, *, item_id: str | None, barcode: str | None) -> Any:
+    row = await loans_repo.find_item_row(conn, item_id=item_id, barcode=barcode)
+    if row is None:
+        raise NotFound(f"no item {item_id or barcode}")
+    return row
+
+
+def _posted(entry: LedgerEntry) -> ChargePosted:
+    return ChargePosted(
+        occurred_at=entry.at,
+        entry_id=entry.entry_id,
+        patron_id=entry.patron_id,
+        entry_kind=entry.kind,
+        amount_minor=entry.amount.amount_minor,
+        currency=entry.amount.currency,
+        rule=entry.rule,
+    )
+
+
+@dataclass
+class CheckoutOutcome:
+    patron: Patron
+    loans: tuple[Loan, ...]
+    fees: list[LedgerEntry]
+
+
+async def checkout(
+    conn: AsyncConnection,
+    lib: Library,
+    *,
+    card_number: str | None,
+    smart_id: Mapping[str, Any] | None,
+    item_id: str | None,
+    barcode: str | None,
+) -> CheckoutOutcome:
+    """Lend an item (a set lends whole: the book with its disc or map) on the account's one
+    quota (HKPL-09, HKPL-18). A copy kept on the pickup shelf for the patron is collected
+    here, and its reservation fee charged (HKPL-11)."""
+    patron_id, used = await identify_borrower(conn, lib, card_number=card_number, smart_id=smart_id)
+    patron = await load_patron(conn, lib, patron_id, for_update=True)
+    row = await _item_row(conn, item_id=item_id, barcode=barcode)
+    rows = await loans_repo.set_rows(conn, row.set_id) if row.set_id else [row]
+    items = sorted(
+        (loans_repo.item_of(r, lib.code, lib.policy.currency) for r in rows),
+        key=lambda i: i.is_accompanying,
+    )
+    loans = await loans_repo.active_loans(conn, patron_id)
+    ledger = await holds_repo.ledger(conn, patron_id, lib.policy.currency)
+    held = await holds_repo.ready_hold_titles_for(conn, patron_id)
+    result = domain.checkout(
+        lib.policy,
+        patron=patron,
+        loans=loans,
+        items=items,
+        at=lib.now(),
+        ledger=ledger,
+        borrowed_with=used,
+        held_for_patron=set(held),
+    )
+    ensure(result.decision)
+    for loan in result.loans:
+        await loans_repo.save_loan(conn, loan)
+        changed = await items_repo.set_status(
+            conn, lib.code, loan.item_id, "ON_LOAN", lib.clock, expected=_LENDABLE
+        )
+        if changed is None:  # lent at another counter in the meantime
+            raise ItemNotAvailable(f"item {loan.item_id} is no longer available")
+    fees: list[LedgerEntry] = []
+    for item in items:
+        if item.item_id in held:
+            queue = await holds_repo.queue(conn, item.title_id)
+            change = queue.collect(
+                lib.policy, patron_id, item.item_id, at=lib.now(), on=lib.today()
+            )
+            await holds_repo.save_holds(conn, change.holds)
+            if change.fee is not None:
+                await holds_repo.add_entries(conn, change.fee)
+                fees.append(change.fee)
+    return CheckoutOutcome(patron=patron, loans=result.loans, fees=fees)
+
+
+_LENDABLE = ("AVAILABLE", "ON_HOLD_SHELF")
+
+
+@dataclass
+class ReturnOutcome:
+    loan: Loan
+    fine: LedgerEntry | None
+    hold: Hold | None
+    item_status: str
+
+
+async def _offer_to_queue(
+    conn: AsyncConnection, lib: Library, item: Item, patrons: dict[str, Patron]
+) -> tuple[Hold | None, list[DomainEvent]]:
+    """A copy back on the shelf goes to the first reader waiting for its title; the copy
+    waits on the pickup shelf until the policy's deadline."""
+    if item.is_accompanying:
+        # The disc or map waits with its set's main item; only the main item is assigned.
+        await items_repo.set_status(conn, lib.code, item.item_id, "AVAILABLE", lib.clock)
+        return None, []
+    queue = await holds_repo.queue(conn, item.title_id)
+    change = queue.assign_returned_copy(lib.policy, item.item_id, at=lib.now(), on=lib.today())
+    if change.hold is None:
+        await items_repo.set_status(conn, lib.code, item.item_id, "AVAILABLE", lib.clock)
+        return None, []
+    await holds_repo.save_holds(conn, change.holds)
+    await items_repo.set_status(conn, lib.code, item.item_id, "ON_HOLD_SHELF", lib.clock)
+    waiting = change.hold.patron_id
+    if waiting not in patrons:
+        patrons[waiting] = await load_patron(conn, lib, waiting)
+    return change.hold, list(change.events)
+
+
+async def return_item(
+    conn: AsyncConnection,
+    lib: Library,
+    *,
+    item_id: str | None,
+    barcode: str | None,
+    service_point: str,
+) -> ReturnOutcome:
+    """Check an item in at any branch (HKPL-18), charge its overdue fine (HKPL-10), and give
+    the copy to the next reservation of its title."""
+    if service_point not in lib.service_points:
+        raise Invalid(f"{service_point!r} is not a service point of this library")
+    row = await _item_row(conn, item_id=item_id, barcode=barcode)
+    loan = await loans_repo.active_loan_of_item(conn, row.id)
+    if loan is None:
+        raise LoanNotActive(f"item {row.barcode} is not on loan")
+    patron = await load_patron(conn, lib, loan.patron_id, for_update=True)
+    item = loans_repo.item_of(row, lib.code, lib.policy.currency)
+    result = domain.return_loan(lib.policy, loan, item, at=lib.now(), service_point=service_point)
+    await loans_repo.save_loan(conn, result.loan)
+    await holds_repo.add_entries(conn, result.fine_entry)
+    patrons = {patron.patron_id: patron}
+    hold, events = await _offer_to_queue(conn, lib, item, patrons)
+    await notify_events(
+        conn, lib, patrons, [*result.events, *events], titles={item.item_id: item.title or ""}
+    )
+    return ReturnOutcome(
+        loan=result.loan,
+        fine=result.fine_entry,
+        hold=hold,
+        item_status="ON_HOLD_SHELF" if hold else "AVAILABLE",
+    )
+
+
+async def _reservations(
+    conn: AsyncConnection, loans: Sequence[Loan]
+) -> dict[str, ReservationState]:
+    """HKPL-03: per loan, whether another reader waits for its title and whether another copy
+    is on the shelf."""
+    states: dict[str, ReservationState] = {}
+    by_title: dict[str, tuple[Any, list[Any]]] = {}
+    for loan in loans:
+        if loan.title_id is None:
+            continue
+        if loan.title_id not in by_title:
+            by_title[loan.title_id] = (
+                await holds_repo.queue(conn, loan.title_id),
+                await loans_repo.title_rows(conn, loan.title_id),
+            )
+        queue, copies = by_title[loan.title_id]
+        other = any(c.id != loan.item_id and c.status == "AVAILABLE" for c in copies)
+        states[loan.item_id] = reservation_state(queue, loan.patron_id, other_copy_available=other)
+    return states
+
+
+async def _renewal_inputs(
+    conn: AsyncConnection, lib: Library, patron_id: str, selected: Sequence[str] | None
+):
+    patron = await load_patron(conn, lib, patron_id, for_update=True)
+    loans = await loans_repo.active_loans(conn, patron_id)
+    ids = {loan.loan_id for loan in loans}
+    chosen = list(selected) if selected else [loan.loan_id for loan in loans]
+    unknown = [x for x in chosen if x not in ids]
+    if unknown:
+        raise NotFound(f"no loan {unknown[0]} on loan to this patron")
+    ledger = await holds_repo.ledger(conn, patron_id, lib.policy.currency)
+    return patron, loans, chosen, ledger, await _reservations(conn, loans)
+
+
+async def preview_renewals(
+    conn: AsyncConnection, lib: Library, patron_id: str, selected: Sequence[str] | None
+) -> RenewalPlan:
+    """The dry run: what renewing these now would do (all loans when none are selected)."""
+    patron, loans, chosen, ledger, reservations = await _renewal_inputs(
+        conn, lib, patron_id, selected
+    )
+    return domain.preview_renewals(
+        lib.policy,
+        patron=patron,
+        loans=loans,
+        selected=chosen,
+        at=lib.now(),
+        ledger=ledger,
+        reservations=reservations,
+    )
+
+
+@dataclass
+class RenewalOutcome:
+    plan: RenewalPlan
+    transaction: RenewalTransaction
+    loans: dict[str, Loan]
+    fines: tuple[LedgerEntry, ...]
+
+
+async def renew(
+    conn: AsyncConnection, lib: Library, patron_id: str, selected: Sequence[str]
+) -> RenewalOutcome:
+    """Renew what may be renewed (HKPL-02: 14 days from today; HKPL-04: overdue too, the
+    late days charged now; HKPL-05: a set together) under one Transaction Reference Number
+    (HKPL-06), at any hour (HKPL-07). When nothing may be renewed, every refusal is told."""
+    patron, loans, chosen, ledger, reservations = await _renewal_inputs(
+        conn, lib, patron_id, selected
+    )
+    kwargs = dict(
+        patron=patron,
+        loans=loans,
+        selected=chosen,
+        at=lib.now(),
+        ledger=ledger,
+        reservations=reservations,
+    )
+    plan = domain.preview_renewals(lib.policy, **kwargs)
+    if not plan.renewable:
+        refusals = [r for o in plan.refused for r in o.decision.refusals]
+        raise Refused(Decision.of("renewal", refusals))
+    sequence = await loans_repo.next_number(conn, "renewal")
+    result = domain.renew_loans(lib.policy, library=lib.code, sequence=sequence, **kwargs)
+    transaction = result.transaction
+    if transaction is None:  # pragma: no cover - HKPL renewals need no lender approval
+        raise Refused(Decision.of("renewal", []))
+    renewed = {i.loan_id for i in transaction.items}
+    by_id = {loan.loan_id: loan for loan in result.loans}
+    for loan_id in renewed:
+        await loans_repo.save_loan(conn, by_id[loan_id])
+    await loans_repo.add_renewal_transaction(conn, transaction, plan.renewal_day)
+    await holds_repo.add_entries(conn, *result.fines)
+    rows = await loans_repo.item_rows(conn, [i.item_id for i in transaction.items])
+    await notify_renewal(
+        conn,
+        lib,
+        patron,
+        transaction.reference,
+        [rows[i.item_id].title for i in transaction.items if i.item_id in rows],
+        min(i.new_due_date for i in transaction.items),
+    )
+    return RenewalOutcome(plan=plan, transaction=transaction, loans=by_id, fines=result.fines)
+
+
+async def lookup_transaction(
+    conn: AsyncConnection, reference: str, *, patron_id: str | None = None
+) -> tuple[RenewalTransaction, dict[str, Any]]:
+    """HKPL-06: what a Transaction Reference Number stands for. A patron sees only their
+    own: another patron's number is answered as unknown."""
+    transaction = await loans_repo.get_renewal_transaction(conn, reference.strip().upper())
+    if transaction is None or (patron_id is not None and transaction.patron_id != patron_id):
+        raise NotFound(f"no renewal transaction {reference}")
+    rows = await loans_repo.item_rows(conn, [i.item_id for i in transaction.items])
+    return transaction, rows
+
+
+@dataclass
+class LossOutcome:
+    loan: Loan
+    charge: LedgerEntry
+    fine: LedgerEntry | None
+
+
+async def charge_lost_or_damaged(
+    conn: AsyncConnection,
+    lib: Library,
+    loan_id: str,
+    *,
+    damaged: bool,
+    replacement_cost_minor: int | None,
+    surcharge_percent: int | None,
+) -> LossOutcome:
+    """HKPL-13: the librarian's replacement sum (of the item or its whole set) plus a
+    surcharge of up to 20%. The loan ends here, with the overdue fine up to today; the item
+    becomes LOST or DAMAGED."""
+    loan = await loans_repo.get_loan(conn, loan_id)
+    if loan is None:
+        raise NotFound(f"no loan {loan_id}")
+    if not loan.active:
+        raise LoanNotActive(f"loan {loan_id} was already returned")
+    patron = await load_patron(conn, lib, loan.patron_id, for_update=True)
+    row = await _item_row(conn, item_id=loan.item_id, barcode=None)
+    item = loans_repo.item_of(row, lib.code, lib.policy.currency)
+    main = None
+    if item.main_item_id:
+        main_row = await loans_repo.find_item_row(conn, item_id=item.main_item_id)
+        main = loans_repo.item_of(main_row, lib.code, lib.policy.currency) if main_row else None
+    cost = lib.policy.money(replacement_cost_minor) if replacement_cost_minor is not None else None
+    charge = domain.lost_item_entry(
+        lib.policy,
+        loan,
+        item,
+        at=lib.now(),
+        damaged=damaged,
+        replacement_cost=cost,
+        surcharge_percent=surcharge_percent,
+        main_item=main,
+    )
+    result = domain.return_loan(lib.policy, loan, item, at=lib.now())
+    ended = result.loan
+    if not damaged:
+        ended = ended.model_copy(update={"loss": "lost", "loss_marked_on": lib.today()})
+    await loans_repo.save_loan(conn, ended)
+    await holds_repo.add_entries(conn, result.fine_entry, charge)
+    await items_repo.set_status(
+        conn, lib.code, item.item_id, "DAMAGED" if damaged else "LOST", lib.clock
+    )
+    events = [_posted(e) for e in (result.fine_entry, charge) if e is not None]
+    await notify_events(conn, lib, {patron.patron_id: patron}, events)
+    return LossOutcome(loan=ended, charge=charge, fine=result.fine_entry)

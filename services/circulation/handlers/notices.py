@@ -1,0 +1,150 @@
+"""The notices a patron is owed, written to the outbox as ``notice.requested`` for the
+notifier: reservation ready, renewal result (HKPL-06), a fine or charge, a lost card report
+and the suspension it causes (HKPL-15), other suspensions.
+
+Only the home library sends these, since only it knows the patron's address. Each notice has
+a stable id made from what caused it, so a retried operation never e-mails twice.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from datetime import date
+
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from libs.common.contracts import NoticeRequested
+from libs.common.messaging.outbox import send_command
+from services.circulation.adapters.tables import outbox
+from services.circulation.domain.events import (
+    AccountSuspended,
+    ChargePosted,
+    CredentialReportedLost,
+    DomainEvent,
+    HoldReady,
+)
+from services.circulation.domain.patrons import Patron
+from services.circulation.handlers.context import Library
+
+NOTIFIER = "notifier"
+
+
+async def request_notice(
+    conn: AsyncConnection, lib: Library, patron: Patron, kind: str, notice_id: str, **fields
+) -> None:
+    notice = NoticeRequested(
+        notice_id=notice_id[:64],
+        kind=kind,
+        library=lib.code,
+        # The patron id is this library's own, meaningless anywhere else (pseudonymous).
+        patron_ref=patron.patron_id,
+        email=patron.email,
+        patron_name=patron.name_en,
+        language=patron.language,
+        occurred_at=lib.now(),
+        **fields,
+    )
+    await send_command(
+        conn,
+        outbox,
+        notice,
+        sender=lib.code,
+        recipient=NOTIFIER,
+        correlation_id=f"patron:{patron.patron_id}"[:64],
+        clock=lib.clock,
+    )
+
+
+async def notify_events(
+    conn: AsyncConnection,
+    lib: Library,
+    patrons: Mapping[str, Patron],
+    events: Iterable[DomainEvent],
+    titles: Mapping[str, str] | None = None,
+) -> None:
+    """Turn the domain events of one operation into the notices they owe.
+
+    ``patrons`` holds every patron the events may name; ``titles`` maps item ids to titles.
+    """
+    titles = titles or {}
+    events = list(events)
+    lost_reported = {e.patron_id for e in events if isinstance(e, CredentialReportedLost)}
+    for event in events:
+        patron = patrons.get(getattr(event, "patron_id", ""))
+        if patron is None:
+            continue
+        if isinstance(event, HoldReady):
+            await request_notice(
+                conn,
+                lib,
+                patron,
+                "reservation_ready",
+                f"hold-ready:{event.hold_id}:{event.item_id}",
+                title=titles.get(event.item_id) or event.title_id,
+                pickup_location=lib.service_point_name(event.pickup_location),
+                pickup_by=event.pickup_by,
+            )
+        elif isinstance(event, ChargePosted) and event.entry_kind in (
+            "overdue_fine",
+            "lost_item",
+            "damaged_item",
+        ):
+            await request_notice(
+                conn,
+                lib,
+                patron,
+                "fine",
+                f"charge:{event.entry_id}",
+                amount_minor=event.amount_minor,
+                currency=event.currency,
+                rule=event.rule,
+                reason=_CHARGE_REASONS[event.entry_kind],
+            )
+        elif isinstance(event, CredentialReportedLost):
+            await request_notice(
+                conn,
+                lib,
+                patron,
+                "lost_card_reported",
+                f"lost:{event.reference}:{event.occurred_at.isoformat()}",
+                rule="HKPL-15",
+            )
+        elif isinstance(event, AccountSuspended) and event.patron_id not in lost_reported:
+            # A lost card report already tells the patron the account is suspended.
+            await request_notice(
+                conn,
+                lib,
+                patron,
+                "suspension",
+                f"suspension:{event.rule}:{event.occurred_at.isoformat()}",
+                rule=event.rule,
+                reason=event.reason,
+            )
+
+
+_CHARGE_REASONS = {
+    "overdue_fine": "overdue fine",
+    "lost_item": "lost item",
+    "damaged_item": "damaged item",
+}
+
+
+async def notify_renewal(
+    conn: AsyncConnection,
+    lib: Library,
+    patron: Patron,
+    reference: str,
+    titles: list[str],
+    due_date: date,
+) -> None:
+    """HKPL-06: the renewal result with its Transaction Reference Number and new due date."""
+    await request_notice(
+        conn,
+        lib,
+        patron,
+        "renewal_approved",
+        f"renewal:{reference}",
+        title="; ".join(titles)[:500],
+        due_date=due_date,
+        transaction_ref=reference,
+    )

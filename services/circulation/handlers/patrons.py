@@ -1,0 +1,290 @@
+"""Patrons and their credentials: registration (HKPL-16), cards and the smart ID card
+(HKPL-14, HKPL-18), sign-in with lock-out (HKPL-08), lost cards (HKPL-15), replacements
+(HKPL-12, HKPL-19), cancellation (HKPL-17) and change of address."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from libs.common.policy import Decision, Refusal
+from services.circulation.adapters import holds_repo, patrons_repo
+from services.circulation.domain import credentials as cred
+from services.circulation.domain.credentials import CredentialChange, CredentialSet
+from services.circulation.domain.errors import CredentialNotFound, SmartIdFieldRefused
+from services.circulation.domain.hkid import is_valid_hkid, normalize_hkid
+from services.circulation.domain.patrons import Patron, PatronApplication, register_patron
+from services.circulation.domain.smart_id import read_smart_id
+from services.circulation.handlers.context import Invalid, Library, NotFound, Refused, ensure
+from services.circulation.handlers.notices import notify_events
+
+
+async def load_patron(
+    conn: AsyncConnection, lib: Library, patron_id: str, *, for_update: bool = False
+) -> Patron:
+    patron = await patrons_repo.get_patron(conn, lib.code, patron_id, for_update=for_update)
+    if patron is None:
+        raise NotFound(f"no patron {patron_id}")
+    return patron
+
+
+def smart_id_refused(exc: SmartIdFieldRefused) -> Refused:
+    """HKPL-14 names what may be read; anything else sent is refused, not ignored."""
+    refusal = Refusal(
+        rule=exc.rule,
+        code="smart_id_field_refused",
+        action=f"smart ID reading at {exc.purpose}",
+        reason=f"only the fields HKPL-14 allows may be read from a smart ID card; not "
+        f"allowed: {', '.join(sorted(exc.fields))}",
+    )
+    return Refused(Decision.of(refusal.action, [refusal]), 422)
+
+
+async def _new_card(conn: AsyncConnection, card_number: str) -> None:
+    if await patrons_repo.card_owner(conn, card_number) is not None:
+        raise Invalid(f"library card {card_number} is already in use")
+
+
+async def register(
+    conn: AsyncConnection,
+    lib: Library,
+    application: PatronApplication,
+    *,
+    card_number: str | None = None,
+    password: str | None = None,
+) -> tuple[Patron, CredentialSet]:
+    """HKPL-16: an applicant under 18 is registered only with an adult guarantor."""
+    if lib.policy.categories and application.category not in lib.policy.categories:
+        known = ", ".join(sorted(lib.policy.categories))
+        raise Invalid(f"unknown patron category {application.category!r}; known: {known}")
+    today = lib.today()
+    if application.date_of_birth > today:
+        raise Invalid("the date of birth is after today")
+    registration = register_patron(application, at=lib.now(), on=today)
+    ensure(registration.decision, 422)
+    patron = registration.patron
+    assert patron is not None
+    creds = CredentialSet(patron_id=patron.patron_id)
+    if card_number:
+        await _new_card(conn, card_number)
+        creds = cred.issue_library_card(creds, card_number, on=today)
+    if password:
+        creds = cred.set_password(creds, password, lib.hasher)
+    if patron.phone:
+        creds = cred.set_phone_digits(creds, patron.phone, lib.hasher)
+    await patrons_repo.save_patron(conn, patron, lib.clock)
+    await patrons_repo.save_credentials(conn, creds)
+    return patron, creds
+
+
+async def change_contact(
+    conn: AsyncConnection, lib: Library, patron_id: str, changes: Mapping[str, Any]
+) -> Patron:
+    """Change of address, e-mail, telephone or language; a new telephone number replaces
+    the phone-digit secret of sign-in (HKPL-08)."""
+    patron = await load_patron(conn, lib, patron_id, for_update=True)
+    updated = Patron.model_validate({**patron.model_dump(), **changes})
+    await patrons_repo.save_patron(conn, updated, lib.clock)
+    if "phone" in changes and updated.phone != patron.phone:
+        creds = await patrons_repo.get_credentials(conn, patron_id)
+        if updated.phone:
+            creds = cred.set_phone_digits(creds, updated.phone, lib.hasher)
+        else:
+            creds = creds.model_copy(update={"phone_digits_hash": None})
+        await patrons_repo.save_credentials(conn, creds)
+    return updated
+
+
+async def set_password(conn: AsyncConnection, lib: Library, patron_id: str, password: str) -> None:
+    await load_patron(conn, lib, patron_id, for_update=True)
+    creds = await patrons_repo.get_credentials(conn, patron_id)
+    await patrons_repo.save_credentials(conn, cred.set_password(creds, password, lib.hasher))
+
+
+async def issue_card(
+    conn: AsyncConnection,
+    lib: Library,
+    patron_id: str,
+    card_number: str,
+    *,
+    guarantor_card: bool = False,
+) -> CredentialSet:
+    """HKPL-18: a further card opens the same account, with the same quota."""
+    patron = await load_patron(conn, lib, patron_id, for_update=True)
+    if patron.cancelled_on is not None:
+        raise Refused(Decision.of("card issue", patron_blocks(patron, "card issue")))
+    await _new_card(conn, card_number)
+    creds = await patrons_repo.get_credentials(conn, patron_id)
+    creds = cred.issue_library_card(
+        creds, card_number, on=lib.today(), guarantor_card=guarantor_card
+    )
+    await patrons_repo.save_credentials(conn, creds)
+    return creds
+
+
+def patron_blocks(patron: Patron, action: str) -> list[Refusal]:
+    return [
+        Refusal(rule=b.rule, code=b.code, action=action, reason=b.reason) for b in patron.blocks()
+    ]
+
+
+async def _apply(conn: AsyncConnection, lib: Library, change: CredentialChange) -> CredentialChange:
+    """Store an allowed credential change: the account, its credentials, any fee, notices."""
+    ensure(change.decision)
+    await patrons_repo.save_patron(conn, change.patron, lib.clock)
+    await patrons_repo.save_credentials(conn, change.credentials)
+    await holds_repo.add_entries(conn, change.charge)
+    await notify_events(conn, lib, {change.patron.patron_id: change.patron}, change.events)
+    return change
+
+
+async def _card_account(
+    conn: AsyncConnection, lib: Library, card_number: str
+) -> tuple[Patron, CredentialSet]:
+    owner = await patrons_repo.card_owner(conn, card_number)
+    if owner is None:
+        raise NotFound(f"no library card {card_number}")
+    patron = await load_patron(conn, lib, owner, for_update=True)
+    return patron, await patrons_repo.get_credentials(conn, owner)
+
+
+async def report_card_lost(conn: AsyncConnection, lib: Library, card_number: str):
+    """HKPL-15: the card stops working and the account is suspended until a replacement."""
+    patron, creds = await _card_account(conn, lib, card_number)
+    change = cred.report_library_card_lost(creds, patron, card_number, at=lib.now(), on=lib.today())
+    return await _apply(conn, lib, change)
+
+
+async def replace_card(conn: AsyncConnection, lib: Library, card_number: str, new_number: str):
+    """HKPL-12: a replacement card, its fee posted to the ledger; HKPL-15: binding it lifts
+    the lost card's suspension."""
+    patron, creds = await _card_account(conn, lib, card_number)
+    await _new_card(conn, new_number)
+    change = cred.replace_library_card(
+        creds,
+        patron,
+        lib.policy,
+        replaces=card_number,
+        new_card_number=new_number,
+        at=lib.now(),
+        on=lib.today(),
+    )
+    return await _apply(conn, lib, change)
+
+
+async def cancel_card(conn: AsyncConnection, lib: Library, card_number: str):
+    """HKPL-17: the borrower cancels a library card."""
+    patron, creds = await _card_account(conn, lib, card_number)
+    change = cred.cancel_library_card(creds, patron, card_number, at=lib.now(), on=lib.today())
+    return await _apply(conn, lib, change)
+
+
+async def _account(conn: AsyncConnection, lib: Library, patron_id: str):
+    patron = await load_patron(conn, lib, patron_id, for_update=True)
+    return patron, await patrons_repo.get_credentials(conn, patron_id)
+
+
+async def apply_smart_id(
+    conn: AsyncConnection, lib: Library, patron_id: str, reading: Mapping[str, Any]
+):
+    """HKPL-14: register the smart ID card for library use from the registration reading;
+    only English name, Chinese name, HKID number, date of birth and date of issue."""
+    try:
+        read = read_smart_id("registration", reading)
+    except SmartIdFieldRefused as exc:
+        raise smart_id_refused(exc) from exc
+    patron, creds = await _account(conn, lib, patron_id)
+    owner = await patrons_repo.smart_id_owner(conn, read.hkid_number)
+    if owner is not None and owner != patron_id:
+        raise Invalid("this smart ID card is registered to another account")
+    change = cred.apply_smart_id(creds, patron, read, at=lib.now(), on=lib.today())
+    return await _apply(conn, lib, change)
+
+
+async def report_smart_id_lost(
+    conn: AsyncConnection, lib: Library, patron_id: str, *, continue_with_replacement: bool
+):
+    """HKPL-15 for the smart ID card; the report says whether HKPL-19 applies."""
+    patron, creds = await _account(conn, lib, patron_id)
+    change = cred.report_smart_id_lost(
+        creds,
+        patron,
+        continue_with_replacement=continue_with_replacement,
+        at=lib.now(),
+        on=lib.today(),
+    )
+    return await _apply(conn, lib, change)
+
+
+async def replace_smart_id(
+    conn: AsyncConnection, lib: Library, patron_id: str, reading: Mapping[str, Any]
+):
+    """HKPL-19: the lost smart ID card's replacement takes over, read as at borrowing
+    (HKID number and date of issue only, HKPL-14)."""
+    try:
+        read = read_smart_id("borrowing", reading)
+    except SmartIdFieldRefused as exc:
+        raise smart_id_refused(exc) from exc
+    patron, creds = await _account(conn, lib, patron_id)
+    change = cred.bind_replacement_smart_id(creds, patron, read, at=lib.now(), on=lib.today())
+    return await _apply(conn, lib, change)
+
+
+async def discontinue_smart_id(conn: AsyncConnection, lib: Library, patron_id: str):
+    """HKPL-17: stop using the smart ID card for library services."""
+    patron, creds = await _account(conn, lib, patron_id)
+    change = cred.discontinue_smart_id(creds, patron, at=lib.now(), on=lib.today())
+    return await _apply(conn, lib, change)
+
+
+async def unlock_sign_in(conn: AsyncConnection, lib: Library, patron_id: str) -> None:
+    _, creds = await _account(conn, lib, patron_id)
+    await patrons_repo.save_credentials(conn, cred.unlock_sign_in(creds))
+
+
+async def _identify(conn: AsyncConnection, identifier: str) -> str | None:
+    ident = identifier.strip().upper()
+    owner = await patrons_repo.card_owner(conn, ident)
+    if owner is not None:
+        return owner
+    if is_valid_hkid(ident):
+        return await patrons_repo.smart_id_owner(conn, normalize_hkid(ident))
+    return None
+
+
+async def sign_in(
+    conn: AsyncConnection, lib: Library, identifier: str, secret: str
+) -> tuple[str | None, Decision]:
+    """HKPL-08: card number or HKID number, with the password or the last four phone digits.
+
+    The failure count is written even when sign-in is refused (the caller commits before
+    answering), so the lock-out holds across requests.
+    """
+    patron_id = await _identify(conn, identifier)
+    if patron_id is None:
+        refusal = Refusal(
+            rule=lib.policy.credentials.rule or "HKPL-08",
+            code="sign_in_failed",
+            action="sign-in",
+            reason="the card number or HKID number and the password or phone digits do not match",
+        )
+        return None, Decision.of("sign-in", [refusal])
+    patron = await load_patron(conn, lib, patron_id, for_update=True)
+    creds = await patrons_repo.get_credentials(conn, patron_id)
+    try:
+        result = cred.sign_in(
+            creds,
+            identifier=identifier,
+            secret=secret,
+            hasher=lib.hasher,
+            policy=lib.policy,
+            at=lib.now(),
+        )
+    except CredentialNotFound:  # pragma: no cover - _identify found it
+        return None, Decision.of("sign-in", [])
+    await patrons_repo.save_credentials(conn, result.credentials)
+    if patron.cancelled_on is not None and result.decision.allowed:
+        return None, Decision.of("sign-in", patron_blocks(patron, "sign-in"))
+    return (patron_id if result.decision.allowed else None), result.decision
