@@ -74,8 +74,10 @@ def _print_urls(fed: Federation, all_units: list[Unit], mode: str, extra: list[s
 
 async def _seed(fed: Federation, all_units: list[Unit], urls: dict[str, str]) -> None:
     from deploy.seed import seed_federation
+    from services.catalog.seed import seed_catalogue
 
     await seed_federation(fed, urls)
+    await seed_catalogue(fed, urls["catalog"])
 
 
 async def run_embedded(fed: Federation, data_dir: Path, secret_key: str) -> None:

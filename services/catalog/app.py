@@ -7,7 +7,7 @@ from fastapi import FastAPI
 from libs.common.auth import TokenIssuer, federation_clients
 from libs.common.federation import Federation
 from libs.common.service import ServiceRuntime, create_service_app
-from services.catalog.api import holdings
+from services.catalog.api import holdings, records, search
 
 AUDIENCE = "illfed:catalog"
 
@@ -25,5 +25,8 @@ def create_app(
         description="Bibliographic records and holdings of every member library, with "
         "availability as last reported by each owner.",
     )
+    app.state.federation = fed
+    app.include_router(search.router)
+    app.include_router(records.router)
     app.include_router(holdings.router)
     return app

@@ -22,13 +22,11 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import re
 import sys
 from collections.abc import Iterable, Iterator
 from itertools import islice
 from pathlib import Path
-from typing import Any
 
 from rich.console import Console
 from rich.progress import (
@@ -48,7 +46,7 @@ from services.catalog.adapters.bulk_copy import cluster, copy_load
 from services.catalog.adapters.loading import load_results
 from services.catalog.adapters.marc import read_marc, read_marcxml
 from services.catalog.adapters.tables import metadata, records
-from services.catalog.domain.intake import records_from_json
+from services.catalog.domain.intake import read_json
 from services.catalog.domain.model import BibRecord, Rejection
 from services.catalog.domain.views import LoadReport
 from services.catalog.seed import federation_members, seed_demo, synthetic_records
@@ -57,47 +55,15 @@ console = Console()
 SHOWN_REJECTIONS = 50
 
 
-def _json_items(path: Path) -> list[Any]:
-    text = path.read_text(encoding="utf-8")
-    if text.lstrip().startswith("["):
-        items = json.loads(text)
-        if not isinstance(items, list):
-            raise ValueError("expected a JSON array of records")
-        return items
-    # JSON Lines: a line that is not JSON is a rejected record, not a failed load.
-    out: list[Any] = []
-    for line in text.splitlines():
-        if line.strip():
-            try:
-                out.append(json.loads(line))
-            except json.JSONDecodeError as exc:
-                out.append(_BadLine(str(exc)))
-    return out
-
-
-class _BadLine(str):
-    """A JSON Lines line that does not parse."""
-
-
 def _read(path: Path, fmt: str) -> tuple[Iterator[BibRecord | Rejection], int]:
     """The records of ``path`` and how many there are (for the progress bar)."""
     if fmt == "json":
-        items = _json_items(path)
-        return _json_lines_errors(items, records_from_json(items)), len(items)
+        results = read_json(path.read_text(encoding="utf-8"))
+        return iter(results), len(results)
     data = path.read_bytes()
     if fmt == "marc":
         return read_marc(data), data.count(b"\x1d")
     return read_marcxml(data), len(re.findall(rb"<(?:\w+:)?record[\s>]", data))
-
-
-def _json_lines_errors(
-    items: list[Any], parsed: Iterator[BibRecord | Rejection]
-) -> Iterator[BibRecord | Rejection]:
-    for item, result in zip(items, parsed, strict=True):
-        if isinstance(item, _BadLine) and isinstance(result, Rejection):
-            yield Rejection(result.index, f"not JSON: {item}")
-        else:
-            yield result
 
 
 def _progress() -> Progress:

@@ -21,6 +21,8 @@ from pathlib import Path
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from libs.common.db import make_engine
+from libs.common.federation import Federation
 from services.catalog.domain.identifiers import isbn13_check_digit, issn_check_digit
 from services.catalog.domain.model import BibRecord, Holding
 from services.catalog.domain.views import LoadReport
@@ -331,12 +333,17 @@ def synthetic_records(
         yield maker.record(n)
 
 
-def demo_records(count: int = DEMO_RECORDS) -> list[BibRecord]:
-    """The demo consortium's catalogue."""
-    return list(synthetic_records(count, seed=DEMO_SEED))
+def demo_records(
+    count: int = DEMO_RECORDS, libraries: list[LibraryInfo] | None = None
+) -> list[BibRecord]:
+    """The demo consortium's catalogue (held by ``libraries``, the federation file's by
+    default)."""
+    return list(synthetic_records(count, seed=DEMO_SEED, libraries=libraries))
 
 
-async def seed_demo(conn: AsyncConnection) -> LoadReport | None:
+async def seed_demo(
+    conn: AsyncConnection, libraries: list[LibraryInfo] | None = None
+) -> LoadReport | None:
     """Load the demo catalogue unless the catalogue already has records (seeded once).
     Returns what was loaded, or None when nothing was."""
     from services.catalog.adapters.loading import load_records
@@ -344,5 +351,21 @@ async def seed_demo(conn: AsyncConnection) -> LoadReport | None:
 
     if await conn.scalar(select(func.count()).select_from(records)):
         return None
-    members = {lib.code: lib.consortium for lib in federation_members()}
-    return await load_records(conn, demo_records(), members=members)
+    libraries = libraries or federation_members()
+    members = {lib.code: lib.consortium for lib in libraries}
+    return await load_records(conn, demo_records(libraries=libraries), members=members)
+
+
+async def seed_catalogue(fed: Federation, database_url: str) -> LoadReport | None:
+    """The demo catalogue of ``fed``'s libraries, loaded once into the catalogue database at
+    ``database_url`` (what both launchers call at start)."""
+    libraries = [
+        LibraryInfo(lib.code, lib.consortium, tuple(sp.code for sp in lib.service_points))
+        for lib in fed.libraries
+    ]
+    engine = make_engine(database_url)
+    try:
+        async with engine.begin() as conn:
+            return await seed_demo(conn, libraries)
+    finally:
+        await engine.dispose()

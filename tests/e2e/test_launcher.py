@@ -136,6 +136,16 @@ async def _item_reaches_catalogue(base: int) -> None:
         pytest.fail("the item never reached the union catalogue")
 
 
+async def _search_total(base: int, q: str = "香港") -> int:
+    """The seeded demo catalogue is searchable on the catalogue's URL."""
+    async with httpx.AsyncClient(timeout=5) as http:
+        res = await http.get(f"http://127.0.0.1:{base}100/api/v1/search", params={"q": q})
+    assert res.status_code == 200, res.text
+    doc = res.json()
+    assert doc["results"] and all(q in r["title"] + str(r["subjects"]) for r in doc["results"])
+    return doc["total"]
+
+
 def _stop(proc: subprocess.Popen) -> str:
     proc.send_signal(signal.SIGINT)
     try:
@@ -153,16 +163,19 @@ async def test_make_run_embedded_federation(tmp_path):
     assert "http://127.0.0.1:17401/docs" in printed and "embedded" in printed
     try:
         await _item_reaches_catalogue(17)
+        seeded = await _search_total(17)
     finally:
         rest = _stop(proc)
     assert "stopped." in rest
-    # Running again keeps the data: the item is still in the catalogue.
+    # Running again keeps the data: the item is still in the catalogue, the demo catalogue is
+    # not loaded a second time.
     proc = _launch(tmp_path, 17, "run")
     _wait_for_urls(proc)
     try:
         async with httpx.AsyncClient() as http:
             res = await http.get("http://127.0.0.1:17401/ready")
             assert res.status_code == 200
+        assert await _search_total(17) == seeded
     finally:
         _stop(proc)
     assert (tmp_path / "data" / "circulation-cityu.db").exists()
@@ -178,6 +191,7 @@ async def test_make_up_distributed_federation(tmp_path):
         printed = _wait_for_urls(proc)
         assert "distributed, 5 processes" in printed
         await _item_reaches_catalogue(16)
+        assert await _search_total(16) > 0
     finally:
         _stop(proc)
         for key in ("catalog", "requests", "notifier", "circulation_cityu", "circulation_hkbu"):

@@ -325,4 +325,10 @@ def read_marcxml(source: bytes | BinaryIO) -> Iterator[BibRecord | Rejection]:
             "records after this point were not read",
         )
         return
+    except LookupError as exc:
+        # The XML declaration names an encoding Python does not know.
+        yield from handler.out
+        handler.out.clear()
+        yield Rejection(max(handler.position, 0), f"the XML cannot be decoded: {exc}")
+        return
     yield from handler.out

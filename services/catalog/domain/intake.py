@@ -12,10 +12,14 @@ One JSON record::
                    "call_number": "DS796.H757 L58 2019", "barcode": "30001234", "version": 3}]}
 
 A record that does not fit is rejected with every problem in one sentence; the others load.
+A file or request body holds a JSON array of records, one record, or JSON Lines (one record
+per line, see :func:`read_json`).
 """
 
 from __future__ import annotations
 
+import json
+import re
 from collections.abc import Iterable, Iterator
 from typing import Any
 
@@ -31,6 +35,19 @@ from services.catalog.domain.model import (
     normalize_language,
 )
 
+# What the catalogue's columns hold (``adapters.tables``): a longer value is the sender's
+# mistake, reported with the record, not a database error for the whole load.
+HOLDING_LIMITS = {
+    "library": 40,
+    "item_id": 64,
+    "service_point": 40,
+    "call_number": 100,
+    "barcode": 64,
+}
+MAX_VERSION = 2**31 - 1
+# NUL and lone UTF-16 surrogates (JSON "\u0000", "\ud800") cannot be stored as text.
+_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
+
 
 class HoldingIn(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
@@ -42,7 +59,7 @@ class HoldingIn(BaseModel):
     service_point: str | None = Field(default=None, max_length=40)
     call_number: str | None = Field(default=None, max_length=100)
     barcode: str | None = Field(default=None, max_length=64)
-    version: int = Field(default=0, ge=0)
+    version: int = Field(default=0, ge=0, le=MAX_VERSION)
 
 
 class RecordIn(BaseModel):
@@ -111,9 +128,18 @@ def build_record(
     except ValueError as exc:
         problems.append(str(exc))
         lang = None
+    for name, values in (
+        ("title", [title]),
+        ("authors", authors := list(authors)),
+        ("subjects", subjects := list(subjects)),
+        ("publisher", [publisher or ""]),
+    ):
+        if any(_UNSTORABLE.search(v) for v in values):
+            problems.append(f"{name}: contains a NUL character or an unpaired surrogate")
     seen_items: set[tuple[str, str]] = set()
     held = []
     for h in holdings:
+        problems.extend(_holding_problems(h))
         if (h.library, h.item_id) in seen_items:
             problems.append(f"item {h.library}/{h.item_id} is listed twice")
         seen_items.add((h.library, h.item_id))
@@ -134,6 +160,21 @@ def build_record(
         source_id=source_id,
         position=position,
     )
+
+
+def _holding_problems(h: Holding) -> list[str]:
+    out = []
+    for name, limit in HOLDING_LIMITS.items():
+        value = getattr(h, name)
+        if value is None:
+            continue
+        if len(value) > limit:
+            out.append(f"item {h.item_id[:64]!r}: {name} is longer than {limit} characters")
+        if _UNSTORABLE.search(value):
+            out.append(f"item {h.item_id[:64]!r}: {name} contains a NUL character or a surrogate")
+    if not 0 <= h.version <= MAX_VERSION:
+        out.append(f"item {h.item_id[:64]!r}: version {h.version} is out of range")
+    return out
 
 
 def _with_type(h: Holding, material_type: str) -> Holding:
@@ -185,3 +226,60 @@ def records_from_json(items: Iterable[Any]) -> Iterator[BibRecord | Rejection]:
 
 def _as_text(value: Any) -> str | None:
     return None if value is None else str(value)
+
+
+_TOO_DEEP = "the JSON nests deeper than any record does"
+
+
+class UnreadableJson(ValueError):
+    """The body as a whole is not JSON records (an array cut short, not an array, ...)."""
+
+
+def json_items(text: str) -> list[Any]:
+    """The items of a JSON array, a single JSON object, or JSON Lines. In JSON Lines a line that
+    does not parse becomes a :class:`BadLine` (a rejected record, not a failed load); an array
+    or object that does not parse fails as a whole (:class:`UnreadableJson`)."""
+    body = text.lstrip("\ufeff \t\r\n")
+    if body.startswith("["):
+        try:
+            items = json.loads(body)
+        except json.JSONDecodeError as exc:
+            raise UnreadableJson(f"the JSON array is not valid JSON: {exc}") from None
+        except RecursionError:
+            raise UnreadableJson(_TOO_DEEP) from None
+        if not isinstance(items, list):
+            raise UnreadableJson("expected a JSON array of records")
+        return items
+    if body.startswith("{"):
+        # One record, possibly spread over several lines; else JSON Lines.
+        try:
+            return [json.loads(body)]
+        except (json.JSONDecodeError, RecursionError):
+            pass
+    out: list[Any] = []
+    for line in body.splitlines():
+        if line.strip():
+            try:
+                out.append(json.loads(line))
+            except json.JSONDecodeError as exc:
+                out.append(BadLine(str(exc)))
+            except RecursionError:
+                out.append(BadLine(_TOO_DEEP))
+    return out
+
+
+class BadLine(str):
+    """A JSON Lines line that does not parse; the text is the parser's message."""
+
+
+def read_json(text: str) -> list[BibRecord | Rejection]:
+    """Every record of a JSON body (array, one object or JSON Lines) as a record or a
+    rejection with its position and reason."""
+    items = json_items(text)
+    out: list[BibRecord | Rejection] = []
+    for index, (item, result) in enumerate(zip(items, records_from_json(items), strict=True)):
+        if isinstance(item, BadLine):
+            out.append(Rejection(index, f"not JSON: {item}"))
+        else:
+            out.append(result)
+    return out

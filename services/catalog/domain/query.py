@@ -24,6 +24,7 @@ MAX_PAGE_SIZE = 100
 # server never walks arbitrarily deep into a huge result set.
 MAX_DEPTH = 1000
 MAX_TIER = 3
+_INT64 = 2**63
 
 
 class InvalidQuery(ValueError):
@@ -243,7 +244,11 @@ class Cursor:
             tier, rank, rid, served = (int(p) for p in raw.split("."))
         except (ValueError, binascii.Error, UnicodeDecodeError):
             raise InvalidQuery("the page cursor is not valid") from None
-        if not (0 <= tier <= MAX_TIER and served >= 0):
+        # Bounded so that a forged cursor cannot push a number past what the database's
+        # 64-bit columns hold (an error there, not a refusal here).
+        if not (0 <= tier <= MAX_TIER and 0 <= served <= MAX_DEPTH):
+            raise InvalidQuery("the page cursor is not valid")
+        if not (abs(rank) < _INT64 and 0 <= rid < _INT64):
             raise InvalidQuery("the page cursor is not valid")
         return cls(tier, rank, rid, served)
 

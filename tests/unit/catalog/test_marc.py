@@ -78,3 +78,10 @@ def test_xml_that_breaks_off_keeps_what_was_read():
     good, bad = split(list(read_marcxml((FIXTURES / "truncated.xml").read_bytes())))
     assert [r.position for r in good] == [0, 1]
     assert list(bad) == [2] and "not well-formed" in bad[2]
+
+
+def test_marcxml_in_an_unknown_encoding_is_a_rejection_not_an_error():
+    from services.catalog.adapters.marc import read_marcxml
+
+    out = list(read_marcxml(b'<?xml version="1.0" encoding="UTF-9"?><collection/>'))
+    assert len(out) == 1 and "cannot be decoded" in out[0].reason

@@ -102,3 +102,21 @@ def test_renderers():
 def test_cursor_round_trip():
     c = Cursor(tier=1, rank_key=123 << 32, record_id=42, served=20)
     assert Cursor.decode(c.encode()) == c
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        f"0.{2**63}.1.0",  # rank past a 64-bit column
+        f"0.1.{2**64}.0",
+        "0.1.-1.0",
+        "0.1.1.5000",  # deeper than MAX_DEPTH
+        "9.1.1.0",
+    ],
+)
+def test_a_forged_cursor_is_refused_not_sent_to_the_database(raw):
+    import base64
+
+    forged = base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
+    with pytest.raises(InvalidQuery):
+        Cursor.decode(forged)

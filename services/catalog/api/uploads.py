@@ -1,0 +1,88 @@
+"""Reading a bulk-load body: at most ``MAX_UPLOAD_BYTES``, in one of the formats libraries
+exchange, into records and per-record rejections (by the same readers the CLI uses)."""
+
+from __future__ import annotations
+
+import asyncio
+
+from fastapi import Request
+
+from libs.common.errors import Problem
+from libs.common.service import MAX_BODY_BYTES
+from services.catalog.adapters.marc import read_marc, read_marcxml
+from services.catalog.domain.intake import UnreadableJson, read_json
+from services.catalog.domain.model import BibRecord, Rejection
+
+# The service-wide limit, also for bodies sent without a Content-Length (chunked), which the
+# service middleware cannot check up front.
+MAX_UPLOAD_BYTES = MAX_BODY_BYTES
+
+JSON_TYPES = frozenset(
+    {
+        "application/json",
+        "application/x-ndjson",
+        "application/ndjson",
+        "application/jsonl",
+        "application/x-jsonlines",
+    }
+)
+MARC_TYPES = frozenset({"application/marc"})
+MARCXML_TYPES = frozenset({"application/marcxml+xml", "application/xml", "text/xml"})
+ACCEPTED = sorted(JSON_TYPES | MARC_TYPES | MARCXML_TYPES)
+
+Results = list[BibRecord | Rejection]
+
+
+async def read_body(request: Request, limit: int = MAX_UPLOAD_BYTES) -> bytes:
+    size, parts = 0, []
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise Problem(
+                413,
+                "payload-too-large",
+                "Request body too large",
+                f"a load may be at most {limit} bytes: send the records in several requests",
+            )
+        parts.append(chunk)
+    return b"".join(parts)
+
+
+def media_type(request: Request) -> str:
+    return request.headers.get("content-type", "").split(";")[0].strip().lower()
+
+
+def _parse(kind: str, body: bytes) -> Results:
+    if kind in MARC_TYPES:
+        return list(read_marc(body))
+    if kind in MARCXML_TYPES:
+        return list(read_marcxml(body))
+    return read_json(body.decode("utf-8"))
+
+
+async def parse_upload(request: Request) -> Results:
+    """The records of the request body, or a problem when the body as a whole cannot be read
+    (unknown media type, not UTF-8 JSON, a JSON array cut short, empty)."""
+    kind = media_type(request)
+    if kind not in JSON_TYPES | MARC_TYPES | MARCXML_TYPES:
+        raise Problem(
+            415,
+            "unsupported-media-type",
+            "Unsupported media type",
+            f"send records as one of: {', '.join(ACCEPTED)}",
+        )
+    body = await read_body(request)
+    if not body.strip():
+        raise Problem(422, "empty-load", "Nothing to load", "the request body is empty")
+    try:
+        # Parsing a few megabytes of MARC is CPU work: keep it off the event loop.
+        results = await asyncio.to_thread(_parse, kind, body)
+    except UnicodeDecodeError:
+        raise Problem(
+            422, "unreadable-load", "The records cannot be read", "JSON must be UTF-8"
+        ) from None
+    except UnreadableJson as exc:
+        raise Problem(422, "unreadable-load", "The records cannot be read", str(exc)) from None
+    if not results:
+        raise Problem(422, "empty-load", "Nothing to load", "the body holds no records")
+    return results
