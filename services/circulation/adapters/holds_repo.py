@@ -8,6 +8,7 @@ from sqlalchemy import insert, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from libs.common.money import Money
+from services.circulation.adapters import loans_repo
 from services.circulation.adapters.store import aware, save
 from services.circulation.adapters.tables import holds, ledger_entries
 from services.circulation.domain.holds import Hold, HoldQueue
@@ -85,7 +86,7 @@ async def ledger(conn: AsyncConnection, patron_id: str, currency: str) -> Ledger
         await conn.execute(
             select(ledger_entries)
             .where(ledger_entries.c.patron_id == patron_id)
-            .order_by(ledger_entries.c.at, ledger_entries.c.id)
+            .order_by(ledger_entries.c.at, ledger_entries.c.position)
         )
     ).all()
     return Ledger(
@@ -114,6 +115,10 @@ async def ledger(conn: AsyncConnection, patron_id: str, currency: str) -> Ledger
 
 async def add_entries(conn: AsyncConnection, *entries: LedgerEntry | None) -> None:
     """Ledger entries are only ever added, never changed: a correction is a waiver."""
+    posted = [e for e in entries if e is not None]
+    if not posted:
+        return
+    first = await loans_repo.next_number(conn, "ledger", len(posted))
     rows = [
         {
             "id": e.entry_id,
@@ -130,9 +135,8 @@ async def add_entries(conn: AsyncConnection, *entries: LedgerEntry | None) -> No
             "actor": e.actor,
             "reason": e.reason,
             "applies_to": e.applies_to,
+            "position": first + n,
         }
-        for e in entries
-        if e is not None
+        for n, e in enumerate(posted)
     ]
-    if rows:
-        await conn.execute(insert(ledger_entries), rows)
+    await conn.execute(insert(ledger_entries), rows)

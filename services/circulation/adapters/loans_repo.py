@@ -131,18 +131,20 @@ async def save_loan(conn: AsyncConnection, loan: Loan) -> None:
     await save(conn, loans, {"id": loan.loan_id}, {k: getattr(loan, k) for k in _LOAN_FIELDS})
 
 
-async def next_number(conn: AsyncConnection, name: str) -> int:
-    """The next number of a named sequence, inside the caller's transaction (the row lock of
-    the update keeps two renewals from drawing the same number)."""
+async def next_number(conn: AsyncConnection, name: str, count: int = 1) -> int:
+    """The next number of a named sequence (the first of ``count`` drawn together), inside
+    the caller's transaction: the row lock of the update keeps two transactions from drawing
+    the same number."""
     res = await conn.execute(
-        update(counters).where(counters.c.name == name).values(value=counters.c.value + 1)
+        update(counters).where(counters.c.name == name).values(value=counters.c.value + count)
     )
     if res.rowcount == 0:
-        await conn.execute(insert(counters).values(name=name, value=1))
+        await conn.execute(insert(counters).values(name=name, value=count))
         return 1
-    return (
+    last = (
         await conn.execute(select(counters.c.value).where(counters.c.name == name))
     ).scalar_one()
+    return last - count + 1
 
 
 async def add_renewal_transaction(

@@ -198,6 +198,9 @@ ledger_entries = Table(
     Column("actor", String(200), nullable=True),
     Column("reason", String(500), nullable=True),
     Column("applies_to", String(64), nullable=True),
+    # Entries made in the same instant keep the order they were posted in (credits settle
+    # in that order).
+    Column("position", Integer, nullable=False, server_default="0"),
 )
 
 # Named sequences that must not repeat (HKPL-06: the Transaction Reference Number's number).

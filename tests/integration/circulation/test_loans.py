@@ -1,0 +1,177 @@
+"""Lending at one library: one quota whatever card (HKPL-09, HKPL-18), sets (HKPL-05),
+returns at any branch, and every item status change leaving through the outbox."""
+
+from __future__ import annotations
+
+from tests.integration.circulation.conftest import hkt
+
+
+def pid(patron: dict) -> str:
+    return patron["patron"]["patron_id"]
+
+
+async def test_library_card_and_smart_id_share_one_quota_HKPL_09_HKPL_18_HKPL_14(desk):
+    patron = await desk.register()
+    second_card = desk.unique("C")
+    res = await desk.post(f"/api/v1/patrons/{pid(patron)}/cards", {"card_number": second_card})
+    assert res.status_code == 201, res.text
+    hkid = desk.hkid()
+    res = await desk.post(
+        f"/api/v1/patrons/{pid(patron)}/smart-id", {"reading": desk.smart_id_reading(hkid)}
+    )
+    assert res.status_code == 201, res.text
+    at_counter = {"hkid_number": hkid, "date_of_issue": "2020-03-01"}
+    items = [await desk.add_item() for _ in range(11)]
+    for n, item in enumerate(items[:10]):
+        how = [
+            {"card_number": patron["card_number"]},
+            {"card_number": second_card},
+            {"smart_id": at_counter},
+        ][n % 3]
+        res = await desk.post("/api/v1/loans", {**how, "item_id": item["id"]})
+        assert res.status_code == 201, res.text
+    for how in ({"card_number": second_card}, {"smart_id": at_counter}):
+        res = await desk.post("/api/v1/loans", {**how, "item_id": items[10]["id"]})
+        assert res.status_code == 409 and res.json()["rules"] == ["HKPL-09"]
+    # HKPL-14: at borrowing only the HKID number and date of issue are read.
+    res = await desk.post(
+        "/api/v1/loans",
+        {"smart_id": {**at_counter, "english_name": "CHAN, Tai Man"}, "item_id": items[10]["id"]},
+    )
+    assert res.status_code == 422
+    assert res.json()["rules"] == ["HKPL-14"] and "english_name" in res.json()["detail"]
+
+
+async def test_twenty_back_issues_or_ten_items_HKPL_09(desk):
+    patron = await desk.register()
+    issues = [await desk.add_item(material_type="periodical_back_issue") for _ in range(21)]
+    for issue in issues[:20]:
+        assert (await desk.checkout(patron["card_number"], issue)).status_code == 201
+    res = await desk.checkout(patron["card_number"], issues[20])
+    assert res.status_code == 409 and res.json()["rules"] == ["HKPL-09"]
+
+
+async def _set(desk) -> tuple[dict, dict]:
+    title = desk.unique("T")
+    main = await desk.add_item(
+        title="Cantonese: A Comprehensive Grammar",
+        material_type="book_with_disc",
+        set_id=title,
+        title_id=title,
+    )
+    disc = await desk.add_item(
+        title="Cantonese: A Comprehensive Grammar (CD-ROM)",
+        material_type="book_with_disc",
+        set_id=title,
+        main_item_id=main["id"],
+    )
+    return main, disc
+
+
+async def test_a_set_lends_as_one_and_is_refused_renewal_as_a_whole_HKPL_05_HKPL_09(desk):
+    borrower, waiting = await desk.register(), await desk.register()
+    main, disc = await _set(desk)
+    res = await desk.checkout(borrower["card_number"], main)
+    assert res.status_code == 201, res.text
+    assert {x["item_id"] for x in res.json()["loans"]} == {main["id"], disc["id"]}
+    account = (await desk.get(f"/api/v1/patrons/{pid(borrower)}")).json()
+    assert account["quota"]["items"] == 1  # HKPL-09: the disc rides with its book
+    res = await desk.post(
+        "/api/v1/holds",
+        {"patron_id": pid(waiting), "title_id": main["title_id"], "pickup_location": "kpl"},
+    )
+    assert res.status_code == 201 and res.json()["status"] == "waiting"
+    disc_loan = next(x["loan_id"] for x in account["loans"] if x["item_id"] == disc["id"])
+    # Only the disc is selected, yet the set is decided together: none is renewed.
+    res = await desk.post(f"/api/v1/patrons/{pid(borrower)}/renewals", {"loan_ids": [disc_loan]})
+    assert res.status_code == 409
+    body = res.json()
+    assert body["rules"] == ["HKPL-05", "HKPL-03"] or set(body["rules"]) == {"HKPL-03", "HKPL-05"}
+    by_item = {r["item_id"]: r["rule"] for r in body["refusals"]}
+    assert by_item == {disc["id"]: "HKPL-05", main["id"]: "HKPL-03"}
+    assert "items of a set are renewed together" in body["detail"]
+    # The dry run says the same, and changes nothing.
+    res = await desk.post(
+        f"/api/v1/patrons/{pid(borrower)}/renewals/preview", {"loan_ids": [disc_loan]}
+    )
+    assert res.status_code == 200
+    assert [o["renewable"] for o in res.json()["outcomes"]] == [False, False]
+    loans = (await desk.get(f"/api/v1/patrons/{pid(borrower)}/loans")).json()["loans"]
+    assert {x["renewals"] for x in loans} == {0}
+
+
+async def test_checkout_and_return_at_another_branch_announce_each_status_once_HKPL_18(desk):
+    patron = await desk.register()
+    item = await desk.add_item(service_point="hkcl")
+    key = {"Idempotency-Key": desk.unique("k")}
+    body = {"card_number": patron["card_number"], "item_id": item["id"]}
+    first = await desk.post("/api/v1/loans", body, **key)
+    again = await desk.post("/api/v1/loans", body, **key)
+    assert first.status_code == again.status_code == 201
+    assert first.json() == again.json()
+    await desk.travel(hkt(2026, 2, 1))
+    res = await desk.give_back(item, "tmpl")
+    assert res.status_code == 201 and res.json()["returned_to"] == "tmpl"
+    res = await desk.give_back(item, "tmpl")
+    assert res.status_code == 409  # not on loan any more
+    res = await desk.give_back(item, "nowhere")
+    assert res.status_code == 422
+    changes = [
+        (e["payload"]["status"], e["payload"]["version"])
+        for e in await desk.messages("item.changed")
+        if e["payload"]["item_id"] == item["id"]
+    ]
+    assert changes == [("AVAILABLE", 1), ("ON_LOAN", 2), ("AVAILABLE", 3)]
+    item_now = (await desk.get(f"/api/v1/items/{item['id']}")).json()
+    assert item_now["status"] == "AVAILABLE"
+
+
+async def test_bad_requests_get_problem_documents_not_500s(desk):
+    patron = await desk.register()
+    res = await desk.post("/api/v1/loans", {"card_number": patron["card_number"]})
+    assert res.status_code == 422
+    res = await desk.post("/api/v1/loans", {"card_number": "NOSUCH01", "item_id": "x"})
+    assert res.status_code == 404
+    res = await desk.post("/api/v1/loans", {"smart_id": {"hkid_number": "bad"}, "item_id": "x"})
+    assert res.status_code == 422
+    res = await desk.post(f"/api/v1/patrons/{pid(patron)}/renewals", {"loan_ids": ["nope"]})
+    assert res.status_code == 404
+    res = await desk.get("/api/v1/renewal-transactions/HKPL-20260101-000001")
+    assert res.status_code == 404
+    res = await desk.post("/api/v1/patrons", {"category": "adult"})
+    assert res.status_code == 422
+    res = await desk.post(
+        "/api/v1/holds", {"patron_id": pid(patron), "title_id": "none", "pickup_location": "kpl"}
+    )
+    assert res.status_code == 404
+    for res in (
+        await desk.post("/api/v1/patrons/nope/cards", {"card_number": "ABC12345"}),
+        await desk.get("/api/v1/patrons/nope"),
+        await desk.post("/api/v1/cards/NOSUCH01/lost"),
+    ):
+        assert res.status_code == 404
+        assert res.headers["content-type"].startswith("application/problem+json")
+
+
+async def test_other_libraries_and_patrons_may_not_use_staff_routes(desk):
+    from libs.common.auth import client_secret
+    from libs.common.settings import DEV_SECRET
+
+    res = await desk.client.post(
+        "/api/v1/auth/token",
+        data={
+            "grant_type": "client_credentials",
+            "client_id": "cityu",
+            "client_secret": client_secret(DEV_SECRET, "cityu"),
+        },
+    )
+    other = {"Authorization": f"Bearer {res.json()['access_token']}"}
+    res = await desk.client.get("/api/v1/patrons/anyone", headers=other)
+    assert res.status_code == 403
+    patron = await desk.register()
+    token = (await desk.sign_in(patron["card_number"], "s3cret-pass")).json()["access_token"]
+    mine = {"Authorization": f"Bearer {token}"}
+    res = await desk.client.get(f"/api/v1/patrons/{pid(patron)}", headers=mine)
+    assert res.status_code == 403
+    res = await desk.client.get("/api/v1/me", headers=desk.staff)
+    assert res.status_code == 403
