@@ -16,6 +16,7 @@ from services.notifier.adapters.delivery import DeliveryLoop, DeliveryWorker
 from services.notifier.adapters.mailbox import Mailbox
 from services.notifier.adapters.plumbing import inbox
 from services.notifier.adapters.smtp import SmtpSettings
+from services.notifier.settings import NotifierSettings
 
 
 class _Background:
@@ -41,17 +42,31 @@ def build_runtime(
     mailbox_port: int | None = None,
     mailbox_folder: Path | None = None,
     poll_interval: float = 5.0,
+    settings: NotifierSettings | None = None,
 ) -> ServiceRuntime:
+    """The notifier's runtime. ``settings`` default to the environment (ILLFED_NOTIFIER_*).
+
+    Mail goes to ``smtp`` when given, else to the server the settings name; only when
+    neither names one does the local mailbox on ``mailbox_port`` start and receive it, so
+    a deployment that configured its mail server never has notices caught by the demo.
+    """
+    settings = settings or NotifierSettings()
+    smtp = smtp or settings.smtp()
     engine = make_engine(database_url)
     rt = ServiceRuntime(name="notifier", principal="notifier", engine=engine, bus=bus, clock=clock)
-    if mailbox_port is not None:
+    if smtp is None and mailbox_port is not None:
         mailbox = Mailbox(fed.federation.host, mailbox_port, folder=mailbox_folder)
         rt.components.append(mailbox)
         rt.extras["mailbox"] = mailbox
-        smtp = smtp or SmtpSettings(host=fed.federation.host, port=mailbox_port)
-    loop = DeliveryLoop(
-        DeliveryWorker(engine, smtp or SmtpSettings(), clock), poll_interval=poll_interval
+        smtp = SmtpSettings(host=fed.federation.host, port=mailbox_port)
+    worker = DeliveryWorker(
+        engine,
+        smtp or SmtpSettings(),
+        clock,
+        renderer=settings.renderer(),
+        retry=settings.retry(),
     )
+    loop = DeliveryLoop(worker, poll_interval=poll_interval)
     rt.components.append(_Background(loop))
     rt.extras["delivery"] = loop
     libraries = {lib.code for lib in fed.libraries}

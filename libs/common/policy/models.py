@@ -11,6 +11,7 @@ turns an amount into :class:`~libs.common.money.Money`.
 from __future__ import annotations
 
 from datetime import date, datetime
+from itertools import pairwise
 from typing import Annotated, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -250,6 +251,30 @@ class RecallTerms(_Data):
     )
 
 
+class OverdueNoticeTerms(_Data):
+    """When an overdue loan's patron is e-mailed again (HKALL-15; MALA-13 the home library
+    chases its borrowers). The schedule is counted in days after the due date.
+
+    ``days_after_due`` lists the first notices (``[1, 7, 14]``: the day after the due date,
+    then a week and two weeks late); with ``repeat_every_days`` the notices go on at that
+    interval after the last listed day, up to ``max_notices`` in all.
+    """
+
+    rule: RuleId | None = None
+    days_after_due: tuple[PositiveDays, ...] = Field(min_length=1)
+    repeat_every_days: PositiveDays | None = None
+    max_notices: PositiveDays | None = None
+
+    @model_validator(mode="after")
+    def _increasing_and_bounded(self) -> OverdueNoticeTerms:
+        days = self.days_after_due
+        if any(later <= earlier for earlier, later in pairwise(days)):
+            raise ValueError("days_after_due must be strictly increasing")
+        if self.max_notices is not None and self.max_notices < len(days):
+            raise ValueError("max_notices is smaller than the days listed in days_after_due")
+        return self
+
+
 class CredentialTerms(_Data):
     """Sign-in (HKPL-08) and the lock-out after repeated failures."""
 
@@ -275,6 +300,7 @@ class Policy(_Data):
     pickup: PickupTerms
     recalls: RecallTerms | None = None
     credentials: CredentialTerms = CredentialTerms()
+    overdue_notices: OverdueNoticeTerms | None = None
 
     @property
     def name(self) -> str:

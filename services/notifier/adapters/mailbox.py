@@ -10,8 +10,11 @@ from __future__ import annotations
 import asyncio
 import email
 import email.policy
+import hmac
 import logging
+import ssl
 from collections import deque
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.message import EmailMessage
@@ -19,7 +22,7 @@ from email.utils import format_datetime, parsedate_to_datetime
 from pathlib import Path
 from typing import Any, cast
 
-from aiosmtpd.smtp import SMTP, Envelope, Session
+from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session
 
 from libs.common.clock import Clock, SystemClock
 from services.notifier.adapters.smtp import SmtpSettings
@@ -119,6 +122,10 @@ class Mailbox:
 
     Messages are kept in memory (the newest ``keep``) and, with ``folder``, also written
     as ``.eml`` files that are read back on the next start.
+
+    With ``tls_context`` it offers STARTTLS and refuses mail before it; with ``credentials``
+    (username → password) it also demands AUTH, over TLS only — like the mail server of a
+    real deployment, so the notifier's STARTTLS and login can be proved on this machine.
     """
 
     def __init__(
@@ -130,7 +137,11 @@ class Mailbox:
         clock: Clock | None = None,
         keep: int = 1000,
         server_name: str = "illfed-mailbox",
+        tls_context: ssl.SSLContext | None = None,
+        credentials: Mapping[str, str] | None = None,
     ) -> None:
+        if credentials and tls_context is None:
+            raise ValueError("credentials need a tls_context: AUTH is only offered over TLS")
         self.host = host
         self._requested_port = port
         self._port: int | None = None
@@ -145,6 +156,9 @@ class Mailbox:
         self._refusal = TEMPORARY_REFUSAL
         self.refused = 0
         self._arrived = asyncio.Condition()
+        self._tls_context = tls_context
+        self._credentials = dict(credentials) if credentials else None
+        self.failed_logins = 0
 
     # -- running ------------------------------------------------------------------------
 
@@ -162,6 +176,11 @@ class Mailbox:
                 hostname=self._server_name,
                 enable_SMTPUTF8=True,
                 loop=loop,
+                tls_context=self._tls_context,
+                require_starttls=self._tls_context is not None,
+                auth_required=self._credentials is not None,
+                auth_require_tls=True,
+                authenticator=self._authenticate if self._credentials is not None else None,
             ),
             host=self.host,
             port=self._requested_port,
@@ -203,6 +222,19 @@ class Mailbox:
         }
         values.update(overrides)
         return SmtpSettings(**values)
+
+    def _authenticate(
+        self, server: SMTP, session: Session, envelope: Envelope, mechanism: str, auth_data: Any
+    ) -> AuthResult:
+        known = self._credentials or {}
+        if isinstance(auth_data, LoginPassword):
+            username = auth_data.login.decode("utf-8", "replace")
+            password = auth_data.password.decode("utf-8", "replace")
+            expected = known.get(username)
+            if expected is not None and hmac.compare_digest(expected, password):
+                return AuthResult(success=True)
+        self.failed_logins += 1
+        return AuthResult(success=False, handled=False)
 
     # -- refusing, for tests and demonstrations ----------------------------------------
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import ipaddress
 import re
 from datetime import datetime
 from email.headerregistry import Address
@@ -29,6 +30,9 @@ class SmtpSettings(BaseModel):
     password: SecretStr | None = None
     timeout: float = Field(default=30.0, gt=0)
     validate_certs: bool = True
+    cert_bundle: str | None = Field(
+        default=None, description="CA certificates (PEM file) to trust, for a private CA"
+    )
     local_hostname: str | None = Field(default=None, description="name sent in EHLO")
     envelope_from: str | None = Field(
         default=None, description="bounce address; the library's own address when unset"
@@ -40,7 +44,19 @@ class SmtpSettings(BaseModel):
             raise ValueError("start_tls and use_tls exclude each other")
         if self.password is not None and not self.username:
             raise ValueError("a password needs a username")
+        if self.username and not (self.start_tls or self.use_tls) and not _is_loopback(self.host):
+            # The password would cross the network in clear text.
+            raise ValueError("credentials for a remote SMTP server need start_tls or use_tls")
         return self
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 class SmtpDeliveryError(Exception):
@@ -126,6 +142,7 @@ async def send_email(message: EmailMessage, settings: SmtpSettings) -> None:
             start_tls=settings.start_tls,
             use_tls=settings.use_tls,
             validate_certs=settings.validate_certs,
+            cert_bundle=settings.cert_bundle,
             timeout=settings.timeout,
             local_hostname=settings.local_hostname,
         )

@@ -1,8 +1,11 @@
 """Real databases (PostgreSQL and SQLite) and a real SMTP server on 127.0.0.1.
 
 PostgreSQL comes from ILLFED_TEST_PG_URL (default: the local server, user postgres). Each
-test module gets a fresh database named illfed_notifier_test_*, dropped afterwards. When
-PostgreSQL is unreachable its tests fail.
+test module gets a fresh database named illfed_notifier_test_*, dropped afterwards; tests
+of the whole service get a fresh migrated one each. When PostgreSQL is unreachable its
+tests fail.
+
+The TLS mail server uses a throw-away self-signed certificate made with the openssl tool.
 """
 
 from __future__ import annotations
@@ -10,10 +13,15 @@ from __future__ import annotations
 import asyncio
 import os
 import re
+import shutil
+import ssl
+import subprocess
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import asyncpg
 import pytest
@@ -21,6 +29,8 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from libs.common.clock import ManualClock
+from libs.common.db import sqlite_url
+from libs.common.migrate import upgrade
 from services.notifier.adapters.delivery import DeliveryWorker
 from services.notifier.adapters.mailbox import Mailbox
 from services.notifier.adapters.tables import metadata
@@ -70,6 +80,67 @@ def pg_url(request: pytest.FixtureRequest) -> Iterator[str]:
         yield make_url(PG_URL).set(database=name).render_as_string(hide_password=False)
     finally:
         _admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def _create_pg_database(prefix: str) -> str:
+    name = f"illfed_notifier_test_{prefix}_{uuid.uuid4().hex[:8]}"[:63]
+    try:
+        _admin(f'CREATE DATABASE "{name}"')
+    except (OSError, asyncpg.PostgresError, TimeoutError) as error:
+        pytest.fail(f"PostgreSQL unreachable at {make_url(PG_URL).host}: {error}")
+    return make_url(PG_URL).set(database=name).render_as_string(hide_password=False)
+
+
+@pytest.fixture(
+    params=[
+        pytest.param("sqlite", id="sqlite"),
+        pytest.param("postgresql", id="postgresql", marks=pytest.mark.pg),
+    ]
+)
+async def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[str]:
+    """A fresh notifier database brought to the newest schema by its migrations."""
+    if request.param == "sqlite":
+        url = sqlite_url(tmp_path / "notifier.db")
+    else:
+        url = _create_pg_database("svc")
+    await upgrade("notifier", url)
+    try:
+        yield url
+    finally:
+        if request.param != "sqlite":
+            name = make_url(url).database
+            _admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@dataclass(frozen=True)
+class Certificate:
+    cert: Path
+    key: Path
+
+    def server_context(self) -> ssl.SSLContext:
+        context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        context.load_cert_chain(self.cert, self.key)
+        return context
+
+
+@pytest.fixture(scope="session")
+def certificate(tmp_path_factory: pytest.TempPathFactory) -> Certificate:
+    """A self-signed certificate for 127.0.0.1, trusted by the tests that name it."""
+    openssl = shutil.which("openssl")
+    if openssl is None:
+        pytest.fail("the openssl tool is needed to make the TLS mail server's certificate")
+    folder = tmp_path_factory.mktemp("tls")
+    cert, key = folder / "cert.pem", folder / "key.pem"
+    subprocess.run(
+        [
+            openssl, "req", "-x509", "-newkey", "rsa:2048", "-nodes",
+            "-keyout", str(key), "-out", str(cert), "-days", "2",
+            "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1",
+        ],
+        check=True,
+        capture_output=True,
+    )  # fmt: skip
+    return Certificate(cert=cert, key=key)
 
 
 @pytest.fixture(
