@@ -85,7 +85,8 @@ async def change_contact(
     """Change of address, e-mail, telephone or language; a new telephone number replaces
     the phone-digit secret of sign-in (HKPL-08)."""
     patron = await load_patron(conn, lib, patron_id, for_update=True)
-    updated = Patron.model_validate({**patron.model_dump(), **changes})
+    # "status" is computed from the rest, so it is not given back to the model.
+    updated = Patron.model_validate({**patron.model_dump(exclude={"status"}), **changes})
     await patrons_repo.save_patron(conn, updated, lib.clock)
     if "phone" in changes and updated.phone != patron.phone:
         creds = await patrons_repo.get_credentials(conn, patron_id)

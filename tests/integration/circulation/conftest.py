@@ -13,7 +13,7 @@ import asyncio
 import itertools
 import json
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import httpx
 import pytest
@@ -45,7 +45,7 @@ CHEAP_HASHER = SecretHasher(PasswordHasher(time_cost=1, memory_cost=1024, parall
 
 def hkt(year: int, month: int, day: int, hour: int = 10) -> datetime:
     """An instant at ``hour`` o'clock Hong Kong time (UTC+8)."""
-    return datetime(year, month, day, hour - 8, tzinfo=UTC)
+    return datetime(year, month, day, tzinfo=UTC) + timedelta(hours=hour - 8)
 
 
 @pytest.fixture(scope="module", params=BACKENDS)

@@ -1,0 +1,194 @@
+"""Cards and the smart ID card of one account: HKPL-14 reads, sign-in with lock-out
+(HKPL-08), lost cards (HKPL-15), replacement fees (HKPL-12), the smart ID replacement taking
+over (HKPL-19), cancellation (HKPL-17), change of address; and self-service for the signed-in
+patron."""
+
+from __future__ import annotations
+
+from tests.integration.circulation.conftest import hkt
+
+
+def pid(patron: dict) -> str:
+    return patron["patron"]["patron_id"]
+
+
+def bearer(res) -> dict[str, str]:
+    assert res.status_code == 201, res.text
+    return {"Authorization": f"Bearer {res.json()['access_token']}"}
+
+
+async def test_smart_id_registration_reads_only_what_HKPL_14_allows(desk):
+    patron = await desk.register()
+    hkid = desk.hkid()
+    url = f"/api/v1/patrons/{pid(patron)}/smart-id"
+    reading = desk.smart_id_reading(hkid, address="1 Nathan Road", sex="M")
+    res = await desk.post(url, {"reading": reading})
+    assert res.status_code == 422
+    assert res.json()["rules"] == ["HKPL-14"]
+    assert "address" in res.json()["detail"] and "sex" in res.json()["detail"]
+    res = await desk.post(url, {"reading": desk.smart_id_reading(hkid, date_of_birth="1991-01-01")})
+    assert res.status_code == 409 and res.json()["rules"] == ["HKPL-14"]  # not this borrower
+    res = await desk.post(url, {"reading": desk.smart_id_reading(hkid)})
+    assert res.status_code == 201 and res.json()["smart_id"] == {"status": "active"}
+    other = await desk.register()
+    res = await desk.post(
+        f"/api/v1/patrons/{pid(other)}/smart-id", {"reading": desk.smart_id_reading(hkid)}
+    )
+    assert res.status_code == 422  # one smart ID card, one account
+
+
+async def test_sign_in_with_card_or_hkid_and_password_or_phone_digits_then_lock_out_HKPL_08(
+    desk,
+):
+    patron = await desk.register(phone="+852 9123 4567", password="s3cret-pass")
+    hkid = desk.hkid()
+    await desk.post(
+        f"/api/v1/patrons/{pid(patron)}/smart-id", {"reading": desk.smart_id_reading(hkid)}
+    )
+    card = patron["card_number"]
+    for identifier, secret in ((card, "s3cret-pass"), (card, "4567"), (hkid, "4567")):
+        me = await desk.client.get(
+            "/api/v1/me", headers=bearer(await desk.sign_in(identifier, secret))
+        )
+        assert me.status_code == 200 and me.json()["patron"]["patron_id"] == pid(patron)
+    # An unknown identifier says no more than a wrong secret does.
+    res = await desk.sign_in("ZZ999999", "4567")
+    assert res.status_code == 401 and res.json()["rules"] == ["HKPL-08"]
+    for _ in range(4):
+        res = await desk.sign_in(card, "wrong-guess")
+        assert res.status_code == 401 and res.json()["rules"] == ["HKPL-08"]
+    res = await desk.sign_in(hkid, "0000")
+    assert res.status_code == 423 and res.json()["rules"] == ["HKPL-08"]
+    assert "locked after 5 failed attempts" in res.json()["detail"]
+    res = await desk.sign_in(card, "s3cret-pass")
+    assert res.status_code == 423  # locked: even the right password does not open it
+    assert (await desk.get(f"/api/v1/patrons/{pid(patron)}")).json()["sign_in_locked"] is True
+    res = await desk.post(f"/api/v1/patrons/{pid(patron)}/sign-in/unlock")
+    assert res.status_code == 204
+    assert (await desk.sign_in(card, "s3cret-pass")).status_code == 201
+    # A change of telephone number changes the digits that sign in (and the address too).
+    res = await desk.client.patch(
+        f"/api/v1/patrons/{pid(patron)}",
+        json={"phone": "+852 6000 1234", "address": {"lines": ["2 Castle Peak Road"]}},
+        headers=desk.staff,
+    )
+    assert res.status_code == 200 and res.json()["address"]["lines"] == ["2 Castle Peak Road"]
+    assert (await desk.sign_in(card, "4567")).status_code == 401
+    assert (await desk.sign_in(card, "1234")).status_code == 201
+
+
+async def test_self_service_loans_renewal_and_reference_look_up_HKPL_06_HKPL_07(desk):
+    patron, stranger = await desk.register(), await desk.register()
+    item = await desk.add_item(title="Macau: A Cultural Janus")
+    await desk.checkout(patron["card_number"], item)
+    await desk.travel(hkt(2026, 2, 7, 3))  # three in the morning: renewal never closes
+    mine = bearer(await desk.sign_in(patron["card_number"], "s3cret-pass"))
+    [loan] = (await desk.client.get("/api/v1/me/loans", headers=mine)).json()["loans"]
+    assert loan["due_date"] == "2026-02-08"
+    preview = await desk.client.post(
+        "/api/v1/me/renewals/preview", json={"loan_ids": []}, headers=mine
+    )
+    assert preview.json()["outcomes"][0]["new_due_date"] == "2026-02-21"
+    res = await desk.client.post(
+        "/api/v1/me/renewals", json={"loan_ids": [loan["loan_id"]]}, headers=mine
+    )
+    assert res.status_code == 201, res.text
+    ref = res.json()["transaction_ref"]
+    found = await desk.client.get(f"/api/v1/me/renewal-transactions/{ref}", headers=mine)
+    assert found.status_code == 200
+    assert found.json()["items"][0]["title"] == "Macau: A Cultural Janus"
+    [notice] = [n for n in await desk.notices(pid(patron)) if n["kind"] == "renewal_approved"]
+    assert notice["transaction_ref"] == ref and notice["due_date"] == "2026-02-21"
+    # Somebody else's number is not theirs to see.
+    theirs = bearer(await desk.sign_in(stranger["card_number"], "s3cret-pass"))
+    res = await desk.client.get(f"/api/v1/me/renewal-transactions/{ref}", headers=theirs)
+    assert res.status_code == 404
+    # The session cookie works as well as the bearer token.
+    desk.client.cookies.clear()
+    await desk.sign_in(patron["card_number"], "s3cret-pass")
+    res = await desk.client.get("/api/v1/me/charges")
+    assert res.status_code == 200 and res.json()["outstanding_minor"] == 0
+    desk.client.cookies.clear()
+
+
+async def test_lost_card_stops_working_until_replaced_and_the_fee_HKPL_15_HKPL_12(desk):
+    patron = await desk.register()
+    card = patron["card_number"]
+    mine = bearer(await desk.sign_in(card, "s3cret-pass"))
+    res = await desk.client.post(f"/api/v1/me/cards/{card}/lost", headers=mine)
+    assert res.status_code == 200 and res.json()["status"] == "suspended"
+    assert res.json()["blocks"][0]["rule"] == "HKPL-15"
+    res = await desk.sign_in(card, "s3cret-pass")
+    assert res.status_code == 401 and res.json()["rules"] == ["HKPL-15"]
+    res = await desk.checkout(card, await desk.add_item())
+    assert res.status_code == 409 and res.json()["rules"] == ["HKPL-15"]
+    [notice] = [n for n in await desk.notices(pid(patron)) if n["kind"] == "lost_card_reported"]
+    assert notice["email"] == "chan.taiman@example.hk"
+    new_card = desk.unique("C")
+    key = {"Idempotency-Key": desk.unique("r")}
+    body = {"new_card_number": new_card}
+    first = await desk.post(f"/api/v1/cards/{card}/replacement", body, **key)
+    again = await desk.post(f"/api/v1/cards/{card}/replacement", body, **key)
+    assert first.json() == again.json()
+    assert first.json()["charge"]["amount_minor"] == 3300  # aged 18 or above
+    statement = (await desk.get(f"/api/v1/patrons/{pid(patron)}/charges")).json()
+    assert [e["kind"] for e in statement["entries"]] == ["card_replacement"]
+    assert (await desk.checkout(new_card, await desk.add_item())).status_code == 201
+
+
+async def test_smart_id_replacement_takes_over_only_when_the_report_said_so_HKPL_19(desk):
+    keeps, stops = await desk.register(), await desk.register()
+    for patron in (keeps, stops):
+        patron["hkid"] = desk.hkid()
+        await desk.post(
+            f"/api/v1/patrons/{pid(patron)}/smart-id",
+            {"reading": desk.smart_id_reading(patron["hkid"])},
+        )
+    for patron, keep in ((keeps, True), (stops, False)):
+        res = await desk.post(
+            f"/api/v1/patrons/{pid(patron)}/smart-id/lost", {"continue_with_replacement": keep}
+        )
+        assert res.status_code == 200 and res.json()["patron"]["status"] == "suspended"
+    new_card = {"date_of_issue": "2026-01-20"}
+    res = await desk.post(
+        f"/api/v1/patrons/{pid(keeps)}/smart-id/replacement",
+        {"reading": {"hkid_number": keeps["hkid"], **new_card, "english_name": "CHAN"}},
+    )
+    assert res.status_code == 422 and res.json()["rules"] == ["HKPL-14"]
+    res = await desk.post(
+        f"/api/v1/patrons/{pid(keeps)}/smart-id/replacement",
+        {"reading": {"hkid_number": keeps["hkid"], **new_card}},
+    )
+    assert res.status_code == 201, res.text
+    assert res.json()["patron"]["status"] == "active" and res.json()["charge"] is None
+    res = await desk.post(
+        "/api/v1/loans",
+        {
+            "smart_id": {"hkid_number": keeps["hkid"], **new_card},
+            "item_id": (await desk.add_item())["id"],
+        },
+    )
+    assert res.status_code == 201, res.text
+    res = await desk.post(
+        f"/api/v1/patrons/{pid(stops)}/smart-id/replacement",
+        {"reading": {"hkid_number": stops["hkid"], **new_card}},
+    )
+    assert res.status_code == 409 and res.json()["rules"] == ["HKPL-19"]
+    assert "fresh application" in res.json()["detail"]
+
+
+async def test_cancelling_the_only_card_cancels_the_account_HKPL_17(desk):
+    patron = await desk.register()
+    hkid = desk.hkid()
+    await desk.post(
+        f"/api/v1/patrons/{pid(patron)}/smart-id", {"reading": desk.smart_id_reading(hkid)}
+    )
+    res = await desk.post(f"/api/v1/patrons/{pid(patron)}/smart-id/discontinue")
+    assert res.status_code == 200 and res.json()["smart_id"] == {"status": "discontinued"}
+    assert res.json()["patron"]["status"] == "active"  # the library card still works
+    res = await desk.post(f"/api/v1/cards/{patron['card_number']}/cancel")
+    assert res.status_code == 200 and res.json()["patron"]["status"] == "cancelled"
+    res = await desk.checkout(patron["card_number"], await desk.add_item())
+    assert res.status_code == 409 and res.json()["rules"] == ["HKPL-17"]
+    res = await desk.post(f"/api/v1/cards/{patron['card_number']}/cancel")
+    assert res.status_code == 409 and res.json()["rules"] == ["HKPL-17"]
