@@ -7,11 +7,12 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+import structlog
 from fastapi import FastAPI, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.responses import JSONResponse
 from pydantic import ValidationError
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from libs.common import idempotency
@@ -22,6 +23,8 @@ from libs.common.policy import ChargeError, Decision
 from services.circulation.adapters.tables import idempotency as idem_table
 from services.circulation.domain.errors import DomainError
 from services.circulation.handlers.context import Invalid, Library, NotFound, Refused
+
+log = structlog.get_logger("illfed.circulation")
 
 
 def lib_of(request: Request) -> Library:
@@ -125,6 +128,30 @@ def install_circulation_errors(app: FastAPI) -> None:
         ]
         detail = "; ".join(f"{e['location']}: {e['message']}" for e in errors)[:1000]
         problem = Problem(422, "validation-error", "The request is not valid", detail)
+        return problem_response(problem, request.url.path)
+
+    @app.exception_handler(DBAPIError)
+    async def _database(request: Request, exc: DBAPIError):
+        if isinstance(exc, IntegrityError):
+            return await _integrity(request, exc)
+        code = str(getattr(exc.orig, "pgcode", None) or getattr(exc.orig, "sqlstate", None))
+        if code.startswith("22"):
+            # SQL class 22, data exception: a NUL character, a number too large to store.
+            problem = Problem(
+                422,
+                "invalid-value",
+                "The request is not valid",
+                "the request holds a value that cannot be stored (a NUL character or a number "
+                "out of range)",
+            )
+            return problem_response(problem, request.url.path)
+        log.error("database error", path=request.url.path, error=repr(exc))
+        problem = Problem(
+            500,
+            "internal-error",
+            "Internal error",
+            "Something went wrong on our side; the operators have been told.",
+        )
         return problem_response(problem, request.url.path)
 
     @app.exception_handler(IntegrityError)

@@ -13,7 +13,6 @@ from services.circulation.api.common import idempotent, read_only, staff
 from services.circulation.api.schemas import StaffHoldRequest
 from services.circulation.handlers import account
 from services.circulation.handlers import holds as handlers
-from services.circulation.handlers.patrons import load_patron
 
 router = APIRouter(prefix="/api/v1", tags=["holds"])
 IdempotencyKey = Annotated[str | None, Header()]
@@ -56,7 +55,6 @@ async def patron_holds(patron_id: str, request: Request, principal: CurrentPrinc
     lib = staff(request, principal)
 
     async def work(conn):
-        await load_patron(conn, lib, patron_id)
         return {"holds": await account.holds_view(conn, lib, patron_id)}
 
     return await read_only(request, work)

@@ -8,7 +8,7 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Header, Query, Request
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from libs.common import idempotency
 from libs.common.auth import CurrentPrincipal, require_library
@@ -43,6 +43,13 @@ class ItemIn(BaseModel):
     main_item_id: str | None = Field(
         default=None, max_length=64, description="for accompanying material: its set's main item"
     )
+
+    @model_validator(mode="after")
+    def _accompanying_in_a_set(self) -> ItemIn:
+        # HKPL-05: accompanying material is part of a set, never on its own.
+        if self.main_item_id is not None and self.set_id is None:
+            raise ValueError("accompanying material (main_item_id) needs the set's set_id")
+        return self
 
 
 class ItemOut(ItemIn):

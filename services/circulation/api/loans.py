@@ -123,10 +123,11 @@ async def checkout(
             item_id=body.item_id,
             barcode=body.barcode,
         )
-        rows = await handlers.loans_repo.item_rows(conn, [x.item_id for x in outcome.loans])
         return {
             "patron_id": outcome.patron.patron_id,
-            "loans": [account.loan_view(lib, x, rows.get(x.item_id)) for x in outcome.loans],
+            "loans": [
+                account.loan_view(lib, x, outcome.items.get(x.item_id)) for x in outcome.loans
+            ],
             "fees": [_entry(e) for e in outcome.fees],
         }
 
@@ -165,7 +166,6 @@ async def patron_loans(patron_id: str, request: Request, principal: CurrentPrinc
     lib = staff(request, principal)
 
     async def work(conn):
-        await handlers.load_patron(conn, lib, patron_id)
         return {"loans": await account.loans_view(conn, lib, patron_id)}
 
     return await read_only(request, work)

@@ -11,7 +11,6 @@ from fastapi.responses import JSONResponse
 
 from libs.common.auth import CurrentPrincipal
 from libs.common.db import unit_of_work
-from libs.common.errors import Problem
 from services.circulation.api.common import (
     idempotent,
     lib_of,
@@ -156,8 +155,7 @@ async def my_charges(request: Request, principal: CurrentPrincipal):
 async def report_lost(card_number: str, request: Request, principal: CurrentPrincipal):
     lib, patron_id = signed_in_patron(request, principal)
     async with unit_of_work(request.app.state.runtime.engine) as conn:
-        owner = await patrons_handlers.patrons_repo.card_owner(conn, card_number.upper())
-        if owner != patron_id:
-            raise Problem(404, "not-found", "Not found", f"no library card {card_number}")
-        change = await patrons_handlers.report_card_lost(conn, lib, card_number.upper())
+        change = await patrons_handlers.report_own_card_lost(
+            conn, lib, patron_id, card_number.upper()
+        )
     return account.patron_view(change.patron)

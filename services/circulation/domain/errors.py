@@ -54,3 +54,9 @@ class SmartIdFieldRefused(DomainError, ValueError):
             f"only the fields HKPL-14 allows may be read from a smart ID card at {purpose}; "
             f"refused: {', '.join(sorted(fields))}"
         )
+
+
+class CredentialInUse(DomainError):
+    """A card number or smart ID card that already belongs to an account."""
+
+    code = "credential_in_use"

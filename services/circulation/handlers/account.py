@@ -38,6 +38,7 @@ def loan_view(lib: Library, loan: Loan, row: Any | None) -> dict[str, Any]:
 
 
 async def loans_view(conn: AsyncConnection, lib: Library, patron_id: str) -> list[dict]:
+    await load_patron(conn, lib, patron_id)
     loans = await loans_repo.active_loans(conn, patron_id)
     rows = await loans_repo.item_rows(conn, [loan.item_id for loan in loans])
     return [loan_view(lib, loan, rows.get(loan.item_id)) for loan in loans]
@@ -56,6 +57,7 @@ def hold_view(hold) -> dict[str, Any]:
 
 
 async def holds_view(conn: AsyncConnection, lib: Library, patron_id: str) -> list[dict]:
+    await load_patron(conn, lib, patron_id)
     result = []
     for hold in await holds_repo.patron_holds(conn, patron_id, open_only=True):
         view = hold_view(hold)

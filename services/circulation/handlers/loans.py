@@ -108,6 +108,7 @@ class CheckoutOutcome:
     patron: Patron
     loans: tuple[Loan, ...]
     fees: list[LedgerEntry]
+    items: dict[str, Any]  # item id -> its row, for the answer
 
 
 async def checkout(
@@ -162,7 +163,9 @@ async def checkout(
             if change.fee is not None:
                 await holds_repo.add_entries(conn, change.fee)
                 fees.append(change.fee)
-    return CheckoutOutcome(patron=patron, loans=result.loans, fees=fees)
+    return CheckoutOutcome(
+        patron=patron, loans=result.loans, fees=fees, items={r.id: r for r in rows}
+    )
 
 
 _LENDABLE = ("AVAILABLE", "ON_HOLD_SHELF")

@@ -13,7 +13,11 @@ from libs.common.policy import Decision, Refusal
 from services.circulation.adapters import holds_repo, patrons_repo
 from services.circulation.domain import credentials as cred
 from services.circulation.domain.credentials import CredentialChange, CredentialSet
-from services.circulation.domain.errors import CredentialNotFound, SmartIdFieldRefused
+from services.circulation.domain.errors import (
+    CredentialInUse,
+    CredentialNotFound,
+    SmartIdFieldRefused,
+)
 from services.circulation.domain.hkid import is_valid_hkid, normalize_hkid
 from services.circulation.domain.patrons import Patron, PatronApplication, register_patron
 from services.circulation.domain.smart_id import read_smart_id
@@ -44,7 +48,7 @@ def smart_id_refused(exc: SmartIdFieldRefused) -> Refused:
 
 async def _new_card(conn: AsyncConnection, card_number: str) -> None:
     if await patrons_repo.card_owner(conn, card_number) is not None:
-        raise Invalid(f"library card {card_number} is already in use")
+        raise CredentialInUse(f"library card {card_number} is already in use")
 
 
 async def register(
@@ -141,6 +145,15 @@ async def _apply(conn: AsyncConnection, lib: Library, change: CredentialChange) 
     return change
 
 
+async def report_own_card_lost(
+    conn: AsyncConnection, lib: Library, patron_id: str, card_number: str
+) -> CredentialChange:
+    """HKPL-15, reported by the signed-in patron: only a card of their own account."""
+    if await patrons_repo.card_owner(conn, card_number) != patron_id:
+        raise NotFound(f"no library card {card_number} on this account")
+    return await report_card_lost(conn, lib, card_number)
+
+
 async def _card_account(
     conn: AsyncConnection, lib: Library, card_number: str
 ) -> tuple[Patron, CredentialSet]:
@@ -199,7 +212,7 @@ async def apply_smart_id(
     patron, creds = await _account(conn, lib, patron_id)
     owner = await patrons_repo.smart_id_owner(conn, read.hkid_number)
     if owner is not None and owner != patron_id:
-        raise Invalid("this smart ID card is registered to another account")
+        raise CredentialInUse("this smart ID card is registered to another account")
     change = cred.apply_smart_id(creds, patron, read, at=lib.now(), on=lib.today())
     return await _apply(conn, lib, change)
 

@@ -34,7 +34,7 @@ async def test_smart_id_registration_reads_only_what_HKPL_14_allows(desk):
     res = await desk.post(
         f"/api/v1/patrons/{pid(other)}/smart-id", {"reading": desk.smart_id_reading(hkid)}
     )
-    assert res.status_code == 422  # one smart ID card, one account
+    assert res.status_code == 409  # one smart ID card, one account
 
 
 async def test_sign_in_with_card_or_hkid_and_password_or_phone_digits_then_lock_out_HKPL_08(
