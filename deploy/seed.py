@@ -8,6 +8,7 @@ from libs.common.clock import SystemClock
 from libs.common.db import make_engine, unit_of_work
 from libs.common.federation import Federation
 from services.circulation.adapters import items_repo
+from services.circulation.seed import seed_demo_patrons
 
 # (title, authors, language, material type, publisher, year) — a shelf every library shares
 # in part, so the catalogue has works held by several libraries.
@@ -94,5 +95,6 @@ async def seed_federation(fed: Federation, urls: dict[str, str]) -> None:
                     continue  # seeded before: keep what is there
                 for item in demo_items(lib.code, [sp.code for sp in lib.service_points]):
                     await items_repo.add_item(conn, lib.code, item, clock)
+                await seed_demo_patrons(conn, fed, lib.code, clock)
         finally:
             await engine.dispose()

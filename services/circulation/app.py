@@ -5,6 +5,7 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 from libs.common.auth import TokenIssuer, federation_clients
+from libs.common.clock import Clock
 from libs.common.db import unit_of_work
 from libs.common.federation import Federation
 from libs.common.policy import load_policy
@@ -22,15 +23,15 @@ def audience(library: str) -> str:
     return f"illfed:circulation:{library}"
 
 
-def library_context(runtime: ServiceRuntime, fed: Federation) -> Library:
+def library_context(
+    code: str, fed: Federation, clock: Clock, hasher: SecretHasher | None = None
+) -> Library:
     """The library's policy (its consortium's), clock, hasher and service points."""
-    code = runtime.extras["library"]
-    hasher = runtime.extras.get("hasher") or SecretHasher()
     return Library(
         code=code,
         policy=load_policy(fed.consortium_of(code).policy),
-        clock=runtime.clock,
-        hasher=hasher,  # type: ignore[arg-type]
+        clock=clock,
+        hasher=hasher or SecretHasher(),
         service_points={sp.code: sp.name for sp in fed.library(code).service_points},
     )
 
@@ -49,7 +50,12 @@ def create_app(
         tokens=tokens,
         description=f"Circulation service of {name}: items, patrons, loans, holds and fines.",
     )
-    lib = library_context(runtime, fed)
+    lib = library_context(
+        library,
+        fed,
+        runtime.clock,
+        runtime.extras.get("hasher"),  # type: ignore[arg-type]
+    )
     app.state.circulation = lib
     install_circulation_errors(app)
     for module in (items, patrons, loans, holds, charges, self_service):

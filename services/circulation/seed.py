@@ -1,0 +1,91 @@
+"""Demo patrons of the Hong Kong Public Libraries member, registered through the same
+handlers the API uses (HKPL-16 guarantor, HKPL-14 smart ID, argon2 secrets of HKPL-08).
+
+Sign in to the demo with card ``HKPL000001`` and password ``demo-reader``, card
+``HKPL000002`` or its smart ID card's HKID ``A123456(3)`` with the phone digits ``4567``, or
+the junior's card ``HKPL000003`` with ``2468``.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from libs.common.clock import Clock
+from libs.common.federation import Federation
+from services.circulation.adapters.tables import patrons
+from services.circulation.app import library_context
+from services.circulation.domain.hashing import SecretHasher
+from services.circulation.domain.patrons import Address, Guarantor, PatronApplication
+from services.circulation.handlers import patrons as handlers
+
+DEMO_CONSORTIUM = "HKPL"
+
+
+def _application(library: str, **fields) -> PatronApplication:
+    return PatronApplication(library=library, **fields)
+
+
+async def seed_demo_patrons(
+    conn: AsyncConnection,
+    fed: Federation,
+    library: str,
+    clock: Clock,
+    hasher: SecretHasher | None = None,
+) -> int:
+    """Register the demo patrons once; returns how many were added."""
+    if fed.library(library).consortium != DEMO_CONSORTIUM:
+        return 0
+    if (await conn.execute(select(func.count()).select_from(patrons))).scalar_one():
+        return 0
+    lib = library_context(library, fed, clock, hasher)
+    adult = _application(
+        library,
+        category="adult",
+        name_en="Chan Tai Man",
+        name_zh="陳大文",
+        date_of_birth=date(1985, 4, 1),
+        address=Address(lines=("Flat 12A, 1 Nathan Road",), district="Yau Tsim Mong"),
+        email="chan.taiman@example.hk",
+    )
+    await handlers.register(conn, lib, adult, card_number="HKPL000001", password="demo-reader")
+    smart = _application(
+        library,
+        category="adult",
+        name_en="Wong Mei Ling",
+        name_zh="黃美玲",
+        date_of_birth=date(1992, 9, 30),
+        language="zh-Hant",
+        address=Address(lines=("3 Sha Tin Centre Street",), district="Sha Tin"),
+        email="wong.meiling@example.hk",
+        phone="+852 9123 4567",
+    )
+    patron, _ = await handlers.register(conn, lib, smart, card_number="HKPL000002")
+    await handlers.apply_smart_id(
+        conn,
+        lib,
+        patron.patron_id,
+        {
+            "english_name": "WONG, Mei Ling",
+            "chinese_name": "黃美玲",
+            "hkid_number": "A123456(3)",
+            "date_of_birth": "1992-09-30",
+            "date_of_issue": "2019-05-02",
+        },
+    )
+    junior = _application(
+        library,
+        category="junior",
+        name_en="Lee Siu Ming",
+        date_of_birth=date(2014, 2, 14),
+        address=Address(lines=("8 Tuen Mun Heung Sze Wui Road",), district="Tuen Mun"),
+        email="lee.family@example.hk",
+        phone="+852 6000 2468",
+        guarantor=Guarantor(
+            name="Lee Ka Wai", relationship="parent", date_of_birth=date(1980, 7, 7)
+        ),
+    )
+    await handlers.register(conn, lib, junior, card_number="HKPL000003")
+    return 3
