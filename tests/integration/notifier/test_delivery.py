@@ -12,11 +12,15 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from libs.common.clock import ManualClock
 from libs.common.contracts.events import NoticeRequested
+from libs.common.policy import load_policy
+from libs.common.policy.overdue_notices import overdue_notice_due, overdue_notice_id
 from services.notifier.adapters import repository
 from services.notifier.adapters.delivery import DeliveryLoop, DeliveryWorker, deliver_due
 from services.notifier.adapters.mailbox import Mailbox
 from services.notifier.adapters.rendering import NoticeRenderer
+from services.notifier.adapters.smtp import message_id_for
 from services.notifier.adapters.tables import notices
+from services.notifier.domain.kinds import NOTICE_KINDS
 from tests.integration.notifier.conftest import TEST_RETRY
 from tests.integration.notifier.sample import notice_event
 
@@ -353,3 +357,124 @@ async def test_a_broken_template_edit_is_retried_and_the_fix_is_picked_up_withou
 
     [mail] = mailbox.messages()
     assert mail.subject == "Ready at EdUHK: Pride and Prejudice"
+
+
+async def test_hkall_15_the_policy_schedule_mails_an_overdue_book_three_times_each_once(
+    engine: AsyncEngine, mailbox: Mailbox, worker: DeliveryWorker, clock: ManualClock
+) -> None:
+    """HKALL-15 with the schedule of deploy/policies/hkall.toml: a home library's daily job,
+    run twice a day for three weeks, asks for the reminders the policy says are due; the
+    patron gets one e-mail 1, 7 and 14 days late, and no more."""
+    hkall = load_policy("hkall")
+    due = hkall.local_date(clock.now()) - timedelta(days=1)  # the book is due yesterday
+    last_sent = 0
+    for _day in range(21):
+        for run in range(2):
+            today = hkall.local_date(clock.now())
+            reminder = overdue_notice_due(hkall, due_date=due, on=today, already_sent=last_sent)
+            if reminder is not None:
+                event = notice_event(
+                    notice_id=overdue_notice_id("eduhk:loan-7", reminder.number),
+                    kind="overdue",
+                    due_date=due,
+                    occurred_at=clock.now(),
+                )
+                await record(engine, event, clock)
+                # The first run of each day "dies" before recording its progress, so the
+                # second asks again: with the same notice id, which sends nothing more.
+                if run == 1:
+                    last_sent = reminder.number
+            await worker.deliver_due()
+        clock.advance(days=1)
+
+    mails = mailbox.messages()
+    assert [m.message_id for m in mails] == [
+        message_id_for(overdue_notice_id("eduhk:loan-7", n), "hkall@eduhk.example.hk")
+        for n in (1, 2, 3)
+    ]
+    days_late = [
+        line.split()[-1]
+        for m in mails
+        for line in (m.text or "").splitlines()
+        if "Days overdue" in line
+    ]
+    assert days_late == ["1", "7", "14"]
+    assert all("not receiving this notice does not waive them" in (m.text or "") for m in mails)
+
+
+# What each kind's mail must say, beyond the title: the facts a patron acts on.
+DUE, PICKUP_BY = date(2026, 12, 10), date(2026, 12, 1)
+KIND_FACTS: dict[str, tuple[str, ...]] = {
+    "ill_arrived": ("pickup_by", "pickup_location"),  # HKALL-05, HKALL-06
+    "reservation_ready": ("pickup_by", "pickup_location", "amount"),  # HKPL, HKPL-11 fee
+    "recall": ("due_date",),  # HKALL-11, MALA-06: the new due date
+    "overdue": ("due_date",),  # HKALL-15
+    "renewal_approved": ("due_date", "transaction_ref"),  # HKALL-13, HKPL-06
+    "renewal_denied": ("rule", "reason"),  # HKALL-13: the rule that refused
+    "fine": ("amount",),  # HKALL-16..19
+    "suspension": ("rule", "reason"),  # HKALL-18, HKALL-19
+    "lost_card_reported": ("amount",),  # HKPL-12, HKPL-15, MALA-12
+    "ill_unfilled": ("transaction_ref",),
+    "ill_cancelled": ("transaction_ref",),
+}
+
+
+def _facts(language: str) -> dict[str, str]:
+    zh = language == "zh-Hant"
+    return {
+        "due_date": "2026年12月10日" if zh else "2026-12-10",
+        "pickup_by": "2026年12月1日" if zh else "2026-12-01",
+        "pickup_location": "MMW Library circulation counter",
+        "transaction_ref": "TRN-20261206-0007",
+        "rule": "HKALL-19",
+        "reason": "maximum fine reached",
+        "amount": "港幣30.00元" if zh else "HKD 30.00",
+    }
+
+
+async def test_every_kind_arrives_over_smtp_in_both_languages_with_text_html_and_its_facts(
+    engine: AsyncEngine, mailbox: Mailbox, worker: DeliveryWorker, clock: ManualClock
+) -> None:
+    """Every notice kind, English and Traditional Chinese, as a real SMTP server receives
+    it: plain-text and HTML parts, the home library's name and contact in both, and the
+    dates, reference, rule and amount the patron needs, written in the patron's language."""
+    assert set(KIND_FACTS) == set(NOTICE_KINDS)
+    events = {}
+    for kind in NOTICE_KINDS:
+        for language in ("en", "zh-Hant"):
+            event = notice_event(
+                kind=kind,
+                language=language,
+                title="紅樓夢",
+                due_date=DUE,
+                pickup_by=PICKUP_BY,
+                transaction_ref="TRN-20261206-0007",
+                rule="HKALL-19",
+                reason="maximum fine reached",
+                amount_minor=3000,
+                currency="HKD",
+                occurred_at=clock.now(),
+            )
+            events[message_id_for(event.notice_id, "hkall@eduhk.example.hk")] = event
+            await record(engine, event, clock)
+    worker.batch_size = len(events)
+
+    assert await worker.deliver_due() == len(events)
+
+    mails = {m.message_id: m for m in mailbox.messages()}
+    assert set(mails) == set(events)
+    for message_id, event in events.items():
+        mail = mails[message_id]
+        where = f"{event.kind} in {event.language}"
+        assert mail.language == event.language, where
+        assert mail.text and mail.html, where
+        assert mail.subject, where
+        for part in (mail.text, mail.html):
+            assert "The Education University of Hong Kong Library" in part, where
+            assert "hkall@eduhk.example.hk" in part, where
+        if event.kind != "lost_card_reported":
+            assert "紅樓夢" in mail.subject + mail.text, where
+        facts = _facts(event.language)
+        for name in KIND_FACTS[event.kind]:
+            assert facts[name] in mail.text, f"{where}: {name}"
+            assert facts[name] in mail.html, f"{where}: {name} (HTML)"
