@@ -32,9 +32,13 @@ def lib_of(request: Request) -> Library:
 
 
 def staff(request: Request, principal: Principal) -> Library:
-    """Library A's systems and staff act only on A's patrons (operators may look)."""
+    """Library A's systems and staff act only on A's patrons. Unlike items, patrons are not
+    open to consortium operators either: the home library alone holds its patrons' personal
+    data (privacy)."""
     lib = lib_of(request)
     require_library(principal, lib.code)
+    if principal.role != "library":
+        raise forbidden("only the library's own staff and systems may act on its patrons")
     return lib
 
 

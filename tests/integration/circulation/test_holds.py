@@ -60,6 +60,23 @@ async def test_a_reserved_item_with_no_other_copy_is_not_renewed_HKPL_03_and_fee
     assert statuses == ["AVAILABLE", "ON_LOAN", "ON_HOLD_SHELF", "ON_LOAN"]
 
 
+async def test_renewing_several_renews_what_may_be_and_tells_what_may_not_HKPL_03(desk):
+    borrower, reader = await desk.register(), await desk.register()
+    reserved = await desk.add_item(title_id=desk.unique("T"))
+    free = await desk.add_item()
+    for item in (reserved, free):
+        await desk.checkout(borrower["card_number"], item)
+    await _hold(desk, reader, reserved["title_id"])
+    loans = (await desk.get(f"/api/v1/patrons/{pid(borrower)}/loans")).json()["loans"]
+    res = await desk.post(
+        f"/api/v1/patrons/{pid(borrower)}/renewals", {"loan_ids": [x["loan_id"] for x in loans]}
+    )
+    assert res.status_code == 201, res.text
+    assert [i["item_id"] for i in res.json()["items"]] == [free["id"]]
+    [refused] = res.json()["refused"]
+    assert refused["item_id"] == reserved["id"] and refused["rules"] == ["HKPL-03"]
+
+
 async def test_another_copy_on_the_shelf_is_assigned_and_the_loan_renews_HKPL_03(desk):
     borrower, reader = await desk.register(), await desk.register()
     title = desk.unique("T")

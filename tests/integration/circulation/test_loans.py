@@ -168,6 +168,18 @@ async def test_other_libraries_and_patrons_may_not_use_staff_routes(desk):
     other = {"Authorization": f"Bearer {res.json()['access_token']}"}
     res = await desk.client.get("/api/v1/patrons/anyone", headers=other)
     assert res.status_code == 403
+    # Patrons' personal data stays with their library: not even operators may look.
+    res = await desk.client.post(
+        "/api/v1/auth/token",
+        data={
+            "grant_type": "client_credentials",
+            "client_id": "operator",
+            "client_secret": client_secret(DEV_SECRET, "operator"),
+        },
+    )
+    operator = {"Authorization": f"Bearer {res.json()['access_token']}"}
+    res = await desk.client.get("/api/v1/patrons/anyone", headers=operator)
+    assert res.status_code == 403
     patron = await desk.register()
     token = (await desk.sign_in(patron["card_number"], "s3cret-pass")).json()["access_token"]
     mine = {"Authorization": f"Bearer {token}"}
@@ -175,3 +187,64 @@ async def test_other_libraries_and_patrons_may_not_use_staff_routes(desk):
     assert res.status_code == 403
     res = await desk.client.get("/api/v1/me", headers=desk.staff)
     assert res.status_code == 403
+
+
+async def test_charges_ceiling_and_overdue_time_limit_stop_borrowing_and_renewing_HKPL_03(desk):
+    # The outstanding-charges ceiling ($130 in this deployment's policy).
+    owes = await desk.register()
+    lost = await desk.add_item()
+    await desk.checkout(owes["card_number"], lost)
+    [loan] = (await desk.get(f"/api/v1/patrons/{pid(owes)}/loans")).json()["loans"]
+    await desk.post(f"/api/v1/loans/{loan['loan_id']}/lost", {"replacement_cost_minor": 15000})
+    res = await desk.checkout(owes["card_number"], await desk.add_item())
+    assert res.status_code == 409 and res.json()["rules"] == ["HKPL-03"]
+    assert "have reached the limit of HKD 130.00" in res.json()["detail"]
+
+    # An item more than 60 days overdue: nothing renews, nothing more is lent.
+    late = await desk.register()
+    kept, other = await desk.add_item(), await desk.add_item()
+    await desk.checkout(late["card_number"], kept)
+    await desk.checkout(late["card_number"], other)
+    await desk.travel(hkt(2026, 4, 10))  # due 8 February: 61 days overdue
+    res = await desk.post(f"/api/v1/patrons/{pid(late)}/renewals/preview", {"loan_ids": []})
+    outcomes = res.json()["outcomes"]
+    assert [o["renewable"] for o in outcomes] == [False, False]
+    assert all("HKPL-03" in o["rules"] for o in outcomes)
+    res = await desk.checkout(late["card_number"], await desk.add_item())
+    assert res.status_code == 409 and "HKPL-03" in res.json()["rules"]
+    # Every refusal is told, not only the first.
+    assert len(res.json()["refusals"]) >= 2
+
+
+async def test_a_guarantors_card_costs_the_adult_fee_to_replace_HKPL_12_HKPL_16(desk):
+    guarantor = {"name": "Lee Ka Wai", "relationship": "guardian", "date_of_birth": "2010-01-01"}
+    res = await desk.post(
+        "/api/v1/patrons",
+        {
+            "category": "junior",
+            "name_en": "Lee Siu Ming",
+            "date_of_birth": "2014-02-14",
+            "address": {"lines": ["8 Tuen Mun Road"]},
+            "email": "lee@example.hk",
+            "guarantor": guarantor,
+        },
+    )
+    assert res.status_code == 422 and res.json()["rules"] == ["HKPL-16"]  # a minor guarantor
+    junior = await desk.register(
+        category="junior",
+        date_of_birth="2014-02-14",
+        guarantor={**guarantor, "date_of_birth": "1980-07-07"},
+    )
+    card = desk.unique("G")
+    res = await desk.post(
+        f"/api/v1/patrons/{pid(junior)}/cards", {"card_number": card, "guarantor_card": True}
+    )
+    assert res.status_code == 201
+    res = await desk.post(
+        f"/api/v1/cards/{card}/replacement", {"new_card_number": desk.unique("G")}
+    )
+    assert res.json()["charge"]["amount_minor"] == 3300
+    res = await desk.post(
+        f"/api/v1/cards/{junior['card_number']}/replacement", {"new_card_number": desk.unique("J")}
+    )
+    assert res.json()["charge"]["amount_minor"] == 1700
