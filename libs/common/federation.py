@@ -27,6 +27,8 @@ class ServicePoint(_Model):
 class Library(_Model):
     code: str = Field(pattern=r"^[a-z][a-z0-9]{1,15}$")
     name: str
+    # The name in other languages, for notices and pages in the patron's language.
+    names: dict[str, str] = Field(default_factory=dict)
     consortium: str
     port: int
     email: str

@@ -17,7 +17,7 @@ def test_the_federation_file_gives_each_library_its_name_contact_and_time_zone()
     assert eduhk.email == "hkall@eduhk.example.hk"
     assert eduhk.timezone == "Asia/Hong_Kong"
     assert contacts["kwnc"].timezone == "Asia/Macau"
-    assert eduhk.name_in("zh-Hant") == eduhk.name  # no Chinese name configured
+    assert eduhk.name_in("zh-Hant") == "香港教育大學圖書館"
     with pytest.raises(UnknownLibrary):
         contact_for(contacts, "atlantis")
 

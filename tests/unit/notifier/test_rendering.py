@@ -186,3 +186,15 @@ def test_context_holds_formatted_values_and_no_address() -> None:
     assert context["days_overdue"] == 4
     assert context["library"]["name"] == "香港教育大學圖書館"
     assert "email" not in context
+
+
+def test_the_demo_federation_signs_chinese_notices_with_each_librarys_chinese_name() -> None:
+    # deploy/federation.toml carries every library's Traditional Chinese name, so a patron who
+    # reads Chinese never sees the English name alone.
+    from services.notifier.adapters.libraries import load_library_contacts
+
+    contacts = load_library_contacts()
+    assert all(c.names.get("zh-Hant") for c in contacts.values())
+    kwnc = contacts["kwnc"]
+    out = renderer.render(notice_event(kind="recall", language="zh-Hant", **FULL), kwnc)
+    assert "澳門鏡湖護理學院圖書館" in out.text and "澳門鏡湖護理學院圖書館" in out.html
