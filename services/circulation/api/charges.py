@@ -10,6 +10,7 @@ from fastapi import APIRouter, Header, Request
 from libs.common.auth import CurrentPrincipal
 from services.circulation.api.common import idempotent, read_only, staff
 from services.circulation.api.schemas import Payment, Waiver
+from services.circulation.api.views import LedgerView, SettlementView
 from services.circulation.handlers import account
 from services.circulation.handlers import charges as handlers
 
@@ -17,7 +18,11 @@ router = APIRouter(prefix="/api/v1", tags=["charges"])
 IdempotencyKey = Annotated[str | None, Header()]
 
 
-@router.get("/patrons/{patron_id}/charges", summary="Fines, fees, payments and waivers")
+@router.get(
+    "/patrons/{patron_id}/charges",
+    response_model=LedgerView,
+    summary="Fines, fees, payments and waivers",
+)
 async def statement(patron_id: str, request: Request, principal: CurrentPrincipal):
     lib = staff(request, principal)
 
@@ -54,7 +59,12 @@ async def _settle(request, principal, patron_id, kind, body, actor, key):
     return await idempotent(request, principal, key, body.model_dump(), work)
 
 
-@router.post("/patrons/{patron_id}/payments", status_code=201, summary="Record a payment")
+@router.post(
+    "/patrons/{patron_id}/payments",
+    response_model=SettlementView,
+    status_code=201,
+    summary="Record a payment",
+)
 async def pay(
     patron_id: str,
     body: Payment,
@@ -66,7 +76,12 @@ async def pay(
     return await _settle(request, principal, patron_id, "payment", body, actor, idempotency_key)
 
 
-@router.post("/patrons/{patron_id}/waivers", status_code=201, summary="Waive a charge")
+@router.post(
+    "/patrons/{patron_id}/waivers",
+    response_model=SettlementView,
+    status_code=201,
+    summary="Waive a charge",
+)
 async def waive(
     patron_id: str,
     body: Waiver,

@@ -11,6 +11,7 @@ from libs.common.auth import CurrentPrincipal
 from libs.common.db import unit_of_work
 from services.circulation.api.common import idempotent, read_only, staff
 from services.circulation.api.schemas import StaffHoldRequest
+from services.circulation.api.views import ExpiryView, HoldsView, HoldView
 from services.circulation.handlers import account
 from services.circulation.handlers import holds as handlers
 
@@ -18,7 +19,9 @@ router = APIRouter(prefix="/api/v1", tags=["holds"])
 IdempotencyKey = Annotated[str | None, Header()]
 
 
-@router.post("/holds", status_code=201, summary="Reserve a title for a patron")
+@router.post(
+    "/holds", response_model=HoldView, status_code=201, summary="Reserve a title for a patron"
+)
 async def place(
     body: StaffHoldRequest,
     request: Request,
@@ -34,7 +37,7 @@ async def place(
     return await idempotent(request, principal, idempotency_key, body.model_dump(), work)
 
 
-@router.post("/holds/{hold_id}/cancel", summary="Cancel a reservation")
+@router.post("/holds/{hold_id}/cancel", response_model=HoldView, summary="Cancel a reservation")
 async def cancel(hold_id: str, request: Request, principal: CurrentPrincipal):
     lib = staff(request, principal)
     async with unit_of_work(request.app.state.runtime.engine) as conn:
@@ -42,7 +45,9 @@ async def cancel(hold_id: str, request: Request, principal: CurrentPrincipal):
     return account.hold_view(hold)
 
 
-@router.post("/holds/expire", summary="Expire reservations not collected in time")
+@router.post(
+    "/holds/expire", response_model=ExpiryView, summary="Expire reservations not collected in time"
+)
 async def expire(request: Request, principal: CurrentPrincipal):
     lib = staff(request, principal)
     async with unit_of_work(request.app.state.runtime.engine) as conn:
@@ -50,7 +55,9 @@ async def expire(request: Request, principal: CurrentPrincipal):
     return {"expired": expired}
 
 
-@router.get("/patrons/{patron_id}/holds", summary="The patron's open reservations")
+@router.get(
+    "/patrons/{patron_id}/holds", response_model=HoldsView, summary="The patron's open reservations"
+)
 async def patron_holds(patron_id: str, request: Request, principal: CurrentPrincipal):
     lib = staff(request, principal)
 

@@ -17,6 +17,15 @@ from services.circulation.api.schemas import (
     RenewalRequest,
     Return,
 )
+from services.circulation.api.views import (
+    CheckoutView,
+    LoansView,
+    LossView,
+    PlanView,
+    RenewalView,
+    ReturnView,
+    TransactionView,
+)
 from services.circulation.handlers import account
 from services.circulation.handlers import loans as handlers
 from services.circulation.handlers.context import Library
@@ -105,7 +114,12 @@ async def preview_for(request: Request, lib: Library, patron_id: str, body) -> d
     return await read_only(request, work)
 
 
-@router.post("/loans", status_code=201, summary="Check out an item (a set lends whole)")
+@router.post(
+    "/loans",
+    response_model=CheckoutView,
+    status_code=201,
+    summary="Check out an item (a set lends whole)",
+)
 async def checkout(
     body: Checkout,
     request: Request,
@@ -134,7 +148,12 @@ async def checkout(
     return await idempotent(request, principal, idempotency_key, body.model_dump(), work)
 
 
-@router.post("/returns", status_code=201, summary="Return an item at any service point")
+@router.post(
+    "/returns",
+    response_model=ReturnView,
+    status_code=201,
+    summary="Return an item at any service point",
+)
 async def return_item(
     body: Return,
     request: Request,
@@ -161,7 +180,7 @@ async def return_item(
     return await idempotent(request, principal, idempotency_key, body.model_dump(), work)
 
 
-@router.get("/patrons/{patron_id}/loans", summary="The patron's loans")
+@router.get("/patrons/{patron_id}/loans", response_model=LoansView, summary="The patron's loans")
 async def patron_loans(patron_id: str, request: Request, principal: CurrentPrincipal):
     lib = staff(request, principal)
 
@@ -173,6 +192,7 @@ async def patron_loans(patron_id: str, request: Request, principal: CurrentPrinc
 
 @router.post(
     "/patrons/{patron_id}/renewals",
+    response_model=RenewalView,
     status_code=201,
     summary="Renew loans; a Transaction Reference Number for what was renewed (HKPL-06)",
 )
@@ -189,6 +209,7 @@ async def renew(
 
 @router.post(
     "/patrons/{patron_id}/renewals/preview",
+    response_model=PlanView,
     summary="Dry run: what renewing these now would do (nothing changes)",
 )
 async def preview(
@@ -198,7 +219,11 @@ async def preview(
     return await preview_for(request, lib, patron_id, body)
 
 
-@router.get("/renewal-transactions/{reference}", summary="Look up a Transaction Reference Number")
+@router.get(
+    "/renewal-transactions/{reference}",
+    response_model=TransactionView,
+    summary="Look up a Transaction Reference Number",
+)
 async def lookup(reference: str, request: Request, principal: CurrentPrincipal):
     staff(request, principal)
 
@@ -230,7 +255,12 @@ async def _loss(request, principal, loan_id, body, key, damaged: bool):
     return await idempotent(request, principal, key, body.model_dump(), work)
 
 
-@router.post("/loans/{loan_id}/lost", status_code=201, summary="Charge a lost item (HKPL-13)")
+@router.post(
+    "/loans/{loan_id}/lost",
+    response_model=LossView,
+    status_code=201,
+    summary="Charge a lost item (HKPL-13)",
+)
 async def lost(
     loan_id: str,
     body: LossCharge,
@@ -241,7 +271,12 @@ async def lost(
     return await _loss(request, principal, loan_id, body, idempotency_key, damaged=False)
 
 
-@router.post("/loans/{loan_id}/damaged", status_code=201, summary="Charge a damaged item (HKPL-13)")
+@router.post(
+    "/loans/{loan_id}/damaged",
+    response_model=LossView,
+    status_code=201,
+    summary="Charge a damaged item (HKPL-13)",
+)
 async def damaged(
     loan_id: str,
     body: LossCharge,

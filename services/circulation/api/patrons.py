@@ -20,6 +20,13 @@ from services.circulation.api.schemas import (
     SmartIdLoss,
     SmartIdReading,
 )
+from services.circulation.api.views import (
+    AccountView,
+    CardsView,
+    CredentialChangeView,
+    PatronView,
+    RegistrationView,
+)
 from services.circulation.domain.patrons import PatronApplication
 from services.circulation.handlers import account
 from services.circulation.handlers import patrons as handlers
@@ -54,7 +61,12 @@ def _change_view(change) -> dict:
     }
 
 
-@router.post("/patrons", status_code=201, summary="Register a patron (HKPL-16 guarantor)")
+@router.post(
+    "/patrons",
+    response_model=RegistrationView,
+    status_code=201,
+    summary="Register a patron (HKPL-16 guarantor)",
+)
 async def register(
     body: Registration,
     request: Request,
@@ -78,13 +90,21 @@ async def register(
     return await idempotent(request, principal, idempotency_key, payload, work)
 
 
-@router.get("/patrons/{patron_id}", summary="The account: standing, loans, holds, charges")
+@router.get(
+    "/patrons/{patron_id}",
+    response_model=AccountView,
+    summary="The account: standing, loans, holds, charges",
+)
 async def get_account(patron_id: str, request: Request, principal: CurrentPrincipal):
     lib = staff(request, principal)
     return await read_only(request, lambda conn: account.summary(conn, lib, patron_id))
 
 
-@router.patch("/patrons/{patron_id}", summary="Change of address, e-mail, phone or language")
+@router.patch(
+    "/patrons/{patron_id}",
+    response_model=PatronView,
+    summary="Change of address, e-mail, phone or language",
+)
 async def change_contact(
     patron_id: str, body: ContactChange, request: Request, principal: CurrentPrincipal
 ):
@@ -113,7 +133,12 @@ async def unlock(patron_id: str, request: Request, principal: CurrentPrincipal):
         await handlers.unlock_sign_in(conn, lib, patron_id)
 
 
-@router.post("/patrons/{patron_id}/cards", status_code=201, summary="Issue a library card")
+@router.post(
+    "/patrons/{patron_id}/cards",
+    response_model=CardsView,
+    status_code=201,
+    summary="Issue a library card",
+)
 async def issue_card(
     patron_id: str,
     body: NewCard,
@@ -132,7 +157,11 @@ async def issue_card(
     return await idempotent(request, principal, idempotency_key, body.model_dump(), work)
 
 
-@router.post("/cards/{card_number}/lost", summary="Report a library card lost (HKPL-15)")
+@router.post(
+    "/cards/{card_number}/lost",
+    response_model=CredentialChangeView,
+    summary="Report a library card lost (HKPL-15)",
+)
 async def report_card_lost(card_number: str, request: Request, principal: CurrentPrincipal):
     lib = staff(request, principal)
     async with unit_of_work(request.app.state.runtime.engine) as conn:
@@ -142,6 +171,7 @@ async def report_card_lost(card_number: str, request: Request, principal: Curren
 
 @router.post(
     "/cards/{card_number}/replacement",
+    response_model=CredentialChangeView,
     status_code=201,
     summary="Issue a replacement card; its fee is charged (HKPL-12)",
 )
@@ -163,7 +193,11 @@ async def replace_card(
     return await idempotent(request, principal, idempotency_key, body.model_dump(), work)
 
 
-@router.post("/cards/{card_number}/cancel", summary="Cancel a library card (HKPL-17)")
+@router.post(
+    "/cards/{card_number}/cancel",
+    response_model=CredentialChangeView,
+    summary="Cancel a library card (HKPL-17)",
+)
 async def cancel_card(card_number: str, request: Request, principal: CurrentPrincipal):
     lib = staff(request, principal)
     async with unit_of_work(request.app.state.runtime.engine) as conn:
@@ -173,6 +207,7 @@ async def cancel_card(card_number: str, request: Request, principal: CurrentPrin
 
 @router.post(
     "/patrons/{patron_id}/smart-id",
+    response_model=CredentialChangeView,
     status_code=201,
     summary="Register the smart ID card for library use (HKPL-14 fields only)",
 )
@@ -191,7 +226,11 @@ async def apply_smart_id(
     return await idempotent(request, principal, idempotency_key, body.model_dump(), work)
 
 
-@router.post("/patrons/{patron_id}/smart-id/lost", summary="Report the smart ID card lost")
+@router.post(
+    "/patrons/{patron_id}/smart-id/lost",
+    response_model=CredentialChangeView,
+    summary="Report the smart ID card lost",
+)
 async def report_smart_id_lost(
     patron_id: str, body: SmartIdLoss, request: Request, principal: CurrentPrincipal
 ):
@@ -205,6 +244,7 @@ async def report_smart_id_lost(
 
 @router.post(
     "/patrons/{patron_id}/smart-id/replacement",
+    response_model=CredentialChangeView,
     status_code=201,
     summary="The lost smart ID card's replacement takes over (HKPL-19)",
 )
@@ -225,6 +265,7 @@ async def replace_smart_id(
 
 @router.post(
     "/patrons/{patron_id}/smart-id/discontinue",
+    response_model=CredentialChangeView,
     summary="Stop using the smart ID card for library services (HKPL-17)",
 )
 async def discontinue_smart_id(patron_id: str, request: Request, principal: CurrentPrincipal):

@@ -20,6 +20,18 @@ from services.circulation.api.common import (
 )
 from services.circulation.api.loans import preview_for, renew_for, transaction_view
 from services.circulation.api.schemas import HoldRequest, RenewalPreview, RenewalRequest, SignIn
+from services.circulation.api.views import (
+    AccountView,
+    HoldsView,
+    HoldView,
+    LedgerView,
+    LoansView,
+    PatronView,
+    PlanView,
+    RenewalView,
+    SessionView,
+    TransactionView,
+)
 from services.circulation.handlers import account, charges
 from services.circulation.handlers import holds as holds_handlers
 from services.circulation.handlers import loans as loans_handlers
@@ -32,6 +44,7 @@ SESSION_COOKIE = "illfed_session"
 
 @router.post(
     "/patron-sessions",
+    response_model=SessionView,
     status_code=201,
     summary="Sign in with a card number or HKID number and a password or phone digits",
 )
@@ -61,13 +74,13 @@ async def sign_in(body: SignIn, request: Request):
     return response
 
 
-@router.get("/me", summary="My account")
+@router.get("/me", response_model=AccountView, summary="My account")
 async def me(request: Request, principal: CurrentPrincipal):
     lib, patron_id = signed_in_patron(request, principal)
     return await read_only(request, lambda conn: account.summary(conn, lib, patron_id))
 
 
-@router.get("/me/loans", summary="My loans and their due dates")
+@router.get("/me/loans", response_model=LoansView, summary="My loans and their due dates")
 async def my_loans(request: Request, principal: CurrentPrincipal):
     lib, patron_id = signed_in_patron(request, principal)
 
@@ -77,7 +90,9 @@ async def my_loans(request: Request, principal: CurrentPrincipal):
     return await read_only(request, work)
 
 
-@router.post("/me/renewals", status_code=201, summary="Renew the loans I select")
+@router.post(
+    "/me/renewals", response_model=RenewalView, status_code=201, summary="Renew the loans I select"
+)
 async def renew(
     body: RenewalRequest,
     request: Request,
@@ -88,14 +103,18 @@ async def renew(
     return await renew_for(request, principal, lib, patron_id, body, idempotency_key)
 
 
-@router.post("/me/renewals/preview", summary="What renewing these now would do")
+@router.post(
+    "/me/renewals/preview", response_model=PlanView, summary="What renewing these now would do"
+)
 async def preview(body: RenewalPreview, request: Request, principal: CurrentPrincipal):
     lib, patron_id = signed_in_patron(request, principal)
     return await preview_for(request, lib, patron_id, body)
 
 
 @router.get(
-    "/me/renewal-transactions/{reference}", summary="Look up my Transaction Reference Number"
+    "/me/renewal-transactions/{reference}",
+    response_model=TransactionView,
+    summary="Look up my Transaction Reference Number",
 )
 async def lookup(reference: str, request: Request, principal: CurrentPrincipal):
     _, patron_id = signed_in_patron(request, principal)
@@ -107,7 +126,7 @@ async def lookup(reference: str, request: Request, principal: CurrentPrincipal):
     return await read_only(request, work)
 
 
-@router.get("/me/holds", summary="My reservations")
+@router.get("/me/holds", response_model=HoldsView, summary="My reservations")
 async def my_holds(request: Request, principal: CurrentPrincipal):
     lib, patron_id = signed_in_patron(request, principal)
 
@@ -117,7 +136,7 @@ async def my_holds(request: Request, principal: CurrentPrincipal):
     return await read_only(request, work)
 
 
-@router.post("/me/holds", status_code=201, summary="Reserve a title")
+@router.post("/me/holds", response_model=HoldView, status_code=201, summary="Reserve a title")
 async def place_hold(
     body: HoldRequest,
     request: Request,
@@ -133,7 +152,7 @@ async def place_hold(
     return await idempotent(request, principal, idempotency_key, body.model_dump(), work)
 
 
-@router.post("/me/holds/{hold_id}/cancel", summary="Cancel my reservation")
+@router.post("/me/holds/{hold_id}/cancel", response_model=HoldView, summary="Cancel my reservation")
 async def cancel_hold(hold_id: str, request: Request, principal: CurrentPrincipal):
     lib, patron_id = signed_in_patron(request, principal)
     async with unit_of_work(request.app.state.runtime.engine) as conn:
@@ -141,7 +160,7 @@ async def cancel_hold(hold_id: str, request: Request, principal: CurrentPrincipa
     return account.hold_view(hold)
 
 
-@router.get("/me/charges", summary="My fines and fees")
+@router.get("/me/charges", response_model=LedgerView, summary="My fines and fees")
 async def my_charges(request: Request, principal: CurrentPrincipal):
     lib, patron_id = signed_in_patron(request, principal)
 
@@ -151,7 +170,11 @@ async def my_charges(request: Request, principal: CurrentPrincipal):
     return await read_only(request, work)
 
 
-@router.post("/me/cards/{card_number}/lost", summary="Report my library card lost (HKPL-15)")
+@router.post(
+    "/me/cards/{card_number}/lost",
+    response_model=PatronView,
+    summary="Report my library card lost (HKPL-15)",
+)
 async def report_lost(card_number: str, request: Request, principal: CurrentPrincipal):
     lib, patron_id = signed_in_patron(request, principal)
     async with unit_of_work(request.app.state.runtime.engine) as conn:

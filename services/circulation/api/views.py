@@ -1,0 +1,242 @@
+"""What the circulation API answers, as documented in its OpenAPI description. Money is
+integer minor units (cents) with its currency."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any
+
+from pydantic import BaseModel
+
+
+class Block(BaseModel):
+    rule: str
+    reason: str
+    code: str
+
+
+class PatronView(BaseModel):
+    patron_id: str
+    library: str
+    category: str
+    name_en: str
+    name_zh: str | None
+    date_of_birth: date
+    language: str
+    address: dict[str, Any]
+    email: str
+    phone: str | None
+    guarantor: dict[str, Any] | None
+    registered_on: date
+    cancelled_on: date | None
+    suspensions: list[dict[str, Any]]
+    status: str
+    blocks: list[Block]
+
+
+class CardView(BaseModel):
+    card_number: str
+    status: str
+    issued_on: date
+
+
+class SmartIdView(BaseModel):
+    status: str
+
+
+class EntryView(BaseModel):
+    entry_id: str
+    kind: str
+    amount_minor: int
+    currency: str
+    rule: str | None
+    description: str | None = None
+
+
+class RegistrationView(BaseModel):
+    patron: PatronView
+    cards: list[CardView]
+
+
+class CardsView(BaseModel):
+    patron_id: str
+    cards: list[CardView]
+
+
+class CredentialChangeView(BaseModel):
+    patron: PatronView
+    cards: list[CardView]
+    smart_id: SmartIdView | None
+    charge: EntryView | None
+
+
+class LoanView(BaseModel):
+    loan_id: str
+    item_id: str
+    barcode: str | None
+    title: str | None
+    set_id: str | None
+    checkout_date: date
+    due_date: date
+    days_overdue: int
+    fine_so_far_minor: int
+    renewals: int
+    consecutive_renewals: int
+    borrowed_with: str | None
+    returned_at: datetime | None
+    returned_to: str | None
+    loss: str | None
+
+
+class LoansView(BaseModel):
+    loans: list[LoanView]
+
+
+class HoldView(BaseModel):
+    hold_id: str
+    title_id: str
+    status: str
+    pickup_location: str
+    placed_at: datetime
+    item_id: str | None
+    pickup_by: date | None
+    position: int | None = None
+
+
+class HoldsView(BaseModel):
+    holds: list[HoldView]
+
+
+class LedgerEntryView(BaseModel):
+    entry_id: str
+    kind: str
+    amount_minor: int
+    currency: str
+    at: datetime
+    rule: str | None
+    item_id: str | None
+    loan_id: str | None
+    description: str | None
+    actor: str | None
+    reason: str | None
+    applies_to: str | None
+    unpaid_minor: int | None
+
+
+class LedgerView(BaseModel):
+    currency: str
+    outstanding_minor: int
+    entries: list[LedgerEntryView]
+
+
+class ChargesSummary(BaseModel):
+    currency: str
+    outstanding_minor: int
+
+
+class QuotaView(BaseModel):
+    rule: str
+    items: int
+    items_limit: int
+    back_issues: int
+    back_issues_limit: int | None
+
+
+class AccountView(BaseModel):
+    patron: PatronView
+    cards: list[CardView]
+    smart_id: SmartIdView | None
+    sign_in_locked: bool
+    loans: list[LoanView]
+    holds: list[HoldView]
+    charges: ChargesSummary
+    quota: QuotaView
+
+
+class CheckoutView(BaseModel):
+    patron_id: str
+    loans: list[LoanView]
+    fees: list[EntryView]
+
+
+class ReturnView(BaseModel):
+    loan_id: str
+    item_id: str
+    patron_id: str
+    returned_at: datetime
+    returned_to: str | None
+    fine: EntryView | None
+    item_status: str
+    hold_id: str | None
+
+
+class OutcomeView(BaseModel):
+    loan_id: str
+    item_id: str
+    set_id: str | None
+    selected: bool
+    renewable: bool
+    due_date: date
+    new_due_date: date | None
+    overdue_fine_minor: int
+    rules: list[str]
+    messages: list[str]
+
+
+class PlanView(BaseModel):
+    renewal_day: date
+    outcomes: list[OutcomeView]
+
+
+class RenewedView(BaseModel):
+    loan_id: str
+    item_id: str
+    new_due_date: date
+
+
+class RenewalView(BaseModel):
+    """HKPL-06: the Transaction Reference Number and each item's new due date."""
+
+    transaction_ref: str
+    renewed_at: datetime
+    items: list[RenewedView]
+    refused: list[OutcomeView]
+    fines: list[EntryView]
+
+
+class TransactionItemView(RenewedView):
+    title: str | None
+
+
+class TransactionView(BaseModel):
+    transaction_ref: str
+    renewed_at: datetime
+    items: list[TransactionItemView]
+
+
+class LossView(BaseModel):
+    loan_id: str
+    item_id: str
+    charge: EntryView
+    fine: EntryView | None
+
+
+class SettlementView(BaseModel):
+    entry_id: str
+    kind: str
+    amount_minor: int
+    currency: str
+    actor: str
+    reason: str
+    outstanding_minor: int
+
+
+class SessionView(BaseModel):
+    access_token: str
+    token_type: str
+    expires_in: int
+    patron_id: str
+
+
+class ExpiryView(BaseModel):
+    expired: int
