@@ -128,3 +128,24 @@ async def test_a_suspended_account_cannot_reserve_and_a_title_is_held_once(desk)
     await desk.post(f"/api/v1/cards/{patron['card_number']}/lost")
     res = await _hold(desk, patron, desk.unique("T"))
     assert res.status_code == 409 and res.json()["rules"] == ["HKPL-15"]
+
+
+async def test_copies_with_one_isbn_share_a_queue_and_the_daily_job_expires_pickups(desk):
+    isbn = f"978{desk.unique()[-10:]}"[:13]
+    first = await desk.add_item(isbn=isbn)
+    second = await desk.add_item(isbn=isbn)
+    assert first["title_id"] == second["title_id"] == isbn
+    readers = [await desk.register() for _ in range(3)]
+    holds = [(await _hold(desk, r, isbn)).json() for r in readers]
+    assert [h["status"] for h in holds] == ["ready", "ready", "waiting"]
+    [job] = [j for j in desk.runtime.jobs if j.name == "hold-pickup-expiry"]
+    desk.clock.set(hkt(2026, 2, 2))  # both pickup days (1 February) are over
+    assert await job.run() >= 2
+    await desk.login_staff()
+    [third] = (await desk.get(f"/api/v1/patrons/{pid(readers[2])}/holds")).json()["holds"]
+    assert third["status"] == "ready" and third["item_id"] in {first["id"], second["id"]}
+    statuses = {
+        i["id"]: (await desk.get(f"/api/v1/items/{i['id']}")).json()["status"]
+        for i in (first, second)
+    }
+    assert sorted(statuses.values()) == ["AVAILABLE", "ON_HOLD_SHELF"]
