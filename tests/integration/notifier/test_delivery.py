@@ -24,6 +24,8 @@ from services.notifier.domain.kinds import NOTICE_KINDS
 from tests.integration.notifier.conftest import TEST_RETRY
 from tests.integration.notifier.sample import notice_event
 
+EDUHK_NAME = "The Education University of Hong Kong Library"
+
 
 async def record(engine: AsyncEngine, event: NoticeRequested, clock: ManualClock) -> bool:
     async with engine.begin() as conn:
@@ -58,7 +60,8 @@ async def test_ill_arrived_reaches_the_patron_in_chinese_with_pickup_day_hkall_0
     assert mail.subject == "館際互借書籍已到館，請於2026年12月1日或之前領取：《紅樓夢》"
     assert mail.rcpt_tos == ("chan.taiman@example.org",)
     assert mail.to == "chan.taiman@example.org"
-    assert mail.from_ == "The Education University of Hong Kong Library <hkall@eduhk.example.hk>"
+    # A Chinese notice comes from the library's Chinese name.
+    assert mail.from_ == "香港教育大學圖書館 <hkall@eduhk.example.hk>"
     assert mail.language == "zh-Hant"
     assert mail.message_id == f"<notice.{event.notice_id}@eduhk.example.hk>"
     assert mail.date == "Thu, 26 Nov 2026 01:00:00 +0000"  # from the injected clock
@@ -470,7 +473,8 @@ async def test_every_kind_arrives_over_smtp_in_both_languages_with_text_html_and
         assert mail.text and mail.html, where
         assert mail.subject, where
         for part in (mail.text, mail.html):
-            assert "The Education University of Hong Kong Library" in part, where
+            name = "香港教育大學圖書館" if event.language == "zh-Hant" else EDUHK_NAME
+            assert name in part, where
             assert "hkall@eduhk.example.hk" in part, where
         if event.kind != "lost_card_reported":
             assert "紅樓夢" in mail.subject + mail.text, where
