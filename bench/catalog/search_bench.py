@@ -3,8 +3,10 @@
 Loads a synthetic catalogue (1,000,000 records with about 3,000,000 holdings by default) into
 the database ``illfed_catalog_bench`` with COPY, then runs a mixed query set — keywords, CJK,
 ISBN with and without hyphens, filtered and scoped searches, deeper pages, all with facets and
-requestability for a patron — and prints p50/p95 latency per kind and overall, the load time
-and the peak RSS of this process.
+requestability for a patron — through ``GET /api/v1/search`` of the real catalogue app in this
+process (``--via repository``: the repository's ``search`` alone, without HTTP and JSON), and
+prints p50/p95 latency per kind and overall, the load time and the peak RSS of this process,
+which is then a catalogue service that has served the searches.
 
     python -m bench.catalog.search_bench                      # 1,000,000 records, then drop
     python -m bench.catalog.search_bench --records 100000 --keep
@@ -25,14 +27,22 @@ from collections import defaultdict
 from dataclasses import dataclass
 
 import asyncpg
+import httpx
 from sqlalchemy import func, select, text
 
+from libs.common.clock import SystemClock
 from libs.common.db import drop_database, ensure_database, make_engine, pg_url
+from libs.common.federation import default_federation
+from libs.common.messaging.memory import MemoryBroker
+from libs.common.messaging.topology import federation_queues
+from libs.common.settings import DEV_SECRET
 from services.catalog.adapters.bulk_copy import copy_load
 from services.catalog.adapters.search import search
 from services.catalog.adapters.tables import metadata, records
+from services.catalog.app import create_app
 from services.catalog.domain.identifiers import isbn10
 from services.catalog.domain.query import Patron, SearchQuery
+from services.catalog.runtime import build_runtime
 from services.catalog.seed import federation_members, synthetic_records
 
 DATABASE = "illfed_catalog_bench"
@@ -191,10 +201,54 @@ async def load(url: str, count: int) -> float:
     return elapsed
 
 
+def api_params(q: SearchQuery) -> dict[str, object]:
+    """The ``GET /api/v1/search`` parameters of ``q``."""
+    params: dict[str, object] = {"q": q.text, "scope": q.scope, "page_size": q.page_size}
+    if q.material_types:
+        params["material_type"] = list(q.material_types)
+    if q.languages:
+        params["language"] = list(q.languages)
+    if q.libraries:
+        params["library"] = list(q.libraries)
+    if q.available_now:
+        params["available_now"] = "true"
+    if q.patron is not None:
+        params["home_library"] = q.patron.home_library
+    if q.cursor:
+        params["cursor"] = q.cursor
+    return params
+
+
+class _Api:
+    """The catalogue's real app in this process, called over ASGI: a search as a patron's
+    browser asks it, JSON included, without the network."""
+
+    def __init__(self, url: str) -> None:
+        fed = default_federation()
+        broker = MemoryBroker()
+        broker.declare(federation_queues(fed))
+        self.runtime = build_runtime(fed, url, broker.handle("catalog"), SystemClock())
+        app = create_app(self.runtime, fed, DEV_SECRET)
+        self.client = httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app), base_url="http://catalog.bench"
+        )
+
+    async def search(self, q: SearchQuery) -> tuple[str | None, int, bool]:
+        res = await self.client.get("/api/v1/search", params=api_params(q))
+        res.raise_for_status()
+        doc = res.json()
+        return doc["next_cursor"], doc["total"], doc["estimated"]
+
+    async def close(self) -> None:
+        await self.client.aclose()
+        await self.runtime.engine.dispose()
+
+
 async def run_queries(
-    url: str, n_queries: int, seed: int, show_slowest: int = 0
+    url: str, n_queries: int, seed: int, show_slowest: int = 0, via_api: bool = False
 ) -> dict[str, list[float]]:
     engine = make_engine(url, pool_size=2)
+    api = _Api(url) if via_api else None
     timings: dict[str, list[float]] = defaultdict(list)
     try:
         async with engine.connect() as conn:
@@ -212,19 +266,23 @@ async def run_queries(
 
         slowest: list[tuple[float, Case, int, bool]] = []
 
+        async def once(q: SearchQuery) -> tuple[str | None, int, bool]:
+            if api is not None:
+                return await api.search(q)
+            async with engine.connect() as conn:
+                page = await search(conn, q)
+            return page.next_cursor, page.total, page.estimated
+
         async def run(case: Case) -> tuple[float, int, bool]:
             t0 = time.perf_counter()
-            async with engine.connect() as conn:
-                page = await search(conn, case.query)
-            if case.second_page and page.next_cursor:
+            next_cursor, total, estimated = await once(case.query)
+            if case.second_page and next_cursor:
                 t0 = time.perf_counter()
                 q = case.query
-                async with engine.connect() as conn:
-                    page = await search(
-                        conn,
-                        SearchQuery(text=q.text, patron=q.patron, cursor=page.next_cursor),
-                    )
-            return (time.perf_counter() - t0) * 1000, page.total, page.estimated
+                _, total, estimated = await once(
+                    SearchQuery(text=q.text, patron=q.patron, cursor=next_cursor)
+                )
+            return (time.perf_counter() - t0) * 1000, total, estimated
 
         for case in warmup:
             await run(case)
@@ -243,6 +301,8 @@ async def run_queries(
                     f"avail={q.available_now} -> {'~' if estimated else ''}{found}"
                 )
     finally:
+        if api is not None:
+            await api.close()
         await engine.dispose()
     return timings
 
@@ -267,15 +327,26 @@ async def main() -> None:
     parser.add_argument("--reuse", action="store_true", help="search the existing load")
     parser.add_argument("--keep", action="store_true", help="keep the database afterwards")
     parser.add_argument("--slowest", type=int, default=0, help="list the N slowest searches")
+    parser.add_argument(
+        "--via",
+        choices=("repository", "api"),
+        default="api",
+        help="search through GET /api/v1/search of the real app (default) or call the "
+        "repository directly",
+    )
     args = parser.parse_args()
     url = pg_url(DATABASE)
     if not args.reuse:
         await load(url, args.records)
     try:
-        timings = await run_queries(url, args.queries, args.seed, args.slowest)
+        print(f"searching through the {'HTTP API' if args.via == 'api' else 'repository'}")
+        timings = await run_queries(
+            url, args.queries, args.seed, args.slowest, via_api=args.via == "api"
+        )
         report(timings)
         now = current_rss_mb()
         after = f"; {now:.0f} MB after the searches" if now is not None else ""
+        # With --via api this process is a catalogue service that has just served the searches.
         print(f"peak RSS of this process: {peak_rss_mb():.0f} MB{after}")
     finally:
         if not args.keep and not args.reuse:

@@ -2,31 +2,80 @@
 
 The routes turn the repository's views (``domain.views``) into plain dicts with the functions
 here rather than through response models: a search page is built on every keystroke of a
-patron, and validating it again on the way out would only cost time. The pydantic models
+patron, and validating it again on the way out would only cost time. A field added to a view
+is added here and to the model below. The pydantic models
 below describe the same shapes for the OpenAPI document.
 """
 
 from __future__ import annotations
 
-from dataclasses import asdict
 from typing import Any
 
 from pydantic import BaseModel
 
-from services.catalog.domain.views import Facets, LoadReport, RecordView, SearchPage
+from services.catalog.domain.requestability import Requestability
+from services.catalog.domain.views import (
+    Facets,
+    FacetValue,
+    HoldingView,
+    LoadReport,
+    RecordView,
+    SearchPage,
+)
+
+
+def holding_json(h: HoldingView) -> dict[str, Any]:
+    return {
+        "library": h.library,
+        "item_id": h.item_id,
+        "status": h.status,
+        "material_type": h.material_type,
+        "service_point": h.service_point,
+        "call_number": h.call_number,
+        "barcode": h.barcode,
+        "consortium": h.consortium,
+        "version": h.version,
+    }
+
+
+def requestability_json(r: Requestability | None) -> dict[str, Any] | None:
+    if r is None:
+        return None
+    return {
+        "requestable": r.requestable,
+        "lenders": list(r.lenders),
+        "refusals": [{"rule": x.rule, "code": x.code, "reason": x.reason} for x in r.refusals],
+    }
 
 
 def record_json(record: RecordView) -> dict[str, Any]:
-    doc = asdict(record)
-    doc["available_at"] = list(record.available_at)
-    return doc
+    # Written out rather than dataclasses.asdict, which deep-copies field by field and took
+    # most of the time of turning a page into JSON.
+    return {
+        "id": record.id,
+        "title": record.title,
+        "authors": list(record.authors),
+        "subjects": list(record.subjects),
+        "isbns": list(record.isbns),
+        "issn": record.issn,
+        "language": record.language,
+        "publisher": record.publisher,
+        "year": record.year,
+        "material_type": record.material_type,
+        "holdings": [holding_json(h) for h in record.holdings],
+        "available_at": list(record.available_at),
+        "requestability": requestability_json(record.requestability),
+    }
 
 
 def facets_json(facets: Facets) -> dict[str, Any]:
+    def values(vs: tuple[FacetValue, ...]) -> list[dict[str, Any]]:
+        return [{"value": v.value, "count": v.count} for v in vs]
+
     return {
-        "library": [asdict(v) for v in facets.libraries],
-        "material_type": [asdict(v) for v in facets.material_types],
-        "language": [asdict(v) for v in facets.languages],
+        "library": values(facets.libraries),
+        "material_type": values(facets.material_types),
+        "language": values(facets.languages),
     }
 
 

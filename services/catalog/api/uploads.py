@@ -9,7 +9,6 @@ from fastapi import Request
 
 from libs.common.errors import Problem
 from libs.common.service import MAX_BODY_BYTES
-from services.catalog.adapters.marc import read_marc, read_marcxml
 from services.catalog.domain.intake import UnreadableJson, read_json
 from services.catalog.domain.model import BibRecord, Rejection
 
@@ -53,10 +52,12 @@ def media_type(request: Request) -> str:
 
 
 def _parse(kind: str, body: bytes) -> Results:
-    if kind in MARC_TYPES:
-        return list(read_marc(body))
-    if kind in MARCXML_TYPES:
-        return list(read_marcxml(body))
+    if kind in MARC_TYPES | MARCXML_TYPES:
+        # pymarc's MARC-8 tables take some 60 MB: loaded by the first MARC upload rather than
+        # by every catalogue process (and the whole embedded federation) at start.
+        from services.catalog.adapters.marc import read_marc, read_marcxml
+
+        return list((read_marc if kind in MARC_TYPES else read_marcxml)(body))
     return read_json(body.decode("utf-8"))
 
 
