@@ -10,13 +10,25 @@ from libs.common.db import unit_of_work
 from libs.common.federation import Federation
 from libs.common.policy import load_policy
 from libs.common.service import PeriodicJob, ServiceRuntime, create_service_app
-from services.circulation.api import charges, holds, items, loans, patrons, self_service
+from services.circulation.api import (
+    charges,
+    holds,
+    items,
+    loans,
+    overdue,
+    patrons,
+    self_service,
+)
 from services.circulation.api.common import install_circulation_errors
 from services.circulation.domain.hashing import SecretHasher
 from services.circulation.handlers import holds as hold_handlers
+from services.circulation.handlers import overdue as overdue_handlers
 from services.circulation.handlers.context import Library
 
 PICKUP_EXPIRY_EVERY = 3600.0  # seconds of real time; the job reads the day from the clock
+# Hourly although the schedule is daily: a run finds nothing new until the library day
+# changes, and a service started late in the day still sends that day's reminders.
+OVERDUE_NOTICES_EVERY = 3600.0
 
 
 def audience(library: str) -> str:
@@ -58,13 +70,22 @@ def create_app(
     )
     app.state.circulation = lib
     install_circulation_errors(app)
-    for module in (items, patrons, loans, holds, charges, self_service):
+    for module in (items, patrons, overdue, loans, holds, charges, self_service):
         app.include_router(module.router)
 
     async def expire_pickups() -> int:
         async with unit_of_work(runtime.engine) as conn:
             return await hold_handlers.expire_pickups(conn, lib)
 
-    if not any(job.name == "hold-pickup-expiry" for job in runtime.jobs):
-        runtime.jobs.append(PeriodicJob("hold-pickup-expiry", expire_pickups, PICKUP_EXPIRY_EVERY))
+    async def send_overdue_notices() -> int:
+        async with unit_of_work(runtime.engine) as conn:
+            return len((await overdue_handlers.send_overdue_notices(conn, lib)).sent)
+
+    jobs = (
+        PeriodicJob("hold-pickup-expiry", expire_pickups, PICKUP_EXPIRY_EVERY),
+        PeriodicJob("overdue-notices", send_overdue_notices, OVERDUE_NOTICES_EVERY),
+    )
+    for job in jobs:
+        if not any(j.name == job.name for j in runtime.jobs):
+            runtime.jobs.append(job)
     return app

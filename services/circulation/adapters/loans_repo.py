@@ -113,6 +113,18 @@ async def active_loans(conn: AsyncConnection, patron_id: str) -> list[Loan]:
     return [_loan(r) for r in rows]
 
 
+async def overdue_loans(conn: AsyncConnection, on: date) -> list[Loan]:
+    """Every loan still out whose due date is before the library day ``on``."""
+    rows = (
+        await conn.execute(
+            select(loans)
+            .where(loans.c.returned_at.is_(None), loans.c.due_date < on)
+            .order_by(loans.c.due_date, loans.c.id)
+        )
+    ).all()
+    return [_loan(r) for r in rows]
+
+
 async def get_loan(conn: AsyncConnection, loan_id: str) -> Loan | None:
     row = (await conn.execute(select(loans).where(loans.c.id == loan_id))).first()
     return _loan(row) if row else None

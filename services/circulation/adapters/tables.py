@@ -203,6 +203,21 @@ ledger_entries = Table(
     Column("position", Integer, nullable=False, server_default="0"),
 )
 
+# The notices a loan's state has owed its patron (overdue reminders by their number in the
+# policy's schedule, a suspension a loan caused). The notice id is the key, so however often
+# the daily job runs, and on however many replicas, each notice is written to the outbox once.
+loan_notices = Table(
+    "loan_notices",
+    metadata,
+    Column("notice_id", String(64), primary_key=True),
+    Column("loan_id", String(64), ForeignKey("loans.id"), nullable=False, index=True),
+    Column("kind", String(24), nullable=False),
+    Column("number", Integer, nullable=False),
+    Column("rule", String(16), nullable=True),
+    Column("notice_day", Date, nullable=False),
+    Column("at", DateTime(timezone=True), nullable=False),
+)
+
 # Named sequences that must not repeat (HKPL-06: the Transaction Reference Number's number).
 counters = Table(
     "counters",

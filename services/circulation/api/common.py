@@ -62,14 +62,25 @@ async def idempotent(
     first answer again instead of doing it twice."""
     rt = request.app.state.runtime
     req_hash = idempotency.request_hash("POST", request.url.path, jsonable_encoder(payload))
+    refused: Refused | None = None
     async with unit_of_work(rt.engine) as conn:
         prior = await idempotency.lookup(conn, idem_table, principal.subject, key, req_hash)
         if prior is not None:
             return JSONResponse(prior[1], status_code=prior[0])
-        body = jsonable_encoder(await work(conn))
-        await idempotency.remember(
-            conn, idem_table, principal.subject, key, req_hash, status, body, rt.clock
-        )
+        try:
+            body = jsonable_encoder(await work(conn))
+        except Refused as exc:
+            if not exc.commit:
+                raise
+            # Kept, not rolled back (the refusal's notice); the key is not used up, so a
+            # retry is decided again, and the notice's stable id keeps it to one e-mail.
+            refused = exc
+        else:
+            await idempotency.remember(
+                conn, idem_table, principal.subject, key, req_hash, status, body, rt.clock
+            )
+    if refused is not None:
+        raise refused
     return JSONResponse(body, status_code=status)
 
 

@@ -240,3 +240,23 @@ class SessionView(BaseModel):
 
 class ExpiryView(BaseModel):
     expired: int
+
+
+class OverdueNoticeView(BaseModel):
+    kind: str  # "overdue" (a reminder) or "suspension"
+    notice_id: str
+    number: int
+    loan_id: str
+    patron_id: str
+    item_id: str
+    due_date: date
+    days_overdue: int
+    rule: str | None
+
+
+class OverdueRunView(BaseModel):
+    day: date
+    overdue_loans: int
+    reminders: int
+    suspensions: int
+    sent: list[OverdueNoticeView]

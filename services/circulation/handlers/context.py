@@ -35,11 +35,14 @@ class Refused(Exception):
     ``status`` is 409 when the account's or item's state refuses (quota, suspension, renewal
     limits) and 422 when what was sent can never be accepted (no guarantor, a smart ID field
     that may not be read).
+
+    ``commit``: what the operation wrote before refusing (the patron's notice of the
+    refusal) is committed before the refusal is answered, instead of rolled back.
     """
 
-    def __init__(self, decision: Decision, status: int = 409) -> None:
+    def __init__(self, decision: Decision, status: int = 409, *, commit: bool = False) -> None:
         super().__init__("; ".join(decision.messages))
-        self.decision, self.status = decision, status
+        self.decision, self.status, self.commit = decision, status, commit
 
 
 class NotFound(Exception):

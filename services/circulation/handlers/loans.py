@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -21,7 +22,11 @@ from services.circulation.domain.loans import Loan, RenewalTransaction
 from services.circulation.domain.patrons import Patron
 from services.circulation.domain.smart_id import read_smart_id
 from services.circulation.handlers.context import Invalid, Library, NotFound, Refused, ensure
-from services.circulation.handlers.notices import notify_events, notify_renewal
+from services.circulation.handlers.notices import (
+    notify_events,
+    notify_renewal,
+    notify_renewal_denied,
+)
 from services.circulation.handlers.patrons import load_patron, smart_id_refused
 
 
@@ -316,7 +321,10 @@ async def renew(
     plan = domain.preview_renewals(lib.policy, **kwargs)
     if not plan.renewable:
         refusals = [r for o in plan.refused for r in o.decision.refusals]
-        raise Refused(Decision.of("renewal", refusals))
+        await _notify_refused(conn, lib, patron, plan, reference=None)
+        # The patron is told by e-mail too (HKALL-13), so the notice is committed although
+        # the request is answered with the refusal.
+        raise Refused(Decision.of("renewal", refusals), commit=True)
     sequence = await loans_repo.next_number(conn, "renewal")
     result = domain.renew_loans(lib.policy, library=lib.code, sequence=sequence, **kwargs)
     transaction = result.transaction
@@ -337,7 +345,48 @@ async def renew(
         [rows[i.item_id].title for i in transaction.items if i.item_id in rows],
         min(i.new_due_date for i in transaction.items),
     )
+    if plan.refused:
+        await _notify_refused(conn, lib, patron, plan, reference=transaction.reference)
     return RenewalOutcome(plan=plan, transaction=transaction, loans=by_id, fines=result.fines)
+
+
+def _denial_id(patron_id: str, plan: RenewalPlan, reference: str | None) -> str:
+    """A partial renewal's denial is named by its Transaction Reference Number. A wholly
+    refused one has none: it is named by the patron, the day and what was refused why, so
+    asking again the same day for the same refused items sends no second e-mail."""
+    if reference is not None:
+        return f"renewal-denied:{reference}"
+    refused = sorted(
+        (o.loan_id, *sorted(r.code for r in o.decision.refusals)) for o in plan.refused
+    )
+    raw = repr((patron_id, plan.renewal_day.isoformat(), refused)).encode()
+    return f"renewal-denied:{hashlib.sha256(raw).hexdigest()[:40]}"
+
+
+async def _notify_refused(
+    conn: AsyncConnection,
+    lib: Library,
+    patron: Patron,
+    plan: RenewalPlan,
+    *,
+    reference: str | None,
+) -> None:
+    """HKALL-13, HKPL-03, HKPL-05: the items of the request that were not renewed."""
+    rows = await loans_repo.item_rows(conn, [o.item_id for o in plan.refused])
+    refused = [
+        (rows[o.item_id].title if o.item_id in rows else o.item_id, o.due_date, list(refusals))
+        for o in plan.refused
+        if (refusals := o.decision.refusals)
+    ]
+    if refused:
+        await notify_renewal_denied(
+            conn,
+            lib,
+            patron,
+            _denial_id(patron.patron_id, plan, reference),
+            refused,
+            transaction_ref=reference,
+        )
 
 
 async def lookup_transaction(

@@ -1,6 +1,7 @@
 """The notices a patron is owed, written to the outbox as ``notice.requested`` for the
-notifier: reservation ready, renewal result (HKPL-06), a fine or charge, a lost card report
-and the suspension it causes (HKPL-15), other suspensions.
+notifier: reservation ready, renewal approved (HKPL-06) or refused (HKALL-13, HKPL-03), a
+fine or charge, a lost card report and the suspension it causes (HKPL-15), overdue reminders
+(HKALL-15) and the suspensions overdue loans cause (HKALL-18, HKALL-19).
 
 Only the home library sends these, since only it knows the patron's address. Each notice has
 a stable id made from what caused it, so a retried operation never e-mails twice.
@@ -15,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from libs.common.contracts import NoticeRequested
 from libs.common.messaging.outbox import send_command
+from libs.common.policy import Refusal
 from services.circulation.adapters.tables import outbox
 from services.circulation.domain.events import (
     AccountSuspended,
@@ -23,6 +25,7 @@ from services.circulation.domain.events import (
     DomainEvent,
     HoldReady,
 )
+from services.circulation.domain.overdue import LoanNotice
 from services.circulation.domain.patrons import Patron
 from services.circulation.handlers.context import Library
 
@@ -110,7 +113,8 @@ async def notify_events(
                 rule="HKPL-15",
             )
         elif isinstance(event, AccountSuspended) and event.patron_id not in lost_reported:
-            # A lost card report already tells the patron the account is suspended.
+            # A lost card report already tells the patron the account is suspended until a
+            # replacement is issued (HKPL-15): a second e-mail would say the same thing.
             await request_notice(
                 conn,
                 lib,
@@ -147,4 +151,62 @@ async def notify_renewal(
         title="; ".join(titles)[:500],
         due_date=due_date,
         transaction_ref=reference,
+    )
+
+
+async def notify_renewal_denied(
+    conn: AsyncConnection,
+    lib: Library,
+    patron: Patron,
+    notice_id: str,
+    refused: list[tuple[str, date, list[Refusal]]],
+    *,
+    transaction_ref: str | None = None,
+) -> None:
+    """HKALL-13, HKPL-03/05: one notice per renewal request naming every item refused, the
+    rules and the reasons; ``refused`` holds (title, unchanged due date, refusals) per item.
+    With a partial renewal the Transaction Reference Number of the renewed part is given."""
+    rules = list(dict.fromkeys(r.rule for _, _, refusals in refused for r in refusals))
+    # The template puts the rule IDs after the reason, so the words here carry none.
+    per_item = [
+        (title, "; ".join(dict.fromkeys(r.reason for r in refusals)))
+        for title, _, refusals in refused
+    ]
+    if len(per_item) == 1:
+        reasons = per_item[0][1]
+    else:
+        reasons = " | ".join(f"{title}: {reason}" for title, reason in per_item)
+    await request_notice(
+        conn,
+        lib,
+        patron,
+        "renewal_denied",
+        notice_id,
+        title="; ".join(dict.fromkeys(title for title, _, _ in refused))[:500],
+        # A single due date is only meaningful when one date is concerned.
+        due_date=refused[0][1] if len({d for _, d, _ in refused}) == 1 else None,
+        transaction_ref=transaction_ref,
+        rule=", ".join(rules)[:64] or None,
+        reason=reasons[:2000],
+    )
+
+
+async def notify_loan_notice(
+    conn: AsyncConnection, lib: Library, patron: Patron, notice: LoanNotice, title: str
+) -> None:
+    """An overdue reminder (HKALL-15) with the due date and the fine so far, or the
+    suspension an overdue loan caused (HKALL-18, HKALL-19) naming the item."""
+    fine = notice.fine
+    await request_notice(
+        conn,
+        lib,
+        patron,
+        notice.kind,
+        notice.notice_id,
+        title=title,
+        due_date=notice.loan.due_date,
+        rule=notice.rule,
+        reason=notice.reason,
+        amount_minor=fine.amount_minor if fine else None,
+        currency=fine.currency if fine else None,
     )
