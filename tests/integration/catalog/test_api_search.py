@@ -235,3 +235,12 @@ async def test_record_with_holdings_and_requestability(api):
 @pytest.mark.parametrize(("path", "status"), [("999999", 404), (str(2**64), 422), ("x", 422)])
 async def test_a_record_not_there_is_a_problem(api, path, status):
     assert_problem(await api.get(f"/api/v1/records/{path}"), status)
+
+
+async def test_openapi_documents_search_records_and_loading(api):
+    res = await api.get("/openapi.json")
+    assert res.status_code == 200, res.text
+    paths = res.json()["paths"]
+    assert {"/api/v1/search", "/api/v1/records", "/api/v1/records/{record_id}"} <= set(paths)
+    body = paths["/api/v1/records"]["post"]["requestBody"]["content"]
+    assert {"application/json", "application/marc", "application/marcxml+xml"} <= set(body)
