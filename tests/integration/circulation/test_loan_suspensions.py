@@ -1,0 +1,119 @@
+"""An HKALL member's circulation (EdUHK) on SQLite and PostgreSQL: the daily overdue run
+tells a borrower, once, when an overdue loan has suspended their privileges (HKALL-18: a
+recalled book overdue; HKALL-19: the maximum fine reached), next to the HKALL-15 reminders."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+import httpx
+import pytest
+
+from libs.common.auth import client_secret
+from libs.common.db import unit_of_work
+from libs.common.federation import default_federation
+from libs.common.messaging.memory import MemoryBroker
+from libs.common.messaging.topology import federation_queues
+from libs.common.policy import load_policy
+from libs.common.settings import DEV_SECRET
+from services.circulation.adapters import loans_repo
+from services.circulation.app import create_app
+from services.circulation.domain.loans import recall_loan
+from services.circulation.runtime import build_runtime
+from tests.integration.circulation.conftest import CHEAP_HASHER, Desk, hkt
+
+LIBRARY = "eduhk"
+RUN = "/api/v1/loans/overdue-notices"
+
+
+class EduhkDesk(Desk):
+    async def login_staff(self) -> None:
+        res = await self.client.post(
+            "/api/v1/auth/token",
+            data={
+                "grant_type": "client_credentials",
+                "client_id": LIBRARY,
+                "client_secret": client_secret(DEV_SECRET, LIBRARY),
+            },
+        )
+        assert res.status_code == 200, res.text
+        self.staff = {"Authorization": f"Bearer {res.json()['access_token']}"}
+
+
+@pytest.fixture
+async def desk(database_url, clock):
+    broker = MemoryBroker()
+    broker.declare(federation_queues(default_federation()))
+    rt = build_runtime(LIBRARY, database_url, broker.handle(LIBRARY), clock)
+    rt.extras["hasher"] = CHEAP_HASHER
+    app = create_app(rt, default_federation(), DEV_SECRET)
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://eduhk.test") as client:
+        d = EduhkDesk(client, rt, clock)
+        await d.login_staff()
+        yield d
+    await rt.engine.dispose()
+
+
+def pid(patron: dict) -> str:
+    return patron["patron"]["patron_id"]
+
+
+async def _student_loan(desk) -> tuple[dict, dict, dict]:
+    student = await desk.register(category="student", email="student@s.eduhk.example.hk")
+    book = await desk.add_item(title="Teaching in Hong Kong", service_point="mmw")
+    res = await desk.checkout(student["card_number"], book)
+    assert res.status_code == 201, res.text
+    [loan] = res.json()["loans"]
+    return student, book, loan
+
+
+async def _run_on(desk, day: date) -> list[dict]:
+    await desk.travel(hkt(day.year, day.month, day.day, 8))
+    first, second = await desk.post(RUN), await desk.post(RUN)
+    assert first.status_code == second.status_code == 200, first.text
+    assert second.json()["sent"] == []  # the second run of a day finds everything sent
+    return first.json()["sent"]
+
+
+async def _suspensions(desk, patron: dict) -> list[dict]:
+    return [n for n in await desk.notices(pid(patron)) if n["kind"] == "suspension"]
+
+
+async def test_a_recalled_book_overdue_suspends_and_is_told_once_HKALL_18(desk):
+    student, book, loan = await _student_loan(desk)
+    # HKALL-11: the owning library recalls it (no staff route yet; the domain does it).
+    async with unit_of_work(desk.runtime.engine) as conn:
+        current = await loans_repo.get_loan(conn, loan["loan_id"])
+        recall = recall_loan(
+            load_policy("hkall"), current, requested_by_library=LIBRARY, at=desk.clock.now()
+        )
+        assert recall.decision.allowed
+        await loans_repo.save_loan(conn, recall.loan)
+    due = recall.loan.due_date
+    assert await _run_on(desk, due) == []
+    sent = await _run_on(desk, due + timedelta(days=1))
+    mine = [(s["kind"], s["rule"]) for s in sent if s["patron_id"] == pid(student)]
+    assert sorted(mine) == [("overdue", "HKALL-15"), ("suspension", "HKALL-18")]
+    for day in range(2, 6):
+        await _run_on(desk, due + timedelta(days=day))
+    [notice] = await _suspensions(desk, student)
+    assert notice["rule"] == "HKALL-18" and "recalled item is overdue" in notice["reason"]
+    assert notice["title"] == "Teaching in Hong Kong"
+    assert notice["due_date"] == due.isoformat()
+    # The same suspension refuses the next checkout.
+    res = await desk.checkout(student["card_number"], await desk.add_item(service_point="mmw"))
+    assert res.status_code == 409 and "HKALL-18" in res.json()["rules"]
+
+
+async def test_the_maximum_fine_suspends_and_is_told_once_HKALL_19(desk):
+    student, book, loan = await _student_loan(desk)
+    due = date.fromisoformat(loan["due_date"])
+    told = []
+    for day in range(1, 18):
+        sent = await _run_on(desk, due + timedelta(days=day))
+        told += [(day, s["kind"]) for s in sent if s["patron_id"] == pid(student)]
+    # HKALL-15 reminders on days 1, 7 and 14; HKALL-16: $2 a day reaches $30 on day 15.
+    assert told == [(1, "overdue"), (7, "overdue"), (14, "overdue"), (15, "suspension")]
+    [notice] = await _suspensions(desk, student)
+    assert notice["rule"] == "HKALL-19" and "maximum fine" in notice["reason"]
