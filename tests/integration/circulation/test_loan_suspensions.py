@@ -81,7 +81,7 @@ async def _suspensions(desk, patron: dict) -> list[dict]:
 
 
 async def test_a_recalled_book_overdue_suspends_and_is_told_once_HKALL_18(desk):
-    student, book, loan = await _student_loan(desk)
+    student, _book, loan = await _student_loan(desk)
     # HKALL-11: the owning library recalls it (no staff route yet; the domain does it).
     async with unit_of_work(desk.runtime.engine) as conn:
         current = await loans_repo.get_loan(conn, loan["loan_id"])
@@ -107,7 +107,7 @@ async def test_a_recalled_book_overdue_suspends_and_is_told_once_HKALL_18(desk):
 
 
 async def test_the_maximum_fine_suspends_and_is_told_once_HKALL_19(desk):
-    student, book, loan = await _student_loan(desk)
+    student, _book, loan = await _student_loan(desk)
     due = date.fromisoformat(loan["due_date"])
     told = []
     for day in range(1, 18):

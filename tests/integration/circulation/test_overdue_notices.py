@@ -34,7 +34,7 @@ async def _reminders(desk, patron: dict) -> list[dict]:
 
 
 async def test_each_reminder_of_the_hkpl_schedule_is_sent_once_twice_a_day_HKALL_15(desk):
-    patron, item, loan = await _overdue_loan(desk, language="zh-Hant")
+    patron, _item, loan = await _overdue_loan(desk, language="zh-Hant")
     assert loan["due_date"] == "2026-02-08"  # HKPL-01: 14 days after the day of borrowing
     days_sent = []
     start = hkt(2026, 2, 8, 9)
@@ -60,7 +60,7 @@ async def test_each_reminder_of_the_hkpl_schedule_is_sent_once_twice_a_day_HKALL
 
 
 async def test_a_returned_item_gets_no_more_reminders_HKALL_15(desk):
-    patron, item, loan = await _overdue_loan(desk)
+    patron, item, _loan = await _overdue_loan(desk)
     await desk.travel(hkt(2026, 2, 10))
     assert (await desk.post(RUN)).status_code == 200
     assert (await desk.give_back(item)).status_code == 201
@@ -72,7 +72,7 @@ async def test_a_returned_item_gets_no_more_reminders_HKALL_15(desk):
 
 
 async def test_two_runs_at_once_write_each_reminder_once_HKALL_15(desk, database_url):
-    patron, item, loan = await _overdue_loan(desk)
+    patron, _item, _loan = await _overdue_loan(desk)
     await desk.travel(hkt(2026, 2, 9, 7))
     lib = library_context("hkpl", default_federation(), desk.clock)
     replica = make_engine(database_url)
