@@ -114,3 +114,21 @@ async def test_a_lost_card_suspension_is_told_once_in_the_lost_card_notice_HKPL_
     # The lost card notice says the account stays suspended until a replacement card is
     # issued; a separate suspension e-mail would say it twice.
     assert await _kinds(desk, patron, "suspension") == []
+
+
+async def test_the_patrons_own_online_renewal_refused_is_mailed_HKPL_07_HKALL_13(desk):
+    patron = await desk.register()
+    item = await _reserved(desk, "City of Protest")
+    [loan] = (await desk.checkout(patron["card_number"], item)).json()["loans"]
+    await _reserve(desk, item)
+    await desk.travel(hkt(2026, 2, 7, 23))  # online renewal never closes (HKPL-07)
+    res = await desk.sign_in(patron["card_number"], "s3cret-pass")
+    mine = {"Authorization": f"Bearer {res.json()['access_token']}"}
+    res = await desk.client.post(
+        "/api/v1/me/renewals", json={"loan_ids": [loan["loan_id"]]}, headers=mine
+    )
+    desk.client.cookies.clear()
+    assert res.status_code == 409 and res.json()["rules"] == ["HKPL-03"]
+    [denied] = await _kinds(desk, patron, "renewal_denied")
+    assert denied["title"] == "City of Protest" and denied["rule"] == "HKPL-03"
+    assert denied["email"] == "chan.taiman@example.hk"
