@@ -125,22 +125,34 @@ async def overdue_loans(conn: AsyncConnection, on: date) -> list[Loan]:
     return [_loan(r) for r in rows]
 
 
-async def get_loan(conn: AsyncConnection, loan_id: str) -> Loan | None:
-    row = (await conn.execute(select(loans).where(loans.c.id == loan_id))).first()
+async def get_loan(conn: AsyncConnection, loan_id: str, *, for_update: bool = False) -> Loan | None:
+    q = select(loans).where(loans.c.id == loan_id)
+    row = (await conn.execute(q.with_for_update() if for_update else q)).first()
     return _loan(row) if row else None
 
 
-async def active_loan_of_item(conn: AsyncConnection, item_id: str) -> Loan | None:
-    row = (
-        await conn.execute(
-            select(loans).where(loans.c.item_id == item_id, loans.c.returned_at.is_(None))
-        )
-    ).first()
+async def active_loan_of_item(
+    conn: AsyncConnection, item_id: str, *, for_update: bool = False
+) -> Loan | None:
+    q = select(loans).where(loans.c.item_id == item_id, loans.c.returned_at.is_(None))
+    row = (await conn.execute(q.with_for_update() if for_update else q)).first()
     return _loan(row) if row else None
 
 
 async def save_loan(conn: AsyncConnection, loan: Loan) -> None:
     await save(conn, loans, {"id": loan.loan_id}, {k: getattr(loan, k) for k in _LOAN_FIELDS})
+
+
+async def save_active_loan(conn: AsyncConnection, loan: Loan) -> bool:
+    """Write back a loan that was read while still out (returned, renewed, charged lost).
+    The write only lands while the stored loan is still out: False when another transaction
+    ended it in the meantime, so that one return is never carried out twice."""
+    res = await conn.execute(
+        update(loans)
+        .where(loans.c.id == loan.loan_id, loans.c.returned_at.is_(None))
+        .values(**{k: getattr(loan, k) for k in _LOAN_FIELDS})
+    )
+    return res.rowcount == 1
 
 
 async def next_number(conn: AsyncConnection, name: str, count: int = 1) -> int:

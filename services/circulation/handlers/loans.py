@@ -176,6 +176,14 @@ async def checkout(
 _LENDABLE = ("AVAILABLE", "ON_HOLD_SHELF")
 
 
+async def _save_active(conn: AsyncConnection, loan: Loan, *, renewing: bool = False) -> None:
+    """Write a loan read while out; another transaction that ended it first wins, and this
+    one is refused (rolled back, so no second fine or charge is posted)."""
+    if not await loans_repo.save_active_loan(conn, loan):
+        what = "renewed" if renewing else "returned"
+        raise LoanNotActive(f"loan {loan.loan_id} was returned meanwhile and cannot be {what}")
+
+
 @dataclass
 class ReturnOutcome:
     loan: Loan
@@ -223,9 +231,15 @@ async def return_item(
     if loan is None:
         raise LoanNotActive(f"item {row.barcode} is not on loan")
     patron = await load_patron(conn, lib, loan.patron_id, for_update=True)
+    # Read again under the account's lock: a return, renewal or loss report of this loan
+    # that held the lock first has changed it (the first read only named the account).
+    loan = await loans_repo.active_loan_of_item(conn, row.id, for_update=True)
+    if loan is None:
+        raise LoanNotActive(f"item {row.barcode} is not on loan")
+    row = await _item_row(conn, item_id=row.id, barcode=None)
     item = loans_repo.item_of(row, lib.code, lib.policy.currency)
     result = domain.return_loan(lib.policy, loan, item, at=lib.now(), service_point=service_point)
-    await loans_repo.save_loan(conn, result.loan)
+    await _save_active(conn, result.loan)
     await holds_repo.add_entries(conn, result.fine_entry)
     patrons = {patron.patron_id: patron}
     hold, events = await _offer_to_queue(conn, lib, item, patrons)
@@ -333,7 +347,7 @@ async def renew(
     renewed = {i.loan_id for i in transaction.items}
     by_id = {loan.loan_id: loan for loan in result.loans}
     for loan_id in renewed:
-        await loans_repo.save_loan(conn, by_id[loan_id])
+        await _save_active(conn, by_id[loan_id], renewing=True)
     await loans_repo.add_renewal_transaction(conn, transaction, plan.renewal_day)
     await holds_repo.add_entries(conn, *result.fines)
     rows = await loans_repo.item_rows(conn, [i.item_id for i in transaction.items])
@@ -423,9 +437,11 @@ async def charge_lost_or_damaged(
     loan = await loans_repo.get_loan(conn, loan_id)
     if loan is None:
         raise NotFound(f"no loan {loan_id}")
-    if not loan.active:
-        raise LoanNotActive(f"loan {loan_id} was already returned")
     patron = await load_patron(conn, lib, loan.patron_id, for_update=True)
+    # Decided on the loan as it is once the account is locked (see return_item).
+    loan = await loans_repo.get_loan(conn, loan_id, for_update=True)
+    if loan is None or not loan.active:
+        raise LoanNotActive(f"loan {loan_id} was already returned")
     row = await _item_row(conn, item_id=loan.item_id, barcode=None)
     item = loans_repo.item_of(row, lib.code, lib.policy.currency)
     main = None
@@ -447,7 +463,7 @@ async def charge_lost_or_damaged(
     ended = result.loan
     if not damaged:
         ended = ended.model_copy(update={"loss": "lost", "loss_marked_on": lib.today()})
-    await loans_repo.save_loan(conn, ended)
+    await _save_active(conn, ended)
     await holds_repo.add_entries(conn, result.fine_entry, charge)
     await items_repo.set_status(
         conn, lib.code, item.item_id, "DAMAGED" if damaged else "LOST", lib.clock

@@ -1,0 +1,76 @@
+"""Two counters (or a double click) acting on one loan at once: each loan is returned,
+charged lost or renewed once, with one fine, whatever order the database runs them in."""
+
+from __future__ import annotations
+
+import asyncio
+from collections import Counter
+
+from sqlalchemy import select
+
+from services.circulation.adapters.tables import loans
+from tests.integration.circulation.conftest import hkt
+
+
+def pid(patron: dict) -> str:
+    return patron["patron"]["patron_id"]
+
+
+async def _charges(desk, patron: dict) -> list[str]:
+    res = await desk.get(f"/api/v1/patrons/{pid(patron)}/charges")
+    return [e["kind"] for e in res.json()["entries"]]
+
+
+async def _stored_loan(desk, loan_id: str):
+    async with desk.runtime.engine.connect() as conn:
+        return (await conn.execute(select(loans).where(loans.c.id == loan_id))).one()
+
+
+async def test_four_returns_of_one_late_item_at_once_charge_one_fine_HKPL_10(desk):
+    patron = await desk.register()
+    item = await desk.add_item()
+    assert (await desk.checkout(patron["card_number"], item)).status_code == 201
+    await desk.travel(hkt(2026, 2, 18))  # due 8 Feb: ten days late
+    answers = await asyncio.gather(*[desk.give_back(item) for _ in range(4)])
+    assert Counter(r.status_code for r in answers) == {201: 1, 409: 3}, [r.text for r in answers]
+    assert await _charges(desk, patron) == ["overdue_fine"]
+    fines = [n for n in await desk.notices(pid(patron)) if n["kind"] == "fine"]
+    assert len(fines) == 1
+
+
+async def test_two_loss_reports_and_a_return_at_once_end_the_loan_once_HKPL_13(desk):
+    patron = await desk.register()
+    item = await desk.add_item(price_minor=10_000)
+    res = await desk.checkout(patron["card_number"], item)
+    loan_id = res.json()["loans"][0]["loan_id"]
+    await desk.travel(hkt(2026, 2, 18))
+    lost = f"/api/v1/loans/{loan_id}/lost"
+    answers = await asyncio.gather(
+        desk.post(lost, {}), desk.post(lost, {}), desk.give_back(item), desk.post(lost, {})
+    )
+    assert Counter(r.status_code for r in answers) == {201: 1, 409: 3}, [r.text for r in answers]
+    kinds = Counter(await _charges(desk, patron))
+    assert kinds["overdue_fine"] == 1 and kinds["lost_item"] <= 1
+
+
+async def test_a_return_racing_a_renewal_keeps_what_the_renewal_wrote_HKPL_02(desk):
+    for _ in range(3):
+        patron = await desk.register()
+        item = await desk.add_item()
+        res = await desk.checkout(patron["card_number"], item)
+        loan_id = res.json()["loans"][0]["loan_id"]
+        await desk.travel(hkt(2026, 2, 6))
+        renewal, back = await asyncio.gather(
+            desk.post(f"/api/v1/patrons/{pid(patron)}/renewals", {"loan_ids": [loan_id]}),
+            desk.give_back(item),
+        )
+        assert back.status_code == 201, back.text
+        stored = await _stored_loan(desk, loan_id)
+        assert stored.returned_at is not None
+        if renewal.status_code == 201:
+            # The renewal ran first: the return must not write the old loan back over it.
+            assert (stored.renewals, str(stored.due_date)) == (1, "2026-02-20")
+        else:
+            assert renewal.status_code in (404, 409), renewal.text
+            assert stored.renewals == 0
+        await desk.travel(hkt(2026, 1, 25))
