@@ -145,6 +145,22 @@ def install_circulation_errors(app: FastAPI) -> None:
         problem = Problem(422, "validation-error", "The request is not valid", detail)
         return problem_response(problem, request.url.path)
 
+    def _unstorable(request: Request):
+        problem = Problem(
+            422,
+            "invalid-value",
+            "The request is not valid",
+            "the request holds a value that cannot be stored (a NUL character or a number "
+            "out of range)",
+        )
+        return problem_response(problem, request.url.path)
+
+    @app.exception_handler(OverflowError)
+    async def _overflow(request: Request, exc: OverflowError):
+        # SQLite's driver refuses an integer beyond 64 bits itself, before the database
+        # sees it, so it is not a DBAPIError; it is the same unstorable value.
+        return _unstorable(request)
+
     @app.exception_handler(DBAPIError)
     async def _database(request: Request, exc: DBAPIError):
         if isinstance(exc, IntegrityError):
@@ -152,14 +168,7 @@ def install_circulation_errors(app: FastAPI) -> None:
         code = str(getattr(exc.orig, "pgcode", None) or getattr(exc.orig, "sqlstate", None))
         if code.startswith("22"):
             # SQL class 22, data exception: a NUL character, a number too large to store.
-            problem = Problem(
-                422,
-                "invalid-value",
-                "The request is not valid",
-                "the request holds a value that cannot be stored (a NUL character or a number "
-                "out of range)",
-            )
-            return problem_response(problem, request.url.path)
+            return _unstorable(request)
         log.error("database error", path=request.url.path, error=repr(exc))
         problem = Problem(
             500,

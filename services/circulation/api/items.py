@@ -34,8 +34,10 @@ class ItemIn(BaseModel):
     section: Literal["adult", "young_adult", "children"] = "adult"
     service_point: str = Field(min_length=1, max_length=32)
     call_number: str | None = Field(default=None, max_length=64)
-    price_minor: int | None = Field(default=None, ge=0)
-    pages: int | None = Field(default=None, ge=1)
+    # Bounded like a loss charge's replacement cost: the stored columns are 32-bit on
+    # PostgreSQL, and a lost item's charge (price plus its surcharge) must still fit.
+    price_minor: int | None = Field(default=None, ge=0, le=100_000_000)
+    pages: int | None = Field(default=None, ge=1, le=100_000)
     set_id: str | None = Field(default=None, max_length=64)
     title_id: str | None = Field(
         default=None, max_length=64, description="the work reservations queue on (default ISBN)"

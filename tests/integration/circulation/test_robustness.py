@@ -7,6 +7,9 @@ import asyncio
 import re
 
 import pytest
+from sqlalchemy import update
+
+from services.circulation.adapters.tables import items
 
 GARBAGE = [
     {},
@@ -74,3 +77,39 @@ async def test_two_counters_filling_the_last_place_of_a_quota_fill_it_once_HKPL_
     assert sorted(r.status_code for r in results) == [201, 409]
     refused = next(r for r in results if r.status_code == 409)
     assert refused.json()["rules"] == ["HKPL-09"]
+
+
+async def test_numbers_too_large_to_store_are_refused_not_500(desk):
+    base = {"title": "x", "material_type": "book", "service_point": "hkcl"}
+    for field, value in [
+        ("price_minor", 10**30),
+        ("price_minor", 2**63),
+        ("price_minor", 2**31),
+        ("price_minor", 100_000_001),
+        ("pages", 10**20),
+        ("pages", 100_001),
+    ]:
+        res = await desk.post("/api/v1/items", {**base, "barcode": desk.unique("B"), field: value})
+        assert res.status_code == 422, (field, value, res.text)
+    res = await desk.post(
+        "/api/v1/items",
+        {**base, "barcode": desk.unique("B"), "price_minor": 100_000_000, "pages": 100_000},
+    )
+    assert res.status_code == 201, res.text
+
+
+async def test_a_loss_charge_too_large_to_store_is_a_problem_not_500_HKPL_13(desk):
+    """A price stored before the bound existed: its charge (plus the surcharge) overflows
+    the ledger's column (a 64-bit integer on SQLite, 32-bit on PostgreSQL)."""
+    patron = await desk.register()
+    item = await desk.add_item(price_minor=100)
+    huge = 9 * 10**18 if desk.runtime.engine.dialect.name == "sqlite" else 2_000_000_000
+    async with desk.runtime.engine.begin() as conn:
+        await conn.execute(update(items).where(items.c.id == item["id"]).values(price_minor=huge))
+    res = await desk.checkout(patron["card_number"], item)
+    loan_id = res.json()["loans"][0]["loan_id"]
+    res = await desk.post(f"/api/v1/loans/{loan_id}/lost", {})
+    assert res.status_code == 422 and res.json()["type"].endswith("/invalid-value"), res.text
+    assert (await desk.get(f"/api/v1/patrons/{patron['patron']['patron_id']}/loans")).json()[
+        "loans"
+    ], "the refused charge is rolled back with the loan's end"
