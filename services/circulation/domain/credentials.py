@@ -133,6 +133,18 @@ def issue_library_card(
     return creds.model_copy(update={"cards": (*creds.cards, card)})
 
 
+def card_ends_smart_id_suspension(
+    creds: CredentialSet, patron: Patron, *, at: datetime
+) -> tuple[Patron, list[DomainEvent]]:
+    """HKPL-15: a smart ID card lost and discontinued in the same report (HKPL-19) suspends
+    an account left with nothing to borrow with; a library card issued later is that
+    account's way to borrow again, so it ends the suspension."""
+    sid = creds.smart_id
+    if sid is None or sid.status != "discontinued" or sid.reported_lost_at is None:
+        return patron, []
+    return patron.lift(rule="HKPL-15", ref=SMART_ID_REF, at=at)
+
+
 def set_password(creds: CredentialSet, password: str, hasher: SecretHasher) -> CredentialSet:
     if not 6 <= len(password) <= 128:
         raise ValueError("a password has 6 to 128 characters")
@@ -335,31 +347,56 @@ def report_smart_id_lost(
             creds,
             patron,
         )
+    # HKPL-19: a report that asks to stop using the card for library services discontinues
+    # it there and then (using it again takes a fresh application), so no replacement will
+    # ever be bound to end an HKPL-15 suspension. Its library use is withdrawn instead.
     lost = sid.model_copy(
         update={
-            "status": "lost",
+            "status": "lost" if continue_with_replacement else "discontinued",
             "reported_lost_at": at,
             "continue_with_replacement": continue_with_replacement,
         }
     )
     new_creds = creds.model_copy(update={"smart_id": lost})
-    patron, suspended = patron.suspend(
-        rule="HKPL-15",
-        reason="the account is suspended because the smart ID card has been reported lost, "
-        "until its replacement is registered",
-        at=at,
-        on=on,
-        ref=SMART_ID_REF,
-        code="card_reported_lost",
-    )
-    event = CredentialReportedLost(
-        occurred_at=at, patron_id=patron.patron_id, credential="smart_id", reference=SMART_ID_REF
-    )
+    events: list[DomainEvent] = [
+        CredentialReportedLost(
+            occurred_at=at,
+            patron_id=patron.patron_id,
+            credential="smart_id",
+            reference=SMART_ID_REF,
+        )
+    ]
+    if not continue_with_replacement:
+        events.append(
+            CredentialWithdrawn(
+                occurred_at=at,
+                patron_id=patron.patron_id,
+                credential="smart_id",
+                reference=SMART_ID_REF,
+            )
+        )
+    if continue_with_replacement or not new_creds.usable():
+        # Suspended until the replacement is bound or, with nothing else left to borrow
+        # with, until the patron applies afresh (HKPL-15).
+        patron, suspended = patron.suspend(
+            rule="HKPL-15",
+            reason="the account is suspended because the smart ID card has been reported lost, "
+            + (
+                "until its replacement is registered"
+                if continue_with_replacement
+                else "until a smart ID card is registered again or a library card is issued"
+            ),
+            at=at,
+            on=on,
+            ref=SMART_ID_REF,
+            code="card_reported_lost",
+        )
+        events += suspended
     return CredentialChange(
         decision=Decision.allow("lost card report"),
         credentials=new_creds,
         patron=patron,
-        events=(event, *suspended),
+        events=tuple(events),
     )
 
 
@@ -422,7 +459,8 @@ def bind_replacement_smart_id(
     application, when the loss report said so; free of charge."""
     action = "smart ID replacement"
     sid = creds.smart_id
-    if sid is None or sid.status != "lost":
+    lost_and_stopped = sid is not None and sid.reported_lost_at is not None
+    if sid is None or (sid.status != "lost" and not lost_and_stopped):
         return _refuse(
             action,
             "HKPL-19",
@@ -431,7 +469,7 @@ def bind_replacement_smart_id(
             creds,
             patron,
         )
-    if not sid.continue_with_replacement:
+    if sid.status != "lost" or not sid.continue_with_replacement:
         return _refuse(
             action,
             "HKPL-19",
@@ -521,9 +559,11 @@ def discontinue_smart_id(
     creds: CredentialSet, patron: Patron, *, at: datetime, on: date
 ) -> CredentialChange:
     """HKPL-17: the borrower stops using the smart ID card for library services. With no
-    credential left, the account itself is cancelled."""
+    credential left, the account itself is cancelled. A lost card waiting for its
+    replacement may be discontinued too: no replacement is coming then, so its HKPL-15
+    suspension ends."""
     sid = creds.smart_id
-    if sid is None or sid.status != "active":
+    if sid is None or sid.status not in ("active", "lost"):
         return _refuse(
             "cancellation",
             "HKPL-17",
@@ -532,6 +572,10 @@ def discontinue_smart_id(
             creds,
             patron,
         )
-    discontinued = sid.model_copy(update={"status": "discontinued"})
+    discontinued = sid.model_copy(
+        update={"status": "discontinued", "continue_with_replacement": False}
+    )
     new_creds = creds.model_copy(update={"smart_id": discontinued})
-    return _withdraw(new_creds, patron, kind="smart_id", reference=SMART_ID_REF, at=at, on=on)
+    patron, lifted = patron.lift(rule="HKPL-15", ref=SMART_ID_REF, at=at)
+    change = _withdraw(new_creds, patron, kind="smart_id", reference=SMART_ID_REF, at=at, on=on)
+    return change.model_copy(update={"events": (*change.events, *lifted)})

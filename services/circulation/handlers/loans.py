@@ -77,7 +77,8 @@ async def identify_borrower(
     owner = await patrons_repo.smart_id_owner(conn, read.hkid_number)
     creds = await patrons_repo.get_credentials(conn, owner) if owner else None
     if owner is None or creds is None or not creds.accepts_borrowing_read(read):
-        lost = creds is not None and creds.smart_id is not None and creds.smart_id.status == "lost"
+        sid = creds.smart_id if creds is not None else None
+        lost = sid is not None and sid.status != "active" and sid.reported_lost_at is not None
         raise _refuse(
             action,
             "HKPL-15" if lost else "HKPL-14",

@@ -126,6 +126,10 @@ async def issue_card(
         creds, card_number, on=lib.today(), guarantor_card=guarantor_card
     )
     await patrons_repo.save_credentials(conn, creds)
+    patron, lifted = cred.card_ends_smart_id_suspension(creds, patron, at=lib.now())
+    if lifted:
+        await patrons_repo.save_patron(conn, patron, lib.clock)
+        await notify_events(conn, lib, {patron.patron_id: patron}, lifted)
     return creds
 
 

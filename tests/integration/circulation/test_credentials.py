@@ -148,7 +148,9 @@ async def test_smart_id_replacement_takes_over_only_when_the_report_said_so_HKPL
         res = await desk.post(
             f"/api/v1/patrons/{pid(patron)}/smart-id/lost", {"continue_with_replacement": keep}
         )
-        assert res.status_code == 200 and res.json()["patron"]["status"] == "suspended"
+        # Stopping the smart ID's library use leaves the library card working (HKPL-17).
+        expected = "suspended" if keep else "active"
+        assert res.status_code == 200 and res.json()["patron"]["status"] == expected
     new_card = {"date_of_issue": "2026-01-20"}
     res = await desk.post(
         f"/api/v1/patrons/{pid(keeps)}/smart-id/replacement",
@@ -192,3 +194,69 @@ async def test_cancelling_the_only_card_cancels_the_account_HKPL_17(desk):
     assert res.status_code == 409 and res.json()["rules"] == ["HKPL-17"]
     res = await desk.post(f"/api/v1/cards/{patron['card_number']}/cancel")
     assert res.status_code == 409 and res.json()["rules"] == ["HKPL-17"]
+
+
+async def _with_smart_id(desk) -> dict:
+    patron = await desk.register()
+    patron["hkid"] = desk.hkid()
+    res = await desk.post(
+        f"/api/v1/patrons/{pid(patron)}/smart-id",
+        {"reading": desk.smart_id_reading(patron["hkid"])},
+    )
+    assert res.status_code == 201, res.text
+    return patron
+
+
+async def test_a_lost_smart_id_not_continued_is_discontinued_and_the_card_works_HKPL_15_19(
+    desk,
+):
+    patron = await _with_smart_id(desk)
+    res = await desk.post(
+        f"/api/v1/patrons/{pid(patron)}/smart-id/lost", {"continue_with_replacement": False}
+    )
+    assert res.status_code == 200, res.text
+    assert res.json()["smart_id"] == {"status": "discontinued"}
+    assert res.json()["patron"]["status"] == "active" and not res.json()["patron"]["blocks"]
+    assert (await desk.checkout(patron["card_number"], await desk.add_item())).status_code == 201
+    at_counter = {"hkid_number": patron["hkid"], "date_of_issue": "2020-03-01"}
+    res = await desk.post("/api/v1/loans", {"smart_id": at_counter, "item_id": "x"})
+    assert res.status_code == 409 and res.json()["rules"] == ["HKPL-15"]
+    res = await desk.post(
+        f"/api/v1/patrons/{pid(patron)}/smart-id/replacement",
+        {"reading": {"hkid_number": patron["hkid"], "date_of_issue": "2026-01-20"}},
+    )
+    assert res.status_code == 409 and "fresh application" in res.json()["detail"]
+    res = await desk.post(
+        f"/api/v1/patrons/{pid(patron)}/smart-id",
+        {"reading": desk.smart_id_reading(patron["hkid"], date_of_issue="2026-01-20")},
+    )
+    assert res.status_code == 201 and res.json()["smart_id"] == {"status": "active"}
+
+
+async def test_with_no_card_left_the_stopped_smart_id_suspends_until_a_card_is_issued_HKPL_15(
+    desk,
+):
+    patron = await _with_smart_id(desk)
+    res = await desk.post(f"/api/v1/cards/{patron['card_number']}/cancel")
+    assert res.status_code == 200 and res.json()["patron"]["status"] == "active"
+    res = await desk.post(
+        f"/api/v1/patrons/{pid(patron)}/smart-id/lost", {"continue_with_replacement": False}
+    )
+    assert res.status_code == 200 and res.json()["patron"]["status"] == "suspended"
+    card = desk.unique("C")
+    res = await desk.post(f"/api/v1/patrons/{pid(patron)}/cards", {"card_number": card})
+    assert res.status_code == 201, res.text
+    assert (await desk.checkout(card, await desk.add_item())).status_code == 201
+
+
+async def test_a_lost_smart_id_waiting_for_its_replacement_can_be_discontinued_HKPL_17(desk):
+    patron = await _with_smart_id(desk)
+    res = await desk.post(
+        f"/api/v1/patrons/{pid(patron)}/smart-id/lost", {"continue_with_replacement": True}
+    )
+    assert res.json()["patron"]["status"] == "suspended"
+    res = await desk.post(f"/api/v1/patrons/{pid(patron)}/smart-id/discontinue")
+    assert res.status_code == 200, res.text
+    assert res.json()["smart_id"] == {"status": "discontinued"}
+    assert res.json()["patron"]["status"] == "active"
+    assert (await desk.checkout(patron["card_number"], await desk.add_item())).status_code == 201

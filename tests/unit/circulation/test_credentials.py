@@ -274,6 +274,9 @@ def test_hkpl_19_replacement_smart_id_takes_over_when_the_report_said_so(with_sm
 def test_hkpl_19_without_that_choice_a_fresh_application_is_needed(with_smart_id):
     creds, p = with_smart_id
     lost = report_smart_id_lost(creds, p, continue_with_replacement=False, at=AT, on=ON)
+    # Discontinued by the report itself; the library card still works, so no suspension.
+    assert lost.credentials.smart_id.status == "discontinued"
+    assert lost.patron.status == "active"
     new_card = SmartIdBorrowingRead(hkid_number=HKID, date_of_issue=date(2026, 3, 1))
     change = bind_replacement_smart_id(lost.credentials, lost.patron, new_card, at=AT, on=ON)
     assert change.decision.messages == [
