@@ -4,7 +4,7 @@ unit of work, answer."""
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Literal
+from typing import Annotated, Literal, get_args
 
 from fastapi import APIRouter, Header, Query, Request
 from fastapi.responses import JSONResponse
@@ -17,6 +17,7 @@ from libs.common.db import unit_of_work
 from libs.common.errors import Problem
 from services.circulation.adapters import items_repo
 from services.circulation.adapters.tables import idempotency as idem_table
+from services.circulation.domain.items import CIRCULATION_STATUSES, manual_status_refusal
 
 router = APIRouter(prefix="/api/v1/items", tags=["items"])
 
@@ -150,9 +151,22 @@ async def change_status(
     rt = _rt(request)
     require_library(principal, rt.extras["library"])
     async with unit_of_work(rt.engine) as conn:
-        item = await items_repo.set_status(
-            conn, rt.extras["library"], item_id, body.status, rt.clock
-        )
-    if item is None:
-        raise Problem(404, "not-found", "Not found", f"no item {item_id}")
+        current = await items_repo.get_item(conn, item_id)
+        if current is None:
+            raise Problem(404, "not-found", "Not found", f"no item {item_id}")
+        why = manual_status_refusal(current["status"], body.status)
+        if why is None:
+            # Only from a status staff may change, so a loan made meanwhile is not undone.
+            item = await items_repo.set_status(
+                conn,
+                rt.extras["library"],
+                item_id,
+                body.status,
+                rt.clock,
+                expected=tuple(s for s in get_args(ItemStatus) if s not in CIRCULATION_STATUSES),
+            )
+            if item is None:
+                why = "the item was lent or reserved meanwhile; its loan or reservation moves it"
+        if why is not None:
+            raise Problem(409, "status-not-changeable", "Status cannot be changed here", why)
     return item

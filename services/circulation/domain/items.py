@@ -33,6 +33,27 @@ ItemStatus = Literal[
 """The item statuses of the item contracts; only the owning library changes them."""
 
 
+CIRCULATION_STATUSES: tuple[ItemStatus, ...] = ("ON_LOAN", "ON_HOLD_SHELF")
+"""Statuses that loans and reservations set and clear; staff cannot set or clear them by
+hand, or the item would contradict its loan (lent twice, or never lendable again)."""
+
+KEPT_ON_RETURN: tuple[ItemStatus, ...] = ("WITHDRAWN", "DAMAGED")
+"""A returned item in one of these stays in it: it is not put back on the shelf. A LOST item
+that comes back has been found, and goes back into circulation."""
+
+
+def manual_status_refusal(current: str, wanted: str) -> str | None:
+    """Why staff may not change an item from ``current`` to ``wanted`` by hand, if not."""
+    if current in CIRCULATION_STATUSES:
+        return (
+            f"the item is {current}; its loan or reservation moves it (return it, report it "
+            "lost or damaged on its loan, or cancel the reservation)"
+        )
+    if wanted in CIRCULATION_STATUSES:
+        return f"{wanted} is set by lending or reserving the item, not by hand"
+    return None
+
+
 class Item(DomainModel):
     item_id: str = Field(default_factory=new_id)
     library: str = Field(description="the owning library, the authority over this item")

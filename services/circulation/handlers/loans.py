@@ -16,7 +16,7 @@ from services.circulation.domain import loans as domain
 from services.circulation.domain.errors import ItemNotAvailable, LoanNotActive, SmartIdFieldRefused
 from services.circulation.domain.events import ChargePosted, DomainEvent
 from services.circulation.domain.holds import Hold, ReservationState, reservation_state
-from services.circulation.domain.items import Item
+from services.circulation.domain.items import KEPT_ON_RETURN, Item
 from services.circulation.domain.ledger import LedgerEntry
 from services.circulation.domain.loans import Loan, RenewalTransaction
 from services.circulation.domain.patrons import Patron
@@ -243,16 +243,16 @@ async def return_item(
     await _save_active(conn, result.loan)
     await holds_repo.add_entries(conn, result.fine_entry)
     patrons = {patron.patron_id: patron}
-    hold, events = await _offer_to_queue(conn, lib, item, patrons)
+    hold, events = None, []
+    if item.status in KEPT_ON_RETURN:
+        status = item.status  # withdrawn or damaged: checked in, but not back on the shelf
+    else:
+        hold, events = await _offer_to_queue(conn, lib, item, patrons)
+        status = "ON_HOLD_SHELF" if hold else "AVAILABLE"
     await notify_events(
         conn, lib, patrons, [*result.events, *events], titles={item.item_id: item.title or ""}
     )
-    return ReturnOutcome(
-        loan=result.loan,
-        fine=result.fine_entry,
-        hold=hold,
-        item_status="ON_HOLD_SHELF" if hold else "AVAILABLE",
-    )
+    return ReturnOutcome(loan=result.loan, fine=result.fine_entry, hold=hold, item_status=status)
 
 
 async def _reservations(

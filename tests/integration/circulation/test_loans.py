@@ -3,6 +3,9 @@ returns at any branch, and every item status change leaving through the outbox."
 
 from __future__ import annotations
 
+from sqlalchemy import update
+
+from services.circulation.adapters.tables import items
 from tests.integration.circulation.conftest import hkt
 
 
@@ -248,3 +251,42 @@ async def test_a_guarantors_card_costs_the_adult_fee_to_replace_HKPL_12_HKPL_16(
         f"/api/v1/cards/{junior['card_number']}/replacement", {"new_card_number": desk.unique("J")}
     )
     assert res.json()["charge"]["amount_minor"] == 1700
+
+
+async def test_staff_cannot_set_or_clear_on_loan_or_on_hold_shelf_by_hand(desk):
+    first, second = await desk.register(), await desk.register()
+    item = await desk.add_item()
+    assert (await desk.checkout(first["card_number"], item)).status_code == 201
+    status = f"/api/v1/items/{item['id']}/status"
+    for wanted in ("AVAILABLE", "MISSING", "ON_HOLD_SHELF"):
+        res = await desk.post(status, {"status": wanted})
+        assert res.status_code == 409 and "loan" in res.json()["detail"], res.text
+    assert (await desk.get(f"/api/v1/items/{item['id']}")).json()["status"] == "ON_LOAN"
+    assert (await desk.checkout(second["card_number"], item)).status_code == 409
+    assert (await desk.give_back(item)).status_code == 201
+    other = await desk.add_item()
+    for wanted in ("ON_LOAN", "ON_HOLD_SHELF"):
+        res = await desk.post(f"/api/v1/items/{other['id']}/status", {"status": wanted})
+        assert res.status_code == 409, res.text
+    res = await desk.post(f"/api/v1/items/{other['id']}/status", {"status": "MISSING"})
+    assert res.status_code == 200 and res.json()["status"] == "MISSING"
+    res = await desk.post(f"/api/v1/items/{other['id']}/status", {"status": "AVAILABLE"})
+    assert res.status_code == 200 and res.json()["status"] == "AVAILABLE"
+    assert (await desk.post("/api/v1/items/nothing/status", {"status": "LOST"})).status_code == 404
+
+
+async def test_a_returned_withdrawn_or_damaged_item_keeps_its_status_a_lost_one_is_found(desk):
+    patron = await desk.register()
+    for marked, after in (
+        ("WITHDRAWN", "WITHDRAWN"),
+        ("DAMAGED", "DAMAGED"),
+        ("LOST", "AVAILABLE"),
+    ):
+        item = await desk.add_item()
+        assert (await desk.checkout(patron["card_number"], item)).status_code == 201
+        # Marked while out (by the catalogue or the loss process), not through the route.
+        async with desk.runtime.engine.begin() as conn:
+            await conn.execute(update(items).where(items.c.id == item["id"]).values(status=marked))
+        res = await desk.give_back(item)
+        assert res.status_code == 201 and res.json()["item_status"] == after, (marked, res.text)
+        assert (await desk.get(f"/api/v1/items/{item['id']}")).json()["status"] == after
