@@ -126,6 +126,11 @@ class RenewalTerms(_Data):
         default=None, description="days each renewal gives; unset: the loan period"
     )
     counted_from: Literal["renewal_day", "due_date"] = "renewal_day"
+    period_rule: RuleId | None = Field(
+        default=None,
+        description="the rule that gives each renewal its period (HKPL-02); a renewal that "
+        "would not move the due date is refused citing it (unset: ``rule``)",
+    )
     overdue_allowed: bool = True
     hold_blocks: HoldBlocks = "when_no_other_copy"
     recall_blocks: bool = True

@@ -23,6 +23,10 @@ from libs.common.policy.standing import accrued_fine_minor, standing_refusals
 ACTION = "renewal"
 
 
+def _day(d: date) -> str:
+    return f"{d.day} {d:%B %Y}"  # 8 February 2026: no day-month order to guess
+
+
 def _times(n: int) -> str:
     return {1: "once", 2: "twice"}.get(n, f"{n} times")
 
@@ -181,7 +185,20 @@ def renewal_decision(
             patron_category=account.patron_category,
             material_type=loan.material_type,
         )
-        if days_overdue(loan.due_date, on) > 0:
+        if new_due <= loan.due_date:
+            # HKPL-02: a renewal gives its period from the day of renewal; one that gives
+            # nothing (asked on the checkout day, or twice in a day) is no renewal, and must
+            # not use up one of the consecutive renewals or get a reference number.
+            refusal = Refusal(
+                rule=policy.renewals.period_rule or policy.renewals.rule,
+                code="renewal_would_not_extend",
+                action=ACTION,
+                reason=f"the item is already due on {_day(loan.due_date)}; renewing today "
+                "would not extend it",
+                item_id=loan.item_id,
+            )
+            decision, new_due = Decision.of(ACTION, [refusal]), None
+        elif days_overdue(loan.due_date, on) > 0:
             fine = loan_fine(policy, loan, on)
     return RenewalOutcome(
         loan_id=loan.loan_id,

@@ -67,6 +67,7 @@ async def test_renewing_several_renews_what_may_be_and_tells_what_may_not_HKPL_0
     for item in (reserved, free):
         await desk.checkout(borrower["card_number"], item)
     await _hold(desk, reader, reserved["title_id"])
+    await desk.travel(hkt(2026, 1, 26))  # a day later, so that renewing extends (HKPL-02)
     loans = (await desk.get(f"/api/v1/patrons/{pid(borrower)}/loans")).json()["loans"]
     res = await desk.post(
         f"/api/v1/patrons/{pid(borrower)}/renewals", {"loan_ids": [x["loan_id"] for x in loans]}
@@ -84,6 +85,7 @@ async def test_another_copy_on_the_shelf_is_assigned_and_the_loan_renews_HKPL_03
     assert (await desk.checkout(borrower["card_number"], lent)).status_code == 201
     res = await _hold(desk, reader, title)
     assert res.json()["status"] == "ready" and res.json()["item_id"] == spare["id"]
+    await desk.travel(hkt(2026, 1, 26))  # a day later, so that renewing extends (HKPL-02)
     loan = (await desk.get(f"/api/v1/patrons/{pid(borrower)}/loans")).json()["loans"][0]
     res = await desk.post(
         f"/api/v1/patrons/{pid(borrower)}/renewals", {"loan_ids": [loan["loan_id"]]}

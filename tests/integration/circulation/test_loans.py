@@ -3,6 +3,8 @@ returns at any branch, and every item status change leaving through the outbox."
 
 from __future__ import annotations
 
+import asyncio
+
 from sqlalchemy import update
 
 from services.circulation.adapters.tables import items
@@ -85,6 +87,7 @@ async def test_a_set_lends_as_one_and_is_refused_renewal_as_a_whole_HKPL_05_HKPL
     )
     assert res.status_code == 201 and res.json()["status"] == "waiting"
     disc_loan = next(x["loan_id"] for x in account["loans"] if x["item_id"] == disc["id"])
+    await desk.travel(hkt(2026, 1, 26))  # a day later, so that renewing extends (HKPL-02)
     # Only the disc is selected, yet the set is decided together: none is renewed.
     res = await desk.post(f"/api/v1/patrons/{pid(borrower)}/renewals", {"loan_ids": [disc_loan]})
     assert res.status_code == 409
@@ -290,3 +293,30 @@ async def test_a_returned_withdrawn_or_damaged_item_keeps_its_status_a_lost_one_
         res = await desk.give_back(item)
         assert res.status_code == 201 and res.json()["item_status"] == after, (marked, res.text)
         assert (await desk.get(f"/api/v1/items/{item['id']}")).json()["status"] == after
+
+
+async def test_a_renewal_that_would_not_extend_is_refused_and_not_counted_HKPL_02(desk):
+    patron = await desk.register()
+    [loan] = (await desk.checkout(patron["card_number"], await desk.add_item())).json()["loans"]
+    url = f"/api/v1/patrons/{pid(patron)}/renewals"
+    policy = desk.client._transport.app.state.circulation.policy
+    cited = [policy.renewals.period_rule or policy.renewals.rule]
+    res = await desk.post(url, {"loan_ids": [loan["loan_id"]]})  # the checkout day
+    assert res.status_code == 409 and res.json()["rules"] == cited, res.text
+    assert [r["code"] for r in res.json()["refusals"]] == ["renewal_would_not_extend"]
+    assert (
+        "already due on 8 February 2026; renewing today would not extend it" in res.json()["detail"]
+    )
+    await desk.travel(hkt(2026, 2, 6))
+    first = await desk.post(url, {"loan_ids": [loan["loan_id"]]})
+    assert first.status_code == 201 and first.json()["items"][0]["new_due_date"] == "2026-02-20"
+    double_click = await asyncio.gather(
+        desk.post(url, {"loan_ids": [loan["loan_id"]]}),
+        desk.post(url, {"loan_ids": [loan["loan_id"]]}),
+    )
+    assert [r.status_code for r in double_click] == [409, 409]
+    assert all("already due on 20 February 2026" in r.json()["detail"] for r in double_click)
+    [now] = (await desk.get(f"/api/v1/patrons/{pid(patron)}/loans")).json()["loans"]
+    assert (now["renewals"], now["consecutive_renewals"], now["due_date"]) == (1, 1, "2026-02-20")
+    approved = [n for n in await desk.notices(pid(patron)) if n["kind"] == "renewal_approved"]
+    assert [n["transaction_ref"] for n in approved] == [first.json()["transaction_ref"]]

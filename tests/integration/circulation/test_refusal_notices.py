@@ -96,6 +96,7 @@ async def test_a_set_refused_as_a_whole_is_one_notice_naming_both_rules_HKPL_05(
     )
     loans = (await desk.checkout(patron["card_number"], main)).json()["loans"]
     await _reserve(desk, main)
+    await desk.travel(hkt(2026, 1, 26))  # a day later, so that renewing extends (HKPL-02)
     res = await desk.post(
         f"/api/v1/patrons/{pid(patron)}/renewals", {"loan_ids": [loans[-1]["loan_id"]]}
     )

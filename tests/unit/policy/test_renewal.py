@@ -33,6 +33,31 @@ def test_hkpl_02_renewal_gives_14_days_from_the_renewal_day(hkpl):
     assert outcome.new_due_date == date(2026, 5, 20)
 
 
+def _citing_hkpl_02(policy):
+    terms = policy.renewals.model_copy(update={"period_rule": "HKPL-02"})
+    return policy.model_copy(update={"renewals": terms})
+
+
+def test_hkpl_02_a_renewal_that_would_not_move_the_due_date_is_refused(hkpl):
+    on_checkout_day = renewal_decision(hkpl, account(hkpl_loan()), hkpl_loan(), CHECKOUT)
+    assert not on_checkout_day.decision.allowed and on_checkout_day.new_due_date is None
+    [refusal] = on_checkout_day.decision.refusals
+    assert refusal.code == "renewal_would_not_extend"
+    assert refusal.reason == (
+        "the item is already due on 8 May 2026; renewing today would not extend it"
+    )
+    # Renewed once already today (a double click): due 14 days from today, so again nothing.
+    renewed = hkpl_loan(due=TODAY + timedelta(days=14), renewals=1, consecutive_renewals=1)
+    again = renewal_decision(_citing_hkpl_02(hkpl), account(renewed), renewed, TODAY)
+    assert again.decision.messages == [
+        "renewal refused: the item is already due on 20 May 2026; renewing today would not "
+        "extend it (HKPL-02)"
+    ]
+    # The day after checkout it moves by a day, and is a renewal.
+    next_day = renewal_decision(hkpl, account(hkpl_loan()), hkpl_loan(), CHECKOUT + timedelta(1))
+    assert next_day.decision.allowed and next_day.new_due_date == date(2026, 5, 9)
+
+
 def test_hkpl_03_five_consecutive_renewals_then_refused(hkpl):
     fourth = hkpl_loan(consecutive_renewals=4, renewals=4)
     assert renewal_decision(hkpl, account(fourth), fourth, TODAY).decision.allowed
