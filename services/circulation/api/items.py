@@ -77,6 +77,20 @@ def _rt(request: Request):
     return request.app.state.runtime
 
 
+async def _check_main_item(conn, body: ItemIn) -> None:
+    """HKPL-09: accompanying material is lent with, and counted through, its set's main
+    item; one that points nowhere would be lent outside the quota."""
+    main = await items_repo.get_item(conn, body.main_item_id)
+    if main is None or main["set_id"] != body.set_id or main["main_item_id"] is not None:
+        raise Problem(
+            422,
+            "invalid-main-item",
+            "The accompanying material's main item is not valid",
+            f"main_item_id {body.main_item_id} is not a main item of set {body.set_id} in "
+            "this library (HKPL-09: accompanying material counts through its main item)",
+        )
+
+
 @router.post(
     "", status_code=201, response_model=ItemOut, summary="Add an item to the library's collection"
 )
@@ -103,6 +117,8 @@ async def add_item(
                 "Barcode already in use",
                 f"an item with barcode {body.barcode} already exists",
             )
+        if body.main_item_id is not None:
+            await _check_main_item(conn, body)
         item = await items_repo.add_item(conn, library, body.model_dump(), rt.clock)
         out = ItemOut.model_validate(item).model_dump(mode="json")
         await idempotency.remember(

@@ -320,3 +320,30 @@ async def test_a_renewal_that_would_not_extend_is_refused_and_not_counted_HKPL_0
     assert (now["renewals"], now["consecutive_renewals"], now["due_date"]) == (1, 1, "2026-02-20")
     approved = [n for n in await desk.notices(pid(patron)) if n["kind"] == "renewal_approved"]
     assert [n["transaction_ref"] for n in approved] == [first.json()["transaction_ref"]]
+
+
+async def test_accompanying_material_needs_a_main_item_of_its_set_HKPL_09_HKPL_05(desk):
+    main, disc = await _set(desk)
+    other_set = desk.unique("S")
+    for set_id, main_item_id in (
+        (other_set, "ghost"),  # points nowhere
+        (other_set, main["id"]),  # a main item of another set
+        (main["set_id"], disc["id"]),  # accompanying material is no main item
+    ):
+        res = await desk.post(
+            "/api/v1/items",
+            {
+                "barcode": desk.unique("B"),
+                "title": "Map",
+                "material_type": "book_with_disc",
+                "service_point": "hkcl",
+                "set_id": set_id,
+                "main_item_id": main_item_id,
+            },
+        )
+        assert res.status_code == 422 and "HKPL-09" in res.json()["detail"], res.text
+    # The set as added counts once, through its main item, towards the quota.
+    patron = await desk.register()
+    assert (await desk.checkout(patron["card_number"], disc)).status_code == 201
+    account = (await desk.get(f"/api/v1/patrons/{pid(patron)}")).json()
+    assert account["quota"]["items"] == 1 and len(account["loans"]) == 2
