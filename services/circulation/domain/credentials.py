@@ -14,6 +14,7 @@ from typing import Literal
 
 from pydantic import Field
 
+from libs.common.money import Money
 from libs.common.policy import Decision, Policy, Refusal, card_replacement_fee
 from services.circulation.domain.base import DomainModel
 from services.circulation.domain.errors import CredentialNotFound
@@ -506,6 +507,29 @@ def bind_replacement_smart_id(
     )
 
 
+class Outstanding(DomainModel):
+    """What the account still owes the library: items on loan and unpaid charges."""
+
+    items_on_loan: int = Field(default=0, ge=0)
+    unpaid: Money | None = None
+
+    def reason(self) -> str | None:
+        """HKPL-17, why the account cannot be given up yet, in the patron's words."""
+        owed = []
+        if self.items_on_loan:
+            owed.append(
+                f"{self.items_on_loan} item{'s' if self.items_on_loan != 1 else ''} on loan"
+            )
+        if self.unpaid is not None and self.unpaid.amount_minor > 0:
+            owed.append(f"{self.unpaid} in unpaid charges")
+        if not owed:
+            return None
+        return (
+            f"the account still has {' and '.join(owed)}; the last card can be cancelled once "
+            "every item is returned and every charge is paid"
+        )
+
+
 def _withdraw(
     creds: CredentialSet,
     patron: Patron,
@@ -514,6 +538,7 @@ def _withdraw(
     reference: str,
     at: datetime,
     on: date,
+    outstanding: Outstanding | None = None,
 ) -> CredentialChange:
     events: list[DomainEvent] = [
         CredentialWithdrawn(
@@ -525,6 +550,16 @@ def _withdraw(
         and not any(c.status == "lost" for c in creds.cards)
         and not (creds.smart_id is not None and creds.smart_id.status == "lost")
     ):
+        # Giving up the account ends the borrower's means of returning and paying through
+        # it; until then the library still needs a card to hold them to (HKPL-17).
+        why = outstanding.reason() if outstanding is not None else None
+        if why is not None:
+            refusal = Refusal(
+                rule="HKPL-17", code="account_has_outstanding", action="cancellation", reason=why
+            )
+            return CredentialChange(
+                decision=Decision.of("cancellation", [refusal]), credentials=creds, patron=patron
+            )
         patron, cancelled = patron.cancel(at=at, on=on)
         events += cancelled
     return CredentialChange(
@@ -536,10 +571,16 @@ def _withdraw(
 
 
 def cancel_library_card(
-    creds: CredentialSet, patron: Patron, card_number: str, *, at: datetime, on: date
+    creds: CredentialSet,
+    patron: Patron,
+    card_number: str,
+    *,
+    at: datetime,
+    on: date,
+    outstanding: Outstanding | None = None,
 ) -> CredentialChange:
     """HKPL-17: the borrower cancels a library card. With no credential left, the account
-    itself is cancelled."""
+    itself is cancelled, which is refused while items are on loan or charges unpaid."""
     card = creds.card(card_number)
     if card.status != "active":
         return _refuse(
@@ -552,14 +593,30 @@ def cancel_library_card(
         )
     cancelled = card.model_copy(update={"status": "cancelled"})
     new_creds = creds.model_copy(update={"cards": creds._replace_card(cancelled)})
-    return _withdraw(new_creds, patron, kind="library_card", reference=card_number, at=at, on=on)
+    change = _withdraw(
+        new_creds,
+        patron,
+        kind="library_card",
+        reference=card_number,
+        at=at,
+        on=on,
+        outstanding=outstanding,
+    )
+    # A refused cancellation leaves every card as it was.
+    return change if change.decision.allowed else change.model_copy(update={"credentials": creds})
 
 
 def discontinue_smart_id(
-    creds: CredentialSet, patron: Patron, *, at: datetime, on: date
+    creds: CredentialSet,
+    patron: Patron,
+    *,
+    at: datetime,
+    on: date,
+    outstanding: Outstanding | None = None,
 ) -> CredentialChange:
     """HKPL-17: the borrower stops using the smart ID card for library services. With no
-    credential left, the account itself is cancelled. A lost card waiting for its
+    credential left, the account itself is cancelled (refused while items are on loan or
+    charges unpaid). A lost card waiting for its
     replacement may be discontinued too: no replacement is coming then, so its HKPL-15
     suspension ends."""
     sid = creds.smart_id
@@ -576,6 +633,17 @@ def discontinue_smart_id(
         update={"status": "discontinued", "continue_with_replacement": False}
     )
     new_creds = creds.model_copy(update={"smart_id": discontinued})
+    patron_before = patron
     patron, lifted = patron.lift(rule="HKPL-15", ref=SMART_ID_REF, at=at)
-    change = _withdraw(new_creds, patron, kind="smart_id", reference=SMART_ID_REF, at=at, on=on)
+    change = _withdraw(
+        new_creds,
+        patron,
+        kind="smart_id",
+        reference=SMART_ID_REF,
+        at=at,
+        on=on,
+        outstanding=outstanding,
+    )
+    if not change.decision.allowed:
+        return change.model_copy(update={"credentials": creds, "patron": patron_before})
     return change.model_copy(update={"events": (*change.events, *lifted)})

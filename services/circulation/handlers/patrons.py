@@ -10,7 +10,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from libs.common.policy import Decision, Refusal
-from services.circulation.adapters import holds_repo, patrons_repo
+from services.circulation.adapters import holds_repo, loans_repo, patrons_repo
 from services.circulation.domain import credentials as cred
 from services.circulation.domain.credentials import CredentialChange, CredentialSet
 from services.circulation.domain.errors import (
@@ -192,10 +192,26 @@ async def replace_card(conn: AsyncConnection, lib: Library, card_number: str, ne
     return await _apply(conn, lib, change)
 
 
+async def _outstanding(conn: AsyncConnection, lib: Library, patron_id: str) -> cred.Outstanding:
+    """HKPL-17: what must be settled before the account may be given up."""
+    loans = await loans_repo.active_loans(conn, patron_id)
+    ledger = await holds_repo.ledger(conn, patron_id, lib.policy.currency)
+    return cred.Outstanding(
+        items_on_loan=len(loans), unpaid=lib.policy.money(ledger.outstanding_minor())
+    )
+
+
 async def cancel_card(conn: AsyncConnection, lib: Library, card_number: str):
     """HKPL-17: the borrower cancels a library card."""
     patron, creds = await _card_account(conn, lib, card_number)
-    change = cred.cancel_library_card(creds, patron, card_number, at=lib.now(), on=lib.today())
+    change = cred.cancel_library_card(
+        creds,
+        patron,
+        card_number,
+        at=lib.now(),
+        on=lib.today(),
+        outstanding=await _outstanding(conn, lib, patron.patron_id),
+    )
     return await _apply(conn, lib, change)
 
 
@@ -253,7 +269,13 @@ async def replace_smart_id(
 async def discontinue_smart_id(conn: AsyncConnection, lib: Library, patron_id: str):
     """HKPL-17: stop using the smart ID card for library services."""
     patron, creds = await _account(conn, lib, patron_id)
-    change = cred.discontinue_smart_id(creds, patron, at=lib.now(), on=lib.today())
+    change = cred.discontinue_smart_id(
+        creds,
+        patron,
+        at=lib.now(),
+        on=lib.today(),
+        outstanding=await _outstanding(conn, lib, patron_id),
+    )
     return await _apply(conn, lib, change)
 
 

@@ -260,3 +260,45 @@ async def test_a_lost_smart_id_waiting_for_its_replacement_can_be_discontinued_H
     assert res.json()["smart_id"] == {"status": "discontinued"}
     assert res.json()["patron"]["status"] == "active"
     assert (await desk.checkout(patron["card_number"], await desk.add_item())).status_code == 201
+
+
+async def test_the_account_is_not_cancelled_while_items_are_out_or_charges_unpaid_HKPL_17(desk):
+    patron = await desk.register()
+    card = patron["card_number"]
+    item = await desk.add_item()
+    assert (await desk.checkout(card, item)).status_code == 201
+    res = await desk.post(f"/api/v1/cards/{card}/cancel")
+    assert res.status_code == 409 and res.json()["rules"] == ["HKPL-17"], res.text
+    assert "1 item on loan" in res.json()["detail"]
+    await desk.travel(hkt(2026, 2, 10))  # two days late: HKD 3.00 fine on return
+    assert (await desk.give_back(item)).status_code == 201
+    res = await desk.post(f"/api/v1/cards/{card}/cancel")
+    assert res.status_code == 409 and res.json()["rules"] == ["HKPL-17"]
+    assert "HKD 3.00 in unpaid charges" in res.json()["detail"]
+    account = (await desk.get(f"/api/v1/patrons/{pid(patron)}")).json()
+    assert account["patron"]["status"] == "active" and account["cards"][0]["status"] == "active"
+    res = await desk.post(
+        f"/api/v1/patrons/{pid(patron)}/payments",
+        {"amount_minor": 300, "reason": "paid at the counter"},
+    )
+    assert res.status_code == 201, res.text
+    res = await desk.post(f"/api/v1/cards/{card}/cancel")
+    assert res.status_code == 200 and res.json()["patron"]["status"] == "cancelled"
+
+
+async def test_the_last_credential_a_smart_id_is_not_discontinued_with_loans_out_HKPL_17(desk):
+    patron = await _with_smart_id(desk)
+    await desk.post(f"/api/v1/patrons/{pid(patron)}/cards", {"card_number": desk.unique("C")})
+    at_counter = {"hkid_number": patron["hkid"], "date_of_issue": "2020-03-01"}
+    item = await desk.add_item()
+    res = await desk.post("/api/v1/loans", {"smart_id": at_counter, "item_id": item["id"]})
+    assert res.status_code == 201, res.text
+    account = (await desk.get(f"/api/v1/patrons/{pid(patron)}")).json()
+    for c in account["cards"]:
+        res = await desk.post(f"/api/v1/cards/{c['card_number']}/cancel")
+        assert res.status_code == 200, res.text  # the smart ID still opens the account
+    res = await desk.post(f"/api/v1/patrons/{pid(patron)}/smart-id/discontinue")
+    assert res.status_code == 409 and res.json()["rules"] == ["HKPL-17"]
+    assert (await desk.give_back(item)).status_code == 201
+    res = await desk.post(f"/api/v1/patrons/{pid(patron)}/smart-id/discontinue")
+    assert res.status_code == 200 and res.json()["patron"]["status"] == "cancelled"

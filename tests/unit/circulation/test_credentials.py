@@ -9,8 +9,10 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from libs.common.money import Money
 from services.circulation.domain.credentials import (
     CredentialSet,
+    Outstanding,
     apply_smart_id,
     bind_replacement_smart_id,
     cancel_library_card,
@@ -304,3 +306,17 @@ def test_hkpl_17_cancelling_the_last_card_cancels_the_account(creds):
     assert change.credentials.card("2000123456").status == "cancelled"
     assert change.patron.status == "cancelled"
     assert [e.kind for e in change.events] == ["credential.withdrawn", "account.cancelled"]
+
+
+def test_hkpl_17_the_last_card_is_not_cancelled_while_anything_is_owed(creds):
+    owed = Outstanding(items_on_loan=2, unpaid=Money(amount_minor=150, currency="HKD"))
+    change = cancel_library_card(creds, patron(), "2000123456", at=AT, on=ON, outstanding=owed)
+    assert change.decision.messages == [
+        "cancellation refused: the account still has 2 items on loan and HKD 1.50 in unpaid "
+        "charges; the last card can be cancelled once every item is returned and every charge "
+        "is paid (HKPL-17)"
+    ]
+    assert change.credentials == creds and change.patron.status == "active"
+    settled = Outstanding(unpaid=Money(amount_minor=0, currency="HKD"))
+    change = cancel_library_card(creds, patron(), "2000123456", at=AT, on=ON, outstanding=settled)
+    assert change.decision.allowed and change.patron.status == "cancelled"
