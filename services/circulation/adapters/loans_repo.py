@@ -7,6 +7,8 @@ from datetime import date
 from typing import Any
 
 from sqlalchemy import insert, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from libs.common.money import Money
@@ -157,17 +159,20 @@ async def save_active_loan(conn: AsyncConnection, loan: Loan) -> bool:
 
 async def next_number(conn: AsyncConnection, name: str, count: int = 1) -> int:
     """The next number of a named sequence (the first of ``count`` drawn together), inside
-    the caller's transaction: the row lock of the update keeps two transactions from drawing
-    the same number."""
-    res = await conn.execute(
-        update(counters).where(counters.c.name == name).values(value=counters.c.value + count)
+    the caller's transaction. One upsert both creates the counter on first use and draws
+    from it: two transactions using a new counter at once queue on its row instead of both
+    inserting it (the loser would fail), and the row lock keeps them from drawing the same
+    number."""
+    upsert = pg_insert if conn.dialect.name == "postgresql" else sqlite_insert
+    stmt = (
+        upsert(counters)
+        .values(name=name, value=count)
+        .on_conflict_do_update(
+            index_elements=[counters.c.name], set_={"value": counters.c.value + count}
+        )
+        .returning(counters.c.value)
     )
-    if res.rowcount == 0:
-        await conn.execute(insert(counters).values(name=name, value=count))
-        return 1
-    last = (
-        await conn.execute(select(counters.c.value).where(counters.c.name == name))
-    ).scalar_one()
+    last = (await conn.execute(stmt)).scalar_one()
     return last - count + 1
 
 

@@ -1,13 +1,17 @@
 """Two counters (or a double click) acting on one loan at once: each loan is returned,
-charged lost or renewed once, with one fine, whatever order the database runs them in."""
+charged lost or renewed once, with one fine, whatever order the database runs them in; and
+the numbering counters stay right when several transactions use a new one at once."""
 
 from __future__ import annotations
 
 import asyncio
+import uuid
 from collections import Counter
 
 from sqlalchemy import select
 
+from libs.common.db import unit_of_work
+from services.circulation.adapters import loans_repo
 from services.circulation.adapters.tables import loans
 from tests.integration.circulation.conftest import hkt
 
@@ -74,3 +78,32 @@ async def test_a_return_racing_a_renewal_keeps_what_the_renewal_wrote_HKPL_02(de
             assert renewal.status_code in (404, 409), renewal.text
             assert stored.renewals == 0
         await desk.travel(hkt(2026, 1, 25))
+
+
+async def test_a_new_counter_used_by_several_transactions_at_once_numbers_each_once(desk):
+    """The first renewal's reference number (HKPL-06) or ledger entry of a library: every
+    transaction drawing from the brand-new counter at once gets its own numbers."""
+    name = f"t-{uuid.uuid4().hex[:12]}"
+
+    async def draw(count: int) -> list[int]:
+        async with unit_of_work(desk.runtime.engine) as conn:
+            first = await loans_repo.next_number(conn, name, count)
+        return list(range(first, first + count))
+
+    drawn = await asyncio.gather(*[draw(n % 3 + 1) for n in range(8)])
+    numbers = sorted(x for batch in drawn for x in batch)
+    assert numbers == list(range(1, len(numbers) + 1))
+
+
+async def test_first_renewals_of_several_patrons_at_once_all_succeed_HKPL_06(desk):
+    lent = []
+    for _ in range(5):
+        patron = await desk.register()
+        res = await desk.checkout(patron["card_number"], await desk.add_item())
+        lent.append((pid(patron), res.json()["loans"][0]["loan_id"]))
+    await desk.travel(hkt(2026, 1, 27))
+    answers = await asyncio.gather(
+        *[desk.post(f"/api/v1/patrons/{p}/renewals", {"loan_ids": [x]}) for p, x in lent]
+    )
+    assert [r.status_code for r in answers] == [201] * 5, [r.text for r in answers]
+    assert len({r.json()["transaction_ref"] for r in answers}) == 5
