@@ -243,22 +243,26 @@ def sign_in(
     kind = creds.identifies(identifier)
     if kind is None:
         raise CredentialNotFound("the identifier does not name a credential of this account")
-    if kind == "library_card":
-        card = creds.card(identifier.strip().upper())
-        if card.status != "active":
+    # The secret is checked before anything about the card is said: whoever does not know
+    # it learns nothing (that a card was reported lost, say) beyond "no match". Both hashes
+    # are always checked, so that the answer takes as long whichever secret was given.
+    by_password = hasher.verify(creds.password_hash, secret)
+    by_phone = hasher.verify(creds.phone_digits_hash, secret)
+    if by_password or by_phone:
+        if kind == "library_card":
+            card = creds.card(identifier.strip().upper())
+            if card.status != "active":
+                return refused(
+                    "card_not_active",
+                    f"this library card is no longer valid ({card.status.replace('_', ' ')})",
+                    "HKPL-15" if card.status == "lost" else rule,
+                )
+        elif creds.smart_id is not None and creds.smart_id.status != "active":
             return refused(
                 "card_not_active",
-                f"this library card is no longer valid ({card.status.replace('_', ' ')})",
-                "HKPL-15" if card.status == "lost" else rule,
+                "this smart ID card is no longer registered for library use",
+                "HKPL-15" if creds.smart_id.status == "lost" else rule,
             )
-    elif creds.smart_id is not None and creds.smart_id.status != "active":
-        return refused(
-            "card_not_active",
-            "this smart ID card is no longer registered for library use",
-            "HKPL-15" if creds.smart_id.status == "lost" else rule,
-        )
-
-    if hasher.verify(creds.password_hash, secret) or hasher.verify(creds.phone_digits_hash, secret):
         return SignIn(
             decision=Decision.allow(action),
             credentials=creds.model_copy(update={"failed_sign_ins": 0}),

@@ -304,6 +304,10 @@ async def sign_in(
     """
     patron_id = await _identify(conn, identifier)
     if patron_id is None:
+        # As slow as checking a real account's two secrets: timing tells no one which
+        # card or HKID numbers are registered.
+        lib.hasher.waste(secret)
+        lib.hasher.waste(secret)
         refusal = Refusal(
             rule=lib.policy.credentials.rule or "HKPL-08",
             code="sign_in_failed",

@@ -5,6 +5,7 @@ patron."""
 
 from __future__ import annotations
 
+from services.circulation.domain.hashing import SecretHasher
 from tests.integration.circulation.conftest import hkt
 
 
@@ -302,3 +303,24 @@ async def test_the_last_credential_a_smart_id_is_not_discontinued_with_loans_out
     assert (await desk.give_back(item)).status_code == 201
     res = await desk.post(f"/api/v1/patrons/{pid(patron)}/smart-id/discontinue")
     assert res.status_code == 200 and res.json()["patron"]["status"] == "cancelled"
+
+
+async def test_a_wrong_secret_learns_nothing_about_the_card_HKPL_08_HKPL_15(desk, monkeypatch):
+    patron = await desk.register()
+    card = patron["card_number"]
+    assert (await desk.post(f"/api/v1/cards/{card}/lost")).status_code == 200
+    res = await desk.sign_in(card, "wrong-guess")
+    assert res.status_code == 401 and res.json()["rules"] == ["HKPL-08"]
+    assert "lost" not in res.json()["detail"]
+    res = await desk.sign_in(card, "s3cret-pass")
+    assert res.status_code == 401 and res.json()["rules"] == ["HKPL-15"]
+    # An identifier nobody has costs the same two slow checks as a real one.
+    checks: list[str] = []
+    verify = SecretHasher.verify
+    monkeypatch.setattr(
+        SecretHasher, "verify", lambda self, e, s: checks.append("x") or verify(self, e, s)
+    )
+    for identifier in (desk.unique("C"), card):
+        checks.clear()
+        assert (await desk.sign_in(identifier, "wrong-guess")).status_code == 401
+        assert len(checks) == 2, identifier

@@ -169,6 +169,30 @@ def test_hkpl_08_wrong_secret_is_refused_and_counted(creds, hasher, hkpl):
     assert result.credentials.failed_sign_ins == 1
 
 
+def test_hkpl_08_a_lost_card_is_told_only_to_whoever_knows_the_secret_HKPL_15(creds, hasher, hkpl):
+    lost = report_library_card_lost(creds, patron(), "2000123456", at=AT, on=ON).credentials
+    wrong = sign_in(
+        lost, identifier="2000123456", secret="guess!", hasher=hasher, policy=hkpl, at=AT
+    )
+    assert [r.code for r in wrong.decision.refusals] == ["sign_in_failed"]
+    assert wrong.decision.rules == ["HKPL-08"] and "lost" not in wrong.decision.messages[0]
+    assert wrong.credentials.failed_sign_ins == 1
+    right = sign_in(
+        lost, identifier="2000123456", secret="s3cret-pass", hasher=hasher, policy=hkpl, at=AT
+    )
+    assert [r.code for r in right.decision.refusals] == ["card_not_active"]
+    assert right.decision.rules == ["HKPL-15"] and "lost" in right.decision.messages[0]
+
+
+def test_hkpl_08_an_unknown_identifier_costs_a_hash_like_a_known_one(hasher):
+    calls = []
+    real = hasher.verify
+    hasher.verify = lambda encoded, secret: calls.append(encoded) or real(encoded, secret)
+    hasher.waste("guess")
+    hasher.waste("guess")
+    assert len(calls) == 2 and all(c and c.startswith("$argon2id$") for c in calls)
+
+
 def test_lock_out_after_the_policy_number_of_failures(creds, hasher, hkpl):
     limit = hkpl.credentials.lockout_after_failures
     for _ in range(limit):
