@@ -352,13 +352,18 @@ async def renew(
     await loans_repo.add_renewal_transaction(conn, transaction, plan.renewal_day)
     await holds_repo.add_entries(conn, *result.fines)
     rows = await loans_repo.item_rows(conn, [i.item_id for i in transaction.items])
+    titles = {
+        i.item_id: rows[i.item_id].title if i.item_id in rows else i.item_id
+        for i in transaction.items
+    }
+    # HKPL-04: the late days' fines posted now are told like any other fine.
+    await notify_events(conn, lib, {patron.patron_id: patron}, result.events, titles=titles)
     await notify_renewal(
         conn,
         lib,
         patron,
         transaction.reference,
-        [rows[i.item_id].title for i in transaction.items if i.item_id in rows],
-        min(i.new_due_date for i in transaction.items),
+        [(titles[i.item_id], i.new_due_date) for i in transaction.items],
     )
     if plan.refused:
         await _notify_refused(conn, lib, patron, plan, reference=transaction.reference)

@@ -133,22 +133,34 @@ _CHARGE_REASONS = {
 }
 
 
+def renewed_items_text(renewed: list[tuple[str, date]]) -> tuple[str, date]:
+    """HKPL-06: the new due date of each item, within the notice's one title and one due
+    date. When the items fall due on different days each title carries its own date, and
+    the notice's due date is the earliest, the first one the patron must keep."""
+    dates = {due for _, due in renewed}
+    if len(dates) == 1:
+        return "; ".join(title for title, _ in renewed)[:500], dates.pop()
+    titles = "; ".join(f"{title} (due {due.isoformat()})" for title, due in renewed)
+    return titles[:500], min(dates)
+
+
 async def notify_renewal(
     conn: AsyncConnection,
     lib: Library,
     patron: Patron,
     reference: str,
-    titles: list[str],
-    due_date: date,
+    renewed: list[tuple[str, date]],
 ) -> None:
-    """HKPL-06: the renewal result with its Transaction Reference Number and new due date."""
+    """HKPL-06: the renewal result with its Transaction Reference Number and the new due
+    date of every item renewed (``renewed``: title and new due date per item)."""
+    title, due_date = renewed_items_text(renewed)
     await request_notice(
         conn,
         lib,
         patron,
         "renewal_approved",
         f"renewal:{reference}",
-        title="; ".join(titles)[:500],
+        title=title,
         due_date=due_date,
         transaction_ref=reference,
     )

@@ -115,3 +115,20 @@ async def test_lost_and_damaged_items_cost_the_librarians_sum_plus_surcharge_HKP
     assert account["loans"] == [] and account["charges"]["outstanding_minor"] == 40000
     res = await desk.post(f"/api/v1/loans/{loan_of[lost['id']]}/lost", {})
     assert res.status_code == 409  # already settled as lost
+
+
+async def test_the_fine_charged_when_an_overdue_item_is_renewed_is_mailed_HKPL_04_HKPL_10(desk):
+    patron = await desk.register()
+    item = await desk.add_item(title="Hong Kong Cinema")
+    [loan] = (await desk.checkout(patron["card_number"], item)).json()["loans"]
+    await desk.travel(hkt(2026, 2, 11))  # due 8 February: three days late
+    res = await desk.post(
+        f"/api/v1/patrons/{patron['patron']['patron_id']}/renewals",
+        {"loan_ids": [loan["loan_id"]]},
+    )
+    assert res.status_code == 201, res.text
+    notices = await desk.notices(patron["patron"]["patron_id"])
+    [fine] = [n for n in notices if n["kind"] == "fine"]
+    assert (fine["amount_minor"], fine["currency"], fine["rule"]) == (450, "HKD", "HKPL-10")
+    [approved] = [n for n in notices if n["kind"] == "renewal_approved"]
+    assert approved["title"] == "Hong Kong Cinema" and approved["due_date"] == "2026-02-25"
