@@ -25,6 +25,7 @@ from libs.common.policy.charges import (
     lost_or_damaged_charge,
     percent_of,
     reservation_fee,
+    surcharge_refusal,
 )
 from libs.common.policy.checkout import (
     QuotaUsage,
@@ -152,4 +153,5 @@ __all__ = [
     "renewal_due_date",
     "reservation_fee",
     "standing_refusals",
+    "surcharge_refusal",
 ]

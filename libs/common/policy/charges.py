@@ -12,6 +12,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, computed_field
 
 from libs.common.money import Money
+from libs.common.policy.decision import Refusal
 from libs.common.policy.models import Policy
 from libs.common.policy.vocabulary import RuleId
 
@@ -59,6 +60,21 @@ def _in_currency(policy: Policy, money: Money | None, what: str) -> Money | None
     if money is not None and money.amount_minor < 0:
         raise ChargeError(f"{what} cannot be negative")
     return money
+
+
+def surcharge_refusal(policy: Policy, surcharge_percent: int | None, action: str) -> Refusal | None:
+    """HKPL-13: a surcharge of up to the policy's percentage (20%), as the rule refusal a
+    librarian is shown when asking for more; ``None`` when the surcharge is allowed."""
+    terms = policy.lost_damaged
+    if surcharge_percent is None or 0 <= surcharge_percent <= terms.surcharge_max_percent:
+        return None
+    return Refusal(
+        rule=terms.rule,
+        code="surcharge_too_high",
+        action=action,
+        reason=f"a surcharge of {surcharge_percent}% is more than the "
+        f"{terms.surcharge_max_percent}% allowed on top of the replacement cost",
+    )
 
 
 def lost_or_damaged_charge(

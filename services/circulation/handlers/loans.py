@@ -10,7 +10,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from libs.common.policy import Decision, Refusal, RenewalPlan
+from libs.common.policy import Decision, Refusal, RenewalPlan, surcharge_refusal
 from services.circulation.adapters import holds_repo, items_repo, loans_repo, patrons_repo
 from services.circulation.domain import loans as domain
 from services.circulation.domain.errors import ItemNotAvailable, LoanNotActive, SmartIdFieldRefused
@@ -440,6 +440,9 @@ async def charge_lost_or_damaged(
     """HKPL-13: the librarian's replacement sum (of the item or its whole set) plus a
     surcharge of up to 20%. The loan ends here, with the overdue fine up to today; the item
     becomes LOST or DAMAGED."""
+    action = "damaged item charge" if damaged else "lost item charge"
+    if (refusal := surcharge_refusal(lib.policy, surcharge_percent, action)) is not None:
+        raise Refused(Decision.of(action, [refusal]), 422)  # never allowed, whatever the loan
     loan = await loans_repo.get_loan(conn, loan_id)
     if loan is None:
         raise NotFound(f"no loan {loan_id}")

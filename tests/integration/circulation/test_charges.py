@@ -93,6 +93,18 @@ async def test_lost_and_damaged_items_cost_the_librarians_sum_plus_surcharge_HKP
         {"replacement_cost_minor": 20000, "surcharge_percent": 25},
     )
     assert res.status_code == 422  # HKPL-13: a surcharge of up to 20%
+    assert res.json()["rules"] == ["HKPL-13"], res.text
+    assert [r["code"] for r in res.json()["refusals"]] == ["surcharge_too_high"]
+    assert res.json()["detail"] == (
+        "lost item charge refused: a surcharge of 25% is more than the 20% allowed on top of "
+        "the replacement cost (HKPL-13)"
+    )
+    for kind in ("lost", "damaged"):  # nothing was charged or ended by the refusal
+        res = await desk.post(
+            f"/api/v1/loans/{loan_of[damaged['id']]}/{kind}", {"surcharge_percent": 21}
+        )
+        assert res.status_code == 422 and res.json()["rules"] == ["HKPL-13"]
+    assert (await desk.get(f"/api/v1/patrons/{pid(patron)}/charges")).json()["entries"] == []
     res = await desk.post(
         f"/api/v1/loans/{loan_of[lost['id']]}/lost",
         {"replacement_cost_minor": 20000, "surcharge_percent": 10},

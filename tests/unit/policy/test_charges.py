@@ -11,6 +11,7 @@ from libs.common.policy import (
     lost_or_damaged_charge,
     percent_of,
     reservation_fee,
+    surcharge_refusal,
 )
 
 
@@ -114,3 +115,14 @@ def test_percent_rounds_half_a_cent_up():
     assert percent_of(1, 50) == 1
     assert percent_of(333, 20) == 67  # 66.6 cents
     assert percent_of(1000, 0) == 0
+
+
+def test_hkpl_13_a_surcharge_above_20_percent_is_a_rule_refusal(hkpl):
+    assert surcharge_refusal(hkpl, None, "lost item charge") is None
+    assert surcharge_refusal(hkpl, 20, "lost item charge") is None
+    refusal = surcharge_refusal(hkpl, 21, "lost item charge")
+    assert (refusal.rule, refusal.code) == ("HKPL-13", "surcharge_too_high")
+    assert refusal.message == (
+        "lost item charge refused: a surcharge of 21% is more than the 20% allowed on top of "
+        "the replacement cost (HKPL-13)"
+    )
