@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Path, Query, Request
+from fastapi import APIRouter, Depends, Header, Path, Query, Request
 from fastapi.responses import JSONResponse
 
 from libs.common.auth import CurrentPrincipal, Principal
@@ -16,6 +16,7 @@ from services.catalog.api.caller import (
     require_loader,
     searching_patron,
 )
+from services.catalog.api.idempotent import Once
 from services.catalog.api.payloads import (
     PROBLEMS,
     LoadReportOut,
@@ -23,7 +24,7 @@ from services.catalog.api.payloads import (
     record_json,
     report_json,
 )
-from services.catalog.api.uploads import ACCEPTED, parse_upload
+from services.catalog.api.uploads import ACCEPTED, parse_upload, read_upload
 from services.catalog.domain.model import BibRecord
 
 router = APIRouter(prefix="/api/v1/records", tags=["catalogue"])
@@ -92,15 +93,36 @@ def _check_own_holdings(principal: Principal, results: list) -> None:
         }
     },
 )
-async def load(request: Request, principal: CurrentPrincipal) -> JSONResponse:
+async def load(
+    request: Request,
+    principal: CurrentPrincipal,
+    idempotency_key: Annotated[
+        str | None,
+        Header(description="a retry with the same key and body gets the first answer"),
+    ] = None,
+) -> JSONResponse:
     """Each work becomes one record (merged with the same work already catalogued) and each
     item a holding. Records that cannot be loaded are rejected with their position and reason;
     the rest are loaded. A library may load only its own holdings. Loading the same items
-    again updates them rather than adding copies."""
+    again updates them rather than adding copies; with an ``Idempotency-Key``, a retry of the
+    same body is answered with the first report and loads nothing."""
     require_loader(principal)
-    results = await parse_upload(request)
+    rt = request.app.state.runtime
+    upload = await read_upload(request)
+    once = Once(
+        rt.engine,
+        rt.clock,
+        principal.subject,
+        idempotency_key,
+        upload.request_hash(request.url.path),
+    )
+    if (answer := await once.prior()) is not None:
+        return answer
+    results = await parse_upload(upload)
     _check_own_holdings(principal, results)
     members = {lib.code: lib.consortium for lib in federation_of(request).libraries}
-    async with request.app.state.runtime.engine.begin() as conn:
-        report = await load_results(conn, results, members=members)
-    return JSONResponse(report_json(report))
+
+    async def _load(conn):
+        return report_json(await load_results(conn, results, members=members))
+
+    return await once.run(_load)

@@ -4,9 +4,12 @@ exchange, into records and per-record rejections (by the same readers the CLI us
 from __future__ import annotations
 
 import asyncio
+import hashlib
+from dataclasses import dataclass
 
 from fastapi import Request
 
+from libs.common import idempotency
 from libs.common.errors import Problem
 from libs.common.service import MAX_BODY_BYTES
 from services.catalog.domain.intake import UnreadableJson, read_json
@@ -61,9 +64,23 @@ def _parse(kind: str, body: bytes) -> Results:
     return read_json(body.decode("utf-8"))
 
 
-async def parse_upload(request: Request) -> Results:
-    """The records of the request body, or a problem when the body as a whole cannot be read
-    (unknown media type, not UTF-8 JSON, a JSON array cut short, empty)."""
+@dataclass(frozen=True)
+class Upload:
+    """A load's body as it was sent: its media type and its bytes."""
+
+    kind: str
+    body: bytes
+
+    def request_hash(self, path: str) -> str:
+        """What an ``Idempotency-Key`` is bound to: the media type and the bytes as sent (a
+        MARC body is not JSON, and two bodies read alike need not be the same request)."""
+        digest = hashlib.sha256(self.body).hexdigest()
+        return idempotency.request_hash("POST", path, [self.kind, digest])
+
+
+async def read_upload(request: Request) -> Upload:
+    """The request body in an accepted media type, or a problem (unknown media type, too
+    large, empty)."""
     kind = media_type(request)
     if kind not in JSON_TYPES | MARC_TYPES | MARCXML_TYPES:
         raise Problem(
@@ -75,9 +92,15 @@ async def parse_upload(request: Request) -> Results:
     body = await read_body(request)
     if not body.strip():
         raise Problem(422, "empty-load", "Nothing to load", "the request body is empty")
+    return Upload(kind, body)
+
+
+async def parse_upload(upload: Upload) -> Results:
+    """The records of an upload, or a problem when the body as a whole cannot be read (not
+    UTF-8 JSON, a JSON array cut short, no records)."""
     try:
         # Parsing a few megabytes of MARC is CPU work: keep it off the event loop.
-        results = await asyncio.to_thread(_parse, kind, body)
+        results = await asyncio.to_thread(_parse, upload.kind, upload.body)
     except UnicodeDecodeError:
         raise Problem(
             422, "unreadable-load", "The records cannot be read", "JSON must be UTF-8"

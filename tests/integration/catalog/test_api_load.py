@@ -1,6 +1,6 @@
 """``POST /api/v1/records`` over HTTP, on SQLite and PostgreSQL: JSON, JSON Lines, MARC21 and
 MARCXML loads with the right counts and per-record errors, a library limited to its own
-holdings, and problem+json for bodies that cannot be loaded."""
+holdings, problem+json for bodies that cannot be loaded, and ``Idempotency-Key`` retries."""
 
 from __future__ import annotations
 
@@ -10,8 +10,10 @@ from pathlib import Path
 
 import pytest
 from pymarc import Record
+from sqlalchemy import func, select
 
-from libs.common.db import drop_database
+from libs.common.db import drop_database, make_engine
+from services.catalog.adapters.tables import holdings, records
 from services.catalog.api.uploads import MAX_UPLOAD_BYTES
 from tests.fixtures.marc.make_fixtures import BOOK, field, record
 
@@ -48,9 +50,13 @@ def cityu_record(n: int, **extra) -> dict:
     }
 
 
-async def post(api, body: bytes | str, media_type: str, library: str | None = "cityu"):
+async def post(
+    api, body: bytes | str, media_type: str, library: str | None = "cityu", key: str | None = None
+):
     headers = auth(api, "library", library) if library else auth(api, "operator")
     headers["Content-Type"] = media_type
+    if key is not None:
+        headers["Idempotency-Key"] = key
     return await api.post("/api/v1/records", content=body, headers=headers)
 
 
@@ -207,3 +213,92 @@ async def test_a_body_over_the_limit_is_413_with_or_without_content_length(api):
         headers={**auth(api, "library", "cityu"), "Content-Type": "application/json"},
     )
     assert_problem(res, 413, "payload-too-large")
+
+
+async def catalogued(url: str) -> tuple[int, int]:
+    """How many records and holdings the catalogue's database holds."""
+    engine = make_engine(url)
+    try:
+        async with engine.connect() as conn:
+            counts = [
+                (await conn.execute(select(func.count()).select_from(t))).scalar_one()
+                for t in (records, holdings)
+            ]
+    finally:
+        await engine.dispose()
+    return counts[0], counts[1]
+
+
+async def test_a_retried_load_with_its_key_gets_the_first_report_and_loads_nothing(api, fresh_url):
+    body = json.dumps([cityu_record(1), cityu_record(2), {"id": "no-title", "holdings": []}])
+    first = await post(api, body, "application/json", key="load-2026-12-01")
+    assert first.status_code == 200, first.text
+    assert (first.json()["created"], first.json()["holdings"]) == (2, 2)
+    assert await catalogued(fresh_url) == (2, 2)
+
+    again = await post(api, body, "application/json", key="load-2026-12-01")
+    assert again.status_code == 200, again.text
+    assert again.json() == first.json()  # created 2 again, not merged 2
+    assert await catalogued(fresh_url) == (2, 2)
+    # Without the key the same body is a new load, as before: it merges.
+    plain = (await post(api, body, "application/json")).json()
+    assert (plain["created"], plain["merged"]) == (0, 2)
+    assert await catalogued(fresh_url) == (2, 2)
+
+
+async def test_a_retried_marc21_load_is_told_apart_by_its_bytes(api, fresh_url):
+    marc = (FIXTURES / "valid.mrc").read_bytes()
+    first = await post(api, marc, MARC, library=None, key="marc-1")
+    assert (first.json()["created"], first.json()["merged"], first.json()["holdings"]) == (5, 1, 7)
+    counts = await catalogued(fresh_url)
+    again = await post(api, marc, MARC, library=None, key="marc-1")
+    assert (again.status_code, again.json()) == (200, first.json())
+    assert await catalogued(fresh_url) == counts
+    # One byte different (a record dropped from the end) is another request.
+    res = await post(api, marc[: marc.rindex(b"\x1d", 0, -1) + 1], MARC, library=None, key="marc-1")
+    assert_problem(res, 422, "idempotency-key-reused")
+    assert await catalogued(fresh_url) == counts
+
+
+async def test_the_same_key_with_another_body_or_media_type_is_refused(api, fresh_url):
+    body = json.dumps(cityu_record(1))
+    assert (await post(api, body, "application/json", key="k")).json()["created"] == 1
+    res = await post(api, json.dumps(cityu_record(2)), "application/json", key="k")
+    doc = assert_problem(res, 422, "idempotency-key-reused")
+    assert "different request" in doc["detail"]
+    # The same bytes sent as JSON Lines are a different request too.
+    assert_problem(await post(api, body, "application/x-ndjson", key="k"), 422)
+    assert await catalogued(fresh_url) == (1, 1)
+    assert await found(api, "kowloon") == 1
+
+
+async def test_keys_are_each_callers_own_and_bounded(api, fresh_url):
+    mine = json.dumps(cityu_record(1))
+    assert (await post(api, mine, "application/json", key="k")).json()["created"] == 1
+    theirs = json.dumps([{**cityu_record(9), "holdings": [{"library": "hkbu", "item_id": "bu-9"}]}])
+    res = await post(api, theirs, "application/json", library="hkbu", key="k")
+    assert (res.status_code, res.json()["created"]) == (200, 1)
+    assert await catalogued(fresh_url) == (2, 2)
+    assert_problem(await post(api, mine, "application/json", key="x" * 201), 400)
+
+
+async def test_a_refused_load_is_not_remembered(api, fresh_url):
+    items = [
+        cityu_record(1),
+        {**cityu_record(2), "holdings": [{"library": "hkbu", "item_id": "b"}]},
+    ]
+    res = await post(api, json.dumps(items), "application/json", key="k")
+    assert_problem(res, 403, "forbidden")
+    res = await post(api, json.dumps(items[:1]), "application/json", key="k")
+    assert (res.status_code, res.json()["created"]) == (200, 1)
+
+
+async def test_the_same_key_sent_twice_at_once_loads_once(api, fresh_url):
+    body = json.dumps([cityu_record(n) for n in range(1, 6)])
+    one, two = await asyncio.gather(
+        post(api, body, "application/json", key="twice"),
+        post(api, body, "application/json", key="twice"),
+    )
+    assert one.status_code == two.status_code == 200, (one.text, two.text)
+    assert one.json() == two.json() and one.json()["created"] == 5
+    assert await catalogued(fresh_url) == (5, 5)

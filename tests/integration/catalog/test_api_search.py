@@ -244,3 +244,5 @@ async def test_openapi_documents_search_records_and_loading(api):
     assert {"/api/v1/search", "/api/v1/records", "/api/v1/records/{record_id}"} <= set(paths)
     body = paths["/api/v1/records"]["post"]["requestBody"]["content"]
     assert {"application/json", "application/marc", "application/marcxml+xml"} <= set(body)
+    params = {p["name"] for p in paths["/api/v1/records"]["post"]["parameters"]}
+    assert "idempotency-key" in params
