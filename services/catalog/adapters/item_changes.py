@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from libs.common.contracts.events import ItemChanged
 from services.catalog.adapters.indexer import reindex
 from services.catalog.adapters.libraries import ensure_libraries
+from services.catalog.adapters.matching_lock import lock_record_matching
 from services.catalog.adapters.sql import upsert
 from services.catalog.adapters.tables import holdings, record_keys, records
 from services.catalog.domain.identifiers import isbn13
@@ -46,10 +47,9 @@ def record_from_event(event: ItemChanged) -> BibRecord | None:
     )
 
 
-async def find_or_create_record(conn: AsyncConnection, rec: BibRecord) -> int:
-    """The id of the catalogued work ``rec`` is, creating the record when it is new."""
-    id_keys, work_key = match_keys(rec)
-    keys = [k for k in (*id_keys, work_key) if k]
+async def _match(
+    conn: AsyncConnection, id_keys, work_key: str | None, keys: list[str]
+) -> tuple[dict[str, int], int | None]:
     found: dict[str, int] = {}
     if keys:
         rows = await conn.execute(
@@ -59,6 +59,18 @@ async def find_or_create_record(conn: AsyncConnection, rec: BibRecord) -> int:
     record_id = next((found[k] for k in id_keys if k in found), None)
     if record_id is None and work_key:
         record_id = found.get(work_key)
+    return found, record_id
+
+
+async def find_or_create_record(conn: AsyncConnection, rec: BibRecord) -> int:
+    """The id of the catalogued work ``rec`` is, creating the record when it is new."""
+    id_keys, work_key = match_keys(rec)
+    keys = [k for k in (*id_keys, work_key) if k]
+    found, record_id = await _match(conn, id_keys, work_key, keys)
+    if record_id is None:
+        # Look again under the lock: another transaction may have just created the work.
+        await lock_record_matching(conn)
+        found, record_id = await _match(conn, id_keys, work_key, keys)
     if record_id is None:
         result = await conn.execute(
             records.insert().returning(records.c.id),

@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from services.catalog.adapters.indexer import reindex
 from services.catalog.adapters.libraries import ensure_libraries, federation_libraries
+from services.catalog.adapters.matching_lock import lock_record_matching
 from services.catalog.adapters.sql import chunks, upsert
 from services.catalog.adapters.tables import holdings, record_keys, records
 from services.catalog.domain.matching import match_keys
@@ -129,6 +130,7 @@ async def _load_chunk(
     now: datetime | None,
     report: LoadReport,
 ) -> None:
+    await lock_record_matching(conn)
     keyed = [(rec, *match_keys(rec)) for rec in batch]
     all_keys = {k for _, ids, work in keyed for k in (*ids, work) if k}
     owner: dict[str, _Work] = {}
@@ -218,8 +220,10 @@ async def _update_existing(
         update(records)
         .where(records.c.id == bindparam("rid"))
         .values(
-            {name: bindparam(f"v_{name}") for name in _MERGED_FIELDS},
-            updated_at=now if now is not None else func.now(),
+            {
+                **{name: bindparam(f"v_{name}") for name in _MERGED_FIELDS},
+                "updated_at": now if now is not None else func.now(),
+            }
         )
     )
     params = [
