@@ -107,6 +107,7 @@ async def ledger(conn: AsyncConnection, patron_id: str, currency: str) -> Ledger
                 actor=r.actor,
                 reason=r.reason,
                 applies_to=r.applies_to,
+                paid_by=r.paid_by,
             )
             for r in rows
         ),
@@ -135,6 +136,7 @@ async def add_entries(conn: AsyncConnection, *entries: LedgerEntry | None) -> No
             "actor": e.actor,
             "reason": e.reason,
             "applies_to": e.applies_to,
+            "paid_by": e.paid_by,
             "position": first + n,
         }
         for n, e in enumerate(posted)

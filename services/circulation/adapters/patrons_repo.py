@@ -62,6 +62,7 @@ async def save_patron(conn: AsyncConnection, patron: Patron, clock: Clock) -> No
         "email": patron.email,
         "phone": patron.phone,
         "guarantor": data["guarantor"],
+        "guarantor_patron_id": patron.guarantor.patron_id if patron.guarantor else None,
         "registered_on": patron.registered_on,
         "cancelled_on": patron.cancelled_on,
         "suspensions": data["suspensions"],
@@ -111,6 +112,7 @@ async def get_credentials(conn: AsyncConnection, patron_id: str) -> CredentialSe
         patron_id=patron_id,
         cards=card_models,
         smart_id=smart_id,
+        hkid_number=row.hkid_number,
         password_hash=row.password_hash,
         phone_digits_hash=row.phone_digits_hash,
         failed_sign_ins=row.failed_sign_ins,
@@ -134,6 +136,7 @@ async def save_credentials(conn: AsyncConnection, creds: CredentialSet) -> None:
             "smart_id_status": sid.status if sid else None,
             "smart_id_reported_lost_at": sid.reported_lost_at if sid else None,
             "smart_id_continue": sid.continue_with_replacement if sid else False,
+            "hkid_number": creds.hkid_number,
         },
     )
     for card in creds.cards:
@@ -168,3 +171,25 @@ async def smart_id_owner(conn: AsyncConnection, hkid_number: str) -> str | None:
         )
     ).first()
     return row.patron_id if row else None
+
+
+async def hkid_owner(conn: AsyncConnection, hkid_number: str) -> str | None:
+    """The account whose registration gave this (normalised) HKID number (HKPL-08)."""
+    row = (
+        await conn.execute(
+            select(credentials.c.patron_id).where(credentials.c.hkid_number == hkid_number)
+        )
+    ).first()
+    return row.patron_id if row else None
+
+
+async def guaranteed_by(conn: AsyncConnection, library: str, guarantor_id: str) -> list[Patron]:
+    """HKPL-16: the patrons whose linked guarantor is ``guarantor_id``."""
+    rows = (
+        await conn.execute(
+            select(patrons)
+            .where(patrons.c.guarantor_patron_id == guarantor_id)
+            .order_by(patrons.c.registered_on, patrons.c.id)
+        )
+    ).all()
+    return [_patron(row, library) for row in rows]

@@ -70,6 +70,9 @@ patrons = Table(
     Column("phone", String(40), nullable=True),
     # HKPL-16: the guarantor of an applicant under 18, liable for the charges.
     Column("guarantor", JSON, nullable=True),
+    # HKPL-16: the guarantor's own account here, when the guarantor is a registered patron
+    # (the minors a guarantor is liable for are looked up by it).
+    Column("guarantor_patron_id", String(64), nullable=True, index=True),
     Column("registered_on", Date, nullable=False),
     Column("cancelled_on", Date, nullable=True),
     Column("suspensions", JSON, nullable=False),
@@ -92,6 +95,10 @@ credentials = Table(
     Column("smart_id_status", String(16), nullable=True),
     Column("smart_id_reported_lost_at", DateTime(timezone=True), nullable=True),
     Column("smart_id_continue", Boolean, nullable=False),
+    # HKPL-08: the HKID number given at registration (normalised, one account per number),
+    # so that it signs in without a smart ID card; HKPL-14 allows only the number to be kept.
+    Column("hkid_number", String(16), nullable=True),
+    Index("ux_credentials_hkid_number", "hkid_number", unique=True),
 )
 
 library_cards = Table(
@@ -198,6 +205,9 @@ ledger_entries = Table(
     Column("actor", String(200), nullable=True),
     Column("reason", String(500), nullable=True),
     Column("applies_to", String(64), nullable=True),
+    # A payment made by someone other than the account holder: the paying patron (HKPL-16,
+    # a guarantor paying a minor's charge).
+    Column("paid_by", String(64), nullable=True),
     # Entries made in the same instant keep the order they were posted in (credits settle
     # in that order).
     Column("position", Integer, nullable=False, server_default="0"),

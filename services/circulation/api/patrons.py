@@ -80,10 +80,15 @@ async def register(
     async def work(conn):
         application = PatronApplication(
             library=lib.code,
-            **body.model_dump(exclude={"card_number", "password"}),
+            **body.model_dump(exclude={"card_number", "password", "hkid_number"}),
         )
         patron, creds = await handlers.register(
-            conn, lib, application, card_number=body.card_number, password=body.password
+            conn,
+            lib,
+            application,
+            card_number=body.card_number,
+            password=body.password,
+            hkid_number=body.hkid_number,
         )
         return {"patron": account.patron_view(patron), "cards": _cards(creds)}
 

@@ -28,6 +28,12 @@ class Registration(Body):
     guarantor: Guarantor | None = None
     card_number: str | None = Field(default=None, pattern=CARD)
     password: str | None = Field(default=None, min_length=6, max_length=128)
+    hkid_number: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=16,
+        description="HKPL-08: the applicant's HKID number, to sign in with (check digit verified)",
+    )
 
 
 class ContactChange(Body):

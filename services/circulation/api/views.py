@@ -146,6 +146,7 @@ class AccountView(BaseModel):
     patron: PatronView
     cards: list[CardView]
     smart_id: SmartIdView | None
+    hkid_on_record: bool = False
     sign_in_locked: bool
     loans: list[LoanView]
     holds: list[HoldView]

@@ -32,6 +32,9 @@ from services.circulation.domain.patrons import Patron
 from services.circulation.domain.smart_id import SmartIdBorrowingRead, SmartIdRegistrationRead
 
 CredentialKind = Literal["library_card", "smart_id"]
+SignInCredential = Literal["library_card", "smart_id", "hkid_number"]
+"""What a sign-in identifier named: a library card, the smart ID card, or the HKID number on
+record from registration (HKPL-08)."""
 SMART_ID_REF = "smart_id"
 
 
@@ -63,6 +66,11 @@ class CredentialSet(DomainModel):
     patron_id: str
     cards: tuple[LibraryCard, ...] = ()
     smart_id: SmartIdCard | None = None
+    hkid_number: str | None = Field(
+        default=None,
+        description="the HKID number given at registration, normalised (HKPL-08 sign-in; "
+        "HKPL-14 allows the number to be kept)",
+    )
     password_hash: str | None = None
     phone_digits_hash: str | None = None
     failed_sign_ins: int = Field(default=0, ge=0)
@@ -74,14 +82,21 @@ class CredentialSet(DomainModel):
                 return card
         raise CredentialNotFound(f"no library card {card_number!r} on this account")
 
-    def identifies(self, identifier: str) -> CredentialKind | None:
-        """Which credential ``identifier`` (card number or HKID number) names, if any."""
+    def identifies(self, identifier: str) -> SignInCredential | None:
+        """Which credential ``identifier`` (card number or HKID number) names, if any.
+
+        HKPL-08: an HKID number signs in when a smart ID card with that number is registered
+        for library use, or when the number was given at registration."""
         ident = identifier.strip().upper()
         if any(card.card_number == ident for card in self.cards):
             return "library_card"
-        if self.smart_id is not None and is_valid_hkid(ident):
-            if normalize_hkid(ident) == self.smart_id.hkid_number:
-                return "smart_id"
+        if not is_valid_hkid(ident):
+            return None
+        hkid = normalize_hkid(ident)
+        if self.smart_id is not None and hkid == self.smart_id.hkid_number:
+            return "smart_id"
+        if self.hkid_number is not None and hkid == self.hkid_number:
+            return "hkid_number"
         return None
 
     def usable(self) -> bool:
@@ -179,7 +194,9 @@ def apply_smart_id(
             creds,
             patron,
         )
-    if read.date_of_birth != patron.date_of_birth:
+    if read.date_of_birth != patron.date_of_birth or (
+        creds.hkid_number is not None and read.hkid_number != creds.hkid_number
+    ):
         return _refuse(
             action,
             "HKPL-14",
@@ -209,7 +226,7 @@ def apply_smart_id(
 class SignIn(DomainModel):
     decision: Decision
     credentials: CredentialSet
-    credential: CredentialKind | None = None
+    credential: SignInCredential | None = None
     events: tuple[DomainEvent, ...] = ()
 
 
@@ -257,7 +274,9 @@ def sign_in(
                     f"this library card is no longer valid ({card.status.replace('_', ' ')})",
                     "HKPL-15" if card.status == "lost" else rule,
                 )
-        elif creds.smart_id is not None and creds.smart_id.status != "active":
+        elif (
+            kind == "smart_id" and creds.smart_id is not None and creds.smart_id.status != "active"
+        ):
             return refused(
                 "card_not_active",
                 "this smart ID card is no longer registered for library use",

@@ -44,3 +44,17 @@ def is_valid_hkid(raw: str) -> bool:
     except InvalidHkid:
         return False
     return True
+
+
+def hkid_problem(raw: str) -> str | None:
+    """Why ``raw`` is not a valid HKID number, in plain words, or ``None`` when it is."""
+    try:
+        normalize_hkid(raw)
+    except InvalidHkid as exc:
+        return str(exc)
+    return None
+
+
+def looks_like_hkid(raw: str) -> bool:
+    """Whether ``raw`` has the shape of an HKID number (its check digit may still be wrong)."""
+    return _HKID.match(re.sub(r"\s+", "", raw).upper()) is not None

@@ -47,6 +47,11 @@ class LedgerEntry(DomainModel):
     actor: str | None = Field(default=None, max_length=200, description="who took or granted it")
     reason: str | None = Field(default=None, max_length=500)
     applies_to: str | None = Field(default=None, description="the charge entry a credit settles")
+    paid_by: str | None = Field(
+        default=None,
+        max_length=64,
+        description="the patron who paid, when not the account holder (HKPL-16: a guarantor)",
+    )
 
     @model_validator(mode="after")
     def _valid(self) -> LedgerEntry:
@@ -56,6 +61,8 @@ class LedgerEntry(DomainModel):
             raise ValueError(f"a {self.kind} records who made it and why")
         if self.kind in CHARGE_KINDS and self.applies_to is not None:
             raise ValueError("only a payment or a waiver settles another entry")
+        if self.kind != "payment" and self.paid_by is not None:
+            raise ValueError("only a payment is paid by someone")
         return self
 
     @property
@@ -211,6 +218,7 @@ def payment_entry(
     at: datetime,
     on: date,
     applies_to: str | None = None,
+    paid_by: str | None = None,
 ) -> LedgerEntry:
     return LedgerEntry(
         patron_id=patron_id,
@@ -221,6 +229,7 @@ def payment_entry(
         actor=actor,
         reason=reason,
         applies_to=applies_to,
+        paid_by=paid_by,
     )
 
 

@@ -56,6 +56,11 @@ class Guarantor(DomainModel):
     relationship: GuarantorRelationship
     date_of_birth: date
     phone: str | None = Field(default=None, max_length=40)
+    patron_id: str | None = Field(
+        default=None,
+        max_length=64,
+        description="the guarantor's own account in this library, when they are a patron",
+    )
 
 
 class Suspension(DomainModel):

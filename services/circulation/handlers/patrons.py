@@ -18,7 +18,12 @@ from services.circulation.domain.errors import (
     CredentialNotFound,
     SmartIdFieldRefused,
 )
-from services.circulation.domain.hkid import is_valid_hkid, normalize_hkid
+from services.circulation.domain.hkid import (
+    hkid_problem,
+    is_valid_hkid,
+    looks_like_hkid,
+    normalize_hkid,
+)
 from services.circulation.domain.patrons import Patron, PatronApplication, register_patron
 from services.circulation.domain.smart_id import read_smart_id
 from services.circulation.handlers.context import Invalid, Library, NotFound, Refused, ensure
@@ -51,6 +56,22 @@ async def _new_card(conn: AsyncConnection, card_number: str) -> None:
         raise CredentialInUse(f"library card {card_number} is already in use")
 
 
+async def hkid_account(conn: AsyncConnection, hkid_number: str) -> str | None:
+    """The account an (normalised) HKID number already belongs to: given at registration
+    or on a smart ID card registered for library use. One account per number (HKPL-08)."""
+    return await patrons_repo.hkid_owner(conn, hkid_number) or await patrons_repo.smart_id_owner(
+        conn, hkid_number
+    )
+
+
+def checked_hkid(raw: str) -> str:
+    """The HKID number normalised (``A123456(3)``), or a plain reason why it is not one."""
+    problem = hkid_problem(raw)
+    if problem is not None:
+        raise Invalid(problem)
+    return normalize_hkid(raw)
+
+
 async def register(
     conn: AsyncConnection,
     lib: Library,
@@ -58,19 +79,26 @@ async def register(
     *,
     card_number: str | None = None,
     password: str | None = None,
+    hkid_number: str | None = None,
 ) -> tuple[Patron, CredentialSet]:
-    """HKPL-16: an applicant under 18 is registered only with an adult guarantor."""
+    """HKPL-16: an applicant under 18 is registered only with an adult guarantor.
+
+    HKPL-08: an HKID number given at registration (check digit verified, normalised, one
+    account per number) signs in like a card number; only the number is kept (HKPL-14)."""
     if lib.policy.categories and application.category not in lib.policy.categories:
         known = ", ".join(sorted(lib.policy.categories))
         raise Invalid(f"unknown patron category {application.category!r}; known: {known}")
     today = lib.today()
     if application.date_of_birth > today:
         raise Invalid("the date of birth is after today")
+    hkid = checked_hkid(hkid_number) if hkid_number else None
+    if hkid is not None and await hkid_account(conn, hkid) is not None:
+        raise CredentialInUse("this HKID number is already registered to another account")
     registration = register_patron(application, at=lib.now(), on=today)
     ensure(registration.decision, 422)
     patron = registration.patron
     assert patron is not None
-    creds = CredentialSet(patron_id=patron.patron_id)
+    creds = CredentialSet(patron_id=patron.patron_id, hkid_number=hkid)
     if card_number:
         await _new_card(conn, card_number)
         creds = cred.issue_library_card(creds, card_number, on=today)
@@ -230,7 +258,7 @@ async def apply_smart_id(
     except SmartIdFieldRefused as exc:
         raise smart_id_refused(exc) from exc
     patron, creds = await _account(conn, lib, patron_id)
-    owner = await patrons_repo.smart_id_owner(conn, read.hkid_number)
+    owner = await hkid_account(conn, read.hkid_number)
     if owner is not None and owner != patron_id:
         raise CredentialInUse("this smart ID card is registered to another account")
     change = cred.apply_smart_id(creds, patron, read, at=lib.now(), on=lib.today())
@@ -290,7 +318,7 @@ async def _identify(conn: AsyncConnection, identifier: str) -> str | None:
     if owner is not None:
         return owner
     if is_valid_hkid(ident):
-        return await patrons_repo.smart_id_owner(conn, normalize_hkid(ident))
+        return await hkid_account(conn, normalize_hkid(ident))
     return None
 
 
@@ -308,11 +336,15 @@ async def sign_in(
         # card or HKID numbers are registered.
         lib.hasher.waste(secret)
         lib.hasher.waste(secret)
+        # An HKID number with a wrong check digit is a typing mistake whoever types it: say
+        # so plainly (that says nothing about any account).
+        problem = hkid_problem(identifier) if looks_like_hkid(identifier) else None
         refusal = Refusal(
             rule=lib.policy.credentials.rule or "HKPL-08",
-            code="sign_in_failed",
+            code="invalid_hkid" if problem else "sign_in_failed",
             action="sign-in",
-            reason="the card number or HKID number and the password or phone digits do not match",
+            reason=problem
+            or "the card number or HKID number and the password or phone digits do not match",
         )
         return None, Decision.of("sign-in", [refusal])
     patron = await load_patron(conn, lib, patron_id, for_update=True)

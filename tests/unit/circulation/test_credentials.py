@@ -344,3 +344,37 @@ def test_hkpl_17_the_last_card_is_not_cancelled_while_anything_is_owed(creds):
     settled = Outstanding(unpaid=Money(amount_minor=0, currency="HKD"))
     change = cancel_library_card(creds, patron(), "2000123456", at=AT, on=ON, outstanding=settled)
     assert change.decision.allowed and change.patron.status == "cancelled"
+
+
+def test_hkpl_08_the_hkid_number_on_record_signs_in_without_a_smart_id(creds, hasher, hkpl):
+    on_record = creds.model_copy(update={"hkid_number": HKID})
+    assert creds.identifies("a123456 3") is None
+    assert on_record.identifies("a123456 3") == "hkid_number"
+    assert on_record.identifies("A123456(4)") is None  # wrong check digit names nothing
+    result = sign_in(
+        on_record, identifier="A1234563", secret="4567", hasher=hasher, policy=hkpl, at=AT
+    )
+    assert result.decision.allowed and result.credential == "hkid_number"
+
+
+def test_hkpl_08_a_lost_smart_ids_number_stays_refused_even_when_on_record_HKPL_15(
+    with_smart_id, hasher, hkpl
+):
+    creds, _ = with_smart_id
+    lost = report_smart_id_lost(
+        creds.model_copy(update={"hkid_number": HKID}),
+        patron(),
+        continue_with_replacement=True,
+        at=AT,
+        on=ON,
+    ).credentials
+    refused = sign_in(lost, identifier=HKID, secret="4567", hasher=hasher, policy=hkpl, at=AT)
+    assert refused.decision.rules == ["HKPL-15"]  # the lost card's number stays refused
+
+
+def test_hkpl_14_a_smart_id_with_another_number_than_the_one_on_record_is_refused(creds):
+    on_record = creds.model_copy(update={"hkid_number": "B987654(0)"})
+    read = read_smart_id("registration", REGISTRATION_READ)
+    change = apply_smart_id(on_record, patron(), read, at=AT, on=ON)
+    assert change.decision.refusals[0].code == "smart_id_mismatch"
+    assert change.decision.rules == ["HKPL-14"]
