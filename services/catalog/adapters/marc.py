@@ -55,6 +55,8 @@ _TRAILING = re.compile(r"[\s/:;,=]+$")
 # A final full stop is ISBD punctuation unless it ends an initial ("Carroll, John M.") or "...".
 _FINAL_STOP = re.compile(r"(?<!\b\w)(?<!\.\.)\.$")
 _YEAR = re.compile(r"(1[0-9]{3}|2[0-9]{3})")
+# ASCII digits only: str.isdigit() also takes "²" or "٣", which int() then refuses or reads.
+_NUMBER = re.compile(r"[0-9]+")
 _DISC = re.compile(r"disc|disk|\bcd(?:-rom)?\b|\bdvd\b|光碟|光盤|唱片", re.IGNORECASE)
 _BLOCK = 1 << 20
 
@@ -100,7 +102,7 @@ def _language(rec: pymarc.Record) -> str | None:
 
 def _year(rec: pymarc.Record) -> int | None:
     f008 = rec.get("008")
-    if f008 is not None and f008.data and f008.data[7:11].isdigit():
+    if f008 is not None and f008.data and _YEAR.fullmatch(f008.data[7:11]):
         return int(f008.data[7:11])
     for field in rec.get_fields("264", "260"):
         for c in field.get_subfields("c"):
@@ -123,7 +125,7 @@ def _holdings(rec: pymarc.Record, material_type: str) -> list[Holding]:
         if item_type not in MATERIAL_TYPES:
             raise InvalidRecord(f"949 #{n}: unknown material type {item_type!r}")
         version = (f.get("v") or "0").strip()
-        if not version.isdigit():
+        if not _NUMBER.fullmatch(version):
             raise InvalidRecord(f"949 #{n}: version {version!r} is not a number")
         out.append(
             Holding(
@@ -229,8 +231,14 @@ def _chunks(source: bytes | BinaryIO) -> Iterator[bytes]:
         blocks = iter(lambda: source.read(_BLOCK), b"")
     rest = b""
     terminator = pymarc.END_OF_RECORD.encode()
+    first = True
     for block in blocks:
         rest += block
+        if first and rest:
+            # Some tools start a UTF-8 file with a byte order mark; it is not part of the
+            # first record's leader.
+            rest = rest.removeprefix(b"\xef\xbb\xbf")
+            first = False
         *complete, rest = rest.split(terminator)
         for raw in complete:
             raw = raw.lstrip(b"\r\n\t ")

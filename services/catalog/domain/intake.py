@@ -243,7 +243,8 @@ def json_items(text: str) -> list[Any]:
     if body.startswith("["):
         try:
             items = json.loads(body)
-        except json.JSONDecodeError as exc:
+        except ValueError as exc:
+            # JSONDecodeError, or a number too long to convert (Python's digit limit).
             raise UnreadableJson(f"the JSON array is not valid JSON: {exc}") from None
         except RecursionError:
             raise UnreadableJson(_TOO_DEEP) from None
@@ -254,14 +255,14 @@ def json_items(text: str) -> list[Any]:
         # One record, possibly spread over several lines; else JSON Lines.
         try:
             return [json.loads(body)]
-        except (json.JSONDecodeError, RecursionError):
+        except (ValueError, RecursionError):
             pass
     out: list[Any] = []
     for line in body.splitlines():
         if line.strip():
             try:
                 out.append(json.loads(line))
-            except json.JSONDecodeError as exc:
+            except ValueError as exc:
                 out.append(BadLine(str(exc)))
             except RecursionError:
                 out.append(BadLine(_TOO_DEEP))

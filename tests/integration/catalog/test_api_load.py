@@ -182,6 +182,20 @@ async def test_only_libraries_and_operators_load(api):
         (b'{"records": 1} {', "application/json", 200, None),  # JSON Lines: one bad line
         (b"\xff\xfe[]", "application/json", 422, "unreadable-load"),
         (b"[" * 100_000, "application/json", 422, "unreadable-load"),
+        # A number past Python's digit limit is a ValueError that is not a JSONDecodeError.
+        (b'[{"title": "x", "year": ' + b"9" * 5000 + b"}]", "application/json", 422, None),
+        (b'{"title": "x", "year": ' + b"9" * 5000 + b"}\n", "application/x-ndjson", 200, None),
+        # "\u00b2".isdigit() is true, but int() refuses it.
+        (
+            record(
+                "c1",
+                BOOK,
+                [field("245", "a", "T"), field("949", "a", "cityu", "i", "1", "v", "\u00b2")],
+            ).as_marc(),
+            MARC,
+            200,
+            None,
+        ),
         (b"not marc at all", MARC, 200, None),
         (b"<collection><record>", MARCXML, 200, None),
         (b"[]", "application/json", 422, "empty-load"),

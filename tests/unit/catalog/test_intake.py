@@ -51,3 +51,18 @@ def test_rejections_name_every_problem_and_the_rest_load():
     assert "expected a JSON object" in rejected[4].reason
     assert "holdings.0.status" in rejected[5].reason
     assert "unknown language" in rejected[6].reason
+
+
+def test_a_number_too_long_to_read_is_a_rejection_or_unreadable_not_an_error():
+    import pytest
+
+    from services.catalog.domain.intake import UnreadableJson, read_json
+
+    huge = "9" * 5000  # past Python's int digit limit: ValueError, not JSONDecodeError
+    with pytest.raises(UnreadableJson):
+        read_json(f'[{{"title": "x", "year": {huge}}}]')
+    out = read_json(f'{{"title": "a"}}\n{{"title": "b", "year": {huge}}}\n')
+    assert isinstance(out[0], BibRecord) and isinstance(out[1], Rejection)
+    assert out[1].reason.startswith("not JSON")
+    out = read_json(f'{{"title": "b",\n "year": {huge}}}')
+    assert isinstance(out[0], Rejection) and len(out) == 2

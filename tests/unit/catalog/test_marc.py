@@ -85,3 +85,32 @@ def test_marcxml_in_an_unknown_encoding_is_a_rejection_not_an_error():
 
     out = list(read_marcxml(b'<?xml version="1.0" encoding="UTF-9"?><collection/>'))
     assert len(out) == 1 and "cannot be decoded" in out[0].reason
+
+
+def _marc(*fields, f008: str = "240101s2019    hk            000 0 eng d") -> bytes:
+    from pymarc import Field, Indicators, Record, Subfield
+
+    rec = Record(force_utf8=True, leader="00000cam a2200000 a 4500")
+    rec.add_field(Field(tag="008", data=f008))
+    rec.add_field(Field(tag="245", indicators=Indicators(" ", " "), subfields=[Subfield("a", "T")]))
+    for tag, pairs in fields:
+        subs = [Subfield(code, value) for code, value in pairs]
+        rec.add_field(Field(tag=tag, indicators=Indicators(" ", " "), subfields=subs))
+    return rec.as_marc()
+
+
+def test_digits_that_are_not_ascii_are_no_year_and_no_version():
+    # "²".isdigit() is true but int("²") fails: a rejection or no year, never an exception.
+    item = ("949", [("a", "hku"), ("i", "i1"), ("v", "²")])
+    good, bad = split(list(read_marc(_marc(f008="240101s²²²²    hk            000 0 eng d"))))
+    assert bad == {} and good[0].year is None
+    good, bad = split(list(read_marc(_marc(item))))
+    assert good == [] and "version '²' is not a number" in bad[0]
+    good, bad = split(list(read_marc(_marc(f008="240101s0000    hk            000 0 eng d"))))
+    assert good[0].year is None  # not a year (JSON loads take 1000-2999)
+
+
+def test_a_byte_order_mark_before_the_first_record_is_skipped():
+    body = _marc() + _marc()
+    good, bad = split(list(read_marc(b"\xef\xbb\xbf" + body)))
+    assert bad == {} and len(good) == 2
