@@ -27,7 +27,7 @@ async def statement(patron_id: str, request: Request, principal: CurrentPrincipa
     lib = staff(request, principal)
 
     async def work(conn):
-        return account.ledger_view(lib, await handlers.statement(conn, lib, patron_id))
+        return await account.statement_view(conn, lib, patron_id)
 
     return await read_only(request, work)
 
@@ -45,6 +45,7 @@ async def _settle(request, principal, patron_id, kind, body, actor, key):
             actor=actor,
             reason=body.reason,
             applies_to=body.applies_to,
+            paid_by=getattr(body, "paid_by_patron_id", None),
         )
         return {
             "entry_id": entry.entry_id,
@@ -53,6 +54,7 @@ async def _settle(request, principal, patron_id, kind, body, actor, key):
             "currency": entry.amount.currency,
             "actor": entry.actor,
             "reason": entry.reason,
+            "paid_by": entry.paid_by,
             "outstanding_minor": ledger.outstanding_minor(),
         }
 
@@ -63,7 +65,7 @@ async def _settle(request, principal, patron_id, kind, body, actor, key):
     "/patrons/{patron_id}/payments",
     response_model=SettlementView,
     status_code=201,
-    summary="Record a payment",
+    summary="Record a payment (by the borrower or their guarantor, HKPL-16)",
 )
 async def pay(
     patron_id: str,

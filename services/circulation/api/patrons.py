@@ -13,6 +13,7 @@ from libs.common.db import unit_of_work
 from services.circulation.api.common import idempotent, read_only, staff
 from services.circulation.api.schemas import (
     ContactChange,
+    GuarantorLinkBody,
     NewCard,
     Password,
     Registration,
@@ -78,10 +79,16 @@ async def register(
     payload = body.model_dump(mode="json", exclude={"password"})
 
     async def work(conn):
-        application = PatronApplication(
-            library=lib.code,
-            **body.model_dump(exclude={"card_number", "password", "hkid_number"}),
-        )
+        g = body.guarantor
+        link = None
+        fields = body.model_dump(exclude={"card_number", "password", "hkid_number", "guarantor"})
+        if g is not None and g.links:
+            link = handlers.GuarantorLink(
+                relationship=g.relationship, patron_id=g.patron_id, card_number=g.card_number
+            )
+        elif g is not None:
+            fields["guarantor"] = g.model_dump(exclude={"patron_id", "card_number"})
+        application = PatronApplication(library=lib.code, **fields)
         patron, creds = await handlers.register(
             conn,
             lib,
@@ -89,6 +96,7 @@ async def register(
             card_number=body.card_number,
             password=body.password,
             hkid_number=body.hkid_number,
+            guarantor_link=link,
         )
         return {"patron": account.patron_view(patron), "cards": _cards(creds)}
 
@@ -117,6 +125,23 @@ async def change_contact(
     changes = body.model_dump(exclude_unset=True)
     async with unit_of_work(request.app.state.runtime.engine) as conn:
         patron = await handlers.change_contact(conn, lib, patron_id, changes)
+    return account.patron_view(patron)
+
+
+@router.put(
+    "/patrons/{patron_id}/guarantor",
+    response_model=PatronView,
+    summary="Link the guarantor, a registered adult patron (HKPL-16)",
+)
+async def set_guarantor(
+    patron_id: str, body: GuarantorLinkBody, request: Request, principal: CurrentPrincipal
+):
+    lib = staff(request, principal)
+    link = handlers.GuarantorLink(
+        relationship=body.relationship, patron_id=body.patron_id, card_number=body.card_number
+    )
+    async with unit_of_work(request.app.state.runtime.engine) as conn:
+        patron = await handlers.set_guarantor(conn, lib, patron_id, link)
     return account.patron_view(patron)
 
 

@@ -7,13 +7,51 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from services.circulation.domain.patrons import Address, Guarantor
+from services.circulation.domain.patrons import Address, GuarantorRelationship
 
 CARD = r"^[0-9A-Za-z]{6,20}$"
 
 
 class Body(BaseModel):
     model_config = ConfigDict(extra="forbid")
+
+
+class GuarantorLinkBody(Body):
+    """HKPL-16: the registered patron who stands as guarantor, by patron id or card number."""
+
+    relationship: GuarantorRelationship
+    patron_id: str | None = Field(default=None, min_length=1, max_length=64)
+    card_number: str | None = Field(default=None, pattern=CARD)
+
+    @model_validator(mode="after")
+    def _one(self) -> GuarantorLinkBody:
+        if (self.patron_id is None) == (self.card_number is None):
+            raise ValueError("give either the guarantor's patron_id or card_number")
+        return self
+
+
+class GuarantorBody(Body):
+    """HKPL-16: a guarantor as written on the application (name and date of birth), or a
+    registered patron of the library (patron_id or card_number), whose details are theirs."""
+
+    name: str | None = Field(default=None, min_length=1, max_length=200)
+    relationship: GuarantorRelationship
+    date_of_birth: date | None = None
+    phone: str | None = Field(default=None, max_length=40)
+    patron_id: str | None = Field(default=None, min_length=1, max_length=64)
+    card_number: str | None = Field(default=None, pattern=CARD)
+
+    @model_validator(mode="after")
+    def _either(self) -> GuarantorBody:
+        if self.patron_id is not None and self.card_number is not None:
+            raise ValueError("give the guarantor's patron_id or card_number, not both")
+        if not self.links and (self.name is None or self.date_of_birth is None):
+            raise ValueError("give the guarantor's name and date_of_birth, or their patron_id")
+        return self
+
+    @property
+    def links(self) -> bool:
+        return self.patron_id is not None or self.card_number is not None
 
 
 class Registration(Body):
@@ -25,7 +63,7 @@ class Registration(Body):
     address: Address
     email: str = Field(min_length=3, max_length=254)
     phone: str | None = Field(default=None, max_length=40)
-    guarantor: Guarantor | None = None
+    guarantor: GuarantorBody | None = None
     card_number: str | None = Field(default=None, pattern=CARD)
     password: str | None = Field(default=None, min_length=6, max_length=128)
     hkid_number: str | None = Field(
@@ -121,6 +159,11 @@ class Payment(Body):
     reason: str = Field(min_length=1, max_length=500)
     received_by: str | None = Field(default=None, max_length=120)
     applies_to: str | None = Field(default=None, max_length=64)
+    paid_by_patron_id: str | None = Field(
+        default=None,
+        max_length=64,
+        description="HKPL-16: the borrower's guarantor, when the guarantor pays",
+    )
 
 
 class Waiver(Body):

@@ -32,7 +32,7 @@ from services.circulation.api.views import (
     SessionView,
     TransactionView,
 )
-from services.circulation.handlers import account, charges
+from services.circulation.handlers import account
 from services.circulation.handlers import holds as holds_handlers
 from services.circulation.handlers import loans as loans_handlers
 from services.circulation.handlers import patrons as patrons_handlers
@@ -165,7 +165,7 @@ async def my_charges(request: Request, principal: CurrentPrincipal):
     lib, patron_id = signed_in_patron(request, principal)
 
     async def work(conn):
-        return account.ledger_view(lib, await charges.statement(conn, lib, patron_id))
+        return await account.statement_view(conn, lib, patron_id)
 
     return await read_only(request, work)
 

@@ -120,18 +120,55 @@ class LedgerEntryView(BaseModel):
     actor: str | None
     reason: str | None
     applies_to: str | None
+    paid_by: str | None = None
     unpaid_minor: int | None
+
+
+class LiableGuarantorView(BaseModel):
+    """HKPL-16: the guarantor liable for this borrower's charges."""
+
+    rule: str
+    name: str
+    relationship: str
+    patron_id: str | None
+    liable_minor: int
+
+
+class GuaranteedChargeView(BaseModel):
+    entry_id: str
+    kind: str
+    rule: str | None
+    on: date
+    description: str | None
+    amount_minor: int
+    unpaid_minor: int
+
+
+class LiabilityView(BaseModel):
+    """HKPL-16: the unpaid charges of one borrower the guarantor is liable for."""
+
+    rule: str
+    patron_id: str
+    name_en: str
+    relationship: str
+    currency: str
+    outstanding_minor: int
+    charges: list[GuaranteedChargeView]
 
 
 class LedgerView(BaseModel):
     currency: str
     outstanding_minor: int
     entries: list[LedgerEntryView]
+    liable_guarantor: LiableGuarantorView | None = None
+    liable_as_guarantor_minor: int = 0
+    liable_as_guarantor: list[LiabilityView] = []
 
 
 class ChargesSummary(BaseModel):
     currency: str
     outstanding_minor: int
+    liable_as_guarantor_minor: int = 0
 
 
 class QuotaView(BaseModel):
@@ -151,6 +188,8 @@ class AccountView(BaseModel):
     loans: list[LoanView]
     holds: list[HoldView]
     charges: ChargesSummary
+    liable_guarantor: LiableGuarantorView | None = None
+    liable_as_guarantor: list[LiabilityView] = []
     quota: QuotaView
 
 
@@ -229,6 +268,7 @@ class SettlementView(BaseModel):
     currency: str
     actor: str
     reason: str
+    paid_by: str | None = None
     outstanding_minor: int
 
 

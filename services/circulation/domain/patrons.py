@@ -207,6 +207,86 @@ def registration_refusals(application: PatronApplication, on: date) -> list[Refu
     return refusals
 
 
+GUARANTOR_RULE = "HKPL-16"
+
+
+def _guarantor_refusal(code: str, reason: str, action: str) -> Refusal:
+    return Refusal(rule=GUARANTOR_RULE, code=code, action=action, reason=reason)
+
+
+def guarantor_refusals(
+    candidate: Patron, *, minor_id: str | None, on: date, action: str = "registration"
+) -> list[Refusal]:
+    """HKPL-16: a registered patron may stand as guarantor only as an adult resident (aged
+    18 or above, living in Hong Kong) whose account is not cancelled, and not for themself."""
+    refusals = []
+    if candidate.patron_id == minor_id:
+        refusals.append(
+            _guarantor_refusal(
+                "guarantor_is_applicant", "a borrower cannot be their own guarantor", action
+            )
+        )
+    if candidate.is_minor(on):
+        refusals.append(
+            _guarantor_refusal(
+                "guarantor_not_adult", f"the guarantor must be aged {ADULT_AGE} or above", action
+            )
+        )
+    if candidate.address.region != "HK":
+        refusals.append(
+            _guarantor_refusal(
+                "guarantor_not_resident",
+                "the guarantor must be a parent, a guardian or another adult resident of Hong Kong",
+                action,
+            )
+        )
+    if candidate.cancelled_on is not None:
+        refusals.append(
+            _guarantor_refusal(
+                "guarantor_account_cancelled",
+                "the guarantor's library account has been cancelled",
+                action,
+            )
+        )
+    return refusals
+
+
+def linked_guarantor(candidate: Patron, relationship: GuarantorRelationship) -> Guarantor:
+    """The guarantor record of a registered patron: name and date of birth from their
+    account, so the two cannot drift apart."""
+    return Guarantor(
+        name=candidate.name_en,
+        relationship=relationship,
+        date_of_birth=candidate.date_of_birth,
+        phone=candidate.phone,
+        patron_id=candidate.patron_id,
+    )
+
+
+def link_guarantor(
+    minor: Patron, candidate: Patron, relationship: GuarantorRelationship, *, on: date
+) -> tuple[Decision, Patron]:
+    """HKPL-16: link a borrower under 18 to the registered patron who stands as guarantor,
+    liable for the borrower's charges; refused naming HKPL-16 when they cannot."""
+    action = "guarantor link"
+    refusals = []
+    if not minor.is_minor(on):
+        refusals.append(
+            _guarantor_refusal(
+                "guarantor_not_needed",
+                f"only a borrower under {ADULT_AGE} has a guarantor",
+                action,
+            )
+        )
+    refusals += guarantor_refusals(candidate, minor_id=minor.patron_id, on=on, action=action)
+    decision = Decision.of(action, refusals)
+    if not decision.allowed:
+        return decision, minor
+    return decision, minor.model_copy(
+        update={"guarantor": linked_guarantor(candidate, relationship)}
+    )
+
+
 def register_patron(
     application: PatronApplication, *, at: datetime, on: date, patron_id: str | None = None
 ) -> Registration:

@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from libs.common.policy import days_overdue, loan_fine, quota_usage
 from services.circulation.adapters import holds_repo, loans_repo, patrons_repo
 from services.circulation.domain.account import account_facts
+from services.circulation.domain.guarantee import Liability, guarantor_liability
 from services.circulation.domain.loans import Loan
 from services.circulation.handlers.context import Library
 from services.circulation.handlers.patrons import load_patron
@@ -87,10 +88,56 @@ def ledger_view(lib: Library, ledger) -> dict[str, Any]:
                 "actor": e.actor,
                 "reason": e.reason,
                 "applies_to": e.applies_to,
+                "paid_by": e.paid_by,
                 "unpaid_minor": left.get(e.entry_id) if e.is_charge else None,
             }
             for e in ledger.entries
         ],
+    }
+
+
+def liability_view(liability: Liability) -> dict[str, Any]:
+    return liability.model_dump(mode="json")
+
+
+def liable_guarantor_view(patron, ledger) -> dict[str, Any] | None:
+    """HKPL-16: who answers for this borrower's charges, and for how much of them."""
+    liability = guarantor_liability(patron, ledger)
+    if liability is None or patron.guarantor is None:
+        return None
+    g = patron.guarantor
+    return {
+        "rule": liability.rule,
+        "name": g.name,
+        "relationship": g.relationship,
+        "patron_id": g.patron_id,
+        "liable_minor": liability.outstanding_minor,
+    }
+
+
+async def liabilities(conn: AsyncConnection, lib: Library, guarantor_id: str) -> list[Liability]:
+    """HKPL-16: what a guarantor is liable for, per borrower they guarantee (kept apart from
+    the guarantor's own outstanding charges, so their own borrowing is not blocked by it)."""
+    result = []
+    for minor in await patrons_repo.guaranteed_by(conn, lib.code, guarantor_id):
+        ledger = await holds_repo.ledger(conn, minor.patron_id, lib.policy.currency)
+        liability = guarantor_liability(minor, ledger)
+        if liability is not None:
+            result.append(liability)
+    return result
+
+
+async def statement_view(conn: AsyncConnection, lib: Library, patron_id: str) -> dict[str, Any]:
+    """The charges statement: the account's own ledger; for a borrower with a guarantor,
+    the liable guarantor; for a guarantor, the charges they are liable for as guarantor."""
+    patron = await load_patron(conn, lib, patron_id)
+    ledger = await holds_repo.ledger(conn, patron_id, lib.policy.currency)
+    owed = await liabilities(conn, lib, patron_id)
+    return {
+        **ledger_view(lib, ledger),
+        "liable_guarantor": liable_guarantor_view(patron, ledger),
+        "liable_as_guarantor_minor": sum(x.outstanding_minor for x in owed),
+        "liable_as_guarantor": [liability_view(x) for x in owed],
     }
 
 
@@ -100,6 +147,7 @@ async def summary(conn: AsyncConnection, lib: Library, patron_id: str) -> dict[s
     loans = await loans_repo.active_loans(conn, patron_id)
     ledger = await holds_repo.ledger(conn, patron_id, lib.policy.currency)
     usage = quota_usage(lib.policy, account_facts(patron=patron, loans=loans, ledger=ledger))
+    owed = await liabilities(conn, lib, patron_id)
     return {
         "patron": patron_view(patron),
         "cards": [
@@ -115,7 +163,11 @@ async def summary(conn: AsyncConnection, lib: Library, patron_id: str) -> dict[s
         "charges": {
             "currency": ledger.currency,
             "outstanding_minor": ledger.outstanding_minor(),
+            # HKPL-16: owed as guarantor of other borrowers, not part of the total above.
+            "liable_as_guarantor_minor": sum(x.outstanding_minor for x in owed),
         },
+        "liable_guarantor": liable_guarantor_view(patron, ledger),
+        "liable_as_guarantor": [liability_view(x) for x in owed],
         "quota": {
             "rule": usage.rule,
             "items": usage.items,

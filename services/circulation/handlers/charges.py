@@ -4,9 +4,12 @@ from __future__ import annotations
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from libs.common.policy import Decision, Refusal
 from services.circulation.adapters import holds_repo
+from services.circulation.domain.guarantee import may_pay_for
 from services.circulation.domain.ledger import Ledger, LedgerEntry, payment_entry, waiver_entry
-from services.circulation.handlers.context import Invalid, Library, NotFound
+from services.circulation.domain.patrons import GUARANTOR_RULE
+from services.circulation.handlers.context import Invalid, Library, NotFound, Refused
 from services.circulation.handlers.patrons import load_patron
 
 
@@ -25,10 +28,28 @@ async def settle(
     actor: str,
     reason: str,
     applies_to: str | None,
+    paid_by: str | None = None,
 ) -> tuple[LedgerEntry, Ledger]:
     """Record a payment or a waiver. Neither may exceed what is owed (a waiver neither what
-    its charge still owes), so no account is ever in credit by mistake."""
-    await load_patron(conn, lib, patron_id, for_update=True)
+    its charge still owes), so no account is ever in credit by mistake.
+
+    HKPL-16: a payment may be made by the borrower's linked guarantor; ``paid_by`` records
+    who paid when it is not the account holder."""
+    patron = await load_patron(conn, lib, patron_id, for_update=True)
+    if paid_by == patron_id:
+        paid_by = None
+    if paid_by is not None:
+        if kind != "payment":
+            raise Invalid("only a payment is made by someone")
+        if not may_pay_for(patron, paid_by):
+            refusal = Refusal(
+                rule=GUARANTOR_RULE,
+                code="not_the_guarantor",
+                action="payment",
+                reason="a payment of this account's charges is recorded as the borrower's own "
+                "or as made by the borrower's guarantor",
+            )
+            raise Refused(Decision.of("payment", [refusal]), 422)
     ledger = await holds_repo.ledger(conn, patron_id, lib.policy.currency)
     if applies_to is not None and applies_to not in {c.entry_id for c in ledger.charges()}:
         raise NotFound(f"no charge {applies_to} on this account")
@@ -38,16 +59,12 @@ async def settle(
             f"the {kind} of {lib.policy.money(amount_minor)} exceeds what is owed "
             f"({lib.policy.money(owed)})"
         )
-    make = payment_entry if kind == "payment" else waiver_entry
-    entry = make(
-        patron_id,
-        lib.policy.money(amount_minor),
-        actor=actor,
-        reason=reason,
-        at=lib.now(),
-        on=lib.today(),
-        applies_to=applies_to,
-    )
+    money = lib.policy.money(amount_minor)
+    when = {"at": lib.now(), "on": lib.today(), "applies_to": applies_to}
+    if kind == "payment":
+        entry = payment_entry(patron_id, money, actor=actor, reason=reason, paid_by=paid_by, **when)
+    else:
+        entry = waiver_entry(patron_id, money, actor=actor, reason=reason, **when)
     try:
         ledger = ledger.post(entry)
     except ValueError as exc:

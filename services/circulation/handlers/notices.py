@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from libs.common.contracts import NoticeRequested
 from libs.common.messaging.outbox import send_command
 from libs.common.policy import Refusal
+from services.circulation.adapters import patrons_repo
 from services.circulation.adapters.tables import outbox
 from services.circulation.domain.events import (
     AccountSuspended,
@@ -26,7 +27,7 @@ from services.circulation.domain.events import (
     HoldReady,
 )
 from services.circulation.domain.overdue import LoanNotice
-from services.circulation.domain.patrons import Patron
+from services.circulation.domain.patrons import GUARANTOR_RULE, Patron
 from services.circulation.handlers.context import Library
 
 NOTIFIER = "notifier"
@@ -103,6 +104,7 @@ async def notify_events(
                 rule=event.rule,
                 reason=_CHARGE_REASONS[event.entry_kind],
             )
+            await _copy_to_guarantor(conn, lib, patron, event)
         elif isinstance(event, CredentialReportedLost):
             await request_notice(
                 conn,
@@ -124,6 +126,34 @@ async def notify_events(
                 rule=event.rule,
                 reason=event.reason,
             )
+
+
+async def _copy_to_guarantor(
+    conn: AsyncConnection, lib: Library, patron: Patron, event: ChargePosted
+) -> None:
+    """HKPL-16: the guarantor is liable for the borrower's charges, so a linked guarantor
+    (a patron of this library, with an e-mail address) is sent the fine notice too, under
+    their own patron reference and a notice id of its own."""
+    guarantor = patron.guarantor
+    if guarantor is None or guarantor.patron_id is None:
+        return
+    if not patron.is_minor(lib.policy.local_date(event.occurred_at)):
+        return  # a charge after the 18th birthday is the borrower's alone
+    liable = await patrons_repo.get_patron(conn, lib.code, guarantor.patron_id)
+    if liable is None or liable.cancelled_on is not None:
+        return
+    await request_notice(
+        conn,
+        lib,
+        liable,
+        "fine",
+        f"charge:{event.entry_id}:guarantor",
+        amount_minor=event.amount_minor,
+        currency=event.currency,
+        rule=event.rule,
+        reason=f"{_CHARGE_REASONS[event.entry_kind]} on the account of {patron.name_en}, "
+        f"for which you are liable as guarantor ({GUARANTOR_RULE})",
+    )
 
 
 _CHARGE_REASONS = {

@@ -5,6 +5,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -24,7 +25,18 @@ from services.circulation.domain.hkid import (
     looks_like_hkid,
     normalize_hkid,
 )
-from services.circulation.domain.patrons import Patron, PatronApplication, register_patron
+from services.circulation.domain.patrons import (
+    ADULT_AGE,
+    GUARANTOR_RULE,
+    GuarantorRelationship,
+    Patron,
+    PatronApplication,
+    age_on,
+    guarantor_refusals,
+    link_guarantor,
+    linked_guarantor,
+    register_patron,
+)
 from services.circulation.domain.smart_id import read_smart_id
 from services.circulation.handlers.context import Invalid, Library, NotFound, Refused, ensure
 from services.circulation.handlers.notices import notify_events
@@ -72,6 +84,38 @@ def checked_hkid(raw: str) -> str:
     return normalize_hkid(raw)
 
 
+@dataclass(frozen=True)
+class GuarantorLink:
+    """HKPL-16: the registered patron who stands as guarantor, by patron id or card number."""
+
+    relationship: GuarantorRelationship
+    patron_id: str | None = None
+    card_number: str | None = None
+
+
+async def find_guarantor(conn: AsyncConnection, lib: Library, link: GuarantorLink) -> Patron:
+    """The registered patron a guarantor link names; a plain 422 when nobody is."""
+    if link.card_number:
+        owner = await patrons_repo.card_owner(conn, link.card_number.strip().upper())
+        if owner is None:
+            raise Invalid(f"no patron holds library card {link.card_number} to stand as guarantor")
+    else:
+        owner = link.patron_id
+    candidate = await patrons_repo.get_patron(conn, lib.code, owner) if owner else None
+    if candidate is None:
+        raise Invalid(f"no patron {owner} to stand as guarantor")
+    return candidate
+
+
+def _not_needed(action: str) -> Refusal:
+    return Refusal(
+        rule=GUARANTOR_RULE,
+        code="guarantor_not_needed",
+        action=action,
+        reason=f"only a borrower under {ADULT_AGE} has a guarantor",
+    )
+
+
 async def register(
     conn: AsyncConnection,
     lib: Library,
@@ -80,11 +124,15 @@ async def register(
     card_number: str | None = None,
     password: str | None = None,
     hkid_number: str | None = None,
+    guarantor_link: GuarantorLink | None = None,
 ) -> tuple[Patron, CredentialSet]:
     """HKPL-16: an applicant under 18 is registered only with an adult guarantor.
 
     HKPL-08: an HKID number given at registration (check digit verified, normalised, one
-    account per number) signs in like a card number; only the number is kept (HKPL-14)."""
+    account per number) signs in like a card number; only the number is kept (HKPL-14).
+
+    A guarantor who is a registered patron is linked by ``guarantor_link`` (HKPL-16): an
+    adult resident whose account is in use, and then liable for the borrower's charges."""
     if lib.policy.categories and application.category not in lib.policy.categories:
         known = ", ".join(sorted(lib.policy.categories))
         raise Invalid(f"unknown patron category {application.category!r}; known: {known}")
@@ -94,6 +142,15 @@ async def register(
     hkid = checked_hkid(hkid_number) if hkid_number else None
     if hkid is not None and await hkid_account(conn, hkid) is not None:
         raise CredentialInUse("this HKID number is already registered to another account")
+    if guarantor_link is not None:
+        candidate = await find_guarantor(conn, lib, guarantor_link)
+        refusals = guarantor_refusals(candidate, minor_id=None, on=today)
+        if age_on(application.date_of_birth, today) >= ADULT_AGE:
+            refusals.insert(0, _not_needed("registration"))
+        ensure(Decision.of("registration", refusals), 422)
+        application = application.model_copy(
+            update={"guarantor": linked_guarantor(candidate, guarantor_link.relationship)}
+        )
     registration = register_patron(application, at=lib.now(), on=today)
     ensure(registration.decision, 422)
     patron = registration.patron
@@ -127,6 +184,20 @@ async def change_contact(
         else:
             creds = creds.model_copy(update={"phone_digits_hash": None})
         await patrons_repo.save_credentials(conn, creds)
+    return updated
+
+
+async def set_guarantor(
+    conn: AsyncConnection, lib: Library, patron_id: str, link: GuarantorLink
+) -> Patron:
+    """HKPL-16: link a borrower under 18 to the registered patron who is their guarantor
+    (replacing the guarantor recorded at registration); refused naming HKPL-16 when the
+    patron is under 18, not a resident, cancelled, or the borrower themself."""
+    minor = await load_patron(conn, lib, patron_id, for_update=True)
+    candidate = await find_guarantor(conn, lib, link)
+    decision, updated = link_guarantor(minor, candidate, link.relationship, on=lib.today())
+    ensure(decision, 422)
+    await patrons_repo.save_patron(conn, updated, lib.clock)
     return updated
 
 
