@@ -8,6 +8,7 @@ of digits (ISBN-10s are converted), and an ISSN of eight characters without the 
 from __future__ import annotations
 
 import re
+import unicodedata
 
 # Qualifiers that MARC 020 $a and publishers append: "(pbk.)", ": HK$120", "alk. paper".
 _QUALIFIER = re.compile(r"[(:;].*$")
@@ -16,9 +17,15 @@ _SEPARATORS = re.compile(r"[\s\-‐‑‒–—.]")
 
 
 def _compact(raw: str) -> str:
-    text = _PREFIX.sub("", raw)
+    # NFKC: full-width digits and hyphens ("９７８－９６２…") are the ASCII ones.
+    text = _PREFIX.sub("", unicodedata.normalize("NFKC", raw))
     text = _QUALIFIER.sub("", text)
     return _SEPARATORS.sub("", text).upper()
+
+
+def _digits(text: str) -> bool:
+    # ASCII only: "٣".isdigit() is true, and would make an ISBN no search ever finds.
+    return text.isascii() and text.isdigit()
 
 
 def isbn10_check_digit(first9: str) -> str:
@@ -40,12 +47,12 @@ def isbn13(raw: str | None) -> str | None:
     digits = _compact(raw)
     if len(digits) == 10:
         body, check = digits[:9], digits[9]
-        if not body.isdigit() or check != isbn10_check_digit(body):
+        if not _digits(body) or check != isbn10_check_digit(body):
             return None
         first12 = "978" + body
         return first12 + isbn13_check_digit(first12)
     if len(digits) == 13:
-        if not digits.isdigit() or not digits.startswith(("978", "979")):
+        if not _digits(digits) or not digits.startswith(("978", "979")):
             return None
         if digits[12] != isbn13_check_digit(digits[:12]):
             return None
@@ -72,7 +79,7 @@ def issn(raw: str | None) -> str | None:
     if not raw:
         return None
     text = _compact(raw)
-    if len(text) != 8 or not text[:7].isdigit() or text[7] != issn_check_digit(text[:7]):
+    if len(text) != 8 or not _digits(text[:7]) or text[7] != issn_check_digit(text[:7]):
         return None
     return text
 

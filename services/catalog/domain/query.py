@@ -10,11 +10,13 @@ from __future__ import annotations
 
 import base64
 import binascii
+import unicodedata
 from dataclasses import dataclass, field
 from typing import Literal
 
 from services.catalog.domain import indexing as ix
 from services.catalog.domain.identifiers import find_isbns, find_issns
+from services.catalog.domain.identifiers import issn as parse_issn
 from services.catalog.domain.model import MATERIAL_TYPES, normalize_language
 from services.catalog.domain.text import query_terms
 
@@ -155,7 +157,8 @@ class QueryPlan:
 def plan(query: SearchQuery, consortium_members: dict[str, list[str]] | None = None) -> QueryPlan:
     """The token query for ``query``. ``consortium_members`` limits the library facet of a
     consortium-scoped search to that consortium's libraries."""
-    text = query.text
+    # Full-width digits and hyphens (as a Chinese input method types them) are ISBNs too.
+    text = unicodedata.normalize("NFKC", query.text)
     id_terms: list[Node] = []
     spans: list[tuple[int, int]] = []
     for isbn, span in find_isbns(text):
@@ -168,7 +171,11 @@ def plan(query: SearchQuery, consortium_members: dict[str, list[str]] | None = N
     for start, end in sorted(spans, reverse=True):
         text = text[:start] + " " + text[end:]
     words = query_terms(text)
-    word_terms: list[Node] = [Term(tok) for tok in words]
+    # An ISSN is often written without its hyphen ("0317847X"): the word, or that ISSN.
+    word_terms: list[Node] = [
+        AnyOf((Term(tok), Term(ix.issn_token(code)))) if (code := _bare_issn(tok)) else Term(tok)
+        for tok in words
+    ]
     title_terms: list[Node] = [Term(ix.TITLE_PREFIX + tok) for tok in words]
 
     scope, scope_code = query.scope, query.scope_code
@@ -218,6 +225,11 @@ def plan(query: SearchQuery, consortium_members: dict[str, list[str]] | None = N
         tiers=tuple(tiers),
         facet_libraries=facet_libraries,
     )
+
+
+def _bare_issn(word: str) -> str | None:
+    """The ISSN an eight-character word is (a valid check digit), else None."""
+    return parse_issn(word) if len(word) == 8 else None
 
 
 # -- cursors ---------------------------------------------------------------------------------

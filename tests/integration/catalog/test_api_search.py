@@ -70,6 +70,23 @@ async def test_isbn_with_and_without_hyphens(api, written):
     assert titles(await search(api, q=written)) == ["Hong Kong: A History"]
 
 
+@pytest.mark.parametrize(
+    "written",
+    # Full-width, as a Chinese input method types digits and hyphens.
+    [
+        "\uff19\uff17\uff18\uff19\uff16\uff12\uff12\uff10\uff19\uff19\uff14\uff14\uff19",
+        "\uff19\uff16\uff12\uff0d\uff12\uff10\uff19\uff0d\uff19\uff14\uff14\uff0d\uff10",
+    ],
+)
+async def test_isbn_in_full_width_digits(api, written):
+    assert titles(await search(api, q=written)) == ["Hong Kong: A History"]
+
+
+@pytest.mark.parametrize("written", ["0021-9118", "00219118", "ISSN 0021-9118"])
+async def test_issn_with_and_without_its_hyphen(api, written):
+    assert titles(await search(api, q=written)) == ["Journal of Asian Studies"]
+
+
 async def test_facets_with_counts(api):
     doc = await search(api, q="hong kong")
     assert facet(doc, "library") == {"hku": 1, "cuhk": 1, "eduhk": 1}

@@ -78,3 +78,10 @@ def test_isbns_and_issns_found_in_free_text():
     ]
     assert find_isbns("born 1234567890 times") == []  # not a valid ISBN
     assert [i for i, _ in find_issns("Journal 0021-9118")] == ["00219118"]
+
+
+def test_full_width_digits_are_the_ascii_ones_and_other_digits_are_not():
+    assert isbn13("９７８－９６２－２０９－９４４－９") == "9789622099449"
+    assert issn("００２１－９１１８") == "00219118"
+    # Arabic-Indic digits pass str.isdigit(); a canonical ISBN is ASCII digits only.
+    assert isbn13("٩٧٨٩٦٢٢٠٩٩٤٤٩") is None
