@@ -2,7 +2,8 @@
 
 Applied idempotently and in order per item: a change is applied only when its version is newer
 than the holding's, so a redelivered or late (older) event changes nothing. A withdrawn item
-keeps its row, marked WITHDRAWN, so that a late ``added`` cannot bring it back.
+keeps its row, marked WITHDRAWN, so that a late ``added`` cannot bring it back. An item its
+owner now describes as another work (another ISBN, another title) moves to that work's record.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from services.catalog.adapters.matching_lock import lock_record_matching
 from services.catalog.adapters.sql import upsert
 from services.catalog.adapters.tables import holdings, record_keys, records
 from services.catalog.domain.identifiers import isbn13
-from services.catalog.domain.matching import match_keys
+from services.catalog.domain.matching import match_keys, normalized_title
 from services.catalog.domain.model import WITHDRAWN, BibRecord, normalize_language
 
 
@@ -111,10 +112,14 @@ async def apply_item_change(
         return False
 
     record_id = row.record_id if row is not None else None
-    if record_id is None:
-        described = record_from_event(event)
-        if described is not None:
-            record_id = await find_or_create_record(conn, described)
+    described = record_from_event(event)
+    if described is not None and (
+        record_id is None or not await _still_describes(conn, record_id, described)
+    ):
+        # A new item, or one the owner now catalogues as another work (a corrected ISBN or
+        # title): it moves to that work's record.
+        record_id = await find_or_create_record(conn, described)
+    moved_from = row.record_id if row is not None and row.record_id != record_id else None
 
     status = WITHDRAWN if event.change == "withdrawn" else event.status
     values = {
@@ -137,7 +142,31 @@ async def apply_item_change(
         where=holdings.c.version < stmt.excluded.version,
     ).returning(holdings.c.version)
     applied = (await conn.execute(stmt)).first() is not None
-    if applied and record_id is not None:
+    touched = {r for r in (record_id, moved_from) if r is not None}
+    if applied and touched:
         directory = await ensure_libraries(conn, [event.library])
-        await reindex(conn, [record_id], directory)
+        await reindex(conn, touched, directory)
     return applied
+
+
+async def _still_describes(conn: AsyncConnection, record_id: int, rec: BibRecord) -> bool:
+    """Whether the work an event describes is still the item's record: one of its keys (an
+    ISBN, the title + author + year) belongs to that record, or, when none of them is known
+    anywhere, it has the record's title (and no ISBN other than the record's ones)."""
+    id_keys, work_key = match_keys(rec)
+    keys = [k for k in (*id_keys, work_key) if k]
+    found, _ = await _match(conn, id_keys, work_key, keys)
+    if record_id in found.values():
+        return True
+    if found:
+        return False  # its keys belong to another record
+    current = (
+        await conn.execute(
+            select(records.c.title, records.c.isbns).where(records.c.id == record_id)
+        )
+    ).first()
+    if current is None:
+        return False
+    if rec.isbns and current.isbns:
+        return False  # an ISBN the catalogue has not seen, and the record has others
+    return normalized_title(current.title) == normalized_title(rec.title)

@@ -119,3 +119,72 @@ async def test_item_with_nothing_to_catalogue_is_mirrored_without_a_record(conn)
     assert h.record_id is None and h.status == "ON_LOAN"
     assert await apply_item_change(conn, event(2, "status_changed", "AVAILABLE"))
     assert (await holding(conn)).record_id is not None
+
+
+async def test_an_item_recatalogued_as_another_work_moves_to_that_record(conn):
+    await apply_item_change(conn, event(1))
+    old = (await holding(conn)).record_id
+    # The owner corrects the item's ISBN and title: it is now another book.
+    moved = event(
+        2,
+        "status_changed",
+        title="Macau e Portugal",
+        authors=["Saldanha, António"],
+        isbn="978-988-123-456-8",
+        language="por",
+        year=1997,
+    )
+    assert await apply_item_change(conn, moved)
+    h = await holding(conn)
+    assert h.record_id != old and h.version == 2
+    assert (await search(conn, SearchQuery(text="香港歷史"))).total == 0  # nobody holds it now
+    page = await search(conn, SearchQuery(text="9789881234568", libraries=("cityu",)))
+    assert [x.title for x in page.hits] == ["Macau e Portugal"]
+    # An older event describing the first work changes nothing.
+    assert await apply_item_change(conn, event(1)) is False
+    assert (await holding(conn)).record_id == h.record_id
+
+
+async def test_an_item_moves_to_a_work_already_catalogued(conn):
+    await apply_item_change(conn, event(1))
+    await apply_item_change(
+        conn,
+        event(
+            1,
+            library="hku",
+            item_id="hku-9",
+            title="Macau",
+            authors=["Leonor Seabra"],
+            isbn="978-988-123-456-8",
+            year=2016,
+        ),
+    )
+    target = (await holding(conn, "hku", "hku-9")).record_id
+    await apply_item_change(
+        conn, event(2, title="Macau", authors=["Leonor Seabra"], isbn="9789881234568", year=2016)
+    )
+    assert (await holding(conn)).record_id == target
+    page = await search(conn, SearchQuery(text="macau"))
+    assert {h.library for h in page.hits[0].holdings} == {"cityu", "hku"}
+
+
+async def test_a_title_only_item_renamed_by_its_owner_moves(conn):
+    await apply_item_change(conn, event(1, authors=[], isbn=None, year=None))
+    old = (await holding(conn)).record_id
+    same = event(2, "status_changed", "ON_LOAN", authors=[], isbn=None, year=None)
+    assert await apply_item_change(conn, same)
+    assert (await holding(conn)).record_id == old  # the same title: it stays
+    renamed = event(3, authors=[], isbn=None, year=None, title="九龍城寨")
+    assert await apply_item_change(conn, renamed)
+    assert (await holding(conn)).record_id != old
+    assert [x.title for x in (await search(conn, SearchQuery(text="九龍"))).hits] == ["九龍城寨"]
+
+
+async def test_the_same_work_described_again_keeps_the_record(conn):
+    await apply_item_change(conn, event(1))
+    old = (await holding(conn)).record_id
+    # The ISBN-10 form, a title written otherwise: the same work.
+    again = event(2, "status_changed", "ON_LOAN", isbn="962-209-944-0", title="香港 歷史")
+    assert await apply_item_change(conn, again)
+    assert (await holding(conn)).record_id == old
+    assert await count(conn, records) == 1
