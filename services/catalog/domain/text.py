@@ -8,9 +8,10 @@
   overlapping bigrams and its single characters (``香港歷史`` → ``香港 港歷 歷史 香 港 歷 史``).
   A query run of two or more characters must contain all of its bigrams, so ``香港`` finds
   ``香港歷史`` and so does ``港歷``; a one-character query (a surname: ``陳``) looks for the
-  character. This is the usual CJK bigram scheme (as in Lucene's CJK analyser): a query of
-  three or more characters can, rarely, match a text containing all its bigrams but not the
-  whole string.
+  character. Two CJK runs parted only by spaces or punctuation (``香港 歷史``) also get the
+  bigram across the gap, so that the query ``香港歷史`` finds them. This is the usual CJK
+  bigram scheme (as in Lucene's CJK analyser): a query of three or more characters can,
+  rarely, match a text containing all its bigrams but not the whole string.
 """
 
 from __future__ import annotations
@@ -77,11 +78,17 @@ def index_tokens(text: str | None) -> set[str]:
     if not text:
         return set()
     out: set[str] = set()
+    previous = ""
     for is_cjk, run in segments(text):
         if is_cjk:
             out.update(cjk_tokens(run))
+            if previous:
+                # "香港 歷史": the space is a cataloguer's habit, so "香港歷史" finds it too.
+                out.add(previous[-1] + run[0])
+            previous = run
         else:
             out.add(run)
+            previous = ""
     return out
 
 

@@ -45,6 +45,13 @@ async def test_one_cjk_character(catalogue):
     assert "香港電影百年" in titles(await search(catalogue, SearchQuery(text="影")))
 
 
+async def test_cjk_words_spaced_in_the_record_are_found_typed_together(conn):
+    spaced = {"title": "澳門 歷史 讀本", "authors": ["陳 大文"], "holdings": held("um")}
+    await load(conn, [spaced])
+    for q in ("澳門歷史", "歷史讀本", "澳門 歷史", "陳大文", "史"):
+        assert titles(await search(conn, SearchQuery(text=q))) == ["澳門 歷史 讀本"], q
+
+
 async def test_cjk_text_that_is_not_there_finds_nothing(catalogue):
     page = await search(catalogue, SearchQuery(text="歷港"))
     assert page.total == 0 and page.hits == () and page.next_cursor is None

@@ -58,3 +58,12 @@ def test_every_cjk_substring_finds_its_text(text, data):
     end = data.draw(st.integers(start + 1, len(text)))
     tokens = index_tokens(text)
     assert set(query_terms(text[start:end])) <= tokens
+
+
+def test_cjk_words_spaced_by_the_cataloguer_are_found_unspaced():
+    # Records often space CJK words ("香港 歷史", "香港：歷史"); patrons type them together.
+    for title in ("香港 歷史", "香港：歷史", "Hong Kong 香港 歷史 讀本"):
+        assert set(query_terms("香港歷史")) <= index_tokens(title), title
+    assert set(query_terms("歷史讀本")) <= index_tokens("Hong Kong 香港 歷史 讀本")
+    # A Latin word between two CJK runs still parts them.
+    assert "港歷" not in index_tokens("香港 and 歷史")
