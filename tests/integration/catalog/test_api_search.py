@@ -254,6 +254,21 @@ async def test_a_record_not_there_is_a_problem(api, path, status):
     assert_problem(await api.get(f"/api/v1/records/{path}"), status)
 
 
+async def test_a_holding_is_read_as_its_owner_reported_it(api):
+    res = await api.get("/api/v1/holdings/cuhk/cuhk-0006")
+    assert res.status_code == 200, res.text
+    assert (res.json()["status"], res.json()["library"]) == ("ON_LOAN", "cuhk")
+
+
+@pytest.mark.parametrize(
+    "path",
+    ["hku/nope", "hku/a%00b", "h%00/x", "hku/%ED%A0%80", "hku/" + "x" * 65, "x" * 41 + "/1"],
+)
+async def test_a_holding_not_there_is_a_404_on_either_database(api, path):
+    # PostgreSQL refuses a NUL even in a query parameter: that is no holding, not a 500.
+    assert_problem(await api.get(f"/api/v1/holdings/{path}"), 404, "not-found")
+
+
 async def test_openapi_documents_search_records_and_loading(api):
     res = await api.get("/openapi.json")
     assert res.status_code == 200, res.text
