@@ -34,6 +34,7 @@ from services.catalog.domain.model import AVAILABLE, UNDETERMINED, WITHDRAWN
 from services.catalog.domain.text import index_tokens
 
 SAMPLE_LEVELS = (4, 16, 64, 256, 1024)
+MAX_DOCUMENT_BYTES = 512 * 1024
 ANY_AVAILABLE = "av_"
 TITLE_PREFIX = "t_"
 _UNSAFE = re.compile(r"[^a-z0-9]+")
@@ -163,8 +164,15 @@ def build_document(
     title_tokens = index_tokens(title)
     tokens = set(title_tokens)
     tokens.update(TITLE_PREFIX + t for t in title_tokens)
+    # Authors, then subjects, while the document stays within MAX_DOCUMENT_BYTES (PostgreSQL
+    # refuses a tsvector over 1 MB; no real record comes near, a made-up one could).
+    size = sum(len(t.encode()) + 3 for t in tokens)
     for text in (*authors, *subjects):
-        tokens.update(index_tokens(text))
+        for t in sorted(index_tokens(text) - tokens):
+            size += len(t.encode()) + 3
+            if size > MAX_DOCUMENT_BYTES:
+                break
+            tokens.add(t)
     exact = exact_title_token(title)
     if exact:
         tokens.add(exact)

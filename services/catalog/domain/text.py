@@ -33,6 +33,10 @@ _SEGMENT = re.compile(f"([{_CJK_CLASS}]+)|([^\\W_{_CJK_CLASS}]+)")
 _COMBINING_ACCENTS = re.compile("[\u0300-\u036f]")
 _APOSTROPHE_S = re.compile(r"['’]s\b")
 
+# A longer word is indexed and searched by its first MAX_WORD characters: no one types more,
+# and PostgreSQL refuses a lexeme over 2047 bytes (a whole load would fail on one record).
+MAX_WORD = 100
+
 # Dropped from queries (never from the index) when other words remain, so that "the history
 # of hong kong" finds "History of Hong Kong".
 STOPWORDS = frozenset(
@@ -87,7 +91,7 @@ def index_tokens(text: str | None) -> set[str]:
                 out.add(previous[-1] + run[0])
             previous = run
         else:
-            out.add(run)
+            out.add(run[:MAX_WORD])
             previous = ""
     return out
 
@@ -98,7 +102,7 @@ def query_terms(text: str) -> list[str]:
     cjk: list[str] = []
     for is_cjk, run in segments(text):
         if not is_cjk:
-            words.append(run)
+            words.append(run[:MAX_WORD])
         elif len(run) == 1:
             cjk.append(run)
         else:

@@ -213,6 +213,19 @@ async def test_bodies_that_cannot_be_loaded_are_problems_never_500(
         assert_problem(res, status, type_)
 
 
+async def test_words_longer_than_postgresql_indexes_load_and_are_found(api):
+    # A lexeme over 2047 bytes is an error in PostgreSQL; the load must not fail on it.
+    items = [
+        cityu_record(1, title="Ж" * 1500),
+        cityu_record(2, authors=["x" * 3000]),
+        cityu_record(3, subjects=["y" * 5000]),
+    ]
+    res = await post(api, json.dumps(items), "application/json")
+    assert res.status_code == 200, res.text
+    assert res.json()["created"] == 3 and res.json()["rejected"] == []
+    assert [await found(api, q) for q in ("Ж" * 400, "x" * 400, "y" * 200)] == [1, 1, 1]
+
+
 async def test_a_body_over_the_limit_is_413_with_or_without_content_length(api):
     big = b"[" + b" " * MAX_UPLOAD_BYTES + b"]"
     assert_problem(await post(api, big, "application/json"), 413, "payload-too-large")

@@ -77,3 +77,12 @@ def test_sample_tokens_are_nested_and_of_the_right_size():
         assert levels == sorted(levels) and all(
             lv in levels for lv in SAMPLE_LEVELS if lv < max(levels, default=0)
         )
+
+
+def test_a_made_up_record_stays_within_what_postgresql_indexes():
+    # PostgreSQL refuses a lexeme over 2047 bytes and a tsvector over 1 MB.
+    words = [" ".join(f"w{s}x{i}" for i in range(3000)) for s in range(100)]
+    d = doc([("cityu", "AVAILABLE")], title="Ж" * 1500, authors=["x" * 3000], subjects=words)
+    assert max(len(t.encode()) for t in d.tokens) < 2047
+    assert len(d.as_tsvector().encode()) < 1_048_575
+    assert {"lib_cityu", "av_cityu", "t_" + "ж" * 100} <= set(d.tokens)
