@@ -8,6 +8,7 @@ owner now describes as another work (another ISBN, another title) moves to that 
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 
 from sqlalchemy import func, select
@@ -20,8 +21,12 @@ from services.catalog.adapters.matching_lock import lock_record_matching
 from services.catalog.adapters.sql import upsert
 from services.catalog.adapters.tables import holdings, record_keys, records
 from services.catalog.domain.identifiers import isbn13
+from services.catalog.domain.intake import HOLDING_LIMITS, MAX_YEAR, MIN_YEAR
 from services.catalog.domain.matching import match_keys, normalized_title
 from services.catalog.domain.model import WITHDRAWN, BibRecord, normalize_language
+
+# NUL and lone UTF-16 surrogates cannot be stored as text.
+_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
 
 
 def record_from_event(event: ItemChanged) -> BibRecord | None:
@@ -31,21 +36,31 @@ def record_from_event(event: ItemChanged) -> BibRecord | None:
     is left out rather than refusing the item's status.
     """
     isbn = isbn13(event.isbn) if event.isbn else None
-    if not (event.title and event.title.strip()) and isbn is None:
+    title = " ".join(_storable(event.title).split())
+    if not title and isbn is None:
         return None
     try:
-        language = normalize_language(event.language)
+        language = normalize_language(_storable(event.language) or None)
     except ValueError:
         language = None
+    authors = (" ".join(_storable(a).split()) for a in event.authors)
+    year = event.year if event.year is not None and MIN_YEAR <= event.year <= MAX_YEAR else None
     return BibRecord(
-        title=" ".join((event.title or "").split()) or f"ISBN {isbn}",
-        authors=tuple(a.strip() for a in event.authors if a.strip()),
+        title=title or f"ISBN {isbn}",
+        authors=tuple(a for a in authors if a),
         isbns=(isbn,) if isbn else (),
         language=language,
-        publisher=event.publisher,
-        year=event.year,
+        publisher=_storable(event.publisher) or None,
+        year=year,
         material_type=event.material_type,
     )
+
+
+def _storable(text: str | None, limit: int | None = None) -> str:
+    """``text`` without what a text column cannot hold (NUL, lone surrogates), cut to
+    ``limit`` characters."""
+    out = _UNSTORABLE.sub("", text or "")
+    return out[:limit] if limit is not None else out
 
 
 async def _match(
@@ -128,9 +143,11 @@ async def apply_item_change(
         "record_id": record_id,
         "status": status,
         "material_type": event.material_type,
-        "service_point": event.service_point,
-        "call_number": event.call_number,
-        "barcode": event.barcode,
+        # Cut to the columns (PostgreSQL refuses a longer value; the status must still apply).
+        **{
+            name: _storable(getattr(event, name), HOLDING_LIMITS[name]) or None
+            for name in ("service_point", "call_number", "barcode")
+        },
         "version": event.version,
         "updated_at": now if now is not None else func.now(),
     }

@@ -45,6 +45,7 @@ HOLDING_LIMITS = {
     "barcode": 64,
 }
 MAX_VERSION = 2**31 - 1
+MIN_YEAR, MAX_YEAR = 1000, 2999
 # NUL and lone UTF-16 surrogates (JSON "\u0000", "\ud800") cannot be stored as text.
 _UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
 
@@ -73,7 +74,7 @@ class RecordIn(BaseModel):
     issn: str | None = None
     language: str | None = None
     publisher: str | None = Field(default=None, max_length=500)
-    year: int | None = Field(default=None, ge=1000, le=2999)
+    year: int | None = Field(default=None, ge=MIN_YEAR, le=MAX_YEAR)
     material_type: MaterialType = "book"
     holdings: list[HoldingIn] = Field(default_factory=list, max_length=10_000)
 

@@ -111,6 +111,29 @@ async def test_an_owner_s_odd_data_does_not_stop_the_status(conn):
     assert (await search(conn, SearchQuery(text="香港歷史"))).total == 1
 
 
+async def test_what_postgresql_cannot_store_does_not_stop_the_status(conn):
+    # A year past SMALLINT, NUL characters, a call number longer than the column.
+    odd = event(
+        1,
+        year=99999,
+        title="香港\x00歷史",
+        authors=["劉\x00智鵬"],
+        publisher="\x00",
+        call_number="DS" * 80,
+        service_point="main\x00",
+    )
+    assert await apply_item_change(conn, odd)
+    h = await holding(conn)
+    assert (h.status, h.service_point, len(h.call_number)) == ("AVAILABLE", "main", 100)
+    rec = (await search(conn, SearchQuery(text="香港歷史"))).hits[0]
+    assert (rec.title, rec.year, rec.authors, rec.publisher) == (
+        "香港歷史",
+        None,
+        ("劉智鵬",),
+        None,
+    )
+
+
 async def test_item_with_nothing_to_catalogue_is_mirrored_without_a_record(conn):
     assert await apply_item_change(
         conn, event(1, "status_changed", "ON_LOAN", title=None, authors=[], isbn=None)
