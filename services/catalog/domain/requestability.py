@@ -200,4 +200,8 @@ def _decide(
             )
         )
     lenders = tuple(sorted({h.library for h in available}))
-    return Requestability(not refusals and bool(lenders), lenders, tuple(refusals))
+    # The patron's words name the rule too, as every refusal in the federation does.
+    named = tuple(
+        Refusal(r.rule, r.code, f"{r.reason} ({r.rule})") if r.rule else r for r in refusals
+    )
+    return Requestability(not refusals and bool(lenders), lenders, named)

@@ -106,3 +106,17 @@ def test_mala_no_available_copy():
 def test_library_outside_hkall_and_mala_has_no_scheme():
     d = decide([h("cityu")], home_library="hkpl", consortium="HKPL", record_material_type="book")
     assert not d.requestable and d.refusals[0].code == "no_scheme"
+
+
+def test_every_refusal_names_its_rule_in_the_patrons_words():
+    # rules.md: a refusal tells the caller which rule it was (HKALL-01/02/03, MALA-03).
+    cases = [
+        hkall([h("hku", "AVAILABLE", "media")], record_type="media"),
+        hkall([h("hku", "ON_LOAN")]),
+        hkall([h("eduhk"), h("hku")]),
+        mala([h("usj", "AVAILABLE", "thesis")], record_type="thesis"),
+    ]
+    refusals = [r for d in cases for r in d.refusals]
+    assert {r.rule for r in refusals} == {"HKALL-01", "HKALL-02", "HKALL-03", "MALA-03"}
+    for r in refusals:
+        assert r.reason.endswith(f"({r.rule})"), r
