@@ -10,6 +10,7 @@ needs PostgreSQL fails when the server cannot be reached; it never skips.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 import json
 import uuid
@@ -73,6 +74,7 @@ class Desk:
 
     def __init__(self, client: httpx.AsyncClient, runtime, clock: ManualClock) -> None:
         self.client, self.runtime, self.clock = client, runtime, clock
+        self.library: str = runtime.extras["library"]
         self.staff: dict[str, str] = {}
         self._tag = uuid.uuid4().hex[:6].upper()
         self._n = itertools.count(1)
@@ -85,8 +87,8 @@ class Desk:
             "/api/v1/auth/token",
             data={
                 "grant_type": "client_credentials",
-                "client_id": LIBRARY,
-                "client_secret": client_secret(DEV_SECRET, LIBRARY),
+                "client_id": self.library,
+                "client_secret": client_secret(DEV_SECRET, self.library),
             },
         )
         assert res.status_code == 200, res.text
@@ -175,16 +177,25 @@ class Desk:
         ]
 
 
-@pytest.fixture
-async def desk(database_url, clock):
+@contextlib.asynccontextmanager
+async def open_desk(database_url: str, clock: ManualClock, library: str = LIBRARY):
+    """One library's circulation app on the in-process bus, with its staff signed in."""
     broker = MemoryBroker()
     broker.declare(federation_queues(default_federation()))
-    rt = build_runtime(LIBRARY, database_url, broker.handle(LIBRARY), clock)
+    rt = build_runtime(library, database_url, broker.handle(library), clock)
     rt.extras["hasher"] = CHEAP_HASHER
     app = create_app(rt, default_federation(), DEV_SECRET)
     transport = httpx.ASGITransport(app=app)
-    async with httpx.AsyncClient(transport=transport, base_url="http://hkpl.test") as client:
-        d = Desk(client, rt, clock)
-        await d.login_staff()
+    try:
+        async with httpx.AsyncClient(transport=transport, base_url=f"http://{library}.test") as c:
+            d = Desk(c, rt, clock)
+            await d.login_staff()
+            yield d
+    finally:
+        await rt.engine.dispose()
+
+
+@pytest.fixture
+async def desk(database_url, clock):
+    async with open_desk(database_url, clock) as d:
         yield d
-    await rt.engine.dispose()

@@ -6,53 +6,22 @@ from __future__ import annotations
 
 from datetime import date, timedelta
 
-import httpx
 import pytest
 
-from libs.common.auth import client_secret
 from libs.common.db import unit_of_work
-from libs.common.federation import default_federation
-from libs.common.messaging.memory import MemoryBroker
-from libs.common.messaging.topology import federation_queues
 from libs.common.policy import load_policy
-from libs.common.settings import DEV_SECRET
 from services.circulation.adapters import loans_repo
-from services.circulation.app import create_app
 from services.circulation.domain.loans import recall_loan
-from services.circulation.runtime import build_runtime
-from tests.integration.circulation.conftest import CHEAP_HASHER, Desk, hkt
+from tests.integration.circulation.conftest import hkt, open_desk
 
 LIBRARY = "eduhk"
 RUN = "/api/v1/loans/overdue-notices"
 
 
-class EduhkDesk(Desk):
-    async def login_staff(self) -> None:
-        res = await self.client.post(
-            "/api/v1/auth/token",
-            data={
-                "grant_type": "client_credentials",
-                "client_id": LIBRARY,
-                "client_secret": client_secret(DEV_SECRET, LIBRARY),
-            },
-        )
-        assert res.status_code == 200, res.text
-        self.staff = {"Authorization": f"Bearer {res.json()['access_token']}"}
-
-
 @pytest.fixture
 async def desk(database_url, clock):
-    broker = MemoryBroker()
-    broker.declare(federation_queues(default_federation()))
-    rt = build_runtime(LIBRARY, database_url, broker.handle(LIBRARY), clock)
-    rt.extras["hasher"] = CHEAP_HASHER
-    app = create_app(rt, default_federation(), DEV_SECRET)
-    transport = httpx.ASGITransport(app=app)
-    async with httpx.AsyncClient(transport=transport, base_url="http://eduhk.test") as client:
-        d = EduhkDesk(client, rt, clock)
-        await d.login_staff()
+    async with open_desk(database_url, clock, LIBRARY) as d:
         yield d
-    await rt.engine.dispose()
 
 
 def pid(patron: dict) -> str:
