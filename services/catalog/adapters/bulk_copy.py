@@ -19,6 +19,7 @@ from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from services.catalog.adapters.libraries import register_libraries
+from services.catalog.adapters.rows import HOLDING_KEY, HOLDING_STATE, RECORD_FIELDS
 from services.catalog.adapters.tables import (
     fulltext_ddl,
     holdings,
@@ -32,29 +33,8 @@ from services.catalog.domain.matching import match_keys
 from services.catalog.domain.model import BibRecord
 from services.catalog.domain.views import LoadReport
 
-_RECORD_COLUMNS = [
-    "id",
-    "title",
-    "authors",
-    "subjects",
-    "isbns",
-    "issn",
-    "language",
-    "publisher",
-    "year",
-    "material_type",
-]
-_HOLDING_COLUMNS = [
-    "library",
-    "item_id",
-    "record_id",
-    "status",
-    "material_type",
-    "service_point",
-    "call_number",
-    "barcode",
-    "version",
-]
+_RECORD_COLUMNS = ["id", *RECORD_FIELDS]
+_HOLDING_COLUMNS = [*HOLDING_KEY, *HOLDING_STATE]
 _SEARCH_COLUMNS = ["record_id", "rank_key", "material_type", "language", "libs", "tokens"]
 _STAGE = "record_keys_stage"
 

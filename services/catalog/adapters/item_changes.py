@@ -18,6 +18,7 @@ from libs.common.contracts.events import ItemChanged
 from services.catalog.adapters.indexer import reindex
 from services.catalog.adapters.libraries import ensure_libraries
 from services.catalog.adapters.matching_lock import lock_record_matching
+from services.catalog.adapters.rows import record_row
 from services.catalog.adapters.sql import upsert
 from services.catalog.adapters.tables import holdings, record_keys, records
 from services.catalog.domain.identifiers import isbn13
@@ -88,20 +89,7 @@ async def find_or_create_record(conn: AsyncConnection, rec: BibRecord) -> int:
         await lock_record_matching(conn)
         found, record_id = await _match(conn, id_keys, work_key, keys)
     if record_id is None:
-        result = await conn.execute(
-            records.insert().returning(records.c.id),
-            {
-                "title": rec.title,
-                "authors": list(rec.authors),
-                "subjects": list(rec.subjects),
-                "isbns": list(rec.isbns),
-                "issn": rec.issn,
-                "language": rec.language,
-                "publisher": rec.publisher,
-                "year": rec.year,
-                "material_type": rec.material_type,
-            },
-        )
+        result = await conn.execute(records.insert().returning(records.c.id), record_row(rec))
         record_id = result.scalar_one()
     missing = [{"key": k, "record_id": record_id} for k in keys if k not in found]
     if missing:

@@ -20,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from services.catalog.adapters.indexer import reindex
 from services.catalog.adapters.libraries import ensure_libraries, federation_libraries
 from services.catalog.adapters.matching_lock import lock_record_matching
+from services.catalog.adapters.rows import HOLDING_STATE, record_row
 from services.catalog.adapters.sql import chunks, upsert
 from services.catalog.adapters.tables import holdings, record_keys, records
 from services.catalog.domain.matching import match_keys
@@ -38,20 +39,6 @@ class _Work:
     changed: bool = False
     keys: set[str] = field(default_factory=set)
     holdings: list[Holding] = field(default_factory=list)
-
-
-def _fields(rec: BibRecord) -> dict[str, Any]:
-    return {
-        "title": rec.title,
-        "authors": list(rec.authors),
-        "subjects": list(rec.subjects),
-        "isbns": list(rec.isbns),
-        "issn": rec.issn,
-        "language": rec.language,
-        "publisher": rec.publisher,
-        "year": rec.year,
-        "material_type": rec.material_type,
-    }
 
 
 def _merge(into: dict[str, Any], rec: BibRecord) -> bool:
@@ -152,7 +139,7 @@ async def _load_chunk(
         if target is None and work_key is not None:
             target = owner.get(work_key)
         if target is None:
-            target = _Work(fields=_fields(rec))
+            target = _Work(fields=record_row(rec))
             works.append(target)
             report.created += 1
         else:
@@ -273,18 +260,7 @@ async def _upsert_holdings(conn: AsyncConnection, rows: list[dict[str, Any]]) ->
             if record_id is not None and record_id != wanted[(library, item_id)]:
                 moved_from.add(record_id)
     stmt = upsert(conn, holdings)
-    updated = {
-        name: stmt.excluded[name]
-        for name in (
-            "record_id",
-            "status",
-            "material_type",
-            "service_point",
-            "call_number",
-            "barcode",
-            "version",
-        )
-    }
+    updated = {name: stmt.excluded[name] for name in HOLDING_STATE}
     updated["updated_at"] = stmt.excluded.updated_at if "updated_at" in rows[0] else func.now()
     stmt = stmt.on_conflict_do_update(
         index_elements=[holdings.c.library, holdings.c.item_id],

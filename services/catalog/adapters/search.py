@@ -29,6 +29,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from services.catalog.adapters.fulltext import matches
 from services.catalog.adapters.libraries import load_directory
+from services.catalog.adapters.rows import HOLDING_KEY, HOLDING_STATE, RECORD_FIELDS
 from services.catalog.adapters.tables import holdings, record_search, records
 from services.catalog.domain.directory import Directory
 from services.catalog.domain.indexing import SAMPLE_LEVELS, sample_token
@@ -63,29 +64,8 @@ WALK_LIMIT = 50_000
 _PROBE = SAMPLE_LEVELS[-1]
 
 # What a result shows (no timestamps: they are not shown, and cost time to decode).
-_RECORD_FIELDS = (
-    "id",
-    "title",
-    "authors",
-    "subjects",
-    "isbns",
-    "issn",
-    "language",
-    "publisher",
-    "year",
-    "material_type",
-)
-_HOLDING_FIELDS = (
-    "library",
-    "item_id",
-    "record_id",
-    "status",
-    "material_type",
-    "service_point",
-    "call_number",
-    "barcode",
-    "version",
-)
+_RECORD_FIELDS = ("id", *RECORD_FIELDS)
+_HOLDING_FIELDS = (*HOLDING_KEY, *HOLDING_STATE)
 
 # (record_id, rank_key, material_type, language, libs, tier)
 Row = tuple[int, int, str, str, int, int]
