@@ -253,7 +253,7 @@ def return_loan(
         )
     ]
     if entry is not None:
-        events.append(_posted(entry))
+        events.append(charge_posted(entry))
     return ReturnResult(
         loan=returned,
         item=item.with_status("AVAILABLE"),
@@ -263,7 +263,8 @@ def return_loan(
     )
 
 
-def _posted(entry: LedgerEntry) -> ChargePosted:
+def charge_posted(entry: LedgerEntry) -> ChargePosted:
+    """The event that tells the account a ledger entry was posted."""
     return ChargePosted(
         occurred_at=entry.at,
         entry_id=entry.entry_id,
@@ -407,7 +408,7 @@ def renew_loans(
             )
             if entry is not None:
                 fines.append(entry)
-                events.append(_posted(entry))
+                events.append(charge_posted(entry))
         events.append(
             LoanRenewed(
                 occurred_at=at,

@@ -14,7 +14,7 @@ from libs.common.policy import Decision, Refusal, RenewalPlan, surcharge_refusal
 from services.circulation.adapters import holds_repo, items_repo, loans_repo, patrons_repo
 from services.circulation.domain import loans as domain
 from services.circulation.domain.errors import ItemNotAvailable, LoanNotActive, SmartIdFieldRefused
-from services.circulation.domain.events import ChargePosted, DomainEvent
+from services.circulation.domain.events import DomainEvent
 from services.circulation.domain.holds import Hold, ReservationState, reservation_state
 from services.circulation.domain.items import KEPT_ON_RETURN, Item
 from services.circulation.domain.ledger import LedgerEntry
@@ -95,18 +95,6 @@ async def _item_row(conn: AsyncConnection, *, item_id: str | None, barcode: str 
     if row is None:
         raise NotFound(f"no item {item_id or barcode}")
     return row
-
-
-def _posted(entry: LedgerEntry) -> ChargePosted:
-    return ChargePosted(
-        occurred_at=entry.at,
-        entry_id=entry.entry_id,
-        patron_id=entry.patron_id,
-        entry_kind=entry.kind,
-        amount_minor=entry.amount.amount_minor,
-        currency=entry.amount.currency,
-        rule=entry.rule,
-    )
 
 
 @dataclass
@@ -477,6 +465,6 @@ async def charge_lost_or_damaged(
     await items_repo.set_status(
         conn, lib.code, item.item_id, "DAMAGED" if damaged else "LOST", lib.clock
     )
-    events = [_posted(e) for e in (result.fine_entry, charge) if e is not None]
+    events = [domain.charge_posted(e) for e in (result.fine_entry, charge) if e is not None]
     await notify_events(conn, lib, {patron.patron_id: patron}, events)
     return LossOutcome(loan=ended, charge=charge, fine=result.fine_entry)
