@@ -30,9 +30,11 @@ test: install  ## every test (needs the local PostgreSQL and RabbitMQ)
 test-fast: install  ## unit tests only
 	$(VENV)/bin/python -m pytest -q -p no:cacheprovider tests/unit
 
-lint: install
+lint: install  ## style, format, architecture (import-linter) and types (mypy)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/lint-imports
+	$(VENV)/bin/mypy
 
 format: install
 	$(VENV)/bin/ruff check --fix .

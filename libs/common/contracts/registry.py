@@ -18,6 +18,7 @@ def contract(type_name: str, version: int):
         if key in _CONTRACTS:
             raise ValueError(f"contract {type_name} v{version} registered twice")
         _CONTRACTS[key] = model
+        # Stamped on the class at run time, which mypy cannot see.
         model.__contract__ = key  # type: ignore[attr-defined]
         return model
 
@@ -25,7 +26,7 @@ def contract(type_name: str, version: int):
 
 
 def contract_of(model: type[BaseModel] | BaseModel) -> tuple[str, int]:
-    return model.__contract__  # type: ignore[union-attr]
+    return model.__contract__  # type: ignore[union-attr]  # stamped by @contract
 
 
 def model_for(type_name: str, version: int) -> type[BaseModel] | None:

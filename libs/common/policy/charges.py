@@ -40,7 +40,7 @@ class Charge(BaseModel):
     rule: RuleId
     lines: tuple[ChargeLine, ...]
 
-    @computed_field  # type: ignore[prop-decorator]
+    @computed_field  # type: ignore[prop-decorator]  # pydantic's documented form; mypy refuses a decorated property
     @property
     def total(self) -> Money:
         first, *rest = [line.amount for line in self.lines]

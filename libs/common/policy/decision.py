@@ -30,7 +30,7 @@ class Refusal(BaseModel):
     reason: str
     item_id: str | None = None
 
-    @computed_field  # type: ignore[prop-decorator]
+    @computed_field  # type: ignore[prop-decorator]  # pydantic's documented form; mypy refuses a decorated property
     @property
     def message(self) -> str:
         return f"{self.action} refused: {self.reason} ({self.rule})"
@@ -44,12 +44,12 @@ class Decision(BaseModel):
     action: str
     refusals: tuple[Refusal, ...] = ()
 
-    @computed_field  # type: ignore[prop-decorator]
+    @computed_field  # type: ignore[prop-decorator]  # pydantic's documented form; mypy refuses a decorated property
     @property
     def allowed(self) -> bool:
         return not self.refusals
 
-    @computed_field  # type: ignore[prop-decorator]
+    @computed_field  # type: ignore[prop-decorator]  # pydantic's documented form; mypy refuses a decorated property
     @property
     def rules(self) -> list[str]:
         """The IDs of the rules that refused, each once, in the order they refused."""

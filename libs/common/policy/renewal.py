@@ -46,7 +46,7 @@ class RenewalOutcome(BaseModel):
     overdue_fine: FineAssessment | None = None
     needs_lender_approval: bool = False
 
-    @computed_field  # type: ignore[prop-decorator]
+    @computed_field  # type: ignore[prop-decorator]  # pydantic's documented form; mypy refuses a decorated property
     @property
     def renewable(self) -> bool:
         return self.decision.allowed

@@ -185,14 +185,16 @@ def plan(query: SearchQuery, consortium_members: dict[str, list[str]] | None = N
         scope_code = query.patron.home_library if scope == "library" else query.patron.consortium
         if scope_code is None:
             raise InvalidQuery("the patron's library belongs to no consortium")
+    # Only scope "all" goes without a library or consortium code (refused above otherwise).
+    code = scope_code or ""
 
     filters: list[Node] = []
     avail = query.available_now
     if scope == "library":
-        filters.append(Term((ix.available_token if avail else ix.library_token)(scope_code)))
+        filters.append(Term((ix.available_token if avail else ix.library_token)(code)))
     elif scope == "consortium":
         token = ix.consortium_available_token if avail else ix.consortium_token
-        filters.append(Term(token(scope_code)))
+        filters.append(Term(token(code)))
     elif avail and not query.libraries:
         filters.append(Term(ix.ANY_AVAILABLE))
     if query.libraries:
@@ -217,9 +219,9 @@ def plan(query: SearchQuery, consortium_members: dict[str, list[str]] | None = N
         tiers.append(title_and_ids[0] if len(title_and_ids) == 1 else All(tuple(title_and_ids)))
     facet_libraries: tuple[str, ...] | None = None
     if scope == "library":
-        facet_libraries = (scope_code,)
+        facet_libraries = (code,)
     elif scope == "consortium" and consortium_members is not None:
-        facet_libraries = tuple(consortium_members.get(scope_code, ()))
+        facet_libraries = tuple(consortium_members.get(code, ()))
     return QueryPlan(
         match=match,
         tiers=tuple(tiers),

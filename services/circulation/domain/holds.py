@@ -9,7 +9,7 @@ renewal when no other copy is available (HKPL-03).
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import Field
 
@@ -104,13 +104,14 @@ class HoldQueue(DomainModel):
         """Join the end of the queue; a patron holds a title once at a time."""
         if any(h.patron_id == patron_id and h.open for h in self.holds):
             raise DuplicateHold("the patron already has a reservation for this title")
+        given: dict[str, Any] = {"hold_id": hold_id} if hold_id else {}
         hold = Hold(
             title_id=self.title_id,
             patron_id=patron_id,
             placed_at=at,
             sequence=len(self.holds),
             pickup_location=pickup_location,
-            **({"hold_id": hold_id} if hold_id else {}),
+            **given,
         )
         queue = self._with(hold)
         event = HoldPlaced(
@@ -146,7 +147,7 @@ class HoldQueue(DomainModel):
             title_id=self.title_id,
             item_id=item_id,
             pickup_location=ready.pickup_location,
-            pickup_by=ready.pickup_by,  # type: ignore[arg-type]
+            pickup_by=ready.pickup_by,
         )
         return QueueChange(queue=self._with(ready), holds=(ready,), events=(event,))
 

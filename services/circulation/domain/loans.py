@@ -427,7 +427,7 @@ def renew_loans(
             RenewedItem(
                 loan_id=o.loan_id,
                 item_id=o.item_id,
-                new_due_date=o.new_due_date,  # type: ignore[arg-type]
+                new_due_date=o.new_due_date,
             )
             for o in apply
         ),

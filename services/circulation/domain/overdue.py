@@ -81,7 +81,7 @@ def _suspensions(
     # The same check that refuses the patron's next checkout or renewal (standing), so the
     # notice is sent exactly when the privileges are in fact suspended.
     account = AccountFacts(loans=(loan.facts(),))
-    owed = []
+    owed: list[LoanNotice] = []
     for refusal in suspension_refusals(policy, account, on, "borrowing"):
         notice_id = suspension_notice_id(library, loan.loan_id, refusal.rule)
         if notice_id in noticed or any(n.notice_id == notice_id for n in owed):

@@ -42,7 +42,7 @@ class SmartIdBorrowingRead(_SmartIdRead):
 
 
 SmartIdPurpose = Literal["registration", "borrowing"]
-_READ_MODELS: dict[str, type[_SmartIdRead]] = {
+_READ_MODELS: dict[str, type[SmartIdRegistrationRead] | type[SmartIdBorrowingRead]] = {
     "registration": SmartIdRegistrationRead,
     "borrowing": SmartIdBorrowingRead,
 }
@@ -57,4 +57,4 @@ def read_smart_id(
     extra = [key for key in data if key not in model.model_fields]
     if extra:
         raise SmartIdFieldRefused(purpose, extra)
-    return model.model_validate(dict(data))  # type: ignore[return-value]
+    return model.model_validate(dict(data))
