@@ -34,12 +34,17 @@ class CommonSettings(BaseSettings):
 
     @model_validator(mode="after")
     def _no_default_secret_outside_development(self) -> CommonSettings:
-        if self.environment == "production" and self.secret_key == DEV_SECRET:
+        # A test or staging deployment reachable by others is as exposed as production: only a
+        # developer's own machine may run on the published default.
+        if self.environment != "development" and self.secret_key == DEV_SECRET:
             raise ValueError(
-                "secret_key is the development default; set a real secret for production"
+                f"secret_key is the development default; set a real secret for {self.environment}"
             )
-        if self.environment == "production" and len(self.secret_key) < 32:
-            raise ValueError("secret_key must be at least 32 characters in production")
+        if self.environment != "development" and len(self.secret_key) < 32:
+            raise ValueError(
+                f"secret_key must be at least 32 characters outside development "
+                f"({self.environment})"
+            )
         return self
 
 
