@@ -7,13 +7,14 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import func, insert, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import RowMapping
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from libs.common.contracts.events import NoticeRequested
+from libs.common.state_updates import guarded_step
 from services.notifier.adapters.tables import notices
 from services.notifier.domain.kinds import language_for
 from services.notifier.domain.redaction import (
@@ -22,7 +23,7 @@ from services.notifier.domain.redaction import (
     scrub,
     without_personal,
 )
-from services.notifier.domain.status import CLAIMABLE, NoticeStatus
+from services.notifier.domain.status import CLAIMABLE, NOTICE_LIFE, NoticeStatus
 
 DEFAULT_PAGE_SIZE = 50
 MAX_PAGE_SIZE = 200
@@ -158,10 +159,9 @@ async def claim_due(
     if conn.dialect.name == "postgresql":
         due = due.with_for_update(skip_locked=True)
     statement = (
-        update(notices)
+        guarded_step(notices, notices.c.status, NOTICE_LIFE, "claim")
         .where(notices.c.id.in_(due.scalar_subquery()))
         .values(
-            status=NoticeStatus.SENDING.value,
             attempts=notices.c.attempts + 1,
             next_attempt_at=now + lease,
             updated_at=now,
@@ -203,13 +203,11 @@ async def mark_sent(conn: AsyncConnection, notice_id: str, now: datetime) -> boo
     is what keeps another worker from sending it again.
     """
     result = await conn.execute(
-        update(notices)
+        guarded_step(notices, notices.c.status, NOTICE_LIFE, "sent")
         .where(
             notices.c.notice_id == notice_id,
-            notices.c.status == NoticeStatus.SENDING.value,
         )
         .values(
-            status=NoticeStatus.SENT.value,
             sent_at=now,
             next_attempt_at=None,
             updated_at=now,
@@ -234,14 +232,12 @@ async def schedule_retry(
     overwrite the outcome of the attempt that replaced it.
     """
     result = await conn.execute(
-        update(notices)
+        guarded_step(notices, notices.c.status, NOTICE_LIFE, "retry")
         .where(
             notices.c.notice_id == notice_id,
-            notices.c.status == NoticeStatus.SENDING.value,
             notices.c.attempts == attempt,
         )
         .values(
-            status=NoticeStatus.RETRY_SCHEDULED.value,
             next_attempt_at=at,
             last_error=error,
             updated_at=now,
@@ -260,14 +256,12 @@ async def mark_failed(
 ) -> bool:
     """Give up on a notice: it stays, failed, for operators; the personal part is erased."""
     result = await conn.execute(
-        update(notices)
+        guarded_step(notices, notices.c.status, NOTICE_LIFE, "give_up")
         .where(
             notices.c.notice_id == notice_id,
-            notices.c.status == NoticeStatus.SENDING.value,
             notices.c.attempts == attempt,
         )
         .values(
-            status=NoticeStatus.FAILED.value,
             failed_at=now,
             next_attempt_at=None,
             last_error=error,

@@ -482,3 +482,24 @@ async def test_every_kind_arrives_over_smtp_in_both_languages_with_text_html_and
         for name in KIND_FACTS[event.kind]:
             assert facts[name] in mail.text, f"{where}: {name}"
             assert facts[name] in mail.html, f"{where}: {name} (HTML)"
+
+
+async def test_the_delivery_table_guards_every_write(
+    engine: AsyncEngine, mailbox: Mailbox, worker: DeliveryWorker, clock: ManualClock
+) -> None:
+    # A notice not yet claimed cannot be recorded as sent: no step leads from pending to sent,
+    # so the guarded update touches no row whoever asks.
+    event = notice_event()
+    await record(engine, event, clock)
+    async with engine.begin() as conn:
+        assert not await repository.mark_sent(conn, event.notice_id, clock.now())
+    assert (await stored(engine, event.notice_id))["status"] == "pending"
+
+    assert await worker.deliver_due() == 1
+    # Sent is terminal: a second "sent" (a duplicate report) and a claim change nothing.
+    async with engine.begin() as conn:
+        assert not await repository.mark_sent(conn, event.notice_id, clock.now())
+        assert await repository.claim_due(conn, clock.now(), lease=timedelta(minutes=1)) == []
+    row = await stored(engine, event.notice_id)
+    assert (row["status"], row["attempts"]) == ("sent", 1)
+    assert len(mailbox.messages()) == 1
