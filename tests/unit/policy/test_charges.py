@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import tomllib
+
 import pytest
 
 from libs.common.money import Money
 from libs.common.policy import (
+    POLICY_DIR,
     ChargeError,
     card_replacement_fee,
     lost_or_damaged_charge,
+    parse_policy,
     percent_of,
     reservation_fee,
     surcharge_refusal,
@@ -95,6 +99,28 @@ def test_mala_11_no_set_price_mop_1_per_page(mala):
 
 def test_hkall_20_default_is_the_replacement_cost(hkall):
     assert lost_or_damaged_charge(hkall, price=hkd(50000)).total == hkd(50000)
+
+
+def test_hkall_20_a_lender_charges_by_its_own_replacement_and_penalty_numbers():
+    # A member library that sets its own penalty in its copy of the HKALL policy: 10% on top of
+    # the replacement cost, never more, and a $50 processing fee.
+    raw = tomllib.loads((POLICY_DIR / "hkall.toml").read_text(encoding="utf-8"))
+    raw["lost_damaged"].update(
+        surcharge_max_percent=10, surcharge_default_percent=10, admin_fee_minor=5000
+    )
+    lender = parse_policy(raw)
+
+    charge = lost_or_damaged_charge(lender, kind="damaged_item", replacement_cost=hkd(50000))
+
+    assert charge.rule == "HKALL-20"
+    assert [(line.label, line.amount) for line in charge.lines] == [
+        ("replacement cost", hkd(50000)),
+        ("surcharge 10%", hkd(5000)),
+        ("administrative fee", hkd(5000)),
+    ]
+    assert charge.total == hkd(60000)
+    with pytest.raises(ChargeError, match=r"at most 10% \(HKALL-20\)"):
+        lost_or_damaged_charge(lender, replacement_cost=hkd(50000), surcharge_percent=20)
 
 
 def test_charge_needs_a_basis_and_the_right_currency(hkpl, mala):
