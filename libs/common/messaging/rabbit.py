@@ -23,7 +23,6 @@ from libs.common.messaging.topology import (
     retry_name,
 )
 
-
 log = structlog.get_logger("illfed.bus")
 
 
