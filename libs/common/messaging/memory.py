@@ -1,7 +1,8 @@
 """The in-process bus of the embedded federation, with RabbitMQ's delivery semantics: a
 message stays in its queue until acked, a nack or a stopped consumer puts it back with its
 delivery count raised, past the delivery limit it is dead-lettered, a failed message comes
-back after a delay (as from RabbitMQ's retry queue), and dead letters carry their reason. Each service gets a handle bound to its own identity, like its own broker user.
+back after a delay (as from RabbitMQ's retry queue), and dead letters carry their reason.
+Each service gets a handle bound to its own identity, like its own broker user.
 """
 
 from __future__ import annotations

@@ -6,6 +6,7 @@ retried copy is still checked against the login that first sent it."""
 from __future__ import annotations
 
 import asyncio
+import itertools
 import json
 import uuid
 
@@ -56,7 +57,7 @@ async def test_a_database_blip_is_ridden_out_with_growing_delays(harness):
     # Each retry came back from the retry queue stamped with the catalogue's own login, and
     # was still accepted as cityu's: the original login travelled with it.
     assert len(attempts) == 4
-    gaps = [b - a for a, b in zip(attempts, attempts[1:], strict=False)]
+    gaps = [b - a for a, b in itertools.pairwise(attempts)]
     assert gaps[2] > gaps[0], gaps
     assert await admin_queue_messages(harness.admin_url, QUEUE + ".dlq", timeout=0.5) == []
 
