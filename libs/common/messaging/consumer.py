@@ -95,6 +95,10 @@ class Consumer:
             self._sub = None
 
     @property
+    def started(self) -> bool:
+        return self._sub is not None
+
+    @property
     def live(self) -> bool:
         """Started, and the broker is delivering this queue's messages to it."""
         return self._sub is not None and self._sub.live
