@@ -6,6 +6,7 @@ stamps on every message against that login, so a sender cannot pose as another l
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from typing import Any
 
 import aio_pika
@@ -69,7 +70,9 @@ class _RabbitSubscription:
         self._stopped = True
         if not self._channel.is_closed:
             await self._queue.cancel(self._tag)
-            # Closing the channel returns unacked messages to the queue for another consumer.
+        # Closing the channel returns unacked messages to the queue for another consumer, and
+        # tells aio-pika not to bring this consumer back if the connection is down right now.
+        with contextlib.suppress(Exception):
             await self._channel.close()
 
 

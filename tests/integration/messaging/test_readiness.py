@@ -4,6 +4,8 @@ A lost and a restored consumer are each one structured log line."""
 
 from __future__ import annotations
 
+import asyncio
+
 import httpx
 import pytest
 from structlog.testing import capture_logs
@@ -13,7 +15,7 @@ from libs.common.clock import ManualClock
 from libs.common.messaging import connect_bus
 from libs.common.service import ServiceRuntime, create_service_app
 from libs.common.settings import DEV_SECRET
-from tests.faults.conn_helpers import CuttableProxy, wait_until
+from tests.faults.conn_helpers import CuttableProxy, consumer_count, wait_until
 from tests.integration.messaging.harness import QUEUE, Harness, purge
 
 pytestmark = [pytest.mark.pg, pytest.mark.rabbit]
@@ -104,3 +106,23 @@ async def test_the_in_process_bus_answers_ready_for_its_consumers(tmp_path):
         f"consumer:{QUEUE}": "ok",
     }
     await runtime.close()
+
+
+async def test_a_consumer_stopped_while_the_bus_is_cut_does_not_come_back(through_proxy):
+    h, proxy = through_proxy
+    await h.consumer.start()
+    proxy.cut()
+
+    async def down() -> bool:
+        return not await h.sub_bus.ping()
+
+    assert await wait_until(down, timeout=10) is not None
+    await h.consumer.stop()
+    proxy.restore()
+
+    async def up() -> bool:
+        return await h.sub_bus.ping()
+
+    assert await wait_until(up, timeout=15) is not None
+    await asyncio.sleep(1.0)
+    assert await consumer_count(h.admin_url, QUEUE) == 0
