@@ -45,7 +45,14 @@ class _QuietServer(uvicorn.Server):
 def _server(app, host: str, port: int) -> _QuietServer:
     return _QuietServer(
         uvicorn.Config(
-            app, host=host, port=port, access_log=False, lifespan="off", log_level="warning"
+            app,
+            host=host,
+            port=port,
+            access_log=False,
+            lifespan="off",
+            log_level="warning",
+            # uvicorn's own log format would print its tracebacks as raw text: ours renders JSON.
+            log_config=None,
         )
     )
 
