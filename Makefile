@@ -3,7 +3,7 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3)
 UV_VERSION := 0.13.9
 UV := .tools/bin/uv
 VENV := .venv
-STAMP := $(VENV)/.installed-$(shell cat requirements.lock pyproject.toml | cksum | cut -d' ' -f1)
+STAMP := $(VENV)/.installed-$(shell cat requirements.lock pyproject.toml Makefile | cksum | cut -d' ' -f1)
 
 .PHONY: install run up test test-fast lint format bench lock clean-data docs
 
@@ -13,7 +13,7 @@ $(UV):
 
 $(STAMP): $(UV) requirements.lock pyproject.toml
 	test -x $(VENV)/bin/python || $(UV) venv --quiet --python $(PYTHON) $(VENV)
-	VIRTUAL_ENV=$(VENV) $(UV) pip sync --quiet --python $(VENV)/bin/python requirements.lock
+	VIRTUAL_ENV=$(VENV) $(UV) pip sync --quiet --compile-bytecode --python $(VENV)/bin/python requirements.lock
 	rm -f $(VENV)/.installed-* && touch $(STAMP)
 
 install: $(STAMP)

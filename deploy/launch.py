@@ -20,7 +20,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-import httpx
 import uvicorn
 
 from deploy.units import Unit, build_unit, units
@@ -30,7 +29,6 @@ from libs.common.logs import configure_logging
 from libs.common.messaging import broker_password, connect_bus
 from libs.common.messaging.memory import MemoryBroker
 from libs.common.messaging.topology import federation_queues, principals
-from libs.common.migrate import upgrade
 from libs.common.settings import CommonSettings
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -47,7 +45,14 @@ class _QuietServer(uvicorn.Server):
 def _server(app, host: str, port: int) -> _QuietServer:
     return _QuietServer(
         uvicorn.Config(
-            app, host=host, port=port, access_log=False, lifespan="off", log_level="warning"
+            app,
+            host=host,
+            port=port,
+            access_log=False,
+            lifespan="off",
+            log_level="warning",
+            # uvicorn's own log format would print its tracebacks as raw text: ours renders JSON.
+            log_config=None,
         )
     )
 
@@ -81,6 +86,8 @@ async def _seed(fed: Federation, all_units: list[Unit], urls: dict[str, str]) ->
 
 
 async def run_embedded(fed: Federation, data_dir: Path, secret_key: str) -> None:
+    from libs.common.migrate import upgrade
+
     configure_logging("illfed", os.environ.get("ILLFED_LOG_LEVEL", "WARNING"))
     all_units = units(fed)
     urls = {u.key: u.sqlite_url(data_dir) for u in all_units}
@@ -140,6 +147,7 @@ async def prepare_distributed(
 ) -> dict[str, str]:
     """Databases with migrations, broker users and topology, the demo seed: idempotent."""
     from libs.common.messaging.broker_admin import setup_broker
+    from libs.common.migrate import upgrade
 
     all_units = units(fed)
     urls = {u.key: u.pg_url(db_prefix) for u in all_units}
@@ -164,6 +172,7 @@ async def run_distributed(
     admin_url = f"amqp://guest:guest@{rabbit}/{vhost}"
     bus_url = f"amqp://{rabbit}/{vhost}"
     urls = await prepare_distributed(fed, settings, bus_url, admin_url, db_prefix)
+    _compile_bytecode()
     all_units = units(fed)
     fed_args = ["--data", str(data_dir)]
     if federation_path:
@@ -205,9 +214,21 @@ async def run_distributed(
         print("stopped.", flush=True)
 
 
+def _compile_bytecode() -> None:
+    """Compile the federation's code once, before a dozen processes import it at the same
+    time: without bytecode (PYTHONDONTWRITEBYTECODE, a read-only or fresh checkout) each of
+    them compiles every module again, which is most of its start-up time."""
+    import compileall
+
+    for package in ("libs", "services", "deploy"):
+        compileall.compile_dir(ROOT / package, quiet=1, workers=1)
+
+
 async def _wait_ready(
     fed: Federation, all_units: list[Unit], procs, stop: asyncio.Event, limit: float = 120.0
 ) -> None:
+    import httpx
+
     pending = {u.key: f"http://{fed.federation.host}:{u.port}/ready" for u in all_units}
     loop = asyncio.get_running_loop()
     deadline = loop.time() + limit

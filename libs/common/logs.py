@@ -1,4 +1,8 @@
-"""Structured JSON logs (structlog) carrying the correlation id of the work at hand."""
+"""Structured JSON logs (structlog) carrying the correlation id of the work at hand.
+
+Libraries that log through the standard library (aio-pika and aiormq while they reconnect,
+uvicorn, asyncio's "exception was never retrieved") go through the same JSON renderer, so a
+traceback is one JSON line with an ``exception`` field, never raw text between the lines."""
 
 from __future__ import annotations
 
@@ -10,12 +14,12 @@ from structlog.contextvars import bind_contextvars, clear_contextvars
 
 
 def configure_logging(service: str, level: str = "INFO") -> None:
-    logging.basicConfig(format="%(message)s", stream=sys.stderr, level=level.upper())
+    timestamper = structlog.processors.TimeStamper(fmt="iso", utc=True)
     structlog.configure(
         processors=[
             structlog.contextvars.merge_contextvars,
             structlog.processors.add_log_level,
-            structlog.processors.TimeStamper(fmt="iso", utc=True),
+            timestamper,
             structlog.processors.format_exc_info,
             structlog.processors.JSONRenderer(ensure_ascii=False),
         ],
@@ -23,6 +27,25 @@ def configure_logging(service: str, level: str = "INFO") -> None:
         logger_factory=structlog.PrintLoggerFactory(file=sys.stderr),
         cache_logger_on_first_use=True,
     )
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(
+        structlog.stdlib.ProcessorFormatter(
+            foreign_pre_chain=[
+                structlog.contextvars.merge_contextvars,
+                structlog.stdlib.add_logger_name,
+                structlog.stdlib.add_log_level,
+                timestamper,
+            ],
+            processors=[
+                structlog.stdlib.ProcessorFormatter.remove_processors_meta,
+                structlog.processors.format_exc_info,
+                structlog.processors.JSONRenderer(ensure_ascii=False),
+            ],
+        )
+    )
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level.upper())
     bind_contextvars(service=service)
 
 

@@ -14,7 +14,14 @@ from libs.common.service import ServiceRuntime
 
 def server_for(app: FastAPI, host: str, port: int) -> uvicorn.Server:
     config = uvicorn.Config(
-        app, host=host, port=port, access_log=False, lifespan="off", log_level="warning"
+        app,
+        host=host,
+        port=port,
+        access_log=False,
+        lifespan="off",
+        log_level="warning",
+        # uvicorn's own log format would print its tracebacks as raw text: ours renders JSON.
+        log_config=None,
     )
     return uvicorn.Server(config)
 

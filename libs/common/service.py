@@ -97,7 +97,19 @@ class ServiceRuntime:
         await self.bus.close()
         await self.engine.dispose()
 
+    def subscriptions(self) -> dict[str, bool]:
+        """Every queue this unit consumes (once started), and whether its consumer is live
+        right now."""
+        live = {c.queue: c.live for c in self.consumers if c.started}
+        for component in self.components:
+            consuming = getattr(component, "consuming", None)
+            if consuming is not None:
+                live.update(consuming())
+        return live
+
     async def readiness(self) -> dict[str, str]:
+        """``ok`` for each part that works, else what is wrong with it: the database, the
+        connection to the broker, and the consumer of each queue this unit reads."""
         checks: dict[str, str] = {}
         try:
             async with self.engine.connect() as conn:
@@ -106,9 +118,12 @@ class ServiceRuntime:
         except Exception as exc:
             checks["database"] = f"unreachable: {type(exc).__name__}"
         try:
-            checks["bus"] = "ok" if await self.bus.ping() else "unreachable"
+            up = await self.bus.ping()
+            checks["bus"] = "ok" if up else f"connection of {self.principal} to the broker is down"
         except Exception as exc:
             checks["bus"] = f"unreachable: {type(exc).__name__}"
+        for queue, live in self.subscriptions().items():
+            checks[f"consumer:{queue}"] = "ok" if live else f"no live consumer of {queue}"
         return checks
 
 
@@ -153,7 +168,7 @@ def create_service_app(
     async def health() -> dict[str, str]:
         return {"status": "ok", "service": runtime.name}
 
-    @app.get("/ready", tags=["operations"], summary="Database and bus are reachable")
+    @app.get("/ready", tags=["operations"], summary="Database, bus and every consumer are up")
     async def ready():
         checks = await runtime.readiness()
         ok = all(v == "ok" for v in checks.values())

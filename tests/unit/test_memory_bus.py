@@ -4,6 +4,7 @@ ack after commit, redelivery, a delivery limit, dead letters with reasons, sende
 from __future__ import annotations
 
 import asyncio
+import itertools
 import json
 
 import pytest
@@ -15,6 +16,7 @@ from libs.common.db import make_engine, sqlite_url, unit_of_work
 from libs.common.messaging.consumer import Consumer
 from libs.common.messaging.memory import MemoryBroker
 from libs.common.messaging.outbox import OutboxRelay, emit_event
+from libs.common.messaging.retry import RETRY_USER_HEADER, RetryPolicy
 from libs.common.messaging.tables import messaging_tables
 from libs.common.messaging.topology import QueueSpec
 
@@ -164,6 +166,7 @@ async def test_failing_handler_is_retried_then_parked_with_the_error(world):
         clock,
         {"item.changed": flaky},
         delivery_limit=3,
+        retry=RetryPolicy(base=0.01, factor=2),
     )
     await consumer.start()
     await settle(broker)
@@ -199,3 +202,71 @@ async def test_a_stopped_consumer_gives_its_unacked_message_back(world):
     await settle(broker)
     await second.stop()
     assert await applied(engine, "s") == 1
+
+
+async def test_a_database_blip_is_ridden_out_with_growing_delays(world):
+    engine, broker, clock = world
+    loop = asyncio.get_running_loop()
+    attempts: list[float] = []
+
+    async def blip_then_ok(conn, env, payload):
+        attempts.append(loop.time())
+        if len(attempts) <= 3:
+            raise ConnectionError("database restarting")
+        await bump(conn, env, payload)
+
+    relay = OutboxRelay(engine, outbox, broker.handle("cityu"), clock)
+    async with unit_of_work(engine) as conn:
+        await emit_event(conn, outbox, event("b"), sender="cityu", correlation_id="b", clock=clock)
+    await relay.drain()
+    consumer = Consumer(
+        "c",
+        "catalog.items",
+        engine,
+        inbox,
+        broker.handle("catalog"),
+        clock,
+        {"item.changed": blip_then_ok},
+        delivery_limit=5,
+        retry=RetryPolicy(base=0.02, factor=3),
+    )
+    await consumer.start()
+    await settle(broker)
+    await consumer.stop()
+    assert await applied(engine, "b") == 1
+    assert broker.peek("catalog.items.dlq") == []
+    gaps = [b - a for a, b in itertools.pairwise(attempts)]
+    assert len(gaps) == 3 and gaps[2] > gaps[0]
+
+
+async def test_a_retry_header_from_another_login_does_not_vouch_for_a_sender(world):
+    engine, broker, clock = world
+    # cityu publishes a message claiming to be hkbu, with the header a retried copy carries.
+    forged = json.dumps(
+        {
+            "message_id": "f-1",
+            "type": "item.changed",
+            "version": 1,
+            "sender": "hkbu",
+            "recipient": "*",
+            "correlation_id": "f",
+            "sent_at": "2026-01-05T02:00:00Z",
+            "payload": event("f").model_dump(mode="json") | {"library": "hkbu"},
+        }
+    ).encode()
+    await broker.handle("cityu").publish(
+        "illfed.events",
+        "item.changed",
+        forged,
+        message_id="f-1",
+        headers={RETRY_USER_HEADER: "illfed-hkbu"},
+    )
+    consumer = Consumer(
+        "c", "catalog.items", engine, inbox, broker.handle("catalog"), clock, {"item.changed": bump}
+    )
+    await consumer.start()
+    await settle(broker)
+    await consumer.stop()
+    assert await applied(engine, "f") == 0
+    [dead] = broker.peek("catalog.items.dlq")
+    assert "does not match the authenticated broker user" in dead.headers["x-illfed-reason"]

@@ -61,10 +61,16 @@ async def ensure_principals(vhost: str, passwords: dict[str, str], specs: list[Q
     existing = {line.split("\t")[0] for line in (await _ctl("list_users")).splitlines()[1:]}
     for principal, password in passwords.items():
         user = broker_user(principal)
+        if user not in existing:
+            try:
+                await _ctl("add_user", user, password)
+            except RuntimeError as exc:
+                # Another setup of the same server created it meanwhile: set its password.
+                if "already exists" not in str(exc):
+                    raise
+                existing.add(user)
         if user in existing:
             await _ctl("change_password", user, password)
-        else:
-            await _ctl("add_user", user, password)
         write = PUBLISH if principal != "requests" else PUBLISH_AND_REPLAY
         await _ctl(
             "set_permissions", "-p", vhost, user, "^$", write, _read_pattern(principal, specs)

@@ -26,6 +26,14 @@ from libs.common.contracts.registry import UnknownContract, parse_payload
 from libs.common.db import unit_of_work
 from libs.common.logs import bind_correlation
 from libs.common.messaging.delivery import Bus, Delivery, Subscription
+from libs.common.messaging.retry import (
+    DEFAULT_RETRY,
+    RetryPolicy,
+    failed_before,
+    own_copy,
+    retry_headers,
+    vouched_user,
+)
 from libs.common.messaging.topology import DEFAULT_DELIVERY_LIMIT, principal_of
 
 REPLAYER = "requests"
@@ -67,6 +75,7 @@ class Consumer:
         prefetch: int = 16,
         allowed_senders: Callable[[str], bool] | None = None,
         after_commit: Callable[[], None] | None = None,
+        retry: RetryPolicy = DEFAULT_RETRY,
     ) -> None:
         self.name, self.queue, self.engine, self.inbox = name, queue, engine, inbox
         self.bus, self.clock, self.handlers = bus, clock, handlers
@@ -74,6 +83,7 @@ class Consumer:
         self.prefetch = prefetch
         self.allowed_senders = allowed_senders
         self.after_commit = after_commit
+        self.retry = retry
         self._sub: Subscription | None = None
 
     async def start(self) -> None:
@@ -83,6 +93,15 @@ class Consumer:
         if self._sub is not None:
             await self._sub.stop()
             self._sub = None
+
+    @property
+    def started(self) -> bool:
+        return self._sub is not None
+
+    @property
+    def live(self) -> bool:
+        """Started, and the broker is delivering this queue's messages to it."""
+        return self._sub is not None and self._sub.live
 
     def _parse(self, delivery: Delivery) -> tuple[Envelope, BaseModel]:
         env = Envelope.model_validate_json(delivery.body)
@@ -96,12 +115,16 @@ class Consumer:
             await self._dead_letter(delivery, f"malformed message: {_short(exc)}")
             return
         bind_correlation(env.correlation_id)
-        # RabbitMQ vouches for user_id; a sender field that disagrees is a forgery.
-        authenticated = principal_of(delivery.user_id)
-        if authenticated == REPLAYER:
+        # RabbitMQ vouches for user_id; a sender field that disagrees is a forgery. A copy
+        # this consumer put back for a retry carries the login validated the first time.
+        own_user = getattr(self.bus, "user_id", None)
+        original_user = vouched_user(delivery, own_user)
+        authenticated = principal_of(original_user)
+        if authenticated == REPLAYER and not own_copy(delivery, own_user):
             # The broker service replays a dead letter on an operator's say-so; it vouches
             # for the original sender, whose broker login it recorded when parking it.
-            authenticated = principal_of(str(delivery.headers.get(REPLAY_HEADER, "")))
+            original_user = str(delivery.headers.get(REPLAY_HEADER, ""))
+            authenticated = principal_of(original_user)
         if authenticated != env.sender:
             await self._dead_letter(
                 delivery,
@@ -128,19 +151,25 @@ class Consumer:
         except asyncio.CancelledError:
             raise
         except Exception as exc:
-            attempts = delivery.delivery_count + 1
+            attempts = failed_before(delivery, own_user) + 1
             if attempts >= self.delivery_limit:
                 await self._dead_letter(
                     delivery, f"failed {attempts} times, last error: {_short(exc)}"
                 )
             else:
+                # Not redelivered at once: a database blip would use up every attempt in
+                # milliseconds. The copy comes back after a delay that grows each time.
+                delay = self.retry.delay(attempts)
                 log.warning(
-                    "message failed; will be redelivered",
+                    "message failed; will be retried",
                     error=_short(exc),
                     attempt=attempts,
+                    retry_in=delay,
                     message_id=env.message_id,
                 )
-                await delivery.nack()
+                await self.bus.retry(
+                    delivery, delay, retry_headers(delivery, attempts, original_user)
+                )
             return
         await delivery.ack()
         if self.after_commit is not None:

@@ -25,6 +25,13 @@ DeliveryHandler = Callable[[Delivery], Awaitable[None]]
 
 
 class Subscription(Protocol):
+    queue: str
+
+    @property
+    def live(self) -> bool:
+        """Messages of the queue are being delivered to this consumer right now."""
+        ...
+
     async def stop(self) -> None: ...
 
 
@@ -55,7 +62,14 @@ class Bus(Protocol):
         """Move a delivery to its queue's dead-letter queue with the reason, then ack it."""
         ...
 
-    async def ping(self) -> bool: ...
+    async def retry(self, delivery: Delivery, delay: float, headers: dict[str, Any]) -> None:
+        """Put a copy of the delivery (with ``headers``) back into its queue after ``delay``
+        seconds, then ack the delivery."""
+        ...
+
+    async def ping(self) -> bool:
+        """The connection to the broker is up."""
+        ...
 
     async def close(self) -> None: ...
 

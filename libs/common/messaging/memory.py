@@ -1,7 +1,8 @@
 """The in-process bus of the embedded federation, with RabbitMQ's delivery semantics: a
 message stays in its queue until acked, a nack or a stopped consumer puts it back with its
-delivery count raised, past the delivery limit it is dead-lettered, and dead letters carry
-their reason. Each service gets a handle bound to its own identity, like its own broker user.
+delivery count raised, past the delivery limit it is dead-lettered, a failed message comes
+back after a delay (as from RabbitMQ's retry queue), and dead letters carry their reason.
+Each service gets a handle bound to its own identity, like its own broker user.
 """
 
 from __future__ import annotations
@@ -47,10 +48,15 @@ def _topic_match(pattern: str, key: str) -> bool:
 class MemoryBroker:
     """The shared in-process broker; call :meth:`handle` for one principal's view of it."""
 
-    def __init__(self) -> None:
+    def __init__(self, retry_scale: float = 1.0) -> None:
         self.queues: dict[str, _Queue] = {}
         self.bindings: list[tuple[str, str, str]] = []  # exchange, key, queue
         self._tags = itertools.count(1)
+        #: retry copies waiting for their delay, per queue (counted in :meth:`depth`)
+        self.waiting: dict[str, int] = {}
+        self._timers: set[asyncio.Task] = set()
+        #: the in-process bus may shorten retry delays (tests, demos): delay * retry_scale
+        self.retry_scale = retry_scale
 
     def declare(self, specs: list[QueueSpec]) -> None:
         for spec in specs:
@@ -97,17 +103,38 @@ class MemoryBroker:
             q.ready.appendleft(msg)
             q.arrived.notify()
 
+    def _later(self, delay: float, queue: str, msg: _Message) -> None:
+        """Enqueue ``msg`` after ``delay`` seconds, like RabbitMQ's retry queue with a TTL."""
+        self.waiting[queue] = self.waiting.get(queue, 0) + 1
+
+        async def wait_then_enqueue() -> None:
+            try:
+                await asyncio.sleep(delay * self.retry_scale)
+                await self._enqueue(queue, msg)
+            finally:
+                self.waiting[queue] -= 1
+
+        task = asyncio.create_task(wait_then_enqueue())
+        self._timers.add(task)
+        task.add_done_callback(self._timers.discard)
+
     def depth(self, queue: str) -> int:
         q = self.queues[queue]
-        return len(q.ready) + len(q.unacked)
+        return len(q.ready) + len(q.unacked) + self.waiting.get(queue, 0)
 
     def peek(self, queue: str) -> list[_Message]:
         return list(self.queues[queue].ready)
 
 
 class _MemorySubscription:
-    def __init__(self, tasks: list[asyncio.Task]) -> None:
+    def __init__(self, queue: str, tasks: list[asyncio.Task]) -> None:
+        self.queue = queue
         self._tasks = tasks
+
+    @property
+    def live(self) -> bool:
+        """In one process nothing comes between bus and consumer: live until stopped."""
+        return any(not t.done() for t in self._tasks)
 
     async def stop(self) -> None:
         for t in self._tasks:
@@ -154,7 +181,7 @@ class MemoryBus:
     async def consume(self, queue: str, handler: DeliveryHandler, *, prefetch: int = 10):
         q = self.broker.queues[queue]
         tasks = [asyncio.create_task(self._worker(q, handler)) for _ in range(max(1, prefetch))]
-        return _MemorySubscription(tasks)
+        return _MemorySubscription(queue, tasks)
 
     async def _worker(self, q: _Queue, handler: DeliveryHandler) -> None:
         while True:
@@ -217,6 +244,18 @@ class MemoryBus:
                 delivery_count=delivery.delivery_count,
             ),
         )
+        await delivery.ack()
+
+    async def retry(self, delivery: Delivery, delay: float, headers: dict[str, Any]) -> None:
+        # The copy is stamped with this consumer's own identity, as on RabbitMQ.
+        copy = _Message(
+            body=delivery.body,
+            message_id=delivery.message_id or "",
+            user_id=self.user_id,
+            correlation_id=None,
+            headers=dict(headers),
+        )
+        self.broker._later(delay, delivery.queue, copy)
         await delivery.ack()
 
     async def ping(self) -> bool:

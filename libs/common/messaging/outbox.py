@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import structlog
 from pydantic import BaseModel
-from sqlalchemy import Table, insert, select, update
+from sqlalchemy import Table, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from libs.common.clock import Clock
@@ -138,8 +138,14 @@ async def send_command(
 
 class OutboxRelay:
     """Publishes committed outbox rows in id order, with publisher confirms, then marks them
-    sent. Several relays may run on one PostgreSQL database (rows are claimed with SKIP
-    LOCKED)."""
+    sent.
+
+    No database transaction stays open while the broker confirms: a short transaction claims
+    a batch (``claimed_at``; on PostgreSQL with SKIP LOCKED, so several relays on one database
+    take different rows), the batch is published, and a second short transaction marks what
+    the broker confirmed as sent and gives the rest back. A claim older than ``claim_lease``
+    seconds (its relay died mid-batch) is taken again: that batch may go out twice, and the
+    consumers' inboxes absorb it."""
 
     def __init__(
         self,
@@ -150,10 +156,12 @@ class OutboxRelay:
         *,
         batch_size: int = 200,
         poll_interval: float = 1.0,
+        claim_lease: float = 30.0,
     ) -> None:
         self.engine, self.outbox, self.bus, self.clock = engine, outbox, bus, clock
         self.batch_size = batch_size
         self.poll_interval = poll_interval
+        self.claim_lease = timedelta(seconds=claim_lease)
         self._wake = asyncio.Event()
         self._task: asyncio.Task | None = None
         on_outbox_commit(engine, self.wake)
@@ -161,9 +169,9 @@ class OutboxRelay:
     def wake(self) -> None:
         self._wake.set()
 
-    async def run_once(self) -> int:
-        """Publish one batch; returns how many messages went out."""
+    async def _claim(self) -> list:
         t = self.outbox
+        now = self.clock.now()
         async with self.engine.begin() as conn:
             rows = (
                 await conn.execute(
@@ -176,32 +184,67 @@ class OutboxRelay:
                         t.c.body,
                         t.c.headers,
                     )
-                    .where(t.c.sent_at.is_(None))
+                    .where(
+                        t.c.sent_at.is_(None),
+                        or_(t.c.claimed_at.is_(None), t.c.claimed_at < now - self.claim_lease),
+                    )
                     .order_by(t.c.id)
                     .limit(self.batch_size)
                     .with_for_update(skip_locked=True)
                 )
             ).all()
-            if not rows:
-                return 0
-            await asyncio.gather(
-                *(
-                    self.bus.publish(
-                        r.exchange,
-                        r.routing_key,
-                        r.body.encode(),
-                        message_id=r.message_id,
-                        correlation_id=r.correlation_id,
-                        headers=r.headers,
-                    )
-                    for r in rows
+            if rows:
+                await conn.execute(
+                    update(t)
+                    .where(t.c.id.in_([r.id for r in rows]))
+                    .values(claimed_at=now, attempts=t.c.attempts + 1)
                 )
-            )
-            await conn.execute(
-                update(t)
-                .where(t.c.id.in_([r.id for r in rows]))
-                .values(sent_at=self.clock.now(), attempts=t.c.attempts + 1)
-            )
+        return rows
+
+    async def _settle(self, sent: list[int], failed: list[int], error: str | None) -> None:
+        t = self.outbox
+        async with self.engine.begin() as conn:
+            if sent:
+                await conn.execute(
+                    update(t)
+                    .where(t.c.id.in_(sent))
+                    .values(sent_at=self.clock.now(), claimed_at=None)
+                )
+            if failed:
+                # Given back at once: the next pass (of any relay) publishes them again.
+                await conn.execute(
+                    update(t)
+                    .where(t.c.id.in_(failed), t.c.sent_at.is_(None))
+                    .values(claimed_at=None, last_error=(error or "")[:2000])
+                )
+
+    async def run_once(self) -> int:
+        """Publish one batch; returns how many messages went out."""
+        rows = await self._claim()
+        if not rows:
+            return 0
+        results = await asyncio.gather(
+            *(
+                self.bus.publish(
+                    r.exchange,
+                    r.routing_key,
+                    r.body.encode(),
+                    message_id=r.message_id,
+                    correlation_id=r.correlation_id,
+                    headers=r.headers,
+                )
+                for r in rows
+            ),
+            return_exceptions=True,
+        )
+        sent = [r.id for r, res in zip(rows, results, strict=True) if res is None]
+        errors = [res for res in results if isinstance(res, BaseException)]
+        failed = [r.id for r, res in zip(rows, results, strict=True) if res is not None]
+        await self._settle(
+            sent, failed, f"{type(errors[0]).__name__}: {errors[0]}" if errors else None
+        )
+        if errors:
+            raise errors[0]
         return len(rows)
 
     async def drain(self) -> int:

@@ -33,6 +33,8 @@ def messaging_tables(metadata: MetaData) -> tuple[Table, Table]:
         Column("headers", JSON, nullable=True),
         Column("created_at", DateTime(timezone=True), nullable=False),
         Column("sent_at", DateTime(timezone=True), nullable=True),
+        # Set while a relay publishes the row (outside any transaction), cleared when done.
+        Column("claimed_at", DateTime(timezone=True), nullable=True),
         Column("attempts", Integer, nullable=False, server_default="0"),
         Column("last_error", Text, nullable=True),
     )

@@ -2,7 +2,8 @@
 
 Broadcast events go to a topic exchange keyed by message type; commands addressed to one
 service or library go to a direct exchange keyed by the recipient. Every consumer queue is a
-durable quorum queue with a delivery limit and its own dead-letter queue.
+durable quorum queue with a delivery limit, its own dead-letter queue and its own retry
+queue (failed messages wait there, growing delays, before another attempt).
 """
 
 from __future__ import annotations
@@ -29,9 +30,18 @@ class QueueSpec:
     def dlq(self) -> str:
         return dlq_name(self.name)
 
+    @property
+    def retry(self) -> str:
+        return retry_name(self.name)
+
 
 def dlq_name(queue: str) -> str:
     return f"{queue}.dlq"
+
+
+def retry_name(queue: str) -> str:
+    """Where a failed message waits (its per-message TTL) before going back to ``queue``."""
+    return f"{queue}.retry"
 
 
 def circulation_principal(library: str) -> str:

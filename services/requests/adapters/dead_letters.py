@@ -76,6 +76,10 @@ class DeadLetterCollector:
         for q in self.queues:
             self._subs.append(await self.bus.consume(q, self._on, prefetch=8))
 
+    def consuming(self) -> dict[str, bool]:
+        """Each dead-letter queue read, and whether its consumer is live (for readiness)."""
+        return {s.queue: s.live for s in self._subs}
+
     async def stop(self) -> None:
         for s in self._subs:
             await s.stop()

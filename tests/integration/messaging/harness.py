@@ -16,6 +16,7 @@ from libs.common.db import make_engine, unit_of_work
 from libs.common.messaging import connect_bus
 from libs.common.messaging.consumer import Consumer
 from libs.common.messaging.outbox import OutboxRelay, emit_event
+from libs.common.messaging.retry import RetryPolicy
 from libs.common.messaging.tables import messaging_tables
 from libs.common.settings import DEV_SECRET
 
@@ -29,6 +30,8 @@ effects = Table(
 )
 
 QUEUE = "catalog.items"
+# Short delays: tests check that retries wait and grow, not how long they take.
+QUICK_RETRY = RetryPolicy(base=0.05, factor=3)
 
 
 def item_event(item_id: str, version: int = 1) -> ItemChanged:
@@ -69,7 +72,7 @@ class Harness:
         self.consumer = self.new_consumer()
         return self
 
-    def new_consumer(self, handler=count_effect) -> Consumer:
+    def new_consumer(self, handler=count_effect, retry: RetryPolicy = QUICK_RETRY) -> Consumer:
         return Consumer(
             "test.catalog",
             QUEUE,
@@ -79,6 +82,7 @@ class Harness:
             self.clock,
             {"item.changed": handler},
             delivery_limit=3,
+            retry=retry,
         )
 
     async def emit(self, item_id: str) -> str:
@@ -152,7 +156,9 @@ async def purge(admin_url: str, *queues: str) -> None:
         await conn.close()
 
 
-async def publish_raw(url: str, body: bytes, *, message_id: str, routing_key="item.changed"):
+async def publish_raw(
+    url: str, body: bytes, *, message_id: str, routing_key="item.changed", headers=None
+):
     """Publish bytes as-is (no outbox, no envelope checks), as a misbehaving partner might."""
     conn = await aio_pika.connect(url)
     try:
@@ -165,6 +171,7 @@ async def publish_raw(url: str, body: bytes, *, message_id: str, routing_key="it
                 body,
                 message_id=message_id,
                 user_id=URL(url).user,
+                headers=headers or {},
                 delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
             ),
             routing_key=routing_key,

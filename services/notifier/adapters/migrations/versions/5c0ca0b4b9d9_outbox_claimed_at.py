@@ -1,0 +1,26 @@
+"""outbox claimed at
+
+Revision ID: 5c0ca0b4b9d9
+Revises: ef92486a91c6
+Create Date: 2026-12-01 23:55:00.000000
+"""
+
+import sqlalchemy as sa
+from alembic import op
+
+
+revision = '5c0ca0b4b9d9'
+down_revision = 'ef92486a91c6'
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    # A relay claims rows for the time it publishes them, outside any transaction.
+    with op.batch_alter_table('outbox', schema=None) as batch_op:
+        batch_op.add_column(sa.Column('claimed_at', sa.DateTime(timezone=True), nullable=True))
+
+
+def downgrade() -> None:
+    with op.batch_alter_table('outbox', schema=None) as batch_op:
+        batch_op.drop_column('claimed_at')

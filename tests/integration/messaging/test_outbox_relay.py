@@ -1,0 +1,96 @@
+"""The outbox relay on PostgreSQL holds no transaction while it waits for the broker: the
+rows it is publishing stay writable, a second relay on the same database takes other rows
+(never the same ones), and every row goes out once, in id order."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+from sqlalchemy import select, text, update
+
+from libs.common.clock import ManualClock
+from libs.common.db import make_engine, unit_of_work
+from libs.common.messaging.outbox import OutboxRelay, emit_event
+from tests.integration.messaging.harness import item_event, metadata, outbox
+
+pytestmark = [pytest.mark.pg]
+
+
+class GatedBus:
+    """Records what it is asked to publish; holds the confirms until the gate opens."""
+
+    principal = "cityu"
+
+    def __init__(self) -> None:
+        self.gate = asyncio.Event()
+        self.waiting = asyncio.Event()
+        self.published: list[str] = []
+
+    async def publish(self, exchange, routing_key, body, *, message_id, **_):
+        self.waiting.set()
+        await self.gate.wait()
+        self.published.append(message_id)
+
+
+@pytest.fixture
+async def engine(pg_database):
+    engine = make_engine(pg_database)
+    async with engine.begin() as conn:
+        await conn.run_sync(metadata.create_all)
+    yield engine
+    await engine.dispose()
+
+
+async def emit(engine, clock, n: int) -> list[str]:
+    ids = []
+    for i in range(n):
+        async with unit_of_work(engine) as conn:
+            env = await emit_event(
+                conn, outbox, item_event(f"i{i}"), sender="cityu", correlation_id="c", clock=clock
+            )
+        ids.append(env.message_id)
+    return ids
+
+
+async def test_rows_being_published_are_not_locked_and_a_second_relay_skips_them(engine):
+    clock = ManualClock()
+    ids = await emit(engine, clock, 5)
+    slow, other = GatedBus(), GatedBus()
+    other.gate.set()
+    first = OutboxRelay(engine, outbox, slow, clock, batch_size=3)
+    second = OutboxRelay(engine, outbox, other, clock, batch_size=10)
+    publishing = asyncio.create_task(first.run_once())
+    await asyncio.wait_for(slow.waiting.wait(), 10)
+
+    # While the broker has not confirmed, the claimed rows can be written without waiting.
+    async with engine.begin() as conn:
+        await conn.execute(text("SET LOCAL lock_timeout = '2s'"))
+        await conn.execute(update(outbox).where(outbox.c.id == 1).values(last_error=None))
+    # A second relay publishes the rest, never the rows the first one is publishing.
+    assert await second.run_once() == 2
+    assert other.published == ids[3:]
+
+    slow.gate.set()
+    assert await publishing == 3
+    assert slow.published == ids[:3]
+    assert await second.run_once() == 0 and await first.run_once() == 0
+    async with engine.connect() as conn:
+        unsent = (await conn.execute(select(outbox.c.id).where(outbox.c.sent_at.is_(None)))).all()
+    assert unsent == []
+
+
+async def test_a_failed_publish_gives_the_rows_back_for_the_next_pass(engine):
+    clock = ManualClock()
+    ids = await emit(engine, clock, 2)
+
+    class DownBus(GatedBus):
+        async def publish(self, exchange, routing_key, body, *, message_id, **_):
+            raise ConnectionError("broker away")
+
+    with pytest.raises(ConnectionError):
+        await OutboxRelay(engine, outbox, DownBus(), clock).run_once()
+    bus = GatedBus()
+    bus.gate.set()
+    assert await OutboxRelay(engine, outbox, bus, clock).run_once() == 2
+    assert bus.published == ids
