@@ -2,7 +2,8 @@
 
 Library systems and operators exchange client credentials for a signed token (HS256 JWT) that
 names its audience (the one service it is good for) and expires; patrons get a session token
-of the same kind from their home library. Expiry is checked against the injectable clock.
+of the same kind from their home library. Every time claim (``exp``, ``iat``, ``nbf``) is
+checked against the injectable clock, never the machine's.
 A request from library A may act only on A's own items and patrons (:func:`require_library`).
 """
 
@@ -24,6 +25,10 @@ from libs.common.settings import derived_secret
 
 ISSUER = "illfed"
 ALGORITHM = "HS256"
+# Seconds a token may seem issued (or valid from) in the future: the clocks of two processes
+# of a distributed deployment differ by a little. Expiry has none: a token never outlives
+# its ttl.
+CLOCK_LEEWAY_SECONDS = 30
 Role = Literal["library", "operator", "patron"]
 
 
@@ -107,15 +112,20 @@ class TokenIssuer:
                 algorithms=[ALGORITHM],
                 audience=self.audience,
                 issuer=ISSUER,
-                # Expiry is checked below against the federation's clock, not the wall clock.
-                options={"verify_exp": False, "require": ["exp", "aud", "sub", "iss"]},
+                # PyJWT would judge the time claims by the machine's clock; they are checked
+                # below against the federation's clock instead.
+                options={
+                    "verify_exp": False,
+                    "verify_iat": False,
+                    "verify_nbf": False,
+                    "require": ["exp", "aud", "sub", "iss"],
+                },
             )
         except jwt.InvalidAudienceError as exc:
             raise unauthorized("the token is not meant for this service") from exc
         except jwt.PyJWTError as exc:
             raise unauthorized("the token is not valid") from exc
-        if claims["exp"] <= self.clock.now().timestamp():
-            raise unauthorized("the token has expired")
+        check_times(claims, self.clock.now().timestamp())
         role = claims.get("role")
         if role not in ("library", "operator", "patron"):
             raise unauthorized("the token names no known role")
@@ -128,6 +138,21 @@ class TokenIssuer:
         if not hmac.compare_digest(expected.encode(), secret.encode()) or client is None:
             raise unauthorized("unknown client or wrong secret")
         return client
+
+
+def check_times(claims: dict, now: float) -> None:
+    """``exp``, ``iat`` and ``nbf`` against ``now`` (the injectable clock's instant)."""
+    times = {name: claims.get(name) for name in ("exp", "iat", "nbf")}
+    if any(
+        v is not None and (isinstance(v, bool) or not isinstance(v, int | float))
+        for v in times.values()
+    ):
+        raise unauthorized("the token is not valid")
+    if times["exp"] <= now:
+        raise unauthorized("the token has expired")
+    for name in ("iat", "nbf"):
+        if times[name] is not None and times[name] > now + CLOCK_LEEWAY_SECONDS:
+            raise unauthorized("the token is not valid yet")
 
 
 def unauthorized(detail: str) -> Problem:
