@@ -11,6 +11,7 @@ from fastapi.responses import JSONResponse
 
 from libs.common.auth import CurrentPrincipal
 from libs.common.db import unit_of_work
+from libs.common.errors import problem_response
 from services.circulation.api.common import (
     idempotent,
     lib_of,
@@ -49,17 +50,25 @@ SESSION_COOKIE = "illfed_session"
     summary="Sign in with a card number or HKID number and a password or phone digits",
 )
 async def sign_in(body: SignIn, request: Request):
-    """HKPL-08. Wrong secrets count towards the lock-out, which holds across requests."""
+    """HKPL-08. A card number nobody has is answered exactly as a wrong secret is. Repeated
+    failures, per client and per card or HKID number, make further tries wait: a 429 whose
+    ``Retry-After`` says how long (an unknown number waits the same way)."""
     lib = lib_of(request)
+    # The client's own address: a proxy in front would need its forwarded address trusted
+    # explicitly, and none is by default.
+    client = request.client.host if request.client else "unknown"
     async with unit_of_work(request.app.state.runtime.engine) as conn:
-        patron_id, decision = await patrons_handlers.sign_in(
-            conn, lib, body.identifier, body.secret
+        outcome = await patrons_handlers.sign_in(
+            conn, lib, body.identifier, body.secret, client=client
         )
-    # Answered only after the failure count is committed: a refusal must still count.
+    patron_id, decision = outcome.patron_id, outcome.decision
     if patron_id is None:
-        locked = any(r.code == "sign_in_locked" for r in decision.refusals)
-        problem = refusal_problem(decision, 423 if locked else 401)
-        problem.type = "sign-in-locked" if locked else "sign-in-refused"
+        problem = refusal_problem(decision, 429 if outcome.retry_after else 401)
+        problem.type = "sign-in-throttled" if outcome.retry_after else "sign-in-refused"
+        if outcome.retry_after:
+            return problem_response(
+                problem, request.url.path, headers={"Retry-After": str(outcome.retry_after)}
+            )
         raise problem
     tokens = request.app.state.tokens
     token = tokens.issue(patron_id, "patron", lib.code)
