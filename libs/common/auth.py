@@ -10,6 +10,7 @@ A request from library A may act only on A's own items and patrons (:func:`requi
 from __future__ import annotations
 
 import hmac
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Annotated, Literal
@@ -37,6 +38,7 @@ class Principal:
     subject: str  # library code, operator client id, or patron id
     role: Role
     library: str | None  # the library it acts for (a patron's home library)
+    session: str | None = None  # a patron session's id (the ``sid`` claim)
 
     @property
     def is_operator(self) -> bool:
@@ -83,6 +85,9 @@ class TokenIssuer:
         self.secret_key, self.audience, self.clock = secret_key, audience, clock
         self.ttl = timedelta(seconds=ttl_seconds)
         self.clients = clients or {}
+        # Set by a service that keeps patron sessions: whether the session a patron token
+        # names is still live (not signed out, not ended by a lost card or a new password).
+        self.session_check: Callable[[Principal], Awaitable[bool]] | None = None
 
     def issue(
         self,
@@ -91,9 +96,10 @@ class TokenIssuer:
         library: str | None,
         audience: str | None = None,
         ttl: timedelta | None = None,
+        session: str | None = None,
     ) -> str:
         now = self.clock.now()
-        claims = {
+        claims: dict[str, object] = {
             "iss": ISSUER,
             "sub": subject,
             "aud": audience or self.audience,
@@ -102,6 +108,8 @@ class TokenIssuer:
             "iat": int(now.timestamp()),
             "exp": int((now + (ttl or self.ttl)).timestamp()),
         }
+        if session is not None:
+            claims["sid"] = session
         return jwt.encode(claims, self.secret_key, algorithm=ALGORITHM)
 
     def verify(self, token: str) -> Principal:
@@ -129,7 +137,10 @@ class TokenIssuer:
         role = claims.get("role")
         if role not in ("library", "operator", "patron"):
             raise unauthorized("the token names no known role")
-        return Principal(claims["sub"], role, claims.get("lib"))
+        session = claims.get("sid")
+        return Principal(
+            claims["sub"], role, claims.get("lib"), session if isinstance(session, str) else None
+        )
 
     def authenticate_client(self, client_id: str, secret: str) -> Client:
         client = self.clients.get(client_id)
@@ -186,7 +197,17 @@ def current_principal(request: Request) -> Principal:
     return issuer_of(request).verify(token)
 
 
-CurrentPrincipal = Annotated[Principal, Depends(current_principal)]
+async def live_principal(request: Request) -> Principal:
+    """The caller, as :func:`current_principal`; a patron's session must also still be live
+    where the service keeps sessions (a token outlives its session's end otherwise)."""
+    principal = current_principal(request)
+    check = issuer_of(request).session_check
+    if principal.role == "patron" and check is not None and not await check(principal):
+        raise unauthorized("the session has ended; sign in again")
+    return principal
+
+
+CurrentPrincipal = Annotated[Principal, Depends(live_principal)]
 
 
 def require_operator(principal: CurrentPrincipal) -> Principal:

@@ -15,7 +15,7 @@ from libs.common.errors import Problem
 
 SECRET = "a-test-secret-that-is-long-enough-for-hs256"
 AUDIENCE = "illfed:circulation:hkpl"
-YEARS_AHEAD = datetime.now(UTC) + timedelta(days=365 * 30)
+YEARS_AHEAD = datetime(2071, 3, 1, 2, 0, tzinfo=UTC)
 YEARS_BEHIND = datetime(2001, 3, 4, 5, 6, tzinfo=UTC)
 
 

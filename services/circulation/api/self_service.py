@@ -1,13 +1,13 @@
-"""Self-service for the library's patrons: sign in (HKPL-08), my account, my loans, renew
-the ones I select at any hour (HKPL-02..07), my reservations, my charges, and look up a
-Transaction Reference Number (HKPL-06)."""
+"""Self-service for the library's patrons: sign in (HKPL-08) and sign out, my account, my
+loans, renew the ones I select at any hour (HKPL-02..07), my reservations, my charges, and
+look up a Transaction Reference Number (HKPL-06)."""
 
 from __future__ import annotations
 
 from typing import Annotated
 
 from fastapi import APIRouter, Header, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 
 from libs.common.auth import CurrentPrincipal
 from libs.common.db import unit_of_work
@@ -33,7 +33,7 @@ from services.circulation.api.views import (
     SessionView,
     TransactionView,
 )
-from services.circulation.handlers import account
+from services.circulation.handlers import account, sessions
 from services.circulation.handlers import holds as holds_handlers
 from services.circulation.handlers import loans as loans_handlers
 from services.circulation.handlers import patrons as patrons_handlers
@@ -71,7 +71,11 @@ async def sign_in(body: SignIn, request: Request):
             )
         raise problem
     tokens = request.app.state.tokens
-    token = tokens.issue(patron_id, "patron", lib.code)
+    async with unit_of_work(request.app.state.runtime.engine) as conn:
+        session = await sessions.start(
+            conn, lib, patron_id, card_number=outcome.card_number, ttl=tokens.ttl
+        )
+    token = tokens.issue(patron_id, "patron", lib.code, session=session)
     ttl = int(tokens.ttl.total_seconds())
     response = JSONResponse(
         {"access_token": token, "token_type": "Bearer", "expires_in": ttl, "patron_id": patron_id},
@@ -80,6 +84,23 @@ async def sign_in(body: SignIn, request: Request):
     response.set_cookie(
         SESSION_COOKIE, token, max_age=ttl, httponly=True, samesite="lax", secure=False
     )
+    return response
+
+
+@router.delete(
+    "/patron-sessions/current",
+    status_code=204,
+    summary="Sign out: the session token (bearer or cookie) stops working at once",
+)
+async def sign_out(request: Request, principal: CurrentPrincipal):
+    """Ends the session the token names; the patron's other sessions go on. A lost card
+    report, a new password or phone number, and a cancelled account end them all."""
+    lib, _ = signed_in_patron(request, principal)
+    if principal.session is not None:
+        async with unit_of_work(request.app.state.runtime.engine) as conn:
+            await sessions.sign_out(conn, lib, principal.session)
+    response = Response(status_code=204)
+    response.delete_cookie(SESSION_COOKIE, httponly=True, samesite="lax", secure=False)
     return response
 
 

@@ -33,6 +33,7 @@ from services.circulation.domain.patrons import (
     register_patron,
 )
 from services.circulation.domain.smart_id import read_smart_id
+from services.circulation.handlers import sessions
 from services.circulation.handlers.context import Invalid, Library, NotFound, Refused, ensure
 from services.circulation.handlers.notices import notify_events
 
@@ -182,6 +183,8 @@ async def change_contact(
         else:
             creds = creds.model_copy(update={"phone_digits_hash": None})
         await patrons_repo.save_credentials(conn, creds)
+        # The phone digits are a sign-in secret: whoever signed in with the old ones is out.
+        await sessions.end_all(conn, lib, patron_id, "phone_changed")
     return updated
 
 
@@ -204,6 +207,9 @@ async def set_password(conn: AsyncConnection, lib: Library, patron_id: str, pass
     creds = await patrons_repo.get_credentials(conn, patron_id)
     creds = await lib.hasher.off_loop(cred.set_password, creds, password, lib.hasher)
     await patrons_repo.save_credentials(conn, creds)
+    # A new password is what a patron asks for when someone else may know the old one: every
+    # session signed in so far ends, this device's too.
+    await sessions.end_all(conn, lib, patron_id, "password_changed")
 
 
 async def issue_card(
@@ -237,13 +243,26 @@ def patron_blocks(patron: Patron, action: str) -> list[Refusal]:
     ]
 
 
-async def _apply(conn: AsyncConnection, lib: Library, change: CredentialChange) -> CredentialChange:
-    """Store an allowed credential change: the account, its credentials, any fee, notices."""
+async def _apply(
+    conn: AsyncConnection,
+    lib: Library,
+    change: CredentialChange,
+    *,
+    end_sessions: str | None = None,
+) -> CredentialChange:
+    """Store an allowed credential change: the account, its credentials, any fee, notices.
+
+    ``end_sessions`` names why every session of the patron ends with the change; a change
+    that cancels the account ends them in any case (nothing is left to sign in to)."""
     ensure(change.decision)
     await patrons_repo.save_patron(conn, change.patron, lib.clock)
     await patrons_repo.save_credentials(conn, change.credentials)
     await holds_repo.add_entries(conn, change.charge)
     await notify_events(conn, lib, {change.patron.patron_id: change.patron}, change.events)
+    if change.patron.cancelled_on is not None:
+        end_sessions = "account_cancelled"
+    if end_sessions is not None:
+        await sessions.end_all(conn, lib, change.patron.patron_id, end_sessions)
     return change
 
 
@@ -270,7 +289,10 @@ async def report_card_lost(conn: AsyncConnection, lib: Library, card_number: str
     """HKPL-15: the card stops working and the account is suspended until a replacement."""
     patron, creds = await _card_account(conn, lib, card_number)
     change = cred.report_library_card_lost(creds, patron, card_number, at=lib.now(), on=lib.today())
-    return await _apply(conn, lib, change)
+    # Every session of the account ends, not only those signed in with the lost card: whoever
+    # has the card may know the four phone digits too, the account is suspended (HKPL-15),
+    # and a library expects a loss report to shut the account until the patron is back.
+    return await _apply(conn, lib, change, end_sessions="card_reported_lost")
 
 
 async def replace_card(conn: AsyncConnection, lib: Library, card_number: str, new_number: str):
@@ -310,7 +332,10 @@ async def cancel_card(conn: AsyncConnection, lib: Library, card_number: str):
         on=lib.today(),
         outstanding=await _outstanding(conn, lib, patron.patron_id),
     )
-    return await _apply(conn, lib, change)
+    change = await _apply(conn, lib, change)
+    # A cancelled card signs in no more; the sessions it started end with it.
+    await sessions.end_all(conn, lib, patron.patron_id, "card_cancelled", card_number=card_number)
+    return change
 
 
 async def _account(conn: AsyncConnection, lib: Library, patron_id: str):
@@ -347,7 +372,8 @@ async def report_smart_id_lost(
         at=lib.now(),
         on=lib.today(),
     )
-    return await _apply(conn, lib, change)
+    # As for a lost library card: every session of the account ends.
+    return await _apply(conn, lib, change, end_sessions="card_reported_lost")
 
 
 async def replace_smart_id(
@@ -401,6 +427,7 @@ class SignInOutcome:
     patron_id: str | None
     decision: Decision
     retry_after: int = 0
+    card_number: str | None = None  # the library card signed in with, if one was
 
 
 def _throttled(lib: Library, seconds: int) -> Decision:
@@ -458,4 +485,5 @@ async def sign_in(
         await patrons_repo.save_credentials(conn, result.credentials)
     if patron.cancelled_on is not None:
         return SignInOutcome(None, Decision.of("sign-in", patron_blocks(patron, "sign-in")))
-    return SignInOutcome(patron_id, result.decision)
+    card = identifier.strip().upper() if result.credential == "library_card" else None
+    return SignInOutcome(patron_id, result.decision, card_number=card)
