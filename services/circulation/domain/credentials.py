@@ -346,7 +346,8 @@ def sign_in(
 
 
 def unlock_sign_in(creds: CredentialSet) -> CredentialSet:
-    """Staff lift the sign-in lock-out."""
+    """Staff clear a lock-out an earlier release stored on the account (the throttle's waits
+    are lifted beside it, see the handler)."""
     return creds.model_copy(update={"failed_sign_ins": 0, "locked_at": None})
 
 
