@@ -2,13 +2,15 @@
 
 Library systems and operators exchange client credentials for a signed token (HS256 JWT) that
 names its audience (the one service it is good for) and expires; patrons get a session token
-of the same kind from their home library. Expiry is checked against the injectable clock.
+of the same kind from their home library. Every time claim (``exp``, ``iat``, ``nbf``) is
+checked against the injectable clock, never the machine's.
 A request from library A may act only on A's own items and patrons (:func:`require_library`).
 """
 
 from __future__ import annotations
 
 import hmac
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Annotated, Literal
@@ -24,6 +26,10 @@ from libs.common.settings import derived_secret
 
 ISSUER = "illfed"
 ALGORITHM = "HS256"
+# Seconds a token may seem issued (or valid from) in the future: the clocks of two processes
+# of a distributed deployment differ by a little. Expiry has none: a token never outlives
+# its ttl.
+CLOCK_LEEWAY_SECONDS = 30
 Role = Literal["library", "operator", "patron"]
 
 
@@ -32,6 +38,7 @@ class Principal:
     subject: str  # library code, operator client id, or patron id
     role: Role
     library: str | None  # the library it acts for (a patron's home library)
+    session: str | None = None  # a patron session's id (the ``sid`` claim)
 
     @property
     def is_operator(self) -> bool:
@@ -78,6 +85,9 @@ class TokenIssuer:
         self.secret_key, self.audience, self.clock = secret_key, audience, clock
         self.ttl = timedelta(seconds=ttl_seconds)
         self.clients = clients or {}
+        # Set by a service that keeps patron sessions: whether the session a patron token
+        # names is still live (not signed out, not ended by a lost card or a new password).
+        self.session_check: Callable[[Principal], Awaitable[bool]] | None = None
 
     def issue(
         self,
@@ -86,9 +96,10 @@ class TokenIssuer:
         library: str | None,
         audience: str | None = None,
         ttl: timedelta | None = None,
+        session: str | None = None,
     ) -> str:
         now = self.clock.now()
-        claims = {
+        claims: dict[str, object] = {
             "iss": ISSUER,
             "sub": subject,
             "aud": audience or self.audience,
@@ -97,6 +108,8 @@ class TokenIssuer:
             "iat": int(now.timestamp()),
             "exp": int((now + (ttl or self.ttl)).timestamp()),
         }
+        if session is not None:
+            claims["sid"] = session
         return jwt.encode(claims, self.secret_key, algorithm=ALGORITHM)
 
     def verify(self, token: str) -> Principal:
@@ -107,19 +120,27 @@ class TokenIssuer:
                 algorithms=[ALGORITHM],
                 audience=self.audience,
                 issuer=ISSUER,
-                # Expiry is checked below against the federation's clock, not the wall clock.
-                options={"verify_exp": False, "require": ["exp", "aud", "sub", "iss"]},
+                # PyJWT would judge the time claims by the machine's clock; they are checked
+                # below against the federation's clock instead.
+                options={
+                    "verify_exp": False,
+                    "verify_iat": False,
+                    "verify_nbf": False,
+                    "require": ["exp", "aud", "sub", "iss"],
+                },
             )
         except jwt.InvalidAudienceError as exc:
             raise unauthorized("the token is not meant for this service") from exc
         except jwt.PyJWTError as exc:
             raise unauthorized("the token is not valid") from exc
-        if claims["exp"] <= self.clock.now().timestamp():
-            raise unauthorized("the token has expired")
+        check_times(claims, self.clock.now().timestamp())
         role = claims.get("role")
         if role not in ("library", "operator", "patron"):
             raise unauthorized("the token names no known role")
-        return Principal(claims["sub"], role, claims.get("lib"))
+        session = claims.get("sid")
+        return Principal(
+            claims["sub"], role, claims.get("lib"), session if isinstance(session, str) else None
+        )
 
     def authenticate_client(self, client_id: str, secret: str) -> Client:
         client = self.clients.get(client_id)
@@ -128,6 +149,21 @@ class TokenIssuer:
         if not hmac.compare_digest(expected.encode(), secret.encode()) or client is None:
             raise unauthorized("unknown client or wrong secret")
         return client
+
+
+def check_times(claims: dict, now: float) -> None:
+    """``exp``, ``iat`` and ``nbf`` against ``now`` (the injectable clock's instant)."""
+    times = {name: claims.get(name) for name in ("exp", "iat", "nbf")}
+    if any(
+        v is not None and (isinstance(v, bool) or not isinstance(v, int | float))
+        for v in times.values()
+    ):
+        raise unauthorized("the token is not valid")
+    if times["exp"] <= now:
+        raise unauthorized("the token has expired")
+    for name in ("iat", "nbf"):
+        if times[name] is not None and times[name] > now + CLOCK_LEEWAY_SECONDS:
+            raise unauthorized("the token is not valid yet")
 
 
 def unauthorized(detail: str) -> Problem:
@@ -161,7 +197,17 @@ def current_principal(request: Request) -> Principal:
     return issuer_of(request).verify(token)
 
 
-CurrentPrincipal = Annotated[Principal, Depends(current_principal)]
+async def live_principal(request: Request) -> Principal:
+    """The caller, as :func:`current_principal`; a patron's session must also still be live
+    where the service keeps sessions (a token outlives its session's end otherwise)."""
+    principal = current_principal(request)
+    check = issuer_of(request).session_check
+    if principal.role == "patron" and check is not None and not await check(principal):
+        raise unauthorized("the session has ended; sign in again")
+    return principal
+
+
+CurrentPrincipal = Annotated[Principal, Depends(live_principal)]
 
 
 def require_operator(principal: CurrentPrincipal) -> Principal:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
-from libs.common.auth import TokenIssuer, federation_clients
+from libs.common.auth import Principal, TokenIssuer, federation_clients
 from libs.common.clock import Clock
 from libs.common.db import unit_of_work
 from libs.common.federation import Federation
@@ -23,6 +23,7 @@ from services.circulation.api.common import install_circulation_errors
 from services.circulation.domain.hashing import SecretHasher
 from services.circulation.handlers import holds as hold_handlers
 from services.circulation.handlers import overdue as overdue_handlers
+from services.circulation.handlers import sessions
 from services.circulation.handlers.context import Library
 
 PICKUP_EXPIRY_EVERY = 3600.0  # seconds of real time; the job reads the day from the clock
@@ -69,6 +70,16 @@ def create_app(
         runtime.extras.get("hasher"),  # type: ignore[arg-type]
     )
     app.state.circulation = lib
+
+    async def session_live(principal: Principal) -> bool:
+        # A patron token is good only while its session is: not signed out, not ended by a
+        # lost card, a new password or a cancelled account (HKPL-08, HKPL-15).
+        if principal.session is None or principal.library != library:
+            return False
+        async with runtime.engine.connect() as conn:
+            return await sessions.is_live(conn, lib, principal.session, principal.subject)
+
+    tokens.session_check = session_live
     install_circulation_errors(app)
     for module in (items, patrons, overdue, loans, holds, charges, self_service):
         app.include_router(module.router)

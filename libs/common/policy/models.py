@@ -281,10 +281,26 @@ class OverdueNoticeTerms(_Data):
 
 
 class CredentialTerms(_Data):
-    """Sign-in (HKPL-08) and the lock-out after repeated failures."""
+    """Sign-in (HKPL-08) and how repeated failures are slowed down.
+
+    After ``lockout_after_failures`` wrong secrets in a row with one identifier (card or HKID
+    number, whether an account has it or not), or ``client_lockout_after_failures`` from one
+    client, each further try waits ``lockout_seconds``, doubled with every further failure
+    up to ``max_lockout_seconds``; the count is forgotten that long after the last failure.
+    A wait always ends: whoever types somebody's card number cannot shut them out for good.
+    """
 
     rule: RuleId | None = None
     lockout_after_failures: Annotated[int, Field(ge=1)] = 5
+    client_lockout_after_failures: Annotated[int, Field(ge=1)] = 20
+    lockout_seconds: Annotated[int, Field(ge=1, le=86_400)] = 60
+    max_lockout_seconds: Annotated[int, Field(ge=1, le=86_400)] = 900
+
+    @model_validator(mode="after")
+    def _max_not_below_first(self) -> CredentialTerms:
+        if self.max_lockout_seconds < self.lockout_seconds:
+            raise ValueError("max_lockout_seconds is smaller than lockout_seconds")
+        return self
 
 
 class Policy(_Data):

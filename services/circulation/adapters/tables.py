@@ -101,6 +101,21 @@ credentials = Table(
     Index("ux_credentials_hkid_number", "hkid_number", unique=True),
 )
 
+# One row per patron session (the ``sid`` of its token), checked on every self-service
+# request: signing out, a lost card, a new password or a cancelled account end it there and
+# then, not when the token expires.
+patron_sessions = Table(
+    "patron_sessions",
+    metadata,
+    Column("session_id", String(64), primary_key=True),
+    Column("patron_id", String(64), ForeignKey("patrons.id"), nullable=False, index=True),
+    Column("card_number", String(20), nullable=True),  # the card it signed in with, if any
+    Column("started_at", DateTime(timezone=True), nullable=False),
+    Column("expires_at", DateTime(timezone=True), nullable=False),
+    Column("ended_at", DateTime(timezone=True), nullable=True),
+    Column("end_reason", String(32), nullable=True),
+)
+
 library_cards = Table(
     "library_cards",
     metadata,

@@ -1,16 +1,17 @@
-"""Self-service for the library's patrons: sign in (HKPL-08), my account, my loans, renew
-the ones I select at any hour (HKPL-02..07), my reservations, my charges, and look up a
-Transaction Reference Number (HKPL-06)."""
+"""Self-service for the library's patrons: sign in (HKPL-08) and sign out, my account, my
+loans, renew the ones I select at any hour (HKPL-02..07), my reservations, my charges, and
+look up a Transaction Reference Number (HKPL-06)."""
 
 from __future__ import annotations
 
 from typing import Annotated
 
 from fastapi import APIRouter, Header, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 
 from libs.common.auth import CurrentPrincipal
 from libs.common.db import unit_of_work
+from libs.common.errors import problem_response
 from services.circulation.api.common import (
     idempotent,
     lib_of,
@@ -32,7 +33,7 @@ from services.circulation.api.views import (
     SessionView,
     TransactionView,
 )
-from services.circulation.handlers import account
+from services.circulation.handlers import account, sessions
 from services.circulation.handlers import holds as holds_handlers
 from services.circulation.handlers import loans as loans_handlers
 from services.circulation.handlers import patrons as patrons_handlers
@@ -49,20 +50,32 @@ SESSION_COOKIE = "illfed_session"
     summary="Sign in with a card number or HKID number and a password or phone digits",
 )
 async def sign_in(body: SignIn, request: Request):
-    """HKPL-08. Wrong secrets count towards the lock-out, which holds across requests."""
+    """HKPL-08. A card number nobody has is answered exactly as a wrong secret is. Repeated
+    failures, per client and per card or HKID number, make further tries wait: a 429 whose
+    ``Retry-After`` says how long (an unknown number waits the same way)."""
     lib = lib_of(request)
+    # The client's own address: a proxy in front would need its forwarded address trusted
+    # explicitly, and none is by default.
+    client = request.client.host if request.client else "unknown"
     async with unit_of_work(request.app.state.runtime.engine) as conn:
-        patron_id, decision = await patrons_handlers.sign_in(
-            conn, lib, body.identifier, body.secret
+        outcome = await patrons_handlers.sign_in(
+            conn, lib, body.identifier, body.secret, client=client
         )
-    # Answered only after the failure count is committed: a refusal must still count.
+    patron_id, decision = outcome.patron_id, outcome.decision
     if patron_id is None:
-        locked = any(r.code == "sign_in_locked" for r in decision.refusals)
-        problem = refusal_problem(decision, 423 if locked else 401)
-        problem.type = "sign-in-locked" if locked else "sign-in-refused"
+        problem = refusal_problem(decision, 429 if outcome.retry_after else 401)
+        problem.type = "sign-in-throttled" if outcome.retry_after else "sign-in-refused"
+        if outcome.retry_after:
+            return problem_response(
+                problem, request.url.path, headers={"Retry-After": str(outcome.retry_after)}
+            )
         raise problem
     tokens = request.app.state.tokens
-    token = tokens.issue(patron_id, "patron", lib.code)
+    async with unit_of_work(request.app.state.runtime.engine) as conn:
+        session = await sessions.start(
+            conn, lib, patron_id, card_number=outcome.card_number, ttl=tokens.ttl
+        )
+    token = tokens.issue(patron_id, "patron", lib.code, session=session)
     ttl = int(tokens.ttl.total_seconds())
     response = JSONResponse(
         {"access_token": token, "token_type": "Bearer", "expires_in": ttl, "patron_id": patron_id},
@@ -71,6 +84,23 @@ async def sign_in(body: SignIn, request: Request):
     response.set_cookie(
         SESSION_COOKIE, token, max_age=ttl, httponly=True, samesite="lax", secure=False
     )
+    return response
+
+
+@router.delete(
+    "/patron-sessions/current",
+    status_code=204,
+    summary="Sign out: the session token (bearer or cookie) stops working at once",
+)
+async def sign_out(request: Request, principal: CurrentPrincipal):
+    """Ends the session the token names; the patron's other sessions go on. A lost card
+    report, a new password or phone number, and a cancelled account end them all."""
+    lib, _ = signed_in_patron(request, principal)
+    if principal.session is not None:
+        async with unit_of_work(request.app.state.runtime.engine) as conn:
+            await sessions.sign_out(conn, lib, principal.session)
+    response = Response(status_code=204)
+    response.delete_cookie(SESSION_COOKIE, httponly=True, samesite="lax", secure=False)
     return response
 
 

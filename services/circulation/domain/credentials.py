@@ -4,7 +4,7 @@ HKPL-18: every credential opens the same account, so the account has one quota w
 is used. HKPL-14: only the named fields are ever read from a smart ID card, and nothing is
 written to it. HKPL-08: a patron signs in with a card number or HKID number and a password or
 the last four digits of the registered phone number; both secrets are stored only as slow
-(argon2) hashes, and repeated failures lock sign-in.
+(argon2) hashes, and repeated failures are slowed down (the throttle).
 """
 
 from __future__ import annotations
@@ -23,10 +23,14 @@ from services.circulation.domain.events import (
     CredentialReportedLost,
     CredentialWithdrawn,
     DomainEvent,
-    SignInLocked,
 )
 from services.circulation.domain.hashing import SecretHasher, phone_last_four
-from services.circulation.domain.hkid import is_valid_hkid, normalize_hkid
+from services.circulation.domain.hkid import (
+    hkid_problem,
+    is_valid_hkid,
+    looks_like_hkid,
+    normalize_hkid,
+)
 from services.circulation.domain.ledger import LedgerEntry, charge_entry
 from services.circulation.domain.patrons import Patron
 from services.circulation.domain.smart_id import SmartIdBorrowingRead, SmartIdRegistrationRead
@@ -85,8 +89,8 @@ class CredentialSet(DomainModel):
     def identifies(self, identifier: str) -> SignInCredential | None:
         """Which credential ``identifier`` (card number or HKID number) names, if any.
 
-        HKPL-08: an HKID number signs in when a smart ID card with that number is registered
-        for library use, or when the number was given at registration."""
+        HKPL-08: the number of a smart ID card registered for library use, or the number given
+        at registration (which :func:`sign_in` refuses until a smart ID card is registered)."""
         ident = identifier.strip().upper()
         if any(card.card_number == ident for card in self.cards):
             return "library_card"
@@ -98,6 +102,12 @@ class CredentialSet(DomainModel):
         if self.hkid_number is not None and hkid == self.hkid_number:
             return "hkid_number"
         return None
+
+    def sign_in_identifiers(self) -> list[str]:
+        """Every number that may be typed to sign in to the account (the throttle counts
+        each): its card numbers and HKID number."""
+        hkids = {self.hkid_number, self.smart_id.hkid_number if self.smart_id else None}
+        return [card.card_number for card in self.cards] + sorted(h for h in hkids if h)
 
     def usable(self) -> bool:
         """Whether any credential still works (an active card or an active smart ID)."""
@@ -229,6 +239,43 @@ class SignIn(DomainModel):
     credential: SignInCredential | None = None
     events: tuple[DomainEvent, ...] = ()
 
+    @property
+    def secret_failed(self) -> bool:
+        """Whether the secret did not match (what the sign-in throttle counts)."""
+        return any(r.code == "sign_in_failed" for r in self.decision.refusals)
+
+
+NO_MATCH = "the card number or HKID number and the password or phone digits do not match"
+SECRETS_CHECKED = 2
+"""argon2 verifications per sign-in, whoever signs in: the password and the phone digits."""
+
+
+def secret_matches(creds: CredentialSet | None, secret: str, hasher: SecretHasher) -> bool:
+    """Whether ``secret`` is the account's password or phone digits. Always the same
+    :data:`SECRETS_CHECKED` slow verifications, for an account with both secrets, one, none,
+    or no account at all (``None``): the time it takes says nothing about the account."""
+    password = hasher.verify(creds.password_hash if creds else None, secret)
+    phone = hasher.verify(creds.phone_digits_hash if creds else None, secret)
+    return password or phone
+
+
+def _refusal(rule: str, code: str, reason: str) -> Decision:
+    return Decision.of("sign-in", [Refusal(rule=rule, code=code, action="sign-in", reason=reason)])
+
+
+def sign_in_unknown(
+    identifier: str, secret: str, *, hasher: SecretHasher, policy: Policy
+) -> Decision:
+    """HKPL-08 for an identifier no account has: refused as a wrong secret is, after the same
+    slow work. An HKID number with a wrong check digit is a typing mistake whoever types it,
+    and is said so plainly (that says nothing about any account)."""
+    secret_matches(None, secret, hasher)
+    rule = policy.credentials.rule or "HKPL-08"
+    problem = hkid_problem(identifier) if looks_like_hkid(identifier) else None
+    if problem is not None:
+        return _refusal(rule, "invalid_hkid", problem)
+    return _refusal(rule, "sign_in_failed", NO_MATCH)
+
 
 def sign_in(
     creds: CredentialSet,
@@ -239,77 +286,68 @@ def sign_in(
     policy: Policy,
     at: datetime,
 ) -> SignIn:
-    """HKPL-08: a card number or HKID number, with the password or the last four digits of
-    the registered phone. After the policy's number of failures in a row, sign-in is locked
-    until staff unlock it; a locked account is not even checked, so guessing stops there."""
-    action = "sign-in"
+    """HKPL-08: a card number, or an HKID number once the smart ID card is registered for
+    library use, with the password or the last four digits of the registered phone.
+
+    Repeated failures are slowed down outside, per client and per identifier (see
+    :mod:`services.circulation.domain.throttle`), the same way whether the identifier names
+    an account or not, so an account is never locked for good by whoever types its number.
+    """
     rule = policy.credentials.rule or "HKPL-08"
-    limit = policy.credentials.lockout_after_failures
-
-    def refused(
-        code: str, reason: str, rule_id: str = rule, after: CredentialSet = creds
-    ) -> SignIn:
-        refusal = Refusal(rule=rule_id, code=code, action=action, reason=reason)
-        return SignIn(decision=Decision.of(action, [refusal]), credentials=after)
-
-    if creds.locked_at is not None:
-        return refused(
-            "sign_in_locked",
-            f"sign-in is locked after {limit} failed attempts; library staff can unlock it",
-        )
     kind = creds.identifies(identifier)
     if kind is None:
         raise CredentialNotFound("the identifier does not name a credential of this account")
     # The secret is checked before anything about the card is said: whoever does not know
-    # it learns nothing (that a card was reported lost, say) beyond "no match". Both hashes
-    # are always checked, so that the answer takes as long whichever secret was given.
-    by_password = hasher.verify(creds.password_hash, secret)
-    by_phone = hasher.verify(creds.phone_digits_hash, secret)
-    if by_password or by_phone:
-        if kind == "library_card":
-            card = creds.card(identifier.strip().upper())
-            if card.status != "active":
-                return refused(
+    # it learns nothing (that a card was reported lost, or that an HKID number is on record
+    # without a smart ID card) beyond "no match", the answer an unknown identifier gets.
+    if not secret_matches(creds, secret, hasher):
+        return SignIn(decision=_refusal(rule, "sign_in_failed", NO_MATCH), credentials=creds)
+    if kind == "library_card":
+        card = creds.card(identifier.strip().upper())
+        if card.status != "active":
+            # As at checkout: a lost card and one replaced after its loss stop working by
+            # HKPL-15, a cancelled one by HKPL-17.
+            return SignIn(
+                decision=_refusal(
+                    "HKPL-17" if card.status == "cancelled" else "HKPL-15",
                     "card_not_active",
                     f"this library card is no longer valid ({card.status.replace('_', ' ')})",
-                    "HKPL-15" if card.status == "lost" else rule,
-                )
-        elif (
-            kind == "smart_id" and creds.smart_id is not None and creds.smart_id.status != "active"
-        ):
-            return refused(
+                ),
+                credentials=creds,
+            )
+    elif kind == "smart_id" and creds.smart_id is not None and creds.smart_id.status != "active":
+        sid = creds.smart_id
+        return SignIn(
+            decision=_refusal(
+                "HKPL-15" if sid.reported_lost_at is not None else "HKPL-14",
                 "card_not_active",
                 "this smart ID card is no longer registered for library use",
-                "HKPL-15" if creds.smart_id.status == "lost" else rule,
-            )
+            ),
+            credentials=creds,
+        )
+    elif kind == "hkid_number":
+        # HKPL-08: an HKID number signs in only for a reader who has applied to use the smart
+        # ID card for library services, as at borrowing (HKPL-14). Said only to whoever knows
+        # the secret, so it tells a stranger nothing about which HKID numbers are on record.
         return SignIn(
-            decision=Decision.allow(action),
-            credentials=creds.model_copy(update={"failed_sign_ins": 0}),
-            credential=kind,
+            decision=_refusal(
+                "HKPL-08",
+                "smart_id_not_registered",
+                "an HKID number signs in only once the smart ID card is registered for library "
+                "use; sign in with the library card number, or apply at a library",
+            ),
+            credentials=creds,
         )
-    failures = creds.failed_sign_ins + 1
-    if failures >= limit:
-        locked = creds.model_copy(update={"failed_sign_ins": failures, "locked_at": at})
-        refusal = Refusal(
-            rule=rule,
-            code="sign_in_locked",
-            action=action,
-            reason=f"sign-in is locked after {limit} failed attempts; library staff can unlock it",
-        )
-        return SignIn(
-            decision=Decision.of(action, [refusal]),
-            credentials=locked,
-            events=(SignInLocked(occurred_at=at, patron_id=creds.patron_id, failures=failures),),
-        )
-    return refused(
-        "sign_in_failed",
-        "the card number or HKID number and the password or phone digits do not match",
-        after=creds.model_copy(update={"failed_sign_ins": failures}),
+    return SignIn(
+        decision=Decision.allow("sign-in"),
+        credentials=creds.model_copy(update={"failed_sign_ins": 0, "locked_at": None}),
+        credential=kind,
     )
 
 
 def unlock_sign_in(creds: CredentialSet) -> CredentialSet:
-    """Staff lift the sign-in lock-out."""
+    """Staff clear a lock-out an earlier release stored on the account (the throttle's waits
+    are lifted beside it, see the handler)."""
     return creds.model_copy(update={"failed_sign_ins": 0, "locked_at": None})
 
 

@@ -157,7 +157,10 @@ async def summary(conn: AsyncConnection, lib: Library, patron_id: str) -> dict[s
         "smart_id": {"status": creds.smart_id.status} if creds.smart_id else None,
         # HKPL-08: whether the HKID number signs in (the number itself is not shown).
         "hkid_on_record": creds.hkid_number is not None,
-        "sign_in_locked": creds.locked_at is not None,
+        # Whether sign-in with one of the account's numbers must wait now (HKPL-08 throttle).
+        "sign_in_locked": lib.throttle.waiting(
+            creds.sign_in_identifiers(), lib.policy.credentials, lib.now()
+        ),
         "loans": await loans_view(conn, lib, patron_id),
         "holds": await holds_view(conn, lib, patron_id),
         "charges": {

@@ -1,13 +1,15 @@
-"""What every handler is given: the library, its policy, the clock and the secret hasher."""
+"""What every handler is given: the library, its policy, the clock, the secret hasher and the
+sign-in throttle."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime
 
 from libs.common.clock import Clock
 from libs.common.policy import Decision, Policy
 from services.circulation.domain.hashing import SecretHasher
+from services.circulation.domain.throttle import SignInThrottle
 
 
 @dataclass(frozen=True)
@@ -18,6 +20,7 @@ class Library:
     hasher: SecretHasher
     #: service point code -> name, for the notices (where to pick up)
     service_points: dict[str, str]
+    throttle: SignInThrottle = field(default_factory=SignInThrottle)
 
     def now(self) -> datetime:
         return self.clock.now()

@@ -1,5 +1,5 @@
 """Patrons and their credentials: registration (HKPL-16), cards and the smart ID card
-(HKPL-14, HKPL-18), sign-in with lock-out (HKPL-08), lost cards (HKPL-15), replacements
+(HKPL-14, HKPL-18), sign-in with its throttle (HKPL-08), lost cards (HKPL-15), replacements
 (HKPL-12, HKPL-19), cancellation (HKPL-17) and change of address."""
 
 from __future__ import annotations
@@ -19,12 +19,7 @@ from services.circulation.domain.errors import (
     CredentialNotFound,
     SmartIdFieldRefused,
 )
-from services.circulation.domain.hkid import (
-    hkid_problem,
-    is_valid_hkid,
-    looks_like_hkid,
-    normalize_hkid,
-)
+from services.circulation.domain.hkid import hkid_problem, is_valid_hkid, normalize_hkid
 from services.circulation.domain.patrons import (
     ADULT_AGE,
     GUARANTOR_RULE,
@@ -38,6 +33,7 @@ from services.circulation.domain.patrons import (
     register_patron,
 )
 from services.circulation.domain.smart_id import read_smart_id
+from services.circulation.handlers import sessions
 from services.circulation.handlers.context import Invalid, Library, NotFound, Refused, ensure
 from services.circulation.handlers.notices import notify_events
 
@@ -129,7 +125,8 @@ async def register(
     """HKPL-16: an applicant under 18 is registered only with an adult guarantor.
 
     HKPL-08: an HKID number given at registration (check digit verified, normalised, one
-    account per number) signs in like a card number; only the number is kept (HKPL-14).
+    account per number) is kept, the number only (HKPL-14); it signs in once the patron's
+    smart ID card is registered for library use, not before.
 
     A guarantor who is a registered patron is linked by ``guarantor_link`` (HKPL-16): an
     adult resident whose account is in use, and then liable for the borrower's charges."""
@@ -160,9 +157,9 @@ async def register(
         await _new_card(conn, card_number)
         creds = cred.issue_library_card(creds, card_number, on=today)
     if password:
-        creds = cred.set_password(creds, password, lib.hasher)
+        creds = await lib.hasher.off_loop(cred.set_password, creds, password, lib.hasher)
     if patron.phone:
-        creds = cred.set_phone_digits(creds, patron.phone, lib.hasher)
+        creds = await lib.hasher.off_loop(cred.set_phone_digits, creds, patron.phone, lib.hasher)
     await patrons_repo.save_patron(conn, patron, lib.clock)
     await patrons_repo.save_credentials(conn, creds)
     return patron, creds
@@ -180,10 +177,14 @@ async def change_contact(
     if "phone" in changes and updated.phone != patron.phone:
         creds = await patrons_repo.get_credentials(conn, patron_id)
         if updated.phone:
-            creds = cred.set_phone_digits(creds, updated.phone, lib.hasher)
+            creds = await lib.hasher.off_loop(
+                cred.set_phone_digits, creds, updated.phone, lib.hasher
+            )
         else:
             creds = creds.model_copy(update={"phone_digits_hash": None})
         await patrons_repo.save_credentials(conn, creds)
+        # The phone digits are a sign-in secret: whoever signed in with the old ones is out.
+        await sessions.end_all(conn, lib, patron_id, "phone_changed")
     return updated
 
 
@@ -204,7 +205,11 @@ async def set_guarantor(
 async def set_password(conn: AsyncConnection, lib: Library, patron_id: str, password: str) -> None:
     await load_patron(conn, lib, patron_id, for_update=True)
     creds = await patrons_repo.get_credentials(conn, patron_id)
-    await patrons_repo.save_credentials(conn, cred.set_password(creds, password, lib.hasher))
+    creds = await lib.hasher.off_loop(cred.set_password, creds, password, lib.hasher)
+    await patrons_repo.save_credentials(conn, creds)
+    # A new password is what a patron asks for when someone else may know the old one: every
+    # session signed in so far ends, this device's too.
+    await sessions.end_all(conn, lib, patron_id, "password_changed")
 
 
 async def issue_card(
@@ -238,13 +243,26 @@ def patron_blocks(patron: Patron, action: str) -> list[Refusal]:
     ]
 
 
-async def _apply(conn: AsyncConnection, lib: Library, change: CredentialChange) -> CredentialChange:
-    """Store an allowed credential change: the account, its credentials, any fee, notices."""
+async def _apply(
+    conn: AsyncConnection,
+    lib: Library,
+    change: CredentialChange,
+    *,
+    end_sessions: str | None = None,
+) -> CredentialChange:
+    """Store an allowed credential change: the account, its credentials, any fee, notices.
+
+    ``end_sessions`` names why every session of the patron ends with the change; a change
+    that cancels the account ends them in any case (nothing is left to sign in to)."""
     ensure(change.decision)
     await patrons_repo.save_patron(conn, change.patron, lib.clock)
     await patrons_repo.save_credentials(conn, change.credentials)
     await holds_repo.add_entries(conn, change.charge)
     await notify_events(conn, lib, {change.patron.patron_id: change.patron}, change.events)
+    if change.patron.cancelled_on is not None:
+        end_sessions = "account_cancelled"
+    if end_sessions is not None:
+        await sessions.end_all(conn, lib, change.patron.patron_id, end_sessions)
     return change
 
 
@@ -271,7 +289,10 @@ async def report_card_lost(conn: AsyncConnection, lib: Library, card_number: str
     """HKPL-15: the card stops working and the account is suspended until a replacement."""
     patron, creds = await _card_account(conn, lib, card_number)
     change = cred.report_library_card_lost(creds, patron, card_number, at=lib.now(), on=lib.today())
-    return await _apply(conn, lib, change)
+    # Every session of the account ends, not only those signed in with the lost card: whoever
+    # has the card may know the four phone digits too, the account is suspended (HKPL-15),
+    # and a library expects a loss report to shut the account until the patron is back.
+    return await _apply(conn, lib, change, end_sessions="card_reported_lost")
 
 
 async def replace_card(conn: AsyncConnection, lib: Library, card_number: str, new_number: str):
@@ -311,7 +332,10 @@ async def cancel_card(conn: AsyncConnection, lib: Library, card_number: str):
         on=lib.today(),
         outstanding=await _outstanding(conn, lib, patron.patron_id),
     )
-    return await _apply(conn, lib, change)
+    change = await _apply(conn, lib, change)
+    # A cancelled card signs in no more; the sessions it started end with it.
+    await sessions.end_all(conn, lib, patron.patron_id, "card_cancelled", card_number=card_number)
+    return change
 
 
 async def _account(conn: AsyncConnection, lib: Library, patron_id: str):
@@ -348,7 +372,8 @@ async def report_smart_id_lost(
         at=lib.now(),
         on=lib.today(),
     )
-    return await _apply(conn, lib, change)
+    # As for a lost library card: every session of the account ends.
+    return await _apply(conn, lib, change, end_sessions="card_reported_lost")
 
 
 async def replace_smart_id(
@@ -379,7 +404,9 @@ async def discontinue_smart_id(conn: AsyncConnection, lib: Library, patron_id: s
 
 
 async def unlock_sign_in(conn: AsyncConnection, lib: Library, patron_id: str) -> None:
+    """Staff lift the wait on every identifier of the account (the patron at the desk)."""
     _, creds = await _account(conn, lib, patron_id)
+    lib.throttle.forget(creds.sign_in_identifiers())
     await patrons_repo.save_credentials(conn, cred.unlock_sign_in(creds))
 
 
@@ -393,45 +420,70 @@ async def _identify(conn: AsyncConnection, identifier: str) -> str | None:
     return None
 
 
+@dataclass(frozen=True)
+class SignInOutcome:
+    """Who signed in (``None``: nobody), the decision, and how long to wait when throttled."""
+
+    patron_id: str | None
+    decision: Decision
+    retry_after: int = 0
+    card_number: str | None = None  # the library card signed in with, if one was
+
+
+def _throttled(lib: Library, seconds: int) -> Decision:
+    refusal = Refusal(
+        rule=lib.policy.credentials.rule or "HKPL-08",
+        code="sign_in_throttled",
+        action="sign-in",
+        reason=f"too many failed sign-ins; try again in {seconds} seconds",
+    )
+    return Decision.of("sign-in", [refusal])
+
+
 async def sign_in(
-    conn: AsyncConnection, lib: Library, identifier: str, secret: str
-) -> tuple[str | None, Decision]:
+    conn: AsyncConnection, lib: Library, identifier: str, secret: str, *, client: str
+) -> SignInOutcome:
     """HKPL-08: card number or HKID number, with the password or the last four phone digits.
 
-    The failure count is written even when sign-in is refused (the caller commits before
-    answering), so the lock-out holds across requests.
+    Known and unknown identifiers are answered alike, after the same slow work (run off the
+    event loop), and repeated failures wait alike, per ``client`` and per identifier.
     """
+    terms, now = lib.policy.credentials, lib.now()
+    throttle = lib.throttle
+    wait = throttle.wait(client=client, identifier=identifier, terms=terms, now=now)
+    if wait:
+        return SignInOutcome(None, _throttled(lib, wait), wait)
+    # Counted as a failure before the secret is checked, and taken back once it matched:
+    # guesses sent all at once are counted as surely as guesses sent one after the other.
+    throttle.failed(client=client, identifier=identifier, terms=terms, now=now)
     patron_id = await _identify(conn, identifier)
     if patron_id is None:
-        # As slow as checking a real account's two secrets: timing tells no one which
-        # card or HKID numbers are registered.
-        lib.hasher.waste(secret)
-        lib.hasher.waste(secret)
-        # An HKID number with a wrong check digit is a typing mistake whoever types it: say
-        # so plainly (that says nothing about any account).
-        problem = hkid_problem(identifier) if looks_like_hkid(identifier) else None
-        refusal = Refusal(
-            rule=lib.policy.credentials.rule or "HKPL-08",
-            code="invalid_hkid" if problem else "sign_in_failed",
-            action="sign-in",
-            reason=problem
-            or "the card number or HKID number and the password or phone digits do not match",
+        decision = await lib.hasher.off_loop(
+            cred.sign_in_unknown, identifier, secret, hasher=lib.hasher, policy=lib.policy
         )
-        return None, Decision.of("sign-in", [refusal])
-    patron = await load_patron(conn, lib, patron_id, for_update=True)
+        return SignInOutcome(None, decision)
+    patron = await load_patron(conn, lib, patron_id)
     creds = await patrons_repo.get_credentials(conn, patron_id)
     try:
-        result = cred.sign_in(
+        result = await lib.hasher.off_loop(
+            cred.sign_in,
             creds,
             identifier=identifier,
             secret=secret,
             hasher=lib.hasher,
             policy=lib.policy,
-            at=lib.now(),
+            at=now,
         )
     except CredentialNotFound:  # pragma: no cover - _identify found it
-        return None, Decision.of("sign-in", [])
-    await patrons_repo.save_credentials(conn, result.credentials)
-    if patron.cancelled_on is not None and result.decision.allowed:
-        return None, Decision.of("sign-in", patron_blocks(patron, "sign-in"))
-    return (patron_id if result.decision.allowed else None), result.decision
+        return SignInOutcome(None, Decision.of("sign-in", []))
+    if result.secret_failed:
+        return SignInOutcome(None, result.decision)
+    throttle.succeeded(client=client, identifier=identifier, terms=terms)
+    if not result.decision.allowed:
+        return SignInOutcome(None, result.decision)
+    if result.credentials != creds:  # a lock-out of an earlier release is lifted
+        await patrons_repo.save_credentials(conn, result.credentials)
+    if patron.cancelled_on is not None:
+        return SignInOutcome(None, Decision.of("sign-in", patron_blocks(patron, "sign-in")))
+    card = identifier.strip().upper() if result.credential == "library_card" else None
+    return SignInOutcome(patron_id, result.decision, card_number=card)

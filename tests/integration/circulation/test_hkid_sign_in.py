@@ -1,6 +1,7 @@
-"""HKPL-08: a patron signs in with a library card number or an HKID number. The HKID number
-given at registration (check digit verified, one account per number) signs in without a
-smart ID card; HKPL-14 lets only the number be kept."""
+"""HKPL-08: a patron signs in with a library card number, or with an HKID number if (and only
+if) they have applied to use their smart ID card for library services. The HKID number given
+at registration (check digit verified, one account per number) is kept (HKPL-14 lets only the
+number be kept) but signs in only once the smart ID card is registered, as at borrowing."""
 
 from __future__ import annotations
 
@@ -19,19 +20,34 @@ def spaced(hkid: str) -> str:
     return f"{hkid[0].lower()} {hkid[1:7]} {hkid[8]}"
 
 
-async def test_HKPL_08_sign_in_with_the_hkid_number_given_at_registration_no_smart_id(desk):
+async def test_HKPL_08_the_hkid_number_given_at_registration_signs_in_only_with_a_smart_id(desk):
     hkid = desk.hkid()
     patron = await desk.register(hkid_number=spaced(hkid), phone="+852 9123 4567")
     account = (await desk.get(f"/api/v1/patrons/{pid(patron)}")).json()
     assert account["smart_id"] is None and account["hkid_on_record"] is True
     assert hkid not in str(account)  # the number itself is not shown back
+    # No smart ID application yet: the HKID number does not sign in, as it does not borrow.
+    for identifier, secret in ((hkid, "s3cret-pass"), (spaced(hkid), "4567")):
+        res = await desk.sign_in(identifier, secret)
+        assert res.status_code == 401 and res.json()["rules"] == ["HKPL-08"], res.text
+        assert res.json()["refusals"][0]["code"] == "smart_id_not_registered"
+        assert "smart ID card is registered for library use" in res.json()["detail"]
+    # Whoever does not know the secret is told only "no match", as for a number nobody has.
+    wrong = await desk.sign_in(hkid, "wrong-guess")
+    nobody = await desk.sign_in(desk.hkid(), "wrong-guess")
+    assert wrong.status_code == nobody.status_code == 401
+    assert wrong.json() == nobody.json()
+    # The card number works meanwhile; once the smart ID card is registered, the HKID too.
+    assert (await desk.sign_in(patron["card_number"], "s3cret-pass")).status_code == 201
+    res = await desk.post(
+        f"/api/v1/patrons/{pid(patron)}/smart-id", {"reading": desk.smart_id_reading(hkid)}
+    )
+    assert res.status_code == 201, res.text
     for identifier, secret in ((hkid, "s3cret-pass"), (spaced(hkid), "4567")):
         me = await desk.client.get(
             "/api/v1/me", headers=bearer(await desk.sign_in(identifier, secret))
         )
         assert me.status_code == 200 and me.json()["patron"]["patron_id"] == pid(patron)
-    # The card number still works, and a patron registered without an HKID has none.
-    assert (await desk.sign_in(patron["card_number"], "s3cret-pass")).status_code == 201
     plain = await desk.register()
     account = (await desk.get(f"/api/v1/patrons/{pid(plain)}")).json()
     assert account["hkid_on_record"] is False
@@ -107,15 +123,19 @@ async def test_HKPL_08_one_account_per_hkid_number(desk):
     assert res.status_code == 409
 
 
-async def test_HKPL_08_hkid_sign_in_locks_out_after_the_policys_failures(desk):
+async def test_HKPL_08_failed_hkid_sign_ins_wait_like_a_card_numbers(desk):
     hkid = desk.hkid()
     patron = await desk.register(hkid_number=hkid)
-    for _ in range(4):
-        res = await desk.sign_in(hkid, "wrong-guess")
+    await desk.post(
+        f"/api/v1/patrons/{pid(patron)}/smart-id", {"reading": desk.smart_id_reading(hkid)}
+    )
+    for _ in range(5):
+        res = await desk.sign_in(spaced(hkid), "wrong-guess")  # however it is typed
         assert res.status_code == 401 and res.json()["rules"] == ["HKPL-08"]
-    res = await desk.sign_in(hkid, "0000")
-    assert res.status_code == 423 and "locked after 5 failed attempts" in res.json()["detail"]
-    for identifier in (hkid, patron["card_number"]):  # one account, one lock
-        assert (await desk.sign_in(identifier, "s3cret-pass")).status_code == 423
+    res = await desk.sign_in(hkid, "s3cret-pass")
+    assert res.status_code == 429 and res.json()["rules"] == ["HKPL-08"]
+    assert res.headers["Retry-After"] == "60"
+    assert (await desk.get(f"/api/v1/patrons/{pid(patron)}")).json()["sign_in_locked"] is True
+    # Staff can lift the wait for the patron at the desk.
     assert (await desk.post(f"/api/v1/patrons/{pid(patron)}/sign-in/unlock")).status_code == 204
     assert (await desk.sign_in(hkid, "s3cret-pass")).status_code == 201
