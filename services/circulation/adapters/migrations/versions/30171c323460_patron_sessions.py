@@ -1,7 +1,7 @@
 """patron sessions
 
 Revision ID: 30171c323460
-Revises: c0773f8afc27
+Revises: f248237561ea
 Create Date: 2026-12-01 23:50:25.652069
 """
 
@@ -10,7 +10,7 @@ from alembic import op
 
 
 revision = '30171c323460'
-down_revision = 'c0773f8afc27'
+down_revision = 'f248237561ea'
 branch_labels = None
 depends_on = None
 
