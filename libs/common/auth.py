@@ -3,7 +3,8 @@
 Library systems and operators exchange client credentials for a signed token (HS256 JWT) that
 names its audience (the one service it is good for) and expires; patrons get a session token
 of the same kind from their home library. Expiry is checked against the injectable clock.
-A request from library A may act only on A's own items and patrons (:func:`require_library`).
+A request from library A may act only on A's own items and patrons (:func:`require_library`);
+operators may look at every library's items but change none (:func:`require_owner`).
 """
 
 from __future__ import annotations
@@ -176,6 +177,12 @@ def require_library(principal: Principal, library: str) -> None:
         return
     if principal.role != "library" or principal.library != library:
         raise forbidden(f"{principal.subject} may not act on {library}'s items or patrons")
+
+
+def require_owner(principal: Principal, library: str) -> None:
+    """Only library A itself changes A's items: operators look, they do not write."""
+    if principal.role != "library" or principal.library != library:
+        raise forbidden(f"only {library} itself may change {library}'s items")
 
 
 def token_endpoint(
