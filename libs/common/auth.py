@@ -187,9 +187,9 @@ def require_owner(principal: Principal, library: str) -> None:
 
 def token_endpoint(
     request: Request,
-    grant_type: Annotated[str, Form()],
-    client_id: Annotated[str, Form()],
-    client_secret: Annotated[str, Form()],
+    grant_type: Annotated[str, Form(max_length=40)],
+    client_id: Annotated[str, Form(max_length=80)],
+    client_secret: Annotated[str, Form(max_length=200)],
 ) -> TokenResponse:
     """OAuth 2 client-credentials grant: a token for this service, for one hour."""
     if grant_type != "client_credentials":

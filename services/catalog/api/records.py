@@ -9,6 +9,7 @@ from fastapi.responses import JSONResponse
 
 from libs.common.auth import CurrentPrincipal, Principal
 from libs.common.errors import Problem
+from libs.common.limits import BIGINT_MAX
 from services.catalog.adapters.repository import get_record, load_results
 from services.catalog.api.caller import (
     federation_of,
@@ -29,7 +30,7 @@ from services.catalog.domain.model import BibRecord
 
 router = APIRouter(prefix="/api/v1/records", tags=["catalogue"])
 # Record ids are 64-bit; a larger number in the path is simply not found.
-MAX_ID = 2**63 - 1
+MAX_ID = BIGINT_MAX
 SHOWN_OFFENDERS = 10
 
 
