@@ -68,10 +68,12 @@ class RecordIn(BaseModel):
 
     id: str | None = Field(default=None, max_length=200)
     title: str = Field(min_length=1, max_length=2000)
-    authors: list[Annotated[str, Field(max_length=1000)]] = Field(
+    # Generous (a heading's words may be long, and are indexed by their first 100
+    # characters) but bounded, so one record cannot be the size of the whole load.
+    authors: list[Annotated[str, Field(max_length=10_000)]] = Field(
         default_factory=list, max_length=100
     )
-    subjects: list[Annotated[str, Field(max_length=1000)]] = Field(
+    subjects: list[Annotated[str, Field(max_length=10_000)]] = Field(
         default_factory=list, max_length=200
     )
     isbns: list[Annotated[str, Field(max_length=40)]] = Field(

@@ -237,6 +237,22 @@ async def test_words_longer_than_postgresql_indexes_load_and_are_found(api):
     assert [await found(api, q) for q in ("Ж" * 400, "x" * 400, "y" * 200)] == [1, 1, 1]
 
 
+async def test_a_record_with_a_field_longer_than_any_catalogue_holds_is_rejected_alone(api):
+    items = [
+        cityu_record(1, authors=["x" * 20_000]),
+        cityu_record(2, subjects=["y" * 20_000]),
+        cityu_record(3, isbn=["9" * 1000]),
+        cityu_record(4, language="z" * 1000),
+        cityu_record(5),
+    ]
+    res = await post(api, json.dumps(items), "application/json")
+    assert res.status_code == 200, res.text
+    assert res.json()["created"] == 1
+    rejected = {r["index"]: r["reason"] for r in res.json()["rejected"]}
+    assert sorted(rejected) == [0, 1, 2, 3]
+    assert "authors" in rejected[0] and "subjects" in rejected[1] and "language" in rejected[3]
+
+
 async def test_a_body_over_the_limit_is_413_with_or_without_content_length(api):
     big = b"[" + b" " * MAX_UPLOAD_BYTES + b"]"
     assert_problem(await post(api, big, "application/json"), 413, "payload-too-large")
