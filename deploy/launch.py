@@ -23,6 +23,7 @@ from pathlib import Path
 import uvicorn
 
 from deploy.units import Unit, build_unit, units
+from libs.common.auth import client_secret
 from libs.common.clock import SystemClock
 from libs.common.federation import Federation, load_federation
 from libs.common.logs import configure_logging
@@ -89,6 +90,7 @@ async def run_embedded(fed: Federation, data_dir: Path, secret_key: str) -> None
     from libs.common.migrate import upgrade
 
     configure_logging("illfed", os.environ.get("ILLFED_LOG_LEVEL", "WARNING"))
+    _demo_mailbox_on()
     all_units = units(fed)
     urls = {u.key: u.sqlite_url(data_dir) for u in all_units}
     for u in all_units:
@@ -113,7 +115,7 @@ async def run_embedded(fed: Federation, data_dir: Path, secret_key: str) -> None
         if any(t.done() for t in tasks):
             raise SystemExit("a service could not start (is its port already in use?)")
         await asyncio.sleep(0.05)
-    _print_urls(fed, all_units, "embedded", _mailbox_line(fed))
+    _print_urls(fed, all_units, "embedded", _mailbox_line(fed, secret_key))
     await _stop_event().wait()
     print("stopping…", flush=True)
     for s in servers:
@@ -124,10 +126,26 @@ async def run_embedded(fed: Federation, data_dir: Path, secret_key: str) -> None
     print("stopped.", flush=True)
 
 
-def _mailbox_line(fed: Federation) -> list[str]:
+MAILBOX_SETTING = "ILLFED_NOTIFIER_MAILBOX_ENABLED"
+
+
+def _mailbox_line(fed: Federation, secret_key: str) -> list[str]:
     port = fed.services["notifier"].smtp_port or 2525
     page = f"http://{fed.federation.host}:{fed.services['notifier'].port}/mailbox"
-    return [f"{'mailbox (local SMTP server on port ' + str(port) + ')':58} {page}"]
+    lines = [f"{'mailbox (local SMTP server on port ' + str(port) + ')':58} {page}"]
+    if os.environ.get(MAILBOX_SETTING, "").lower() not in ("1", "true", "yes", "on"):
+        return [*lines, f"{'':58} (off: {MAILBOX_SETTING} is not set)"]
+    # The mails hold patrons' addresses: the page asks for an operator's client id and
+    # secret (HTTP Basic); the API takes an operator's token too.
+    for op in fed.operators:
+        secret = client_secret(secret_key, op.client_id)
+        lines.append(f"{'':58} sign in as operator: user {op.client_id}, password {secret}")
+    return lines
+
+
+def _demo_mailbox_on() -> None:
+    """The demo federation's mailbox is readable by its operators unless told otherwise."""
+    os.environ.setdefault(MAILBOX_SETTING, "true")
 
 
 def _notifier_extras(fed: Federation, data_dir: Path) -> dict:
@@ -169,6 +187,7 @@ async def run_distributed(
     db_prefix: str,
 ) -> None:
     configure_logging("illfed", "WARNING")
+    _demo_mailbox_on()  # the notifier process inherits it
     admin_url = f"amqp://guest:guest@{rabbit}/{vhost}"
     bus_url = f"amqp://{rabbit}/{vhost}"
     urls = await prepare_distributed(fed, settings, bus_url, admin_url, db_prefix)
@@ -199,7 +218,12 @@ async def run_distributed(
     try:
         await _wait_ready(fed, all_units, procs, stop)
         if not stop.is_set():
-            _print_urls(fed, all_units, f"distributed, {len(procs)} processes", _mailbox_line(fed))
+            _print_urls(
+                fed,
+                all_units,
+                f"distributed, {len(procs)} processes",
+                _mailbox_line(fed, settings.secret_key),
+            )
             await stop.wait()
     finally:
         print("stopping…", flush=True)

@@ -4,7 +4,8 @@ Library systems and operators exchange client credentials for a signed token (HS
 names its audience (the one service it is good for) and expires; patrons get a session token
 of the same kind from their home library. Every time claim (``exp``, ``iat``, ``nbf``) is
 checked against the injectable clock, never the machine's.
-A request from library A may act only on A's own items and patrons (:func:`require_library`).
+A request from library A may act only on A's own items and patrons (:func:`require_library`);
+operators may look at every library's items but change none (:func:`require_owner`).
 """
 
 from __future__ import annotations
@@ -224,11 +225,17 @@ def require_library(principal: Principal, library: str) -> None:
         raise forbidden(f"{principal.subject} may not act on {library}'s items or patrons")
 
 
+def require_owner(principal: Principal, library: str) -> None:
+    """Only library A itself changes A's items: operators look, they do not write."""
+    if principal.role != "library" or principal.library != library:
+        raise forbidden(f"only {library} itself may change {library}'s items")
+
+
 def token_endpoint(
     request: Request,
-    grant_type: Annotated[str, Form()],
-    client_id: Annotated[str, Form()],
-    client_secret: Annotated[str, Form()],
+    grant_type: Annotated[str, Form(max_length=40)],
+    client_id: Annotated[str, Form(max_length=80)],
+    client_secret: Annotated[str, Form(max_length=200)],
 ) -> TokenResponse:
     """OAuth 2 client-credentials grant: a token for this service, for one hour."""
     if grant_type != "client_credentials":

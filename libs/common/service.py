@@ -1,6 +1,7 @@
 """What every service process is made of: a runtime (database engine, bus handle, outbox
 relay, consumers, periodic jobs) and a FastAPI app with health, readiness, the token endpoint,
-problem+json errors, a body-size limit and correlation ids in the logs.
+problem+json errors, a body-size limit (counted as the body arrives) and correlation ids in the
+logs.
 
 The runtime is started and stopped by whoever runs the service (the embedded launcher for all
 of them in one process, ``python -m services.<name>`` for one), never by the app itself.
@@ -19,6 +20,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from libs.common.auth import TokenIssuer, TokenResponse, token_endpoint
 from libs.common.clock import Clock
@@ -30,6 +32,74 @@ from libs.common.messaging.outbox import OutboxRelay
 
 log = structlog.get_logger("illfed.service")
 MAX_BODY_BYTES = 5 * 1024 * 1024
+
+
+def _too_large(limit: int) -> Problem:
+    return Problem(
+        413, "payload-too-large", "Request body too large", f"the body may be at most {limit} bytes"
+    )
+
+
+class RequestGuard:
+    """What stands between the server and a service's app (pure ASGI, so it sees the body as
+    it streams in):
+
+    * it counts the bytes of every body as they arrive and answers 413 as soon as the count
+      passes the limit: a chunked body has no Content-Length to check up front, and the app
+      must not read tens of megabytes before saying no;
+    * an error nothing else handled becomes a 500 problem document here instead of
+      reaching the server, which would also drop the connection.
+    """
+
+    def __init__(self, app: ASGIApp, max_body_bytes: int = MAX_BODY_BYTES) -> None:
+        self.app, self.max_body_bytes = app, max_body_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        received, started, answered = 0, False, False
+
+        async def guarded_send(message: Message) -> None:
+            nonlocal started
+            if answered:
+                return  # the client has its 413; whatever the app says now goes nowhere
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        async def guarded_receive() -> Message:
+            nonlocal received, answered
+            if answered:
+                return {"type": "http.disconnect"}
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > self.max_body_bytes:
+                    if not started:
+                        response = problem_response(
+                            _too_large(self.max_body_bytes), scope.get("path")
+                        )
+                        await response(scope, receive, send)
+                    answered = True
+                    # The app stops reading as if the client had gone.
+                    return {"type": "http.disconnect"}
+            return message
+
+        try:
+            await self.app(scope, guarded_receive, guarded_send)
+        except Exception as exc:
+            if answered:
+                return
+            if started:
+                raise
+            log.error("unhandled error", path=scope.get("path"), error=repr(exc), exc_info=exc)
+            problem = Problem(
+                500,
+                "internal-error",
+                "Internal error",
+                "Something went wrong on our side; the operators have been told.",
+            )
+            await problem_response(problem, scope.get("path"))(scope, receive, send)
 
 
 @dataclass
@@ -153,16 +223,12 @@ def create_service_app(
         bind_correlation(request.headers.get("x-correlation-id") or str(uuid.uuid4()))
         length = request.headers.get("content-length")
         if length and length.isdigit() and int(length) > MAX_BODY_BYTES:
-            return problem_response(
-                Problem(
-                    413,
-                    "payload-too-large",
-                    "Request body too large",
-                    f"the body may be at most {MAX_BODY_BYTES} bytes",
-                ),
-                request.url.path,
-            )
+            # Said before reading a byte; bodies without a length are counted by RequestGuard.
+            return problem_response(_too_large(MAX_BODY_BYTES), request.url.path)
         return await call_next(request)
+
+    # Added last, so it is the outermost: it sees every body and every unhandled error.
+    app.add_middleware(RequestGuard, max_body_bytes=MAX_BODY_BYTES)
 
     @app.get("/health", tags=["operations"], summary="The process is up")
     async def health() -> dict[str, str]:

@@ -59,6 +59,7 @@ def build_runtime(
         rt.components.append(mailbox)
         rt.extras["mailbox"] = mailbox
         smtp = SmtpSettings(host=fed.federation.host, port=mailbox_port)
+    rt.extras["mailbox_enabled"] = settings.mailbox_enabled
     worker = DeliveryWorker(
         engine,
         smtp or SmtpSettings(),

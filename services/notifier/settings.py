@@ -5,6 +5,8 @@ Two things a deployment changes without a release:
 - where mail goes: ``ILLFED_NOTIFIER_SMTP_HOST`` (with port, STARTTLS or implicit TLS and
   credentials) names the consortium's real mail server; left unset, notices go to the local
   mailbox the launcher starts, so a demo never mails the Internet;
+- whether operators may read the local mailbox over HTTP: ``ILLFED_NOTIFIER_MAILBOX_ENABLED``
+  (off unless turned on; the launcher turns it on for the demo federation);
 - what notices say: ``ILLFED_NOTIFIER_TEMPLATE_DIR`` is a folder of templates laid out like
   ``services/notifier/templates`` (``<library>/<language>/<file>``, ``<language>/<file>``),
   searched before the built-in ones, so a library edits its own wording in place.
@@ -43,6 +45,12 @@ class NotifierSettings(BaseSettings):
     smtp_envelope_from: str | None = None
 
     template_dir: Path | None = None
+
+    # The demo mailbox shows patrons' names, addresses and notices: shown (to operators
+    # only) when a deployment turns it on, as the launcher does for the demo federation.
+    mailbox_enabled: bool = Field(
+        default=False, description="serve the local mailbox's page and API to operators"
+    )
 
     max_attempts: int = Field(default=RetryPolicy.max_attempts, ge=1)
     retry_first_delay_seconds: float = Field(default=RetryPolicy.first_delay.total_seconds(), gt=0)

@@ -68,12 +68,13 @@ def searching_patron(
 
 
 def require_loader(principal: Principal) -> Principal:
-    """Only library systems and operators load records (a patron may not)."""
-    if principal.role not in ("library", "operator"):
+    """Only library systems load records, each its own holdings: operators look at the
+    catalogue, they do not write libraries' holdings (the owner is the authority)."""
+    if principal.role != "library":
         raise Problem(
             403,
             "forbidden",
             "Forbidden",
-            "records are loaded by a library system or an operator",
+            "records are loaded by a library system, with its own holdings",
         )
     return principal

@@ -9,6 +9,7 @@ from fastapi.responses import JSONResponse
 
 from libs.common.auth import CurrentPrincipal, Principal
 from libs.common.errors import Problem
+from libs.common.limits import BIGINT_MAX
 from services.catalog.adapters.repository import get_record, load_results
 from services.catalog.api.caller import (
     federation_of,
@@ -29,7 +30,7 @@ from services.catalog.domain.model import BibRecord
 
 router = APIRouter(prefix="/api/v1/records", tags=["catalogue"])
 # Record ids are 64-bit; a larger number in the path is simply not found.
-MAX_ID = 2**63 - 1
+MAX_ID = BIGINT_MAX
 SHOWN_OFFENDERS = 10
 
 
@@ -55,15 +56,14 @@ async def read_record(
     return JSONResponse(record_json(record))
 
 
-def _check_own_holdings(principal: Principal, results: list) -> None:
-    """A library loads only its own holdings; operators load anyone's."""
-    if principal.is_operator:
-        return
+def _check_own_holdings(principal: Principal, results: list, members: set[str]) -> None:
+    """A library loads only its own holdings. A holding at a library outside the federation
+    is nobody's: that record is rejected with its reason, like any other bad record."""
     offenders = [
         (r.position if r.position is not None else i, sorted(others))
         for i, r in enumerate(results)
         if isinstance(r, BibRecord)
-        and (others := {h.library for h in r.holdings} - {principal.library})
+        and (others := ({h.library for h in r.holdings} & members) - {principal.library})
     ]
     if offenders:
         shown = "; ".join(
@@ -119,8 +119,8 @@ async def load(
     if (answer := await once.prior()) is not None:
         return answer
     results = await parse_upload(upload)
-    _check_own_holdings(principal, results)
     members = {lib.code: lib.consortium for lib in federation_of(request).libraries}
+    _check_own_holdings(principal, results, set(members))
 
     async def _load(conn):
         return report_json(await load_results(conn, results, members=members))

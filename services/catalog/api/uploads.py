@@ -15,8 +15,8 @@ from libs.common.service import MAX_BODY_BYTES
 from services.catalog.domain.intake import UnreadableJson, read_json
 from services.catalog.domain.model import BibRecord, Rejection
 
-# The service-wide limit, also for bodies sent without a Content-Length (chunked), which the
-# service middleware cannot check up front.
+# The service-wide limit, which the service counts as any body streams in, chunked or not
+# (libs.common.service.RequestGuard); a load is read within it.
 MAX_UPLOAD_BYTES = MAX_BODY_BYTES
 
 JSON_TYPES = frozenset(

@@ -21,7 +21,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterable, Iterator
-from typing import Any
+from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
@@ -68,11 +68,20 @@ class RecordIn(BaseModel):
 
     id: str | None = Field(default=None, max_length=200)
     title: str = Field(min_length=1, max_length=2000)
-    authors: list[str] = Field(default_factory=list, max_length=100)
-    subjects: list[str] = Field(default_factory=list, max_length=200)
-    isbns: list[str] = Field(default_factory=list, alias="isbn", max_length=50)
-    issn: str | None = None
-    language: str | None = None
+    # Generous (a heading's words may be long, and are indexed by their first 100
+    # characters) but bounded, so one record cannot be the size of the whole load.
+    authors: list[Annotated[str, Field(max_length=10_000)]] = Field(
+        default_factory=list, max_length=100
+    )
+    subjects: list[Annotated[str, Field(max_length=10_000)]] = Field(
+        default_factory=list, max_length=200
+    )
+    isbns: list[Annotated[str, Field(max_length=40)]] = Field(
+        default_factory=list, alias="isbn", max_length=50
+    )
+    # Longer than stored: both are normalised (hyphens, codes) before they are kept.
+    issn: str | None = Field(default=None, max_length=40)
+    language: str | None = Field(default=None, max_length=40)
     publisher: str | None = Field(default=None, max_length=500)
     year: int | None = Field(default=None, ge=MIN_YEAR, le=MAX_YEAR)
     material_type: MaterialType = "book"

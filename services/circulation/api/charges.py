@@ -5,16 +5,16 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Header, Request
+from fastapi import APIRouter, Depends, Header, Request
 
 from libs.common.auth import CurrentPrincipal
-from services.circulation.api.common import idempotent, read_only, staff
+from services.circulation.api.common import idempotent, library_staff, read_only, staff
 from services.circulation.api.schemas import Payment, Waiver
 from services.circulation.api.views import LedgerView, SettlementView
 from services.circulation.handlers import account
 from services.circulation.handlers import charges as handlers
 
-router = APIRouter(prefix="/api/v1", tags=["charges"])
+router = APIRouter(prefix="/api/v1", tags=["charges"], dependencies=[Depends(library_staff)])
 IdempotencyKey = Annotated[str | None, Header()]
 
 

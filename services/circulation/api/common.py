@@ -16,7 +16,7 @@ from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from libs.common import idempotency
-from libs.common.auth import Principal, forbidden, require_library
+from libs.common.auth import CurrentPrincipal, Principal, forbidden, require_library
 from libs.common.db import unit_of_work
 from libs.common.errors import Problem, problem_response
 from libs.common.policy import ChargeError, Decision
@@ -40,6 +40,12 @@ def staff(request: Request, principal: Principal) -> Library:
     if principal.role != "library":
         raise forbidden("only the library's own staff and systems may act on its patrons")
     return lib
+
+
+def library_staff(request: Request, principal: CurrentPrincipal) -> None:
+    """:func:`staff` as a router dependency: checked before the body is read, so a caller
+    who may not act is told so (403) rather than how its body was wrong (422)."""
+    staff(request, principal)
 
 
 def signed_in_patron(request: Request, principal: Principal) -> tuple[Library, str]:

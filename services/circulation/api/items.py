@@ -6,12 +6,12 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Literal, get_args
 
-from fastapi import APIRouter, Header, Query, Request
+from fastapi import APIRouter, Depends, Header, Query, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from libs.common import idempotency
-from libs.common.auth import CurrentPrincipal, require_library
+from libs.common.auth import CurrentPrincipal, require_library, require_owner
 from libs.common.contracts.events import ItemStatus, MaterialType
 from libs.common.db import unit_of_work
 from libs.common.errors import Problem
@@ -19,7 +19,18 @@ from services.circulation.adapters import items_repo
 from services.circulation.adapters.tables import idempotency as idem_table
 from services.circulation.domain.items import CIRCULATION_STATUSES, manual_status_refusal
 
-router = APIRouter(prefix="/api/v1/items", tags=["items"])
+
+def _caller(request: Request, principal: CurrentPrincipal) -> None:
+    """Operators may look at the library's items; only the library itself changes them.
+    Checked before the body is read, so a caller who may not act gets a 403, not a 422."""
+    library = request.app.state.runtime.extras["library"]
+    if request.method in ("GET", "HEAD"):
+        require_library(principal, library)
+    else:
+        require_owner(principal, library)
+
+
+router = APIRouter(prefix="/api/v1/items", tags=["items"], dependencies=[Depends(_caller)])
 
 
 class ItemIn(BaseModel):
@@ -102,7 +113,7 @@ async def add_item(
 ):
     rt = _rt(request)
     library = rt.extras["library"]
-    require_library(principal, library)
+    require_owner(principal, library)
     req_hash = idempotency.request_hash("POST", request.url.path, body.model_dump())
     async with unit_of_work(rt.engine) as conn:
         prior = await idempotency.lookup(
@@ -165,7 +176,7 @@ async def change_status(
     item_id: str, body: StatusChange, request: Request, principal: CurrentPrincipal
 ):
     rt = _rt(request)
-    require_library(principal, rt.extras["library"])
+    require_owner(principal, rt.extras["library"])
     async with unit_of_work(rt.engine) as conn:
         current = await items_repo.get_item(conn, item_id)
         if current is None:

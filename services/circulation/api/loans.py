@@ -6,10 +6,10 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Header, Request
+from fastapi import APIRouter, Depends, Header, Request
 
 from libs.common.auth import CurrentPrincipal
-from services.circulation.api.common import idempotent, read_only, staff
+from services.circulation.api.common import idempotent, library_staff, read_only, staff
 from services.circulation.api.schemas import (
     Checkout,
     LossCharge,
@@ -30,7 +30,7 @@ from services.circulation.handlers import account
 from services.circulation.handlers import loans as handlers
 from services.circulation.handlers.context import Library
 
-router = APIRouter(prefix="/api/v1", tags=["loans"])
+router = APIRouter(prefix="/api/v1", tags=["loans"], dependencies=[Depends(library_staff)])
 IdempotencyKey = Annotated[str | None, Header()]
 
 

@@ -4,15 +4,15 @@ day sends nothing twice."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Depends, Request
 
 from libs.common.auth import CurrentPrincipal
 from libs.common.db import unit_of_work
-from services.circulation.api.common import staff
+from services.circulation.api.common import library_staff, staff
 from services.circulation.api.views import OverdueRunView
 from services.circulation.handlers import overdue as handlers
 
-router = APIRouter(prefix="/api/v1", tags=["loans"])
+router = APIRouter(prefix="/api/v1", tags=["loans"], dependencies=[Depends(library_staff)])
 
 
 def run_view(run: handlers.OverdueRun) -> dict:

@@ -6,11 +6,11 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Header, Request
+from fastapi import APIRouter, Depends, Header, Request
 
 from libs.common.auth import CurrentPrincipal
 from libs.common.db import unit_of_work
-from services.circulation.api.common import idempotent, read_only, staff
+from services.circulation.api.common import idempotent, library_staff, read_only, staff
 from services.circulation.api.schemas import (
     ContactChange,
     GuarantorLinkBody,
@@ -32,7 +32,7 @@ from services.circulation.domain.patrons import PatronApplication
 from services.circulation.handlers import account
 from services.circulation.handlers import patrons as handlers
 
-router = APIRouter(prefix="/api/v1", tags=["patrons"])
+router = APIRouter(prefix="/api/v1", tags=["patrons"], dependencies=[Depends(library_staff)])
 IdempotencyKey = Annotated[str | None, Header()]
 
 

@@ -3,13 +3,18 @@
 from __future__ import annotations
 
 from datetime import date
-from typing import Any, Literal
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from services.circulation.domain.patrons import Address, GuarantorRelationship
 
 CARD = r"^[0-9A-Za-z]{6,20}$"
+LoanId = Annotated[str, Field(min_length=1, max_length=64)]
+# A card reader's fields as it sent them (names and printed values), each bounded.
+SmartIdData = dict[
+    Annotated[str, Field(max_length=40)], Annotated[str, Field(max_length=200)] | None
+]
 
 
 class Body(BaseModel):
@@ -97,7 +102,7 @@ class Replacement(Body):
 class SmartIdReading(Body):
     # Kept as the reader sent it, so that a field HKPL-14 does not allow is refused by name
     # rather than dropped silently.
-    reading: dict[str, Any] = Field(max_length=20)
+    reading: SmartIdData = Field(max_length=20)
 
 
 class SmartIdLoss(Body):
@@ -106,7 +111,7 @@ class SmartIdLoss(Body):
 
 class Checkout(Body):
     card_number: str | None = Field(default=None, max_length=20)
-    smart_id: dict[str, Any] | None = Field(default=None, max_length=20)
+    smart_id: SmartIdData | None = Field(default=None, max_length=20)
     item_id: str | None = Field(default=None, max_length=64)
     barcode: str | None = Field(default=None, max_length=64)
     service_point: str | None = Field(default=None, max_length=32)
@@ -133,11 +138,11 @@ class Return(Body):
 
 
 class RenewalRequest(Body):
-    loan_ids: list[str] = Field(min_length=1, max_length=50)
+    loan_ids: list[LoanId] = Field(min_length=1, max_length=50)
 
 
 class RenewalPreview(Body):
-    loan_ids: list[str] = Field(default=[], max_length=50)
+    loan_ids: list[LoanId] = Field(default=[], max_length=50)
 
 
 class LossCharge(Body):

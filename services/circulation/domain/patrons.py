@@ -8,7 +8,7 @@ pseudonymous reference and the category.
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import Field, computed_field
 
@@ -43,8 +43,12 @@ def age_on(date_of_birth: date, on: date) -> int:
 
 
 class Address(DomainModel):
-    lines: tuple[str, ...] = Field(min_length=1, max_length=4)
-    district: str | None = None
+    # As many lines, and as long, as a postal address needs: the limits keep a registration
+    # the size of a form, not of whatever a client sends.
+    lines: tuple[Annotated[str, Field(min_length=1, max_length=200)], ...] = Field(
+        min_length=1, max_length=4
+    )
+    district: str | None = Field(default=None, max_length=100)
     region: Literal["HK", "MO", "other"] = "HK"
 
 

@@ -8,6 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query, Request
 
 from libs.common.auth import Principal, require_operator
+from libs.common.limits import BIGINT_MAX
 from services.notifier.adapters import repository
 from services.notifier.domain.status import NoticeStatus
 
@@ -30,7 +31,7 @@ async def list_notices(
     status: NoticeStatus | None = Query(default=None),
     library: str | None = Query(default=None, max_length=40),
     kind: str | None = Query(default=None, max_length=40),
-    cursor: int | None = Query(default=None, ge=0),
+    cursor: int | None = Query(default=None, ge=0, le=BIGINT_MAX),
     limit: int = Query(default=50, ge=1, le=200),
 ):
     rt = request.app.state.runtime
@@ -51,7 +52,7 @@ async def failed(
     request: Request,
     _: Operator,
     library: str | None = Query(default=None, max_length=40),
-    cursor: int | None = Query(default=None, ge=0),
+    cursor: int | None = Query(default=None, ge=0, le=BIGINT_MAX),
     limit: int = Query(default=50, ge=1, le=200),
 ):
     rt = request.app.state.runtime

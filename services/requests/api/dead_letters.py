@@ -5,12 +5,13 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, Path, Query, Request
 from pydantic import BaseModel
 
 from libs.common.auth import Principal, require_operator
 from libs.common.db import unit_of_work
 from libs.common.errors import Problem
+from libs.common.limits import BIGINT_MAX
 from services.requests.adapters import dead_letters as repo
 
 router = APIRouter(prefix="/api/v1/dead-letters", tags=["operations"])
@@ -45,7 +46,7 @@ async def list_dead_letters(
     _: Operator,
     status: str | None = Query(default="parked", pattern="^(parked|replayed|discarded)$"),
     queue: str | None = Query(default=None, max_length=120),
-    cursor: int | None = Query(default=None, ge=0),
+    cursor: int | None = Query(default=None, ge=0, le=BIGINT_MAX),
     limit: int = Query(default=50, ge=1, le=200),
 ):
     rt = request.app.state.runtime
@@ -67,7 +68,9 @@ async def list_dead_letters(
     response_model=DeadLetter,
     summary="Send a parked message back to the queue it failed in",
 )
-async def replay(dl_id: int, request: Request, operator: Operator):
+async def replay(
+    dl_id: Annotated[int, Path(ge=1, le=BIGINT_MAX)], request: Request, operator: Operator
+):
     rt = request.app.state.runtime
     async with unit_of_work(rt.engine) as conn:
         row = await repo.replay(conn, dl_id, operator.subject, rt.clock)

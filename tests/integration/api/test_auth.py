@@ -98,3 +98,20 @@ async def test_operator_may_look_but_client_secret_is_per_client(cityu):
     op = await token_for(cityu, "operator")
     assert (await cityu.get("/api/v1/items", headers=bearer(op))).status_code == 200
     assert client_secret(DEV_SECRET, "cityu") != client_secret(DEV_SECRET, "hkbu")
+
+
+async def test_an_operator_looks_at_the_items_but_neither_adds_nor_withdraws_one(cityu):
+    own = bearer(await token_for(cityu, "cityu"))
+    item = (await cityu.post("/api/v1/items", json=BOOK, headers=own)).json()
+    op = bearer(await token_for(cityu, "operator"))
+    res = await cityu.post("/api/v1/items", json={**BOOK, "barcode": "OP0001"}, headers=op)
+    assert res.status_code == 403 and res.headers["content-type"].startswith(PROBLEM)
+    res = await cityu.post(
+        f"/api/v1/items/{item['id']}/status", json={"status": "WITHDRAWN"}, headers=op
+    )
+    assert res.status_code == 403
+    assert (await cityu.get(f"/api/v1/items/{item['id']}", headers=op)).json()["status"] == (
+        "AVAILABLE"
+    )
+    listing = (await cityu.get("/api/v1/items", headers=op)).json()["items"]
+    assert [i["barcode"] for i in listing] == [BOOK["barcode"]]

@@ -1,6 +1,7 @@
 """``POST /api/v1/records`` over HTTP, on SQLite and PostgreSQL: JSON, JSON Lines, MARC21 and
 MARCXML loads with the right counts and per-record errors, a library limited to its own
-holdings, problem+json for bodies that cannot be loaded, and ``Idempotency-Key`` retries."""
+holdings (operators load nothing), problem+json for bodies that cannot be loaded, and
+``Idempotency-Key`` retries."""
 
 from __future__ import annotations
 
@@ -15,7 +16,15 @@ from sqlalchemy import func, select
 from libs.common.db import drop_database, make_engine
 from services.catalog.adapters.tables import holdings, records
 from services.catalog.api.uploads import MAX_UPLOAD_BYTES
-from tests.fixtures.marc.make_fixtures import BOOK, field, record
+from tests.fixtures.marc.make_fixtures import (
+    BOOK,
+    broken_mrc,
+    broken_xml,
+    field,
+    record,
+    valid_mrc,
+    valid_xml,
+)
 
 from .conftest import BACKENDS, new_database
 from .http import assert_problem, auth, catalogue_client
@@ -51,9 +60,9 @@ def cityu_record(n: int, **extra) -> dict:
 
 
 async def post(
-    api, body: bytes | str, media_type: str, library: str | None = "cityu", key: str | None = None
+    api, body: bytes | str, media_type: str, library: str = "cityu", key: str | None = None
 ):
-    headers = auth(api, "library", library) if library else auth(api, "operator")
+    headers = auth(api, "library", library)
     headers["Content-Type"] = media_type
     if key is not None:
         headers["Idempotency-Key"] = key
@@ -107,7 +116,7 @@ async def test_loading_the_same_items_again_merges_and_adds_no_copies(api):
 
 
 async def test_valid_marc21_loads_with_the_right_counts(api):
-    res = await post(api, (FIXTURES / "valid.mrc").read_bytes(), MARC, library=None)
+    res = await post(api, valid_mrc("cityu"), MARC)
     assert res.status_code == 200, res.text
     r = res.json()
     assert (r["created"], r["merged"], r["holdings"], r["rejected"]) == (5, 1, 7, [])
@@ -115,7 +124,7 @@ async def test_valid_marc21_loads_with_the_right_counts(api):
 
 
 async def test_broken_marc21_rejects_each_bad_record_with_its_reason(api):
-    r = (await post(api, (FIXTURES / "broken.mrc").read_bytes(), MARC, library=None)).json()
+    r = (await post(api, broken_mrc("cityu"), MARC)).json()
     assert (r["created"], r["merged"], r["holdings"]) == (3, 0, 4)
     reasons = {x["index"]: x["reason"] for x in r["rejected"]}
     assert sorted(reasons) == [1, 2, 4, 5, 6, 7]
@@ -123,9 +132,9 @@ async def test_broken_marc21_rejects_each_bad_record_with_its_reason(api):
 
 
 async def test_marcxml_valid_and_broken(api):
-    r = (await post(api, (FIXTURES / "valid.xml").read_bytes(), MARCXML, library=None)).json()
+    r = (await post(api, valid_xml("cityu"), MARCXML)).json()
     assert (r["created"], r["merged"], r["holdings"], r["rejected"]) == (5, 1, 7, [])
-    r = (await post(api, (FIXTURES / "broken.xml").read_bytes(), MARCXML, library=None)).json()
+    r = (await post(api, broken_xml("cityu"), MARCXML)).json()
     reasons = {x["index"]: x["reason"] for x in r["rejected"]}
     assert sorted(reasons) == [1, 2, 3, 4]
     assert reasons[4] == "unknown library 'nowhere'"
@@ -159,14 +168,16 @@ async def test_a_library_may_not_load_another_librarys_holdings(api):
     assert_problem(res, 403, "forbidden")
 
 
-async def test_only_libraries_and_operators_load(api):
+async def test_only_libraries_load_neither_operators_nor_patrons(api):
     body = json.dumps([cityu_record(1)])
-    res = await api.post(
-        "/api/v1/records",
-        content=body,
-        headers={**auth(api, "patron", "cityu"), "Content-Type": "application/json"},
-    )
-    assert_problem(res, 403, "forbidden")
+    for role, library in (("patron", "cityu"), ("operator", None)):
+        res = await api.post(
+            "/api/v1/records",
+            content=body,
+            headers={**auth(api, role, library), "Content-Type": "application/json"},
+        )
+        assert_problem(res, 403, "forbidden")
+    assert await found(api, "kowloon") == 0
     res = await api.post(
         "/api/v1/records", content=body, headers={"Content-Type": "application/json"}
     )
@@ -226,6 +237,22 @@ async def test_words_longer_than_postgresql_indexes_load_and_are_found(api):
     assert [await found(api, q) for q in ("Ж" * 400, "x" * 400, "y" * 200)] == [1, 1, 1]
 
 
+async def test_a_record_with_a_field_longer_than_any_catalogue_holds_is_rejected_alone(api):
+    items = [
+        cityu_record(1, authors=["x" * 20_000]),
+        cityu_record(2, subjects=["y" * 20_000]),
+        cityu_record(3, isbn=["9" * 1000]),
+        cityu_record(4, language="z" * 1000),
+        cityu_record(5),
+    ]
+    res = await post(api, json.dumps(items), "application/json")
+    assert res.status_code == 200, res.text
+    assert res.json()["created"] == 1
+    rejected = {r["index"]: r["reason"] for r in res.json()["rejected"]}
+    assert sorted(rejected) == [0, 1, 2, 3]
+    assert "authors" in rejected[0] and "subjects" in rejected[1] and "language" in rejected[3]
+
+
 async def test_a_body_over_the_limit_is_413_with_or_without_content_length(api):
     big = b"[" + b" " * MAX_UPLOAD_BYTES + b"]"
     assert_problem(await post(api, big, "application/json"), 413, "payload-too-large")
@@ -274,15 +301,15 @@ async def test_a_retried_load_with_its_key_gets_the_first_report_and_loads_nothi
 
 
 async def test_a_retried_marc21_load_is_told_apart_by_its_bytes(api, fresh_url):
-    marc = (FIXTURES / "valid.mrc").read_bytes()
-    first = await post(api, marc, MARC, library=None, key="marc-1")
+    marc = valid_mrc("cityu")
+    first = await post(api, marc, MARC, key="marc-1")
     assert (first.json()["created"], first.json()["merged"], first.json()["holdings"]) == (5, 1, 7)
     counts = await catalogued(fresh_url)
-    again = await post(api, marc, MARC, library=None, key="marc-1")
+    again = await post(api, marc, MARC, key="marc-1")
     assert (again.status_code, again.json()) == (200, first.json())
     assert await catalogued(fresh_url) == counts
     # One byte different (a record dropped from the end) is another request.
-    res = await post(api, marc[: marc.rindex(b"\x1d", 0, -1) + 1], MARC, library=None, key="marc-1")
+    res = await post(api, marc[: marc.rindex(b"\x1d", 0, -1) + 1], MARC, key="marc-1")
     assert_problem(res, 422, "idempotency-key-reused")
     assert await catalogued(fresh_url) == counts
 

@@ -12,9 +12,12 @@ import socket
 from datetime import date
 from pathlib import Path
 
+import httpx
 import pytest
 
+from libs.common.auth import client_secret
 from libs.common.clock import ManualClock
+from libs.common.settings import DEV_SECRET
 from services.notifier.adapters.mailbox import Mailbox
 from tests.integration.notifier.conftest import Certificate
 from tests.integration.notifier.sample import notice_event
@@ -148,8 +151,17 @@ async def test_operators_see_every_notice_with_its_status_and_failures_never_the
             )
 
 
+@pytest.fixture
+def mailbox_on(monkeypatch: pytest.MonkeyPatch, no_mail_server_configured: None) -> None:
+    monkeypatch.setenv("ILLFED_NOTIFIER_MAILBOX_ENABLED", "true")
+
+
+def operator_basic() -> httpx.BasicAuth:
+    return httpx.BasicAuth("operator", client_secret(DEV_SECRET, "operator"))
+
+
 async def test_the_mailbox_page_and_api_show_the_mail_the_federation_sent(
-    database_url: str, clock: ManualClock, no_mail_server_configured: None
+    database_url: str, clock: ManualClock, mailbox_on: None
 ) -> None:
     async with running_notifier(database_url, clock, mailbox_port=_free_port()) as (
         rt,
@@ -162,17 +174,74 @@ async def test_the_mailbox_page_and_api_show_the_mail_the_federation_sent(
         await publish_notice(broker, "eduhk", other, clock)
         await mailbox.wait_for(2)
 
-        api = (await http.get("/api/v1/mailbox")).json()["items"]
+        operator = await token(http, "operator")
+        api = (await http.get("/api/v1/mailbox", headers=operator)).json()["items"]
         assert [m["id"] for m in api] == sorted((m["id"] for m in api), reverse=True)
         subjects = " | ".join(m["subject"] for m in api)
         assert "香港歷史" in subjects and "Walden" in subjects
-        filtered = (await http.get("/api/v1/mailbox", params={"to": "wong@example.org"})).json()
+        filtered = (
+            await http.get("/api/v1/mailbox", params={"to": "wong@example.org"}, headers=operator)
+        ).json()
         assert [m["to"] for m in filtered["items"]] == ["wong@example.org"]
 
-        page = await http.get("/mailbox")
+        page = await http.get("/mailbox", auth=operator_basic())
         assert page.status_code == 200
         assert page.headers["content-type"].startswith("text/html")
         assert "香港歷史" in page.text and "Walden" in page.text
+
+
+async def test_the_mailbox_is_for_operators_only(
+    database_url: str, clock: ManualClock, mailbox_on: None
+) -> None:
+    """The mails hold patrons' names, addresses and notices: no token, a library's or a
+    patron's token, or a wrong secret is refused, on the API and on the page."""
+    async with running_notifier(database_url, clock, mailbox_port=_free_port()) as (
+        rt,
+        broker,
+        http,
+    ):
+        await publish_notice(broker, "eduhk", notice_event(), clock)
+        await rt.extras["mailbox"].wait_for(1)  # type: ignore[attr-defined]
+        patron = {"Authorization": "Bearer " + rt_tokens(http).issue("p-1", "patron", "eduhk")}
+        for path in ("/api/v1/mailbox", "/mailbox"):
+            res = await http.get(path)
+            assert res.status_code == 401, res.text
+            assert res.headers["content-type"].startswith("application/problem+json")
+            assert PATRON not in res.text
+            for headers in (await token(http, "eduhk"), patron):
+                res = await http.get(path, headers=headers)
+                assert res.status_code == 403 and PATRON not in res.text
+            res = await http.get(path, auth=httpx.BasicAuth("operator", "wrong"))
+            assert res.status_code == 401 and PATRON not in res.text
+            library = httpx.BasicAuth("eduhk", client_secret(DEV_SECRET, "eduhk"))
+            assert (await http.get(path, auth=library)).status_code == 403
+            res = await http.get(path, auth=operator_basic())
+            assert res.status_code == 200 and PATRON in res.text
+        # The page asks a browser for the operator's credentials.
+        assert (await http.get("/mailbox")).headers["www-authenticate"].startswith("Basic")
+
+
+async def test_the_mailbox_is_off_unless_the_deployment_turns_it_on(
+    database_url: str, clock: ManualClock, no_mail_server_configured: None, monkeypatch
+) -> None:
+    monkeypatch.delenv("ILLFED_NOTIFIER_MAILBOX_ENABLED", raising=False)
+    async with running_notifier(database_url, clock, mailbox_port=_free_port()) as (
+        rt,
+        broker,
+        http,
+    ):
+        await publish_notice(broker, "eduhk", notice_event(), clock)
+        await rt.extras["mailbox"].wait_for(1)  # type: ignore[attr-defined]
+        operator = await token(http, "operator")
+        for path in ("/api/v1/mailbox", "/mailbox"):
+            for auth in ({}, {"headers": operator}, {"auth": operator_basic()}):
+                res = await http.get(path, **auth)
+                assert res.status_code == 404, res.text
+                assert res.json()["type"].endswith("no-mailbox") and PATRON not in res.text
+
+
+def rt_tokens(http: httpx.AsyncClient):
+    return http._transport.app.state.tokens  # type: ignore[attr-defined]
 
 
 # -- a real mail server, configured by settings -------------------------------------------
