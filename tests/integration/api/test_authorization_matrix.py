@@ -26,6 +26,7 @@ MUTATING = {"POST", "PUT", "PATCH", "DELETE"}
 OPEN = {
     "POST /api/v1/auth/token": "client credentials are exchanged here for a token",
     "POST /api/v1/patron-sessions": "a patron signs in here, before having any token",
+    "DELETE /api/v1/patron-sessions/current": "a signed-in patron signs out of their own session",
 }
 #: routes under this prefix belong to the signed-in patron (their own account), not staff
 PATRON_OWNED = "/api/v1/me"
@@ -85,6 +86,28 @@ def mutating_routes(app) -> list[tuple[str, str]]:
     )
 
 
+async def signed_in_patron(client) -> dict[str, str]:
+    staff = {**bearer(client, "library", "cityu"), "Content-Type": "application/json"}
+    card, secret = "CU0000001", "s3cret-pass"
+    registration = {
+        "category": "student",
+        "name_en": "Chan Tai Man",
+        "date_of_birth": "2001-04-01",
+        "address": {"lines": ["83 Tat Chee Avenue"], "district": "Kowloon Tong"},
+        "email": "chan.taiman@example.hk",
+        "phone": "+852 9123 4567",
+        "card_number": card,
+        "password": secret,
+    }
+    res = await client.post("/api/v1/patrons", content=json.dumps(registration), headers=staff)
+    assert res.status_code == 201, res.text
+    res = await client.post("/api/v1/patron-sessions", json={"identifier": card, "secret": secret})
+    assert res.status_code == 201, res.text
+    # Sign-in also sets the session cookie; the other callers must not send it along.
+    client.cookies.clear()
+    return {"Authorization": f"Bearer {res.json()['access_token']}"}
+
+
 def expected(caller: str, owner: tuple[str, str | None]) -> str:
     if CALLERS[caller] is None:
         return "401"
@@ -113,13 +136,17 @@ async def test_only_the_owner_may_change_anything(key, backend, tmp_path):
             assert ("POST", "/api/v1/records") in routes
         if key == "requests":
             assert ("POST", "/api/v1/dead-letters/{dl_id}/replay") in routes
+        # A patron's token is good only while its session lives: sign a real patron in.
+        patron_headers = await signed_in_patron(client) if key == "circulation-cityu" else None
         wrong = []
         for method, path in routes:
             url = re.sub(r"\{[^}]+\}", "1", path)
             body = BODIES.get((key, f"{method} {path}"), {})
             for caller, who in CALLERS.items():
                 headers = {"Content-Type": "application/json"}
-                if who is not None:
+                if who is not None and who[0] == "patron" and patron_headers is not None:
+                    headers |= patron_headers
+                elif who is not None:
                     headers |= bearer(
                         client, who[0], who[1], subject="p-1" if who[0] == "patron" else ""
                     )
