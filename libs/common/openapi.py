@@ -3,8 +3,9 @@ FastAPI cannot see from a route's signature: who may call it (bearer token or pa
 and the RFC 9457 problem documents it can answer with, each once for every service.
 
 What a route can answer is read from its shape: a token dependency means 401 and 403, a path
-parameter 404, parameters or a body 422, a body 413, a write behind a token 409 (a state or a
-race conflict), an ``Idempotency-Key`` 400. A route documents anything else itself
+parameter 404, parameters or a body 422, a body 400 (it cannot be parsed) and 413, a write
+behind a token 409 (a state or a race conflict) and 404 (what its body names), an
+``Idempotency-Key`` 400. A route documents anything else itself
 (``responses=``); its error responses are then given the shared problem schema too.
 """
 
@@ -129,13 +130,15 @@ def document(schema: dict[str, Any], routes: list) -> dict[str, Any]:
             if required or optional:
                 operation["security"] = TOKEN_SECURITY + ([{}] if optional else [])
                 codes |= {401, 403}
-            if any(p["in"] == "path" for p in params):
+            write = required and method.lower() in WRITES
+            # A write names what it acts on in its path or in its body (a patron, a loan).
+            if any(p["in"] == "path" for p in params) or (write and body):
                 codes.add(404)
             if params or body:
                 codes.add(422)
             if body:
-                codes.add(413)
-            if required and method.lower() in WRITES:
+                codes |= {400, 413}  # a body that cannot be parsed; one too large
+            if write:
                 codes.add(409)
             if any(p["in"] == "header" and p["name"].lower() == "idempotency-key" for p in params):
                 codes.add(400)

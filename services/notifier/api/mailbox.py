@@ -27,7 +27,11 @@ def _mailbox(request: Request):
     return mailbox
 
 
-@router.get("/api/v1/mailbox", summary="Messages the local SMTP server received, newest first")
+@router.get(
+    "/api/v1/mailbox",
+    summary="Messages the local SMTP server received, newest first",
+    responses={404: {"description": "This notifier sends to a real SMTP server"}},
+)
 async def mailbox_json(request: Request, to: str | None = None):
     messages = _mailbox(request).messages(to=to)
     return {"items": [m.summary() for m in reversed(messages)]}

@@ -92,3 +92,23 @@ async def test_a_dead_letters_times_carry_their_time_zone(federation):
     assert res.status_code == 200, res.text
     (parked,) = res.json()["items"]
     assert datetime.fromisoformat(parked["first_seen_at"]).tzinfo is not None
+
+
+@pytest.mark.parametrize(
+    ("name", "method", "path", "code"),
+    [
+        # the notifier of a deployment with its own mail server has no demo mailbox
+        ("notifier", "get", "/api/v1/mailbox", "404"),
+        # a wrong card number or secret, and the lock-out after too many (HKPL-08)
+        ("circulation", "post", "/api/v1/patron-sessions", "401"),
+        ("circulation", "post", "/api/v1/patron-sessions", "423"),
+        # a body that is not JSON at all
+        ("circulation", "put", "/api/v1/patrons/{patron_id}/password", "400"),
+        # a patron or a loan the body names that does not exist
+        ("circulation", "post", "/api/v1/holds", "404"),
+        ("circulation", "post", "/api/v1/me/renewals", "404"),
+    ],
+)
+def test_what_schemathesis_found_undocumented_is_documented(federation, name, method, path, code):
+    responses = federation[name].app.openapi()["paths"][path][method]["responses"]
+    assert responses[code]["content"] == PROBLEM
