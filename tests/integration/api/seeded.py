@@ -46,6 +46,8 @@ class Service:
     runtime: ServiceRuntime
     #: bearer token per kind of caller: "library", "operator", "patron"
     tokens: dict[str, str]
+    #: path parameters naming what the seeding made (a patron, an item, a record)
+    known: dict[str, object]
 
     def token_for(self, method: str, path: str) -> str:
         """The token an honest caller of this operation holds."""
@@ -128,6 +130,13 @@ def seeded_federation(data_dir: Path) -> dict[str, Service]:
         return await _seed(fed, urls, clock, hasher)
 
     patron_id = asyncio.run(prepare())
+    first_item = demo_items(LIBRARY, ["main"])[0]["id"]
+    known: dict[str, dict[str, object]] = {
+        "circulation": {"patron_id": patron_id, "item_id": first_item, "card_number": "HKPL000001"},
+        "catalog": {"record_id": 1, "library": LIBRARY},
+        "requests": {"dl_id": 1},
+        "notifier": {},
+    }
     broker = MemoryBroker()
     broker.declare(federation_queues(fed))
     services: dict[str, Service] = {}
@@ -148,5 +157,6 @@ def seeded_federation(data_dir: Path) -> dict[str, Service]:
                 "operator": issuer.issue("operator", "operator", None),
                 "patron": issuer.issue(patron_id, "patron", LIBRARY),
             },
+            known[u.service],
         )
     return services
