@@ -6,10 +6,11 @@ from __future__ import annotations
 from typing import Any
 
 import structlog
-from fastapi import FastAPI, Request
+from fastapi import FastAPI, Request, routing
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
 
 PROBLEM_JSON = "application/problem+json"
 TYPE_BASE = "https://illfed.example/problems/"
@@ -72,6 +73,17 @@ _STATUS_TYPES = {
 }
 
 
+def allowed_methods(request: Request) -> list[str]:
+    """Every method the request's path answers: FastAPI has a route per method, and
+    Starlette's 405 names only the first route's."""
+    methods: set[str] = set()
+    for route in routing.iter_route_contexts(request.app.router.routes):
+        match, _ = route.matches(request.scope)
+        if match != Match.NONE:
+            methods |= route.methods or set()
+    return sorted(methods)
+
+
 def install_problem_handlers(app: FastAPI) -> None:
     """Every error leaves the service as problem+json, including ones FastAPI raises."""
 
@@ -84,10 +96,11 @@ def install_problem_handlers(app: FastAPI) -> None:
     async def _http(request: Request, exc: StarletteHTTPException):
         type_, title = _STATUS_TYPES.get(exc.status_code, ("http-error", "HTTP error"))
         detail = exc.detail if isinstance(exc.detail, str) and exc.detail != title else None
+        headers = getattr(exc, "headers", None)
+        if exc.status_code == 405:
+            headers = {**(headers or {}), "Allow": ", ".join(allowed_methods(request))}
         return problem_response(
-            Problem(exc.status_code, type_, title, detail),
-            request.url.path,
-            getattr(exc, "headers", None),
+            Problem(exc.status_code, type_, title, detail), request.url.path, headers
         )
 
     @app.exception_handler(RequestValidationError)

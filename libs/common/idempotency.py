@@ -7,10 +7,11 @@ import hashlib
 import json
 from typing import Any
 
-from sqlalchemy import JSON, Column, DateTime, Integer, MetaData, String, Table, insert, select
+from sqlalchemy import JSON, Column, Integer, MetaData, String, Table, insert, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from libs.common.clock import Clock
+from libs.common.db import UtcDateTime
 from libs.common.errors import Problem
 
 
@@ -23,7 +24,7 @@ def idempotency_table(metadata: MetaData) -> Table:
         Column("request_hash", String(64), nullable=False),
         Column("status", Integer, nullable=False),
         Column("body", JSON, nullable=False),
-        Column("created_at", DateTime(timezone=True), nullable=False),
+        Column("created_at", UtcDateTime(), nullable=False),
     )
 
 

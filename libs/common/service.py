@@ -29,6 +29,7 @@ from libs.common.logs import bind_correlation, reset_request_context
 from libs.common.messaging.consumer import Consumer
 from libs.common.messaging.delivery import Bus
 from libs.common.messaging.outbox import OutboxRelay
+from libs.common.openapi import install_openapi
 
 log = structlog.get_logger("illfed.service")
 MAX_BODY_BYTES = 5 * 1024 * 1024
@@ -216,6 +217,7 @@ def create_service_app(
     app.state.runtime = runtime
     app.state.tokens = tokens
     install_problem_handlers(app)
+    install_openapi(app)
 
     @app.middleware("http")
     async def _context(request: Request, call_next):
@@ -250,5 +252,6 @@ def create_service_app(
         response_model=TokenResponse,
         tags=["auth"],
         summary="Exchange client credentials for a token for this service",
+        responses={400: {"description": "Unsupported grant type"}, 401: {}, 422: {}},
     )
     return app

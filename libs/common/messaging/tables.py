@@ -6,7 +6,6 @@ from sqlalchemy import (
     JSON,
     BigInteger,
     Column,
-    DateTime,
     Index,
     Integer,
     MetaData,
@@ -14,6 +13,8 @@ from sqlalchemy import (
     Table,
     Text,
 )
+
+from libs.common.db import UtcDateTime
 
 # SQLite only autoincrements INTEGER PRIMARY KEY; PostgreSQL gets a BIGINT identity.
 BigId = BigInteger().with_variant(Integer(), "sqlite")
@@ -31,10 +32,10 @@ def messaging_tables(metadata: MetaData) -> tuple[Table, Table]:
         Column("correlation_id", String(64), nullable=True),
         Column("body", Text, nullable=False),
         Column("headers", JSON, nullable=True),
-        Column("created_at", DateTime(timezone=True), nullable=False),
-        Column("sent_at", DateTime(timezone=True), nullable=True),
+        Column("created_at", UtcDateTime(), nullable=False),
+        Column("sent_at", UtcDateTime(), nullable=True),
         # Set while a relay publishes the row (outside any transaction), cleared when done.
-        Column("claimed_at", DateTime(timezone=True), nullable=True),
+        Column("claimed_at", UtcDateTime(), nullable=True),
         Column("attempts", Integer, nullable=False, server_default="0"),
         Column("last_error", Text, nullable=True),
     )
@@ -49,6 +50,6 @@ def messaging_tables(metadata: MetaData) -> tuple[Table, Table]:
         metadata,
         Column("consumer", String(80), primary_key=True),
         Column("message_id", String(64), primary_key=True),
-        Column("processed_at", DateTime(timezone=True), nullable=False),
+        Column("processed_at", UtcDateTime(), nullable=False),
     )
     return outbox, inbox

@@ -26,7 +26,6 @@ from sqlalchemy import (
     JSON,
     BigInteger,
     Column,
-    DateTime,
     ForeignKey,
     Index,
     Integer,
@@ -40,6 +39,8 @@ from sqlalchemy import (
     func,
 )
 from sqlalchemy.dialects.postgresql import JSONB, TSVECTOR
+
+from libs.common.db import UtcDateTime
 
 metadata = MetaData()
 
@@ -68,8 +69,8 @@ records = Table(
     Column("publisher", Text),
     Column("year", SmallInteger),
     Column("material_type", String(24), nullable=False),
-    Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
-    Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Column("created_at", UtcDateTime(), nullable=False, server_default=func.now()),
+    Column("updated_at", UtcDateTime(), nullable=False, server_default=func.now()),
 )
 
 record_keys = Table(
@@ -94,7 +95,7 @@ holdings = Table(
     Column("barcode", String(64)),
     # ItemChanged.version last applied (0: loaded in bulk, before any event).
     Column("version", Integer, nullable=False, server_default="0"),
-    Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Column("updated_at", UtcDateTime(), nullable=False, server_default=func.now()),
     PrimaryKeyConstraint("library", "item_id", name="pk_holdings"),
     Index("ix_holdings_record", "record_id"),
 )

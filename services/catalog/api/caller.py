@@ -18,6 +18,7 @@ from fastapi import Request
 from libs.common.auth import Principal, current_principal
 from libs.common.errors import Problem
 from libs.common.federation import Federation
+from libs.common.openapi import token_optional
 from services.catalog.domain.query import Patron
 
 
@@ -25,6 +26,7 @@ def federation_of(request: Request) -> Federation:
     return request.app.state.federation
 
 
+@token_optional
 def optional_principal(request: Request) -> Principal | None:
     """The caller when a token is sent (an invalid or expired one is a 401), else None."""
     header = request.headers.get("authorization", "")

@@ -11,7 +11,6 @@ from sqlalchemy import (
     Boolean,
     Column,
     Date,
-    DateTime,
     ForeignKey,
     Index,
     Integer,
@@ -21,6 +20,7 @@ from sqlalchemy import (
     text,
 )
 
+from libs.common.db import UtcDateTime
 from libs.common.idempotency import idempotency_table
 from libs.common.messaging.tables import messaging_tables
 
@@ -48,8 +48,8 @@ items = Table(
     Column("status", String(24), nullable=False),
     # Grows by one with every change, so the catalogue can apply changes in order per item.
     Column("version", Integer, nullable=False),
-    Column("created_at", DateTime(timezone=True), nullable=False),
-    Column("updated_at", DateTime(timezone=True), nullable=False),
+    Column("created_at", UtcDateTime(), nullable=False),
+    Column("updated_at", UtcDateTime(), nullable=False),
     # The title reservations queue on (HKPL-03, holds): copies of one work share it.
     Column("title_id", String(64), nullable=True, index=True),
     # Accompanying material of a set names its main item (HKPL-05).
@@ -76,8 +76,8 @@ patrons = Table(
     Column("registered_on", Date, nullable=False),
     Column("cancelled_on", Date, nullable=True),
     Column("suspensions", JSON, nullable=False),
-    Column("created_at", DateTime(timezone=True), nullable=False),
-    Column("updated_at", DateTime(timezone=True), nullable=False),
+    Column("created_at", UtcDateTime(), nullable=False),
+    Column("updated_at", UtcDateTime(), nullable=False),
 )
 
 # One row per account: the sign-in secrets (argon2 hashes only, HKPL-08), the lock-out, and
@@ -89,11 +89,11 @@ credentials = Table(
     Column("password_hash", String(255), nullable=True),
     Column("phone_digits_hash", String(255), nullable=True),
     Column("failed_sign_ins", Integer, nullable=False, server_default="0"),
-    Column("locked_at", DateTime(timezone=True), nullable=True),
+    Column("locked_at", UtcDateTime(), nullable=True),
     Column("smart_id_hkid", String(16), nullable=True, unique=True),
     Column("smart_id_date_of_issue", Date, nullable=True),
     Column("smart_id_status", String(16), nullable=True),
-    Column("smart_id_reported_lost_at", DateTime(timezone=True), nullable=True),
+    Column("smart_id_reported_lost_at", UtcDateTime(), nullable=True),
     Column("smart_id_continue", Boolean, nullable=False),
     # HKPL-08: the HKID number given at registration (normalised, one account per number),
     # so that it signs in without a smart ID card; HKPL-14 allows only the number to be kept.
@@ -123,7 +123,7 @@ library_cards = Table(
     Column("patron_id", String(64), ForeignKey("patrons.id"), nullable=False, index=True),
     Column("issued_on", Date, nullable=False),
     Column("status", String(16), nullable=False),
-    Column("reported_lost_at", DateTime(timezone=True), nullable=True),
+    Column("reported_lost_at", UtcDateTime(), nullable=True),
     Column("guarantor_card", Boolean, nullable=False),
 )
 
@@ -141,7 +141,7 @@ loans = Table(
     Column("main_item_id", String(64), nullable=True),
     Column("ill", Boolean, nullable=False),
     Column("lender", String(40), nullable=True),
-    Column("checked_out_at", DateTime(timezone=True), nullable=False),
+    Column("checked_out_at", UtcDateTime(), nullable=False),
     Column("checkout_date", Date, nullable=False),
     Column("due_date", Date, nullable=False),
     Column("renewals", Integer, nullable=False, server_default="0"),
@@ -149,7 +149,7 @@ loans = Table(
     Column("recalled_on", Date, nullable=True),
     Column("loss", String(20), nullable=True),
     Column("loss_marked_on", Date, nullable=True),
-    Column("returned_at", DateTime(timezone=True), nullable=True),
+    Column("returned_at", UtcDateTime(), nullable=True),
     Column("returned_to", String(32), nullable=True),
     Column("borrowed_with", String(40), nullable=True),
     # An item is on one loan at a time, even if two counters check it out at once.
@@ -168,7 +168,7 @@ renewal_transactions = Table(
     metadata,
     Column("reference", String(40), primary_key=True),
     Column("patron_id", String(64), ForeignKey("patrons.id"), nullable=False, index=True),
-    Column("at", DateTime(timezone=True), nullable=False),
+    Column("at", UtcDateTime(), nullable=False),
     Column("renewal_day", Date, nullable=False),
 )
 
@@ -192,14 +192,14 @@ holds = Table(
     Column("id", String(64), primary_key=True),
     Column("title_id", String(64), nullable=False, index=True),
     Column("patron_id", String(64), ForeignKey("patrons.id"), nullable=False, index=True),
-    Column("placed_at", DateTime(timezone=True), nullable=False),
+    Column("placed_at", UtcDateTime(), nullable=False),
     Column("sequence", Integer, nullable=False),
     Column("pickup_location", String(32), nullable=False),
     Column("status", String(16), nullable=False),
     Column("item_id", String(64), nullable=True),
     Column("ready_on", Date, nullable=True),
     Column("pickup_by", Date, nullable=True),
-    Column("closed_at", DateTime(timezone=True), nullable=True),
+    Column("closed_at", UtcDateTime(), nullable=True),
 )
 
 ledger_entries = Table(
@@ -210,7 +210,7 @@ ledger_entries = Table(
     Column("kind", String(24), nullable=False),
     Column("amount_minor", Integer, nullable=False),
     Column("currency", String(3), nullable=False),
-    Column("at", DateTime(timezone=True), nullable=False),
+    Column("at", UtcDateTime(), nullable=False),
     Column("entry_date", Date, nullable=False),
     Column("rule", String(16), nullable=True),
     Column("loan_id", String(64), nullable=True),
@@ -240,7 +240,7 @@ loan_notices = Table(
     Column("number", Integer, nullable=False),
     Column("rule", String(16), nullable=True),
     Column("notice_day", Date, nullable=False),
-    Column("at", DateTime(timezone=True), nullable=False),
+    Column("at", UtcDateTime(), nullable=False),
 )
 
 # Named sequences that must not repeat (HKPL-06: the Transaction Reference Number's number).

@@ -48,6 +48,10 @@ SESSION_COOKIE = "illfed_session"
     response_model=SessionView,
     status_code=201,
     summary="Sign in with a card number or HKID number and a password or phone digits",
+    responses={
+        401: {"description": "Sign-in refused: no such card or HKID number, or a wrong secret"},
+        423: {"description": "Sign-in locked after too many wrong secrets"},
+    },
 )
 async def sign_in(body: SignIn, request: Request):
     """HKPL-08. A card number nobody has is answered exactly as a wrong secret is. Repeated

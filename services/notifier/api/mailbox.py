@@ -65,7 +65,11 @@ def _operator(request: Request) -> None:
         raise forbidden("only consortium operators may read the mailbox")
 
 
-@router.get("/api/v1/mailbox", summary="Messages the local SMTP server received, newest first")
+@router.get(
+    "/api/v1/mailbox",
+    summary="Messages the local SMTP server received, newest first",
+    responses={404: {"description": "The demo mailbox is off in this deployment"}},
+)
 async def mailbox_json(request: Request, to: str | None = Query(default=None, max_length=254)):
     mailbox = _mailbox(request)
     _operator(request)

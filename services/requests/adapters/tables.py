@@ -3,7 +3,6 @@
 from sqlalchemy import (
     JSON,
     Column,
-    DateTime,
     Integer,
     MetaData,
     String,
@@ -12,6 +11,7 @@ from sqlalchemy import (
     UniqueConstraint,
 )
 
+from libs.common.db import UtcDateTime
 from libs.common.idempotency import idempotency_table
 from libs.common.messaging.tables import BigId, messaging_tables
 
@@ -32,9 +32,9 @@ dead_letters = Table(
     Column("headers", JSON, nullable=False),
     Column("times", Integer, nullable=False, server_default="1"),
     Column("status", String(16), nullable=False),  # parked | replayed | discarded
-    Column("first_seen_at", DateTime(timezone=True), nullable=False),
-    Column("last_seen_at", DateTime(timezone=True), nullable=False),
-    Column("resolved_at", DateTime(timezone=True), nullable=True),
+    Column("first_seen_at", UtcDateTime(), nullable=False),
+    Column("last_seen_at", UtcDateTime(), nullable=False),
+    Column("resolved_at", UtcDateTime(), nullable=True),
     Column("resolved_by", String(80), nullable=True),
     UniqueConstraint("queue", "message_id", name="uq_dead_letters_queue_message"),
 )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 
 import httpx
@@ -72,3 +73,14 @@ BOOK = {
     "service_point": "main",
     "call_number": "DS796.H757 L58 2019",
 }
+
+
+@pytest.fixture(scope="module")
+def federation(tmp_path_factory):
+    """Every service of a small seeded federation on SQLite (see ``seeded``)."""
+    from tests.integration.api.seeded import seeded_federation
+
+    services = seeded_federation(tmp_path_factory.mktemp("federation"))
+    yield services
+    for service in services.values():
+        asyncio.run(service.runtime.engine.dispose())
