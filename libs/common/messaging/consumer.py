@@ -97,11 +97,7 @@ class Consumer:
             return
         bind_correlation(env.correlation_id)
         # RabbitMQ vouches for user_id; a sender field that disagrees is a forgery.
-        authenticated = principal_of(delivery.user_id)
-        if authenticated == REPLAYER:
-            # The broker service replays a dead letter on an operator's say-so; it vouches
-            # for the original sender, whose broker login it recorded when parking it.
-            authenticated = principal_of(str(delivery.headers.get(REPLAY_HEADER, "")))
+        authenticated = principal_of(vouched_user(delivery))
         if authenticated != env.sender:
             await self._dead_letter(
                 delivery,
@@ -150,7 +146,19 @@ class Consumer:
         log.warning(
             "message dead-lettered", queue=self.queue, reason=reason, message_id=delivery.message_id
         )
+        # The dead letter is republished under this consumer's login: it names the original
+        # publisher, so a replay is checked against the library that sent it, not against us.
+        delivery.headers[REPLAY_HEADER] = vouched_user(delivery)
         await self.bus.dead_letter(delivery, reason)
+
+
+def vouched_user(delivery: Delivery) -> str:
+    """The broker login that published ``delivery``: the ``user_id`` RabbitMQ validated, or,
+    for a dead letter the broker service replays on an operator's say-so, the original
+    publisher's login it recorded when parking it."""
+    if principal_of(delivery.user_id) == REPLAYER and REPLAY_HEADER in delivery.headers:
+        return str(delivery.headers[REPLAY_HEADER])
+    return delivery.user_id or ""
 
 
 def _short(exc: BaseException) -> str:

@@ -152,12 +152,20 @@ async def purge(admin_url: str, *queues: str) -> None:
         await conn.close()
 
 
-async def publish_raw(url: str, body: bytes, *, message_id: str, routing_key="item.changed"):
+async def publish_raw(
+    url: str,
+    body: bytes,
+    *,
+    message_id: str,
+    routing_key="item.changed",
+    exchange="illfed.events",
+    headers: dict | None = None,
+):
     """Publish bytes as-is (no outbox, no envelope checks), as a misbehaving partner might."""
     conn = await aio_pika.connect(url)
     try:
         ch = await conn.channel(publisher_confirms=True)
-        ex = await ch.get_exchange("illfed.events", ensure=False)
+        ex = await ch.get_exchange(exchange, ensure=False)
         from yarl import URL
 
         await ex.publish(
@@ -165,6 +173,7 @@ async def publish_raw(url: str, body: bytes, *, message_id: str, routing_key="it
                 body,
                 message_id=message_id,
                 user_id=URL(url).user,
+                headers=headers or {},
                 delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
             ),
             routing_key=routing_key,
