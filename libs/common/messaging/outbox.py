@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 from datetime import datetime
 
 import structlog
@@ -24,6 +25,10 @@ from libs.common.messaging.delivery import Bus
 from libs.common.messaging.topology import DIRECT, EVENTS
 
 log = structlog.get_logger("illfed.outbox")
+
+#: Fault tests set it to N: the relay process dies right after the broker confirmed its N-th
+#: message, before marking the batch sent (the one moment a message can go out twice).
+DIE_AFTER_CONFIRMS = "ILLFED_FAULT_RELAY_DIE_AFTER_CONFIRMS"
 
 
 def make_envelope(
@@ -156,6 +161,8 @@ class OutboxRelay:
         self.poll_interval = poll_interval
         self._wake = asyncio.Event()
         self._task: asyncio.Task | None = None
+        self._die_after = int(os.environ.get(DIE_AFTER_CONFIRMS) or 0)
+        self._confirmed = 0
         on_outbox_commit(engine, self.wake)
 
     def wake(self) -> None:
@@ -197,6 +204,9 @@ class OutboxRelay:
                     for r in rows
                 )
             )
+            self._confirmed += len(rows)
+            if self._die_after and self._confirmed >= self._die_after:
+                os._exit(70)
             await conn.execute(
                 update(t)
                 .where(t.c.id.in_([r.id for r in rows]))
