@@ -32,6 +32,7 @@ from libs.common.db import drop_database, make_engine, pg_url
 from libs.common.federation import load_federation
 from libs.common.messaging import broker_password
 from libs.common.messaging.broker_admin import delete_vhost, setup_broker
+from libs.common.messaging.outbox import DIE_AFTER_CONFIRM
 from libs.common.messaging.topology import EVENTS, federation_queues
 from libs.common.migrate import upgrade
 from libs.common.settings import DEV_SECRET
@@ -146,6 +147,11 @@ class FaultFederation:
     units: dict[str, Unit] = field(default_factory=dict)
 
     @property
+    def relay_dies(self) -> Path:
+        """Creating this file makes the library's relay die after its next confirm."""
+        return self.folder / "relay-dies"
+
+    @property
     def library(self) -> Unit:
         return self.units[f"circulation-{LIBRARY}"]
 
@@ -190,6 +196,7 @@ async def start_federation(folder: Path) -> FaultFederation:
             f"{prefix}ENVIRONMENT": "development",
             f"{prefix}LOG_LEVEL": "WARNING",
             "ILLFED_DATA_DIR": str(folder),
+            DIE_AFTER_CONFIRM: str(tf.relay_dies),
         }
         argv = [
             sys.executable,
@@ -207,6 +214,17 @@ async def start_federation(folder: Path) -> FaultFederation:
         unit.start()
     for unit in tf.units.values():
         await unit.wait_ready()
+    return tf
+
+
+def shared_federation(config, tmp_path_factory) -> FaultFederation:
+    """One federation for every fault test module of a pytest session (starting one costs
+    tens of seconds); stopped when the session ends."""
+    tf = getattr(config, "_illfed_fault_federation", None)
+    if tf is None:
+        tf = asyncio.run(start_federation(tmp_path_factory.mktemp("fault-federation")))
+        config._illfed_fault_federation = tf
+        config.add_cleanup(lambda: asyncio.run(stop_federation(tf)))
     return tf
 
 
@@ -526,18 +544,16 @@ async def consumer_killed(
 async def publisher_killed_after_confirm(
     tf: FaultFederation, changes: int, items: int = 10, settle_within: float = 60.0
 ) -> Outcome:
-    """The library's process dies right after the broker confirmed a batch and before the
-    outbox rows are marked sent; restarted, it publishes that batch again."""
-    from libs.common.messaging.outbox import DIE_AFTER_CONFIRMS
-
-    tf.library.stop()
-    tf.library.start(**{DIE_AFTER_CONFIRMS: str(items + changes // 3)})
-    await tf.library.wait_ready()
+    """A third of the way through the stream, the library's process dies right after the
+    broker confirmed a batch and before the outbox rows are marked sent; restarted, it
+    publishes that batch again."""
     await tapped(tf.admin_url)
     async with Staff(tf.library) as staff:
         ids = await staff.add_items(items, f"kp{uuid.uuid4().hex[:6]}")
         stream = asyncio.create_task(staff.change_statuses(ids, changes))
-        end = time.monotonic() + 120
+        await staff.wait_done(items + changes // 3)
+        tf.relay_dies.touch()
+        end = time.monotonic() + 60
         while tf.library.alive():
             if stream.done() or time.monotonic() > end:
                 raise RuntimeError("the relay never reached its fault")

@@ -4,21 +4,17 @@ and the catalogue ends up mirroring every item change of the library exactly onc
 
 from __future__ import annotations
 
-import asyncio
-
 import pytest
 
-from tests.faults.proc_helpers import consumer_database_dropped, start_federation, stop_federation
+from tests.faults.proc_helpers import consumer_database_dropped, shared_federation
 
 pytestmark = [pytest.mark.pg, pytest.mark.rabbit]
-CHANGES = 300
+CHANGES = 200
 
 
 @pytest.fixture(scope="module")
-def federation(tmp_path_factory):
-    tf = asyncio.run(start_federation(tmp_path_factory.mktemp("database-drops")))
-    yield tf
-    asyncio.run(stop_federation(tf))
+def federation(request, tmp_path_factory):
+    return shared_federation(request.config, tmp_path_factory)
 
 
 async def test_the_catalogue_losing_its_database_connections_mid_stream_loses_nothing(

@@ -4,26 +4,21 @@ library, none lost, none applied twice, soon after the killed process is back.""
 
 from __future__ import annotations
 
-import asyncio
-
 import pytest
 
 from tests.faults.proc_helpers import (
     consumer_killed,
     publisher_killed_after_confirm,
-    start_federation,
-    stop_federation,
+    shared_federation,
 )
 
 pytestmark = [pytest.mark.pg, pytest.mark.rabbit]
-CHANGES = 300
+CHANGES = 200
 
 
 @pytest.fixture(scope="module")
-def federation(tmp_path_factory):
-    tf = asyncio.run(start_federation(tmp_path_factory.mktemp("process-kills")))
-    yield tf
-    asyncio.run(stop_federation(tf))
+def federation(request, tmp_path_factory):
+    return shared_federation(request.config, tmp_path_factory)
 
 
 async def test_the_catalogue_killed_mid_stream_loses_nothing_and_applies_nothing_twice(

@@ -26,9 +26,9 @@ from libs.common.messaging.topology import DIRECT, EVENTS
 
 log = structlog.get_logger("illfed.outbox")
 
-#: Fault tests set it to N: the relay process dies right after the broker confirmed its N-th
-#: message, before marking the batch sent (the one moment a message can go out twice).
-DIE_AFTER_CONFIRMS = "ILLFED_FAULT_RELAY_DIE_AFTER_CONFIRMS"
+#: Fault tests name a file here; once it exists, the relay's process dies right after the
+#: broker confirmed its next batch, before marking it sent (when a message can go out twice).
+DIE_AFTER_CONFIRM = "ILLFED_FAULT_RELAY_DIE_AFTER_CONFIRM"
 
 
 def make_envelope(
@@ -161,8 +161,7 @@ class OutboxRelay:
         self.poll_interval = poll_interval
         self._wake = asyncio.Event()
         self._task: asyncio.Task | None = None
-        self._die_after = int(os.environ.get(DIE_AFTER_CONFIRMS) or 0)
-        self._confirmed = 0
+        self._die_flag = os.environ.get(DIE_AFTER_CONFIRM)
         on_outbox_commit(engine, self.wake)
 
     def wake(self) -> None:
@@ -204,15 +203,19 @@ class OutboxRelay:
                     for r in rows
                 )
             )
-            self._confirmed += len(rows)
-            if self._die_after and self._confirmed >= self._die_after:
-                os._exit(70)
+            if self._die_flag:
+                self._die_if_asked()
             await conn.execute(
                 update(t)
                 .where(t.c.id.in_([r.id for r in rows]))
                 .values(sent_at=self.clock.now(), attempts=t.c.attempts + 1)
             )
         return len(rows)
+
+    def _die_if_asked(self) -> None:
+        if os.path.exists(self._die_flag):  # type: ignore[arg-type]
+            os.remove(self._die_flag)  # type: ignore[arg-type]
+            os._exit(70)
 
     async def drain(self) -> int:
         """Publish until the outbox is empty (tests and shutdown use it)."""
