@@ -382,8 +382,10 @@ class Tally:
     published: int = 0  # times item.changed went out, duplicates included (from the tap)
 
     @property
-    def duplicates_published(self) -> int:
-        return self.published - self.sent if self.published else 0
+    def applied_twice(self) -> int:
+        # The inbox keys on the message id, so a second application shows as a holding
+        # whose version ran ahead of (or behind) the item's.
+        return len(self.mismatched) if self.lost == 0 else 0
 
     @property
     def settled(self) -> bool:
@@ -391,8 +393,8 @@ class Tally:
 
     def line(self) -> str:
         return (
-            f"sent {self.sent}, applied {self.applied}, lost {self.lost}, "
-            f"duplicates published {self.duplicates_published}, duplicates applied "
+            f"sent {self.sent} ({self.unsent} still in the outbox), applied {self.applied}, "
+            f"lost {self.lost}, applied twice {self.applied_twice}, applied but never sent "
             f"{self.unknown}, dead-lettered {self.parked}, waiting {self.waiting}, items out "
             f"of step {len(self.mismatched)} of {self.items}"
         )
