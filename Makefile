@@ -5,7 +5,7 @@ UV := .tools/bin/uv
 VENV := .venv
 STAMP := $(VENV)/.installed-$(shell cat requirements.lock pyproject.toml Makefile | cksum | cut -d' ' -f1)
 
-.PHONY: install run up test test-fast lint format bench lock clean-data docs
+.PHONY: install run up test test-fast lint format bench soak lock clean-data docs
 
 $(UV):
 	$(PYTHON) -m venv .tools
@@ -42,6 +42,10 @@ format: install
 
 bench: install  ## benchmarks: figures are printed, nothing is asserted on time
 	$(VENV)/bin/python -m bench
+
+SOAK_CHANGES ?= 5000
+soak: install  ## the fault scenarios of tests/faults with thousands of changes; prints the counts
+	$(VENV)/bin/python -m tests.faults.soak --changes $(SOAK_CHANGES)
 
 docs: install  ## regenerate the message contracts' JSON Schema / AsyncAPI document
 	$(VENV)/bin/python -m libs.common.contracts.schema docs/asyncapi.json

@@ -116,15 +116,10 @@ class Consumer:
             return
         bind_correlation(env.correlation_id)
         # RabbitMQ vouches for user_id; a sender field that disagrees is a forgery. A copy
-        # this consumer put back for a retry carries the login validated the first time.
-        own_user = getattr(self.bus, "user_id", None)
-        original_user = vouched_user(delivery, own_user)
+        # this consumer put back for a retry carries the login validated the first time, and
+        # a dead letter the broker service replays names the login that first published it.
+        original_user = self.vouched_user(delivery)
         authenticated = principal_of(original_user)
-        if authenticated == REPLAYER and not own_copy(delivery, own_user):
-            # The broker service replays a dead letter on an operator's say-so; it vouches
-            # for the original sender, whose broker login it recorded when parking it.
-            original_user = str(delivery.headers.get(REPLAY_HEADER, ""))
-            authenticated = principal_of(original_user)
         if authenticated != env.sender:
             await self._dead_letter(
                 delivery,
@@ -175,10 +170,25 @@ class Consumer:
         if self.after_commit is not None:
             self.after_commit()
 
+    def vouched_user(self, delivery: Delivery) -> str:
+        """The broker login that published ``delivery``: the ``user_id`` RabbitMQ validated;
+        for a retry copy this consumer put back, the login validated when it first arrived;
+        for a dead letter the broker service replays on an operator's say-so, the original
+        publisher's login it recorded when parking it."""
+        own_user = getattr(self.bus, "user_id", None)
+        if own_copy(delivery, own_user):
+            return vouched_user(delivery, own_user) or ""
+        if principal_of(delivery.user_id) == REPLAYER and REPLAY_HEADER in delivery.headers:
+            return str(delivery.headers[REPLAY_HEADER])
+        return delivery.user_id or ""
+
     async def _dead_letter(self, delivery: Delivery, reason: str) -> None:
         log.warning(
             "message dead-lettered", queue=self.queue, reason=reason, message_id=delivery.message_id
         )
+        # The dead letter is republished under this consumer's login: it names the original
+        # publisher, so a replay is checked against the library that sent it, not against us.
+        delivery.headers[REPLAY_HEADER] = self.vouched_user(delivery)
         await self.bus.dead_letter(delivery, reason)
 
 

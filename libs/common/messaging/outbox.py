@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 from datetime import datetime, timedelta
 
 import structlog
@@ -24,6 +25,10 @@ from libs.common.messaging.delivery import Bus
 from libs.common.messaging.topology import DIRECT, EVENTS
 
 log = structlog.get_logger("illfed.outbox")
+
+#: Fault tests name a file here; once it exists, the relay's process dies right after the
+#: broker confirmed its next batch, before marking it sent (when a message can go out twice).
+DIE_AFTER_CONFIRM = "ILLFED_FAULT_RELAY_DIE_AFTER_CONFIRM"
 
 
 def make_envelope(
@@ -164,6 +169,7 @@ class OutboxRelay:
         self.claim_lease = timedelta(seconds=claim_lease)
         self._wake = asyncio.Event()
         self._task: asyncio.Task | None = None
+        self._die_flag = os.environ.get(DIE_AFTER_CONFIRM)
         on_outbox_commit(engine, self.wake)
 
     def wake(self) -> None:
@@ -237,6 +243,8 @@ class OutboxRelay:
             ),
             return_exceptions=True,
         )
+        if self._die_flag:
+            self._die_if_asked()
         sent = [r.id for r, res in zip(rows, results, strict=True) if res is None]
         errors = [res for res in results if isinstance(res, BaseException)]
         failed = [r.id for r, res in zip(rows, results, strict=True) if res is not None]
@@ -246,6 +254,11 @@ class OutboxRelay:
         if errors:
             raise errors[0]
         return len(rows)
+
+    def _die_if_asked(self) -> None:
+        if os.path.exists(self._die_flag):  # type: ignore[arg-type]
+            os.remove(self._die_flag)  # type: ignore[arg-type]
+            os._exit(70)
 
     async def drain(self) -> int:
         """Publish until the outbox is empty (tests and shutdown use it)."""

@@ -17,6 +17,8 @@ DIRECT = "illfed.direct"
 DLX = "illfed.dlx"
 USER_PREFIX = "illfed-"
 DEFAULT_DELIVERY_LIMIT = 5
+#: the consortium's own services (every other principal is a member library)
+SHARED_SERVICES = ("catalog", "requests", "notifier")
 
 
 @dataclass(frozen=True)
@@ -77,4 +79,4 @@ def federation_queues(fed: Federation) -> list[QueueSpec]:
 
 
 def principals(fed: Federation) -> list[str]:
-    return ["catalog", "requests", "notifier", *(lib.code for lib in fed.libraries)]
+    return [*SHARED_SERVICES, *(lib.code for lib in fed.libraries)]

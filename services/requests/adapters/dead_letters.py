@@ -19,6 +19,7 @@ from libs.common.db import unit_of_work
 from libs.common.messaging.consumer import REPLAY_HEADER
 from libs.common.messaging.delivery import Bus, Delivery
 from libs.common.messaging.outbox import enqueue_raw
+from libs.common.messaging.topology import SHARED_SERVICES, principal_of
 from services.requests.adapters.tables import dead_letters, outbox
 
 
@@ -29,6 +30,16 @@ def _plain(headers: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def original_user(delivery: Delivery) -> str | None:
+    """Who published the message that was dead-lettered. A shared service's consumer
+    republishes a dead letter under its own login and names the original publisher in a
+    header; a library may publish to the dead-letter exchange too, and could write anything
+    there, so only its own (RabbitMQ-validated) login counts."""
+    if principal_of(delivery.user_id) in SHARED_SERVICES and REPLAY_HEADER in delivery.headers:
+        return str(delivery.headers[REPLAY_HEADER]) or None
+    return delivery.user_id
+
+
 async def park(conn: AsyncConnection, delivery: Delivery, clock: Clock) -> None:
     now = clock.now()
     queue = str(delivery.headers.get("x-illfed-queue") or delivery.queue.removesuffix(".dlq"))
@@ -36,7 +47,7 @@ async def park(conn: AsyncConnection, delivery: Delivery, clock: Clock) -> None:
         "queue": queue,
         "message_id": delivery.message_id or "",
         "reason": str(delivery.headers.get("x-illfed-reason") or "rejected by the broker"),
-        "original_user": delivery.user_id,
+        "original_user": original_user(delivery),
         "body": delivery.body.decode("utf-8", "replace"),
         "headers": _plain(delivery.headers),
         "status": "parked",

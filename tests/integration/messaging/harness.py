@@ -157,13 +157,19 @@ async def purge(admin_url: str, *queues: str) -> None:
 
 
 async def publish_raw(
-    url: str, body: bytes, *, message_id: str, routing_key="item.changed", headers=None
+    url: str,
+    body: bytes,
+    *,
+    message_id: str,
+    routing_key="item.changed",
+    exchange="illfed.events",
+    headers: dict | None = None,
 ):
     """Publish bytes as-is (no outbox, no envelope checks), as a misbehaving partner might."""
     conn = await aio_pika.connect(url)
     try:
         ch = await conn.channel(publisher_confirms=True)
-        ex = await ch.get_exchange("illfed.events", ensure=False)
+        ex = await ch.get_exchange(exchange, ensure=False)
         from yarl import URL
 
         await ex.publish(
