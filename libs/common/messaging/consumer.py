@@ -146,7 +146,7 @@ class Consumer:
         except asyncio.CancelledError:
             raise
         except Exception as exc:
-            attempts = failed_before(delivery, own_user) + 1
+            attempts = failed_before(delivery, getattr(self.bus, "user_id", None)) + 1
             if attempts >= self.delivery_limit:
                 await self._dead_letter(
                     delivery, f"failed {attempts} times, last error: {_short(exc)}"

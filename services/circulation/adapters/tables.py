@@ -110,9 +110,9 @@ patron_sessions = Table(
     Column("session_id", String(64), primary_key=True),
     Column("patron_id", String(64), ForeignKey("patrons.id"), nullable=False, index=True),
     Column("card_number", String(20), nullable=True),  # the card it signed in with, if any
-    Column("started_at", DateTime(timezone=True), nullable=False),
-    Column("expires_at", DateTime(timezone=True), nullable=False),
-    Column("ended_at", DateTime(timezone=True), nullable=True),
+    Column("started_at", UtcDateTime(), nullable=False),
+    Column("expires_at", UtcDateTime(), nullable=False),
+    Column("ended_at", UtcDateTime(), nullable=True),
     Column("end_reason", String(32), nullable=True),
 )
 
