@@ -146,7 +146,7 @@ async def prepare_distributed(
     for u in all_units:
         await upgrade(u.service, urls[u.key])
     passwords = {p: broker_password(settings.secret_key, p) for p in principals(fed)}
-    await setup_broker(admin_url, passwords, federation_queues(fed))
+    await setup_broker(admin_url, passwords, federation_queues(fed), fed)
     await _seed(fed, all_units, urls)
     return urls
 

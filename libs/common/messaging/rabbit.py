@@ -13,7 +13,7 @@ from aio_pika.abc import AbstractIncomingMessage, AbstractRobustConnection
 from yarl import URL
 
 from libs.common.messaging.delivery import Delivery, DeliveryHandler, Unroutable
-from libs.common.messaging.topology import DIRECT, DLX, EVENTS, QueueSpec, broker_user
+from libs.common.messaging.topology import DLX, QueueSpec, broker_user, topology
 
 
 def principal_url(base_url: str, principal: str, password: str) -> str:
@@ -145,30 +145,18 @@ class RabbitBus:
 
 
 async def declare_topology(admin_url: str, specs: list[QueueSpec]) -> None:
-    """Declare exchanges, quorum queues with delivery limits, and their dead-letter queues."""
+    """Declare exchanges, quorum queues with delivery limits, their dead-letter queues and
+    the bindings, as :func:`~libs.common.messaging.topology.topology` lists them."""
+    plan = topology(specs)
     conn = await aio_pika.connect(admin_url)
     try:
         ch = await conn.channel()
-        await ch.declare_exchange(EVENTS, aio_pika.ExchangeType.TOPIC, durable=True)
-        await ch.declare_exchange(DIRECT, aio_pika.ExchangeType.DIRECT, durable=True)
-        dlx = await ch.declare_exchange(DLX, aio_pika.ExchangeType.DIRECT, durable=True)
-        for spec in specs:
-            dlq = await ch.declare_queue(
-                spec.dlq, durable=True, arguments={"x-queue-type": "quorum"}
-            )
-            await dlq.bind(dlx, routing_key=spec.dlq)
-            q = await ch.declare_queue(
-                spec.name,
-                durable=True,
-                arguments={
-                    "x-queue-type": "quorum",
-                    # Safety net: a message that keeps failing is parked, never redelivered forever.
-                    "x-delivery-limit": spec.delivery_limit,
-                    "x-dead-letter-exchange": DLX,
-                    "x-dead-letter-routing-key": spec.dlq,
-                },
-            )
-            for exchange, key in spec.bindings:
-                await q.bind(exchange, routing_key=key)
+        for ex in plan.exchanges:
+            await ch.declare_exchange(ex.name, aio_pika.ExchangeType(ex.type), durable=True)
+        for q in plan.queues:
+            await ch.declare_queue(q.name, durable=True, arguments=q.arguments)
+        for b in plan.bindings:
+            queue = await ch.get_queue(b.queue, ensure=False)
+            await queue.bind(b.exchange, routing_key=b.routing_key)
     finally:
         await conn.close()
