@@ -5,7 +5,7 @@ UV := .tools/bin/uv
 VENV := .venv
 STAMP := $(VENV)/.installed-$(shell cat requirements.lock pyproject.toml | cksum | cut -d' ' -f1)
 
-.PHONY: install run up test test-fast lint format bench lock clean-data docs
+.PHONY: install run up test test-fast lint format bench lock clean-data docs definitions
 
 $(UV):
 	$(PYTHON) -m venv .tools
@@ -43,6 +43,9 @@ bench: install  ## benchmarks: figures are printed, nothing is asserted on time
 
 docs: install  ## regenerate the message contracts' JSON Schema / AsyncAPI document
 	$(VENV)/bin/python -m libs.common.contracts.schema docs/asyncapi.json
+
+definitions: install  ## regenerate deploy/rabbitmq/definitions.json from the topology code
+	$(VENV)/bin/python -m deploy.rabbitmq_definitions
 
 lock: $(UV)  ## re-pin every dependency after editing pyproject.toml
 	$(UV) pip compile pyproject.toml --group dev --python-version 3.11 --no-header -q -o requirements.lock
