@@ -49,6 +49,8 @@ definitions: install  ## regenerate deploy/rabbitmq/definitions.json from the to
 
 lock: $(UV)  ## re-pin every dependency after editing pyproject.toml
 	$(UV) pip compile pyproject.toml --group dev --python-version 3.11 --no-header -q -o requirements.lock
+	# The container image's: runtime dependencies only, at the very versions pinned above.
+	$(UV) pip compile pyproject.toml --python-version 3.11 --no-header -q -c requirements.lock -o deploy/requirements.runtime.lock
 
 clean-data:  ## forget the embedded federation's data (it is re-seeded on the next run)
 	rm -rf data
