@@ -1,6 +1,6 @@
 """The container's health check: the unit named by ILLFED_UNIT answers /health on its port.
 
-    python -m deploy.healthcheck      # exit 0 when healthy, 1 when not
+python -m deploy.healthcheck      # exit 0 when healthy, 1 when not
 """
 
 from __future__ import annotations
