@@ -5,7 +5,7 @@ UV := .tools/bin/uv
 VENV := .venv
 STAMP := $(VENV)/.installed-$(shell cat requirements.lock pyproject.toml | cksum | cut -d' ' -f1)
 
-.PHONY: install run up test test-fast lint format bench lock clean-data docs definitions
+.PHONY: install run up test test-fast lint format bench lock clean-data docs definitions manifests
 
 $(UV):
 	$(PYTHON) -m venv .tools
@@ -46,6 +46,9 @@ docs: install  ## regenerate the message contracts' JSON Schema / AsyncAPI docum
 
 definitions: install  ## regenerate deploy/rabbitmq/definitions.json from the topology code
 	$(VENV)/bin/python -m deploy.rabbitmq_definitions
+
+manifests: install  ## regenerate deploy/compose.yaml and deploy/k8s/ from deploy/federation.toml
+	$(VENV)/bin/python -m deploy.manifests
 
 lock: $(UV)  ## re-pin every dependency after editing pyproject.toml
 	$(UV) pip compile pyproject.toml --group dev --python-version 3.11 --no-header -q -o requirements.lock
