@@ -100,7 +100,7 @@ class Steps:
         await asyncio.gather(*(one(aw) for aw in work))
 
 
-async def check_servers(pg_host: str = PG_HOST, admin_url: str = "") -> None:
+async def check_servers(pg_host: str = PG_HOST, admin_url: str = "", pg_port: int = 5432) -> None:
     """Fail fast, with the command to run, when PostgreSQL or RabbitMQ is not there."""
     import shutil
 
@@ -110,11 +110,11 @@ async def check_servers(pg_host: str = PG_HOST, admin_url: str = "") -> None:
     problems = []
     try:
         conn = await asyncpg.connect(
-            host=pg_host, port=5432, user="postgres", database="postgres", timeout=5
+            host=pg_host, port=pg_port, user="postgres", database="postgres", timeout=5
         )
         await conn.close()
     except (OSError, TimeoutError, asyncpg.PostgresError) as exc:
-        problems.append(PG_HINT.format(where=f"{pg_host}:5432", why=_why(exc)))
+        problems.append(PG_HINT.format(where=f"{pg_host}:{pg_port}", why=_why(exc)))
     url = URL(admin_url)
     try:
         conn = await aio_pika.connect(str(url.with_path("/")), timeout=5)
