@@ -34,7 +34,7 @@ from libs.common.logs import configure_logging
 from libs.common.messaging import broker_password, connect_bus
 from libs.common.messaging.memory import MemoryBroker
 from libs.common.messaging.topology import federation_queues, principals
-from libs.common.migrate import upgrade
+from libs.common.migrate import is_current, upgrade
 from libs.common.settings import CommonSettings
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -296,7 +296,9 @@ def serve_unit(key: str, federation_path: str | None, host: str | None = None) -
     asyncio.run(main())
 
 
-async def migrate_units(fed: Federation, keys: list[str], db_prefix: str | None) -> None:
+async def migrate_units(
+    fed: Federation, keys: list[str], db_prefix: str | None, check: bool = False
+) -> None:
     """Bring each unit's database to the newest schema, one after the other (a one-shot job:
     replicas never migrate, so two never race over one schema). The URL is the unit's
     ``ILLFED_<SERVICE>_DATABASE_URL`` or, with a prefix, the local PostgreSQL's."""
@@ -309,6 +311,10 @@ async def migrate_units(fed: Federation, keys: list[str], db_prefix: str | None)
     for key in keys or list(by_key):
         u = by_key[key]
         url = u.pg_url(db_prefix) if db_prefix else service_settings(u.service).database_url
+        if check:
+            if not await is_current(u.service, url):
+                raise SystemExit(f"{key}: the database is not at the newest schema yet")
+            continue
         await upgrade(u.service, url)
         print(f"{MIGRATED}{key}", flush=True)
 
@@ -336,6 +342,9 @@ def main(argv: list[str] | None = None) -> None:
     mig = sub.add_parser("migrate", help="migrate units' databases, then exit (a one-shot job)")
     mig.add_argument("keys", nargs="*", help="units (all when none): catalog, circulation-hku…")
     mig.add_argument("--db-prefix", default=None, help="the local PostgreSQL's databases")
+    mig.add_argument(
+        "--check", action="store_true", help="only tell (exit code) whether they are migrated"
+    )
     args = parser.parse_args(argv)
     fed = load_federation(args.federation)
     data_dir = Path(args.data)
@@ -346,7 +355,7 @@ def main(argv: list[str] | None = None) -> None:
         keys = [u.key for u in units(fed)]
         raise SystemExit(serve_forked(keys, lambda key: serve_unit(key, args.federation)))
     elif args.cmd == "migrate":
-        asyncio.run(migrate_units(fed, args.keys, args.db_prefix))
+        asyncio.run(migrate_units(fed, args.keys, args.db_prefix, args.check))
     elif args.cmd == "run":
         settings = CommonSettings()
         asyncio.run(run_embedded(fed, data_dir, settings.secret_key))

@@ -245,6 +245,20 @@ def unit_objects(u: Unit, replicas: int = 2) -> list[dict]:
             "limits": {"cpu": "1", "memory": "768Mi"},
         },
     }
+    wait_schema = _container(u, [])
+    wait_schema |= {
+        "name": "wait-for-schema",
+        "command": [
+            "sh",
+            "-c",
+            f"until python -m deploy.launch migrate --check {u.key}; do sleep 5; done",
+        ],
+        "resources": {
+            "requests": {"cpu": "50m", "memory": "128Mi"},
+            "limits": {"cpu": "500m", "memory": "256Mi"},
+        },
+    }
+    del wait_schema["args"]
     migrate = _container(u, ["migrate", u.key])
     migrate["resources"] = {
         "requests": {"cpu": "100m", "memory": "256Mi"},
@@ -260,7 +274,12 @@ def unit_objects(u: Unit, replicas: int = 2) -> list[dict]:
                 "selector": {"matchLabels": {"illfed/unit": u.key}},
                 "template": {
                     "metadata": {"labels": labels},
-                    "spec": _pod_spec([container], terminationGracePeriodSeconds=30),
+                    "spec": _pod_spec(
+                        [container],
+                        # Replicas never migrate: they wait for the unit's migration Job.
+                        initContainers=[wait_schema],
+                        terminationGracePeriodSeconds=30,
+                    ),
                 },
             },
         },
