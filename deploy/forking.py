@@ -21,6 +21,18 @@ UNITS_ENV = "ILLFED_UNITS_ENV"
 SERVICES = ("catalog", "circulation", "notifier", "requests")
 
 
+def _die_with_parent() -> None:
+    """Ask Linux to send SIGTERM when the parent ends, however it ends (even killed), so that
+    no unit outlives the launcher and holds its ports and its output pipe."""
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):  # not Linux: Ctrl-C and SIGTERM still stop them
+        pass
+
+
 def preload() -> None:
     for service in SERVICES:
         importlib.import_module(f"services.{service}.app")
@@ -33,6 +45,8 @@ def serve_forked(keys: list[str], serve: Callable[[str], None]) -> int:
     ``ILLFED_UNITS_ENV`` (JSON: key -> variables). Returns when every child has ended: on
     SIGTERM or SIGINT the children are told to stop; when one ends by itself, the rest are."""
     envs = json.loads(os.environ.pop(UNITS_ENV, "{}"))
+    _die_with_parent()
+    parent = os.getppid()
     preload()
     children: dict[int, str] = {}
     stopping = False
@@ -46,11 +60,14 @@ def serve_forked(keys: list[str], serve: Callable[[str], None]) -> int:
 
     signal.signal(signal.SIGTERM, stop_all)
     signal.signal(signal.SIGINT, stop_all)
+    if os.getppid() != parent:  # the launcher ended while this process was importing
+        return 1
     for key in keys:
         pid = os.fork()
         if pid == 0:
             signal.signal(signal.SIGTERM, signal.SIG_DFL)
             signal.signal(signal.SIGINT, signal.default_int_handler)
+            _die_with_parent()
             code = 0
             try:
                 os.environ.update(envs.get(key, {}))

@@ -146,7 +146,6 @@ async def prepare_distributed(
     admin_url: str,
     db_prefix: str,
     steps: Steps | None = None,
-    federation_path: str | None = None,
 ) -> dict[str, str]:
     """Databases with migrations, broker users and topology, the demo seed: idempotent, in
     parallel where it can, each step shown as it goes."""
@@ -161,14 +160,11 @@ async def prepare_distributed(
         *(seed_library(fed, lib.code, urls[f"circulation-{lib.code}"]) for lib in fed.libraries),
         seed_catalogue(fed, urls["catalog"]),
     ]
-    migrate_argv = [*(["--federation", federation_path] if federation_path else [])]
-    migrate_argv += ["migrate", "--db-prefix", db_prefix]
     with steps or Steps() as shown:
         await prepare(
             shown,
             all_units,
             urls,
-            migrate_argv,
             lambda: setup_broker(admin_url, passwords, federation_queues(fed), fed),
             seed,
         )
@@ -191,9 +187,7 @@ async def run_distributed(
     print(f"preparing {fed.federation.name} on PostgreSQL and RabbitMQ…", flush=True)
     await check_servers(admin_url=admin_url)
     steps = Steps()
-    urls = await prepare_distributed(
-        fed, settings, bus_url, admin_url, db_prefix, steps, federation_path
-    )
+    urls = await prepare_distributed(fed, settings, bus_url, admin_url, db_prefix, steps)
     all_units = units(fed)
     fed_args = ["--data", str(data_dir)]
     if federation_path:

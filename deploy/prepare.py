@@ -6,8 +6,6 @@ screen with how far it got."""
 from __future__ import annotations
 
 import asyncio
-import os
-import sys
 import time
 from collections.abc import Awaitable, Iterable
 
@@ -41,9 +39,9 @@ CTL_HINT = (
     "  Install RabbitMQ on this machine:  sudo apt-get install rabbitmq-server"
 )
 
-# Alembic keeps its migration context in module state, so one process migrates one database
-# at a time: the databases are shared out among a few worker processes instead.
-MIGRATION_WORKERS = max(2, min(4, os.cpu_count() or 2))
+# Alembic keeps its migration context in module state: one database at a time per process.
+# In this process, that is quickest: after the first database of a service (which pays for
+# importing its code) each takes a second or so, less than a worker process takes to start.
 MIGRATED = "migrated "
 
 
@@ -132,43 +130,10 @@ def _why(exc: BaseException) -> str:
     return text.splitlines()[0][:120]
 
 
-async def migrate_in_workers(
-    steps: Steps, all_units: list[Unit], argv: list[str], workers: int = MIGRATION_WORKERS
-) -> None:
-    """Run ``python -m deploy.launch ... migrate KEY...`` in ``workers`` processes, a share of
-    the units each, advancing as each one reports a database migrated."""
-    task = steps.add(f"migrations ({len(all_units)} databases)", len(all_units))
-    shares = [all_units[n::workers] for n in range(workers) if all_units[n::workers]]
-
-    async def worker(share: list[Unit]) -> None:
-        proc = await asyncio.create_subprocess_exec(
-            sys.executable,
-            "-m",
-            "deploy.launch",
-            *argv,
-            *(u.key for u in share),
-            stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.STDOUT,
-        )
-        out = []
-        assert proc.stdout is not None
-        async for raw in proc.stdout:
-            line = raw.decode(errors="replace")
-            if line.startswith(MIGRATED):
-                steps.advance(task)
-            else:
-                out.append(line)
-        if await proc.wait() != 0:
-            raise SystemExit(f"migrating {', '.join(u.key for u in share)} failed:\n{''.join(out)}")
-
-    await asyncio.gather(*(worker(share) for share in shares))
-
-
 async def prepare(
     steps: Steps,
     all_units: list[Unit],
     urls: dict[str, str],
-    migrate_argv: list[str],
     broker,
     seed,
 ) -> None:
@@ -176,6 +141,7 @@ async def prepare(
     (seeding writes each library's items through its outbox, on its own database)."""
 
     from libs.common.db import ensure_database
+    from libs.common.migrate import upgrade
 
     async def broker_step() -> None:
         task = steps.add("broker users, permissions, queues", 1)
@@ -187,7 +153,11 @@ async def prepare(
         await steps.track(
             f"databases ({len(all_units)})", (ensure_database(urls[u.key]) for u in all_units)
         )
-        await migrate_in_workers(steps, all_units, migrate_argv)
+        await steps.track(
+            f"migrations ({len(all_units)} databases)",
+            (upgrade(u.service, urls[u.key]) for u in all_units),
+            limit=1,
+        )
 
     await asyncio.gather(databases_then_migrations(), broker_step())
     await steps.track("demo seed (libraries, catalogue)", seed)
