@@ -5,7 +5,7 @@ UV := .tools/bin/uv
 VENV := .venv
 STAMP := $(VENV)/.installed-$(shell cat requirements.lock pyproject.toml Makefile | cksum | cut -d' ' -f1)
 
-.PHONY: install run up test test-fast lint format bench soak lock clean-data docs
+.PHONY: install run up test test-fast lint format bench soak lock clean-data docs definitions manifests
 
 $(UV):
 	$(PYTHON) -m venv .tools
@@ -50,8 +50,16 @@ soak: install  ## the fault scenarios of tests/faults with thousands of changes;
 docs: install  ## regenerate the message contracts' JSON Schema / AsyncAPI document
 	$(VENV)/bin/python -m libs.common.contracts.schema docs/asyncapi.json
 
+definitions: install  ## regenerate deploy/rabbitmq/definitions.json from the topology code
+	$(VENV)/bin/python -m deploy.rabbitmq_definitions
+
+manifests: install  ## regenerate deploy/compose.yaml and deploy/k8s/ from deploy/federation.toml
+	$(VENV)/bin/python -m deploy.manifests
+
 lock: $(UV)  ## re-pin every dependency after editing pyproject.toml
 	$(UV) pip compile pyproject.toml --group dev --python-version 3.11 --no-header -q -o requirements.lock
+	# The container image's: runtime dependencies only, at the very versions pinned above.
+	$(UV) pip compile pyproject.toml --python-version 3.11 --no-header -q -c requirements.lock -o deploy/requirements.runtime.lock
 
 clean-data:  ## forget the embedded federation's data (it is re-seeded on the next run)
 	rm -rf data

@@ -14,14 +14,18 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import json
 import os
 import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import uvicorn
 
+from deploy.forking import UNITS_ENV, serve_forked
+from deploy.prepare import MIGRATED, Steps, check_servers, prepare
 from deploy.units import Unit, build_unit, units
 from libs.common.auth import client_secret
 from libs.common.clock import SystemClock
@@ -30,6 +34,7 @@ from libs.common.logs import configure_logging
 from libs.common.messaging import broker_password, connect_bus
 from libs.common.messaging.memory import MemoryBroker
 from libs.common.messaging.topology import federation_queues, principals
+from libs.common.migrate import is_current, upgrade
 from libs.common.settings import CommonSettings
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -87,7 +92,6 @@ async def _seed(fed: Federation, all_units: list[Unit], urls: dict[str, str]) ->
 
 
 async def run_embedded(fed: Federation, data_dir: Path, secret_key: str) -> None:
-    from libs.common.migrate import upgrade
 
     configure_logging("illfed", os.environ.get("ILLFED_LOG_LEVEL", "WARNING"))
     _demo_mailbox_on()
@@ -161,19 +165,34 @@ def _notifier_extras(fed: Federation, data_dir: Path) -> dict:
 
 
 async def prepare_distributed(
-    fed: Federation, settings: CommonSettings, bus_url: str, admin_url: str, db_prefix: str
+    fed: Federation,
+    settings: CommonSettings,
+    bus_url: str,
+    admin_url: str,
+    db_prefix: str,
+    steps: Steps | None = None,
 ) -> dict[str, str]:
-    """Databases with migrations, broker users and topology, the demo seed: idempotent."""
+    """Databases with migrations, broker users and topology, the demo seed: idempotent, in
+    parallel where it can, each step shown as it goes."""
+    from deploy.seed import seed_library
     from libs.common.messaging.broker_admin import setup_broker
-    from libs.common.migrate import upgrade
+    from services.catalog.seed import seed_catalogue
 
     all_units = units(fed)
     urls = {u.key: u.pg_url(db_prefix) for u in all_units}
-    for u in all_units:
-        await upgrade(u.service, urls[u.key])
     passwords = {p: broker_password(settings.secret_key, p) for p in principals(fed)}
-    await setup_broker(admin_url, passwords, federation_queues(fed))
-    await _seed(fed, all_units, urls)
+    seed = [
+        *(seed_library(fed, lib.code, urls[f"circulation-{lib.code}"]) for lib in fed.libraries),
+        seed_catalogue(fed, urls["catalog"]),
+    ]
+    with steps or Steps() as shown:
+        await prepare(
+            shown,
+            all_units,
+            urls,
+            lambda: setup_broker(admin_url, passwords, federation_queues(fed), fed),
+            seed,
+        )
     return urls
 
 
@@ -190,40 +209,45 @@ async def run_distributed(
     _demo_mailbox_on()  # the notifier process inherits it
     admin_url = f"amqp://guest:guest@{rabbit}/{vhost}"
     bus_url = f"amqp://{rabbit}/{vhost}"
-    urls = await prepare_distributed(fed, settings, bus_url, admin_url, db_prefix)
+    started = time.monotonic()
+    print(f"preparing {fed.federation.name} on PostgreSQL and RabbitMQ…", flush=True)
+    await check_servers(admin_url=admin_url)
+    steps = Steps()
+    urls = await prepare_distributed(fed, settings, bus_url, admin_url, db_prefix, steps)
     _compile_bytecode()
     all_units = units(fed)
     fed_args = ["--data", str(data_dir)]
     if federation_path:
         fed_args += ["--federation", str(federation_path)]
-    procs: list[subprocess.Popen] = []
+    envs = {}
     for u in all_units:
         prefix = f"ILLFED_{u.service.upper()}_"
-        env = {
-            **os.environ,
+        envs[u.key] = {
             f"{prefix}DATABASE_URL": urls[u.key],
             f"{prefix}BUS_URL": bus_url,
             f"{prefix}SECRET_KEY": settings.secret_key,
             f"{prefix}ENVIRONMENT": settings.environment,
-            "ILLFED_DATA_DIR": str(data_dir),
         }
-        procs.append(
-            subprocess.Popen(  # noqa: ASYNC220 - starting a child does not block
-                [sys.executable, "-m", "deploy.launch", *fed_args, "serve-unit", u.key],
-                cwd=ROOT,
-                env=env,
-            )
+    # One process imports the services once and forks a process per unit (deploy.forking).
+    procs: list[subprocess.Popen] = [
+        subprocess.Popen(  # noqa: ASYNC220 - starting a child does not block
+            [sys.executable, "-m", "deploy.launch", *fed_args, "serve-units"],
+            cwd=ROOT,
+            env={**os.environ, UNITS_ENV: json.dumps(envs), "ILLFED_DATA_DIR": str(data_dir)},
         )
+    ]
     stop = _stop_event()
     try:
-        await _wait_ready(fed, all_units, procs, stop)
+        with Steps() as shown:
+            await _wait_ready(fed, all_units, procs, stop, shown)
         if not stop.is_set():
             _print_urls(
                 fed,
                 all_units,
-                f"distributed, {len(procs)} processes",
+                f"distributed, {len(all_units)} processes",
                 _mailbox_line(fed, settings.secret_key),
             )
+            print(f"ready in {time.monotonic() - started:.1f} s", flush=True)
             await stop.wait()
     finally:
         print("stopping…", flush=True)
@@ -249,28 +273,35 @@ def _compile_bytecode() -> None:
 
 
 async def _wait_ready(
-    fed: Federation, all_units: list[Unit], procs, stop: asyncio.Event, limit: float = 120.0
+    fed: Federation,
+    all_units: list[Unit],
+    procs,
+    stop: asyncio.Event,
+    steps: Steps,
+    limit: float = 120.0,
 ) -> None:
     import httpx
 
     pending = {u.key: f"http://{fed.federation.host}:{u.port}/ready" for u in all_units}
+    task = steps.add(f"starting {len(all_units)} processes (ready)", len(all_units))
     loop = asyncio.get_running_loop()
     deadline = loop.time() + limit
     async with httpx.AsyncClient(timeout=2.0) as client:
         while pending and not stop.is_set():
-            for u, p in zip(all_units, procs, strict=True):
+            for p in procs:
                 if p.poll() is not None:
-                    raise SystemExit(f"{u.key} exited with code {p.returncode}")
+                    raise SystemExit(f"the federation's processes exited (code {p.returncode})")
             for key, url in list(pending.items()):
                 with contextlib.suppress(httpx.HTTPError):
                     if (await client.get(url)).status_code == 200:
                         del pending[key]
+                        steps.advance(task)
             if loop.time() > deadline:
                 raise SystemExit(f"not ready after {limit:.0f}s: {', '.join(pending)}")
             await asyncio.sleep(0.3)
 
 
-def serve_unit(key: str, federation_path: str | None) -> None:
+def serve_unit(key: str, federation_path: str | None, host: str | None = None) -> None:
     """One unit as its own process (what `up` starts for each service and library)."""
     from libs.common.process import serve
     from libs.common.settings import service_settings
@@ -290,7 +321,8 @@ def serve_unit(key: str, federation_path: str | None) -> None:
         )
 
     async def main():
-        task = asyncio.create_task(serve(build, fed.federation.host, unit.port))
+        bind = host or os.environ.get("ILLFED_BIND_HOST") or fed.federation.host
+        task = asyncio.create_task(serve(build, bind, unit.port))
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, task.cancel)
@@ -298,6 +330,29 @@ def serve_unit(key: str, federation_path: str | None) -> None:
             await task
 
     asyncio.run(main())
+
+
+async def migrate_units(
+    fed: Federation, keys: list[str], db_prefix: str | None, check: bool = False
+) -> None:
+    """Bring each unit's database to the newest schema, one after the other (a one-shot job:
+    replicas never migrate, so two never race over one schema). The URL is the unit's
+    ``ILLFED_<SERVICE>_DATABASE_URL`` or, with a prefix, the local PostgreSQL's."""
+    from libs.common.settings import service_settings
+
+    by_key = {u.key: u for u in units(fed)}
+    unknown = [k for k in keys if k not in by_key]
+    if unknown:
+        raise SystemExit(f"no such unit: {', '.join(unknown)} (units: {', '.join(by_key)})")
+    for key in keys or list(by_key):
+        u = by_key[key]
+        url = u.pg_url(db_prefix) if db_prefix else service_settings(u.service).database_url
+        if check:
+            if not await is_current(u.service, url):
+                raise SystemExit(f"{key}: the database is not at the newest schema yet")
+            continue
+        await upgrade(u.service, url)
+        print(f"{MIGRATED}{key}", flush=True)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -316,14 +371,27 @@ def main(argv: list[str] | None = None) -> None:
     up.add_argument("--rabbit", default="127.0.0.1:5672")
     up.add_argument("--vhost", default="illfed")
     up.add_argument("--db-prefix", default="illfed")
-    unit = sub.add_parser("serve-unit", help=argparse.SUPPRESS)
+    sub.add_parser("serve-units", help=argparse.SUPPRESS)
+    unit = sub.add_parser("serve-unit", help="serve one unit (what a container runs)")
     unit.add_argument("key")
+    unit.add_argument("--host", default=None, help="address to listen on (federation's host)")
+    mig = sub.add_parser("migrate", help="migrate units' databases, then exit (a one-shot job)")
+    mig.add_argument("keys", nargs="*", help="units (all when none): catalog, circulation-hku…")
+    mig.add_argument("--db-prefix", default=None, help="the local PostgreSQL's databases")
+    mig.add_argument(
+        "--check", action="store_true", help="only tell (exit code) whether they are migrated"
+    )
     args = parser.parse_args(argv)
     fed = load_federation(args.federation)
     data_dir = Path(args.data)
     data_dir.mkdir(parents=True, exist_ok=True)
     if args.cmd == "serve-unit":
-        serve_unit(args.key, args.federation)
+        serve_unit(args.key, args.federation, args.host)
+    elif args.cmd == "serve-units":
+        keys = [u.key for u in units(fed)]
+        raise SystemExit(serve_forked(keys, lambda key: serve_unit(key, args.federation)))
+    elif args.cmd == "migrate":
+        asyncio.run(migrate_units(fed, args.keys, args.db_prefix, args.check))
     elif args.cmd == "run":
         settings = CommonSettings()
         asyncio.run(run_embedded(fed, data_dir, settings.secret_key))

@@ -85,16 +85,22 @@ def demo_items(library: str, service_points: list[str]) -> list[dict]:
     return out
 
 
-async def seed_federation(fed: Federation, urls: dict[str, str]) -> None:
+async def seed_library(fed: Federation, library: str, url: str) -> None:
+    """One library's demo items and patrons, unless it has items already."""
     clock = SystemClock()
+    engine = make_engine(url)
+    try:
+        async with unit_of_work(engine) as conn:
+            if await items_repo.count_items(conn):
+                return  # seeded before: keep what is there
+            lib = fed.library(library)
+            for item in demo_items(lib.code, [sp.code for sp in lib.service_points]):
+                await items_repo.add_item(conn, lib.code, item, clock)
+            await seed_demo_patrons(conn, fed, lib.code, clock)
+    finally:
+        await engine.dispose()
+
+
+async def seed_federation(fed: Federation, urls: dict[str, str]) -> None:
     for lib in fed.libraries:
-        engine = make_engine(urls[f"circulation-{lib.code}"])
-        try:
-            async with unit_of_work(engine) as conn:
-                if await items_repo.count_items(conn):
-                    continue  # seeded before: keep what is there
-                for item in demo_items(lib.code, [sp.code for sp in lib.service_points]):
-                    await items_repo.add_item(conn, lib.code, item, clock)
-                await seed_demo_patrons(conn, fed, lib.code, clock)
-        finally:
-            await engine.dispose()
+        await seed_library(fed, lib.code, urls[f"circulation-{lib.code}"])

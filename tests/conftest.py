@@ -42,7 +42,7 @@ def rabbit_vhost():
     admin_url = RABBIT_ADMIN.rstrip("/") + "/" + vhost
     passwords = {p: broker_password(DEV_SECRET, p) for p in principals(fed)}
     try:
-        asyncio.run(setup_broker(admin_url, passwords, federation_queues(fed)))
+        asyncio.run(setup_broker(admin_url, passwords, federation_queues(fed), fed))
     except Exception as exc:
         pytest.fail(f"RabbitMQ is not reachable or not administrable: {exc}")
     yield admin_url

@@ -64,6 +64,26 @@ async def upgrade(service: str, url: str) -> None:
         await engine.dispose()
 
 
+async def is_current(service: str, url: str) -> bool:
+    """Whether the database at ``url`` exists and has the newest schema (what a replica waits
+    for while the one-shot migration job runs)."""
+    from alembic.runtime.migration import MigrationContext
+    from alembic.script import ScriptDirectory
+
+    heads = set(ScriptDirectory.from_config(_config(service)).get_heads())
+    engine = make_engine(url)
+    try:
+        async with engine.connect() as conn:
+            current = await conn.run_sync(
+                lambda c: set(MigrationContext.configure(c).get_current_heads())
+            )
+    except Exception:  # no server, no database yet: not current
+        return False
+    finally:
+        await engine.dispose()
+    return current == heads
+
+
 async def _revision(service: str, message: str) -> None:
     # Autogenerate against an empty SQLite database brought to head, so the new revision holds
     # exactly what the tables module added since.

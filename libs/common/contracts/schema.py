@@ -38,7 +38,7 @@ def asyncapi() -> dict:
         },
     }
     channels[DIRECT] = {
-        "description": "Direct exchange of addressed messages; routing key = recipient "
+        "description": "Exchange of addressed messages; routing key = recipient "
         "(requests, notifier, circulation.<library>).",
         "messages": {
             k: {"$ref": f"#/components/messages/{k}"} for k in messages if not k.startswith("item.")

@@ -15,14 +15,7 @@ from aio_pika.abc import AbstractIncomingMessage, AbstractRobustConnection
 from yarl import URL
 
 from libs.common.messaging.delivery import Delivery, DeliveryHandler, Unroutable
-from libs.common.messaging.topology import (
-    DIRECT,
-    DLX,
-    EVENTS,
-    QueueSpec,
-    broker_user,
-    retry_name,
-)
+from libs.common.messaging.topology import DLX, QueueSpec, broker_user, retry_name, topology
 
 log = structlog.get_logger("illfed.bus")
 
@@ -243,44 +236,17 @@ class RabbitBus:
 
 async def declare_topology(admin_url: str, specs: list[QueueSpec]) -> None:
     """Declare exchanges, quorum queues with delivery limits, their dead-letter queues and
-    their retry queues."""
+    the bindings, as :func:`~libs.common.messaging.topology.topology` lists them."""
+    plan = topology(specs)
     conn = await aio_pika.connect(admin_url)
     try:
         ch = await conn.channel()
-        await ch.declare_exchange(EVENTS, aio_pika.ExchangeType.TOPIC, durable=True)
-        await ch.declare_exchange(DIRECT, aio_pika.ExchangeType.DIRECT, durable=True)
-        dlx = await ch.declare_exchange(DLX, aio_pika.ExchangeType.DIRECT, durable=True)
-        for spec in specs:
-            dlq = await ch.declare_queue(
-                spec.dlq, durable=True, arguments={"x-queue-type": "quorum"}
-            )
-            await dlq.bind(dlx, routing_key=spec.dlq)
-            q = await ch.declare_queue(
-                spec.name,
-                durable=True,
-                arguments={
-                    "x-queue-type": "quorum",
-                    # Safety net: a message that keeps failing is parked, never redelivered forever.
-                    "x-delivery-limit": spec.delivery_limit,
-                    "x-dead-letter-exchange": DLX,
-                    "x-dead-letter-routing-key": spec.dlq,
-                },
-            )
-            for exchange, key in spec.bindings:
-                await q.bind(exchange, routing_key=key)
-            retry = await ch.declare_queue(
-                spec.retry,
-                durable=True,
-                arguments={
-                    "x-queue-type": "quorum",
-                    # Nobody consumes it: each message waits its own TTL (the retry delay),
-                    # then the broker moves it back to the work queue, confirmed.
-                    "x-dead-letter-exchange": "",
-                    "x-dead-letter-routing-key": spec.name,
-                    "x-dead-letter-strategy": "at-least-once",
-                    "x-overflow": "reject-publish",
-                },
-            )
-            await retry.bind(dlx, routing_key=spec.retry)
+        for ex in plan.exchanges:
+            await ch.declare_exchange(ex.name, aio_pika.ExchangeType(ex.type), durable=True)
+        for q in plan.queues:
+            await ch.declare_queue(q.name, durable=True, arguments=q.arguments)
+        for b in plan.bindings:
+            queue = await ch.get_queue(b.queue, ensure=False)
+            await queue.bind(b.exchange, routing_key=b.routing_key)
     finally:
         await conn.close()
