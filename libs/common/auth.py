@@ -160,10 +160,12 @@ def check_times(claims: dict, now: float) -> None:
         for v in times.values()
     ):
         raise unauthorized("the token is not valid")
-    if times["exp"] <= now:
+    expires = times["exp"]
+    if expires is None or expires <= now:
         raise unauthorized("the token has expired")
     for name in ("iat", "nbf"):
-        if times[name] is not None and times[name] > now + CLOCK_LEEWAY_SECONDS:
+        moment = times[name]
+        if moment is not None and moment > now + CLOCK_LEEWAY_SECONDS:
             raise unauthorized("the token is not valid yet")
 
 

@@ -56,7 +56,7 @@ SECURITY_SCHEMES: dict[str, Any] = {
     },
 }
 #: either one will do
-TOKEN_SECURITY = [{"bearer": []}, {"patronSession": []}]
+TOKEN_SECURITY: list[dict[str, list[str]]] = [{"bearer": []}, {"patronSession": []}]
 WRITES = {"post", "put", "patch", "delete"}
 DESCRIPTIONS = {
     400: "Bad request",

@@ -17,6 +17,7 @@ class Delivery:
     headers: dict[str, Any] = field(default_factory=dict)
     #: how many times this message was delivered before this delivery
     delivery_count: int = 0
+    # Every bus sets both; the None default only lets a test build a Delivery by hand.
     ack: Callable[[], Awaitable[None]] = field(default=None, repr=False)  # type: ignore[assignment]
     nack: Callable[[], Awaitable[None]] = field(default=None, repr=False)  # type: ignore[assignment]
 

@@ -90,14 +90,14 @@ class MemoryBroker:
 
     async def _requeue(self, q: _Queue, msg: _Message) -> None:
         msg.delivery_count += 1
-        limit = q.spec.delivery_limit if q.spec else None
-        if limit is not None and msg.delivery_count > limit:
+        spec = q.spec
+        if spec is not None and msg.delivery_count > spec.delivery_limit:
             msg.headers = {
                 **msg.headers,
                 "x-illfed-reason": "delivery limit reached",
                 "x-illfed-queue": q.name,
             }
-            await self._enqueue(q.spec.dlq, msg)  # type: ignore[union-attr]
+            await self._enqueue(spec.dlq, msg)
             return
         async with q.arrived:
             q.ready.appendleft(msg)

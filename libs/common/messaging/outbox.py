@@ -205,7 +205,7 @@ class OutboxRelay:
                     .where(t.c.id.in_([r.id for r in rows]))
                     .values(claimed_at=now, attempts=t.c.attempts + 1)
                 )
-        return rows
+        return list(rows)
 
     async def _settle(self, sent: list[int], failed: list[int], error: str | None) -> None:
         t = self.outbox
@@ -256,8 +256,9 @@ class OutboxRelay:
         return len(rows)
 
     def _die_if_asked(self) -> None:
-        if os.path.exists(self._die_flag):  # type: ignore[arg-type]
-            os.remove(self._die_flag)  # type: ignore[arg-type]
+        flag = self._die_flag
+        if flag and os.path.exists(flag):
+            os.remove(flag)
             os._exit(70)
 
     async def drain(self) -> int:

@@ -109,13 +109,19 @@ class RabbitBus:
     def _on_reconnected(self, *_: object) -> None:
         log.info("broker connection restored", principal=self.principal)
 
+    def _open(self) -> tuple[AbstractRobustConnection, aio_pika.abc.AbstractChannel]:
+        if self._conn is None or self._channel is None:
+            raise RuntimeError(f"the bus of {self.principal} is used before connect()")
+        return self._conn, self._channel
+
     async def _exchange(self, name: str) -> aio_pika.abc.AbstractExchange:
+        _, channel = self._open()
         if name == "":
-            return self._channel.default_exchange  # type: ignore[union-attr]
+            return channel.default_exchange
         ex = self._exchanges.get(name)
         if ex is None:
             # Passive: the topology is declared once by the deployer, not by each service.
-            ex = await self._channel.declare_exchange(name, passive=True)  # type: ignore[union-attr]
+            ex = await channel.declare_exchange(name, passive=True)
             self._exchanges[name] = ex
         return ex
 
@@ -147,7 +153,8 @@ class RabbitBus:
             raise Unroutable(f"broker did not take {exchange}/{routing_key}: {exc}") from exc
 
     async def consume(self, queue: str, handler: DeliveryHandler, *, prefetch: int = 10):
-        channel = await self._conn.channel()  # type: ignore[union-attr]
+        conn, _ = self._open()
+        channel = await conn.channel()
         await channel.set_qos(prefetch_count=prefetch)
         # Declared passively through the robust channel (not looked up with ensure=False), so
         # that aio-pika restores the queue and its consumer after a reconnect.
@@ -173,7 +180,7 @@ class RabbitBus:
                 message_id=message.message_id,
                 user_id=message.user_id,
                 headers=headers,
-                delivery_count=int(headers.get("x-delivery-count") or 0),
+                delivery_count=_count(headers.get("x-delivery-count")),
                 ack=ack,
                 nack=nack,
             )
@@ -232,6 +239,11 @@ class RabbitBus:
         self._closing = True
         if self._conn is not None:
             await self._conn.close()
+
+
+def _count(value: object) -> int:
+    """RabbitMQ's x-delivery-count header (an integer; anything else counts as none)."""
+    return value if isinstance(value, int) and not isinstance(value, bool) else 0
 
 
 async def declare_topology(admin_url: str, specs: list[QueueSpec]) -> None:
