@@ -25,9 +25,9 @@ def build_runtime(fed: Federation, database_url: str, bus: Bus, clock: Clock) ->
         relay=OutboxRelay(engine, outbox, bus, clock),
     )
     rt.consumers.append(Consumer("requests", "requests.inbox", engine, inbox, bus, clock, {}))
-    rt.consumers.append(
-        DeadLetterCollector(  # type: ignore[arg-type]
-            engine, bus, clock, [q.dlq for q in federation_queues(fed)]
-        )
+    # A component, not a Consumer: it parks whatever reaches a dead-letter queue, with no
+    # contract to check; readiness asks it which queues it reads (``consuming``).
+    rt.components.append(
+        DeadLetterCollector(engine, bus, clock, [q.dlq for q in federation_queues(fed)])
     )
     return rt
