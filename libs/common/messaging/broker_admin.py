@@ -19,8 +19,12 @@ from libs.common.messaging.definitions import definitions
 from libs.common.messaging.rabbit import declare_topology
 from libs.common.messaging.topology import QueueSpec, broker_user
 
+#: how long one ``rabbitmqctl`` call may take; a broker that does not answer by then is
+#: reported, not waited for forever
+CTL_TIMEOUT = 120.0
 
-async def _ctl(*args: str, stdin: bytes | None = None) -> str:
+
+async def _ctl(*args: str, stdin: bytes | None = None, timeout: float = CTL_TIMEOUT) -> str:
     exe = shutil.which("rabbitmqctl") or "rabbitmqctl"
     proc = await asyncio.create_subprocess_exec(
         exe,
@@ -30,7 +34,15 @@ async def _ctl(*args: str, stdin: bytes | None = None) -> str:
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
     )
-    out, err = await proc.communicate(stdin)
+    try:
+        out, err = await asyncio.wait_for(proc.communicate(stdin), timeout)
+    except TimeoutError:
+        proc.kill()
+        await proc.wait()
+        raise RuntimeError(
+            f"rabbitmqctl {' '.join(args[:2])} gave no answer in {timeout:.0f} s; "
+            "is RabbitMQ running and responsive (rabbitmqctl status)?"
+        ) from None
     if proc.returncode != 0:
         raise RuntimeError(f"rabbitmqctl {' '.join(args[:2])} failed: {err.decode().strip()}")
     return out.decode()
@@ -66,6 +78,11 @@ async def ensure_principals(
         passwords={broker_user(p): pw for p, pw in passwords.items()},
         admin_user=admin_user,
     )
+    # The virtual host is added on its own first: an import that also adds virtual hosts
+    # starts each one from the broker's small definitions worker pool, and two such imports
+    # at once (two set-ups of one server) can take every worker and wait on each other.
+    await ensure_vhost(vhost, admin_user or "guest")
+    doc["vhosts"] = []
     wanted = {broker_user(p) for p in passwords}
     doc["users"] = [u for u in doc["users"] if u["name"] in wanted]
     doc["permissions"] = [p for p in doc["permissions"] if p["user"] in wanted | {admin_user}]

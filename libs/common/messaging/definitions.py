@@ -41,7 +41,11 @@ def definitions(
     users = [
         {
             "name": p.user,
-            "password_hash": password_hash(passwords[p.user]) if passwords else "",
+            # A user without a password here (none given, or not one of those set up now)
+            # gets an empty hash: it cannot sign in until its password is set.
+            "password_hash": password_hash(passwords[p.user])
+            if passwords and p.user in passwords
+            else "",
             "hashing_algorithm": HASHING,
             "tags": [],
             "limits": {},
