@@ -5,7 +5,7 @@ from __future__ import annotations
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from libs.common.policy import Decision, Refusal
-from services.circulation.adapters import holds_repo
+from services.circulation.adapters import ledger_repo
 from services.circulation.domain.guarantee import may_pay_for
 from services.circulation.domain.ledger import Ledger, LedgerEntry, payment_entry, waiver_entry
 from services.circulation.domain.patrons import GUARANTOR_RULE
@@ -15,7 +15,7 @@ from services.circulation.handlers.patrons import load_patron
 
 async def statement(conn: AsyncConnection, lib: Library, patron_id: str) -> Ledger:
     await load_patron(conn, lib, patron_id)
-    return await holds_repo.ledger(conn, patron_id, lib.policy.currency)
+    return await ledger_repo.ledger(conn, patron_id, lib.policy.currency)
 
 
 async def settle(
@@ -50,7 +50,7 @@ async def settle(
                 "or as made by the borrower's guarantor",
             )
             raise Refused(Decision.of("payment", [refusal]), 422)
-    ledger = await holds_repo.ledger(conn, patron_id, lib.policy.currency)
+    ledger = await ledger_repo.ledger(conn, patron_id, lib.policy.currency)
     if applies_to is not None and applies_to not in {c.entry_id for c in ledger.charges()}:
         raise NotFound(f"no charge {applies_to} on this account")
     owed = ledger.outstanding_minor()
@@ -69,5 +69,5 @@ async def settle(
         ledger = ledger.post(entry)
     except ValueError as exc:
         raise Invalid(str(exc)) from exc
-    await holds_repo.add_entries(conn, entry)
+    await ledger_repo.add_entries(conn, entry)
     return entry, ledger

@@ -7,7 +7,7 @@ from __future__ import annotations
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from libs.common.policy import Decision
-from services.circulation.adapters import holds_repo, items_repo, loans_repo
+from services.circulation.adapters import holds_repo, items_repo
 from services.circulation.domain.events import DomainEvent
 from services.circulation.domain.holds import Hold, HoldQueue
 from services.circulation.domain.patrons import Patron
@@ -17,7 +17,7 @@ from services.circulation.handlers.patrons import load_patron, patron_blocks
 
 
 async def _titles(conn: AsyncConnection, title_id: str) -> list:
-    copies = await loans_repo.title_rows(conn, title_id)
+    copies = await items_repo.title_rows(conn, title_id)
     # Accompanying material travels with its main item; it is never a copy of the title.
     return [c for c in copies if not (c.set_id and c.main_item_id)]
 
@@ -104,7 +104,7 @@ async def cancel(
         events += passed.events
         if passed.hold is None:
             await items_repo.set_status(conn, lib.code, hold.item_id, "AVAILABLE", lib.clock)
-        row = await loans_repo.find_item_row(conn, item_id=hold.item_id)
+        row = await items_repo.find_item_row(conn, item_id=hold.item_id)
         titles[hold.item_id] = row.title if row else ""
     await holds_repo.save_holds(conn, changed)
     await _notify(conn, lib, {}, events, titles)
@@ -128,7 +128,7 @@ async def expire_pickups(conn: AsyncConnection, lib: Library) -> int:
             expired += 1
             if hold.item_id and hold.item_id not in ready_now:
                 await items_repo.set_status(conn, lib.code, hold.item_id, "AVAILABLE", lib.clock)
-            row = await loans_repo.find_item_row(conn, item_id=hold.item_id)
+            row = await items_repo.find_item_row(conn, item_id=hold.item_id)
             if row is not None:
                 titles[row.id] = row.title
         await _notify(conn, lib, {}, list(change.events), titles)

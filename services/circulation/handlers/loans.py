@@ -11,14 +11,22 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from libs.common.policy import Decision, Refusal, RenewalPlan, surcharge_refusal
-from services.circulation.adapters import holds_repo, items_repo, loans_repo, patrons_repo
-from services.circulation.domain import loans as domain
+from services.circulation.adapters import (
+    counters_repo,
+    holds_repo,
+    items_repo,
+    ledger_repo,
+    loans_repo,
+    patrons_repo,
+)
+from services.circulation.domain import lending as domain
 from services.circulation.domain.errors import ItemNotAvailable, LoanNotActive, SmartIdFieldRefused
 from services.circulation.domain.events import DomainEvent
 from services.circulation.domain.holds import Hold, ReservationState, reservation_state
 from services.circulation.domain.items import KEPT_ON_RETURN, Item
 from services.circulation.domain.ledger import LedgerEntry
-from services.circulation.domain.loans import Loan, RenewalTransaction
+from services.circulation.domain.lending import RenewalTransaction
+from services.circulation.domain.loan import Loan
 from services.circulation.domain.patrons import Patron
 from services.circulation.domain.smart_id import read_smart_id
 from services.circulation.handlers.context import Invalid, Library, NotFound, Refused, ensure
@@ -91,7 +99,7 @@ async def identify_borrower(
 
 
 async def _item_row(conn: AsyncConnection, *, item_id: str | None, barcode: str | None) -> Any:
-    row = await loans_repo.find_item_row(conn, item_id=item_id, barcode=barcode)
+    row = await items_repo.find_item_row(conn, item_id=item_id, barcode=barcode)
     if row is None:
         raise NotFound(f"no item {item_id or barcode}")
     return row
@@ -120,13 +128,13 @@ async def checkout(
     patron_id, used = await identify_borrower(conn, lib, card_number=card_number, smart_id=smart_id)
     patron = await load_patron(conn, lib, patron_id, for_update=True)
     row = await _item_row(conn, item_id=item_id, barcode=barcode)
-    rows = await loans_repo.set_rows(conn, row.set_id) if row.set_id else [row]
+    rows = await items_repo.set_rows(conn, row.set_id) if row.set_id else [row]
     items = sorted(
-        (loans_repo.item_of(r, lib.code, lib.policy.currency) for r in rows),
+        (items_repo.item_of(r, lib.code, lib.policy.currency) for r in rows),
         key=lambda i: i.is_accompanying,
     )
     loans = await loans_repo.active_loans(conn, patron_id)
-    ledger = await holds_repo.ledger(conn, patron_id, lib.policy.currency)
+    ledger = await ledger_repo.ledger(conn, patron_id, lib.policy.currency)
     held = await holds_repo.ready_hold_titles_for(conn, patron_id)
     result = domain.checkout(
         lib.policy,
@@ -155,7 +163,7 @@ async def checkout(
             )
             await holds_repo.save_holds(conn, change.holds)
             if change.fee is not None:
-                await holds_repo.add_entries(conn, change.fee)
+                await ledger_repo.add_entries(conn, change.fee)
                 fees.append(change.fee)
     return CheckoutOutcome(
         patron=patron, loans=result.loans, fees=fees, items={r.id: r for r in rows}
@@ -226,10 +234,10 @@ async def return_item(
     if loan is None:
         raise LoanNotActive(f"item {row.barcode} is not on loan")
     row = await _item_row(conn, item_id=row.id, barcode=None)
-    item = loans_repo.item_of(row, lib.code, lib.policy.currency)
+    item = items_repo.item_of(row, lib.code, lib.policy.currency)
     result = domain.return_loan(lib.policy, loan, item, at=lib.now(), service_point=service_point)
     await _save_active(conn, result.loan)
-    await holds_repo.add_entries(conn, result.fine_entry)
+    await ledger_repo.add_entries(conn, result.fine_entry)
     patrons = {patron.patron_id: patron}
     hold, events = None, []
     if item.status in KEPT_ON_RETURN:
@@ -256,7 +264,7 @@ async def _reservations(
         if loan.title_id not in by_title:
             by_title[loan.title_id] = (
                 await holds_repo.queue(conn, loan.title_id),
-                await loans_repo.title_rows(conn, loan.title_id),
+                await items_repo.title_rows(conn, loan.title_id),
             )
         queue, copies = by_title[loan.title_id]
         other = any(c.id != loan.item_id and c.status == "AVAILABLE" for c in copies)
@@ -274,7 +282,7 @@ async def _renewal_inputs(
     unknown = [x for x in chosen if x not in ids]
     if unknown:
         raise NotFound(f"no loan {unknown[0]} on loan to this patron")
-    ledger = await holds_repo.ledger(conn, patron_id, lib.policy.currency)
+    ledger = await ledger_repo.ledger(conn, patron_id, lib.policy.currency)
     return patron, loans, chosen, ledger, await _reservations(conn, loans)
 
 
@@ -328,7 +336,7 @@ async def renew(
         # The patron is told by e-mail too (HKALL-13), so the notice is committed although
         # the request is answered with the refusal.
         raise Refused(Decision.of("renewal", refusals), commit=True)
-    sequence = await loans_repo.next_number(conn, "renewal")
+    sequence = await counters_repo.next_number(conn, "renewal")
     result = domain.renew_loans(lib.policy, library=lib.code, sequence=sequence, **kwargs)
     transaction = result.transaction
     if transaction is None:  # pragma: no cover - HKPL renewals need no lender approval
@@ -338,8 +346,8 @@ async def renew(
     for loan_id in renewed:
         await _save_active(conn, by_id[loan_id], renewing=True)
     await loans_repo.add_renewal_transaction(conn, transaction, plan.renewal_day)
-    await holds_repo.add_entries(conn, *result.fines)
-    rows = await loans_repo.item_rows(conn, [i.item_id for i in transaction.items])
+    await ledger_repo.add_entries(conn, *result.fines)
+    rows = await items_repo.item_rows(conn, [i.item_id for i in transaction.items])
     titles = {
         i.item_id: rows[i.item_id].title if i.item_id in rows else i.item_id
         for i in transaction.items
@@ -380,7 +388,7 @@ async def _notify_refused(
     reference: str | None,
 ) -> None:
     """HKALL-13, HKPL-03, HKPL-05: the items of the request that were not renewed."""
-    rows = await loans_repo.item_rows(conn, [o.item_id for o in plan.refused])
+    rows = await items_repo.item_rows(conn, [o.item_id for o in plan.refused])
     refused = [
         (rows[o.item_id].title if o.item_id in rows else o.item_id, o.due_date, list(refusals))
         for o in plan.refused
@@ -405,7 +413,7 @@ async def lookup_transaction(
     transaction = await loans_repo.get_renewal_transaction(conn, reference.strip().upper())
     if transaction is None or (patron_id is not None and transaction.patron_id != patron_id):
         raise NotFound(f"no renewal transaction {reference}")
-    rows = await loans_repo.item_rows(conn, [i.item_id for i in transaction.items])
+    rows = await items_repo.item_rows(conn, [i.item_id for i in transaction.items])
     return transaction, rows
 
 
@@ -440,11 +448,11 @@ async def charge_lost_or_damaged(
     if loan is None or not loan.active:
         raise LoanNotActive(f"loan {loan_id} was already returned")
     row = await _item_row(conn, item_id=loan.item_id, barcode=None)
-    item = loans_repo.item_of(row, lib.code, lib.policy.currency)
+    item = items_repo.item_of(row, lib.code, lib.policy.currency)
     main = None
     if item.main_item_id:
-        main_row = await loans_repo.find_item_row(conn, item_id=item.main_item_id)
-        main = loans_repo.item_of(main_row, lib.code, lib.policy.currency) if main_row else None
+        main_row = await items_repo.find_item_row(conn, item_id=item.main_item_id)
+        main = items_repo.item_of(main_row, lib.code, lib.policy.currency) if main_row else None
     cost = lib.policy.money(replacement_cost_minor) if replacement_cost_minor is not None else None
     charge = domain.lost_item_entry(
         lib.policy,
@@ -461,7 +469,7 @@ async def charge_lost_or_damaged(
     if not damaged:
         ended = ended.model_copy(update={"loss": "lost", "loss_marked_on": lib.today()})
     await _save_active(conn, ended)
-    await holds_repo.add_entries(conn, result.fine_entry, charge)
+    await ledger_repo.add_entries(conn, result.fine_entry, charge)
     await items_repo.set_status(
         conn, lib.code, item.item_id, "DAMAGED" if damaged else "LOST", lib.clock
     )
