@@ -37,6 +37,11 @@ CIRCULATION_STATUSES: tuple[ItemStatus, ...] = ("ON_LOAN", "ON_HOLD_SHELF")
 """Statuses that loans and reservations set and clear; staff cannot set or clear them by
 hand, or the item would contradict its loan (lent twice, or never lendable again)."""
 
+LENDABLE: tuple[ItemStatus, ...] = ("AVAILABLE", "ON_HOLD_SHELF")
+"""Statuses an item is lent from: on the shelf, or on the pickup shelf for the patron it is
+kept for. Checkout writes ON_LOAN only over one of these, so a copy lent at another counter
+meanwhile is not lent twice."""
+
 KEPT_ON_RETURN: tuple[ItemStatus, ...] = ("WITHDRAWN", "DAMAGED")
 """A returned item in one of these stays in it: it is not put back on the shelf. A LOST item
 that comes back has been found, and goes back into circulation."""

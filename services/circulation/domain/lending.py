@@ -39,8 +39,8 @@ from services.circulation.domain.events import (
     LoanRecalled,
     LoanRenewed,
 )
-from services.circulation.domain.holds import ReservationState
-from services.circulation.domain.items import Item
+from services.circulation.domain.holds import Hold, HoldQueue, ReservationState
+from services.circulation.domain.items import KEPT_ON_RETURN, Item
 from services.circulation.domain.ledger import Ledger, LedgerEntry, charge_entry, fine_entry
 from services.circulation.domain.loan import Loan, LoanLoss
 from services.circulation.domain.patrons import Patron
@@ -139,10 +139,17 @@ def checkout(
 
 class ReturnResult(DomainModel):
     loan: Loan
-    item: Item
+    item: Item = Field(description="the item with its status after the return")
     fine: FineAssessment
     fine_entry: LedgerEntry | None = None
+    holds: tuple[Hold, ...] = Field(
+        default=(), description="the reservation the copy now waits on the pickup shelf for"
+    )
     events: tuple[DomainEvent, ...] = ()
+
+    @property
+    def hold(self) -> Hold | None:
+        return self.holds[0] if self.holds else None
 
 
 def return_loan(
@@ -152,13 +159,18 @@ def return_loan(
     *,
     at: datetime,
     service_point: str | None = None,
+    queue: HoldQueue | None = None,
 ) -> ReturnResult:
-    """Check the item in at ``at`` and charge any overdue fine.
+    """Check the item in at ``at``, charge any overdue fine, and say where the copy goes.
 
     Fines: per day or part thereof, so any started day after the due date counts whole
     (HKPL-10 by section, HKALL-16 recalled rate and cap, MALA-08); no cap for an item that
-    was lost, assumed lost or claimed returned and came back (HKALL-17). The item goes back
-    on the shelf; the caller then offers it to the reservation queue of its title.
+    was lost, assumed lost or claimed returned and came back (HKALL-17).
+
+    The copy: a withdrawn or damaged one is checked in but stays so (``KEPT_ON_RETURN``);
+    otherwise it goes to the first reader waiting in ``queue`` (the reservation queue of its
+    title), on the pickup shelf until the policy's deadline, or back on the shelf. A disc or
+    map waits on the shelf with its set's main item: only the main item is assigned.
     """
     if not loan.active:
         raise LoanNotActive(f"loan {loan.loan_id} was already returned")
@@ -181,11 +193,22 @@ def return_loan(
     ]
     if entry is not None:
         events.append(charge_posted(entry))
+    holds: tuple[Hold, ...] = ()
+    if item.status in KEPT_ON_RETURN:
+        shelved = item
+    elif queue is None or item.is_accompanying:
+        shelved = item.with_status("AVAILABLE")
+    else:
+        change = queue.assign_returned_copy(policy, item.item_id, at=at, on=today)
+        holds = change.holds
+        events += change.events
+        shelved = item.with_status("ON_HOLD_SHELF" if change.hold else "AVAILABLE")
     return ReturnResult(
         loan=returned,
-        item=item.with_status("AVAILABLE"),
+        item=shelved,
         fine=fine,
         fine_entry=entry,
+        holds=holds,
         events=tuple(events),
     )
 
@@ -412,6 +435,12 @@ def mark_loss(loan: Loan, state: LoanLoss, *, at: datetime, on: date) -> tuple[L
     its fine has no cap where the policy says so (HKALL-17)."""
     if not loan.active:
         raise LoanNotActive(f"loan {loan.loan_id} was already returned")
+    return _recorded_loss(loan, state, at=at, on=on)
+
+
+def _recorded_loss(
+    loan: Loan, state: LoanLoss, *, at: datetime, on: date
+) -> tuple[Loan, LoanMarked]:
     marked = loan.model_copy(update={"loss": state, "loss_marked_on": on})
     event = LoanMarked(
         occurred_at=at,
@@ -473,4 +502,55 @@ def lost_item_entry(
         on=policy.local_date(at),
         loan_id=loan.loan_id,
         item_id=loan.item_id,
+    )
+
+
+class LossResult(DomainModel):
+    loan: Loan = Field(description="the loan, ended, and recorded as lost for a lost item")
+    item: Item = Field(description="the item, now LOST or DAMAGED")
+    charge: LedgerEntry
+    fine_entry: LedgerEntry | None = None
+    events: tuple[DomainEvent, ...] = ()
+
+
+def charge_lost_or_damaged(
+    policy: Policy,
+    loan: Loan,
+    item: Item,
+    *,
+    at: datetime,
+    damaged: bool = False,
+    replacement_cost: Money | None = None,
+    surcharge_percent: int | None = None,
+    main_item: Item | None = None,
+) -> LossResult:
+    """Settle a loan whose item was lost or damaged (HKPL-13, MALA-11, HKALL-20): the charge
+    of :func:`lost_item_entry`; the loan ends here with its overdue fine up to ``at``, capped
+    as while it was out; a lost item's loan is recorded as lost (as :func:`mark_loss` does),
+    and the item becomes LOST or DAMAGED."""
+    if not loan.active:
+        raise LoanNotActive(f"loan {loan.loan_id} was already returned")
+    charge = lost_item_entry(
+        policy,
+        loan,
+        item,
+        at=at,
+        damaged=damaged,
+        replacement_cost=replacement_cost,
+        surcharge_percent=surcharge_percent,
+        main_item=main_item,
+    )
+    returned = return_loan(policy, loan, item, at=at)
+    ended = returned.loan
+    events: list[DomainEvent] = list(returned.events)
+    if not damaged:
+        ended, marked = _recorded_loss(ended, "lost", at=at, on=policy.local_date(at))
+        events.append(marked)
+    events.append(charge_posted(charge))
+    return LossResult(
+        loan=ended,
+        item=item.with_status("DAMAGED" if damaged else "LOST"),
+        charge=charge,
+        fine_entry=returned.fine_entry,
+        events=tuple(events),
     )

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from libs.common.policy import Decision
+from libs.common.policy import Decision, Refusal
 from services.circulation.domain.credentials import (
     SMART_ID_REF,
     CredentialChange,
@@ -250,3 +250,25 @@ def discontinue_smart_id(
     if not change.decision.allowed:
         return change.model_copy(update={"credentials": creds, "patron": patron_before})
     return change.model_copy(update={"events": (*change.events, *lifted)})
+
+
+def borrowing_with_smart_id(
+    creds: CredentialSet | None, read: SmartIdBorrowingRead, *, action: str = "checkout"
+) -> Decision:
+    """Whether a smart ID card presented at the counter opens an account for borrowing
+    (HKPL-14: registered for library use, this very card by its date of issue). ``creds``
+    are the credentials of the account its HKID number is registered to, if any. A card
+    reported lost says so (HKPL-15)."""
+    if creds is not None and creds.accepts_borrowing_read(read):
+        return Decision.allow(action)
+    sid = creds.smart_id if creds is not None else None
+    lost = sid is not None and sid.status != "active" and sid.reported_lost_at is not None
+    refusal = Refusal(
+        rule="HKPL-15" if lost else "HKPL-14",
+        code="smart_id_not_registered",
+        action=action,
+        reason="this smart ID card has been reported lost and no longer works"
+        if lost
+        else "this smart ID card is not registered for library use",
+    )
+    return Decision.of(action, [refusal])

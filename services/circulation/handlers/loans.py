@@ -10,7 +10,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from libs.common.policy import Decision, Refusal, RenewalPlan, surcharge_refusal
+from libs.common.policy import Decision, RenewalPlan, surcharge_refusal
 from services.circulation.adapters import (
     counters_repo,
     holds_repo,
@@ -19,11 +19,11 @@ from services.circulation.adapters import (
     loans_repo,
     patrons_repo,
 )
+from services.circulation.domain import cards, smart_id_use
 from services.circulation.domain import lending as domain
 from services.circulation.domain.errors import ItemNotAvailable, LoanNotActive, SmartIdFieldRefused
-from services.circulation.domain.events import DomainEvent
 from services.circulation.domain.holds import Hold, ReservationState, reservation_state
-from services.circulation.domain.items import KEPT_ON_RETURN, Item
+from services.circulation.domain.items import LENDABLE
 from services.circulation.domain.ledger import LedgerEntry
 from services.circulation.domain.lending import RenewalTransaction
 from services.circulation.domain.loan import Loan
@@ -38,11 +38,6 @@ from services.circulation.handlers.notices import (
 from services.circulation.handlers.patrons import load_patron, smart_id_refused
 
 
-def _refuse(action: str, rule: str, code: str, reason: str, status: int = 409) -> Refused:
-    refusal = Refusal(rule=rule, code=code, action=action, reason=reason)
-    return Refused(Decision.of(action, [refusal]), status)
-
-
 async def identify_borrower(
     conn: AsyncConnection,
     lib: Library,
@@ -53,28 +48,13 @@ async def identify_borrower(
     """The account a card opens, and which credential was used (HKPL-18: every card opens
     the same account). A lost card no longer works (HKPL-15); a smart ID card is read only
     for its HKID number and date of issue (HKPL-14)."""
-    action = "checkout"
     if card_number:
         number = card_number.strip().upper()
         owner = await patrons_repo.card_owner(conn, number)
         if owner is None:
             raise NotFound(f"no library card {number}")
         card = (await patrons_repo.get_credentials(conn, owner)).card(number)
-        if card.status == "lost":
-            raise _refuse(
-                action,
-                "HKPL-15",
-                "card_reported_lost",
-                "this library card has been reported lost and no longer works",
-            )
-        if card.status != "active":
-            rule = "HKPL-17" if card.status == "cancelled" else "HKPL-15"
-            raise _refuse(
-                action,
-                rule,
-                "card_not_active",
-                f"this library card is no longer valid ({card.status})",
-            )
+        ensure(cards.borrowing_with_card(card))
         return owner, f"card:{number}"
     if smart_id is None:
         raise Invalid("a library card number or a smart ID card reading is needed")
@@ -84,17 +64,9 @@ async def identify_borrower(
         raise smart_id_refused(exc) from exc
     owner = await patrons_repo.smart_id_owner(conn, read.hkid_number)
     creds = await patrons_repo.get_credentials(conn, owner) if owner else None
-    if owner is None or creds is None or not creds.accepts_borrowing_read(read):
-        sid = creds.smart_id if creds is not None else None
-        lost = sid is not None and sid.status != "active" and sid.reported_lost_at is not None
-        raise _refuse(
-            action,
-            "HKPL-15" if lost else "HKPL-14",
-            "smart_id_not_registered",
-            "this smart ID card has been reported lost and no longer works"
-            if lost
-            else "this smart ID card is not registered for library use",
-        )
+    ensure(smart_id_use.borrowing_with_smart_id(creds, read))
+    if owner is None:  # pragma: no cover - credentials are only found for an owner
+        raise NotFound("no account for this smart ID card")
     return owner, "smart_id"
 
 
@@ -149,11 +121,12 @@ async def checkout(
     ensure(result.decision)
     for loan in result.loans:
         await loans_repo.save_loan(conn, loan)
+    for lent in result.items:
         changed = await items_repo.set_status(
-            conn, lib.code, loan.item_id, "ON_LOAN", lib.clock, expected=_LENDABLE
+            conn, lib.code, lent.item_id, lent.status, lib.clock, expected=LENDABLE
         )
         if changed is None:  # lent at another counter in the meantime
-            raise ItemNotAvailable(f"item {loan.item_id} is no longer available")
+            raise ItemNotAvailable(f"item {lent.item_id} is no longer available")
     fees: list[LedgerEntry] = []
     for item in items:
         if item.item_id in held:
@@ -170,9 +143,6 @@ async def checkout(
     )
 
 
-_LENDABLE = ("AVAILABLE", "ON_HOLD_SHELF")
-
-
 async def _save_active(conn: AsyncConnection, loan: Loan, *, renewing: bool = False) -> None:
     """Write a loan read while out; another transaction that ended it first wins, and this
     one is refused (rolled back, so no second fine or charge is posted)."""
@@ -187,28 +157,6 @@ class ReturnOutcome:
     fine: LedgerEntry | None
     hold: Hold | None
     item_status: str
-
-
-async def _offer_to_queue(
-    conn: AsyncConnection, lib: Library, item: Item, patrons: dict[str, Patron]
-) -> tuple[Hold | None, list[DomainEvent]]:
-    """A copy back on the shelf goes to the first reader waiting for its title; the copy
-    waits on the pickup shelf until the policy's deadline."""
-    if item.is_accompanying:
-        # The disc or map waits with its set's main item; only the main item is assigned.
-        await items_repo.set_status(conn, lib.code, item.item_id, "AVAILABLE", lib.clock)
-        return None, []
-    queue = await holds_repo.queue(conn, item.title_id)
-    change = queue.assign_returned_copy(lib.policy, item.item_id, at=lib.now(), on=lib.today())
-    if change.hold is None:
-        await items_repo.set_status(conn, lib.code, item.item_id, "AVAILABLE", lib.clock)
-        return None, []
-    await holds_repo.save_holds(conn, change.holds)
-    await items_repo.set_status(conn, lib.code, item.item_id, "ON_HOLD_SHELF", lib.clock)
-    waiting = change.hold.patron_id
-    if waiting not in patrons:
-        patrons[waiting] = await load_patron(conn, lib, waiting)
-    return change.hold, list(change.events)
 
 
 async def return_item(
@@ -235,20 +183,23 @@ async def return_item(
         raise LoanNotActive(f"item {row.barcode} is not on loan")
     row = await _item_row(conn, item_id=row.id, barcode=None)
     item = items_repo.item_of(row, lib.code, lib.policy.currency)
-    result = domain.return_loan(lib.policy, loan, item, at=lib.now(), service_point=service_point)
+    queue = await holds_repo.queue(conn, item.title_id)
+    result = domain.return_loan(
+        lib.policy, loan, item, at=lib.now(), service_point=service_point, queue=queue
+    )
     await _save_active(conn, result.loan)
     await ledger_repo.add_entries(conn, result.fine_entry)
+    await holds_repo.save_holds(conn, result.holds)
+    if result.item.status != item.status:
+        await items_repo.set_status(conn, lib.code, item.item_id, result.item.status, lib.clock)
     patrons = {patron.patron_id: patron}
-    hold, events = None, []
-    if item.status in KEPT_ON_RETURN:
-        status = item.status  # withdrawn or damaged: checked in, but not back on the shelf
-    else:
-        hold, events = await _offer_to_queue(conn, lib, item, patrons)
-        status = "ON_HOLD_SHELF" if hold else "AVAILABLE"
-    await notify_events(
-        conn, lib, patrons, [*result.events, *events], titles={item.item_id: item.title or ""}
+    for hold in result.holds:
+        if hold.patron_id not in patrons:
+            patrons[hold.patron_id] = await load_patron(conn, lib, hold.patron_id)
+    await notify_events(conn, lib, patrons, result.events, titles={item.item_id: item.title or ""})
+    return ReturnOutcome(
+        loan=result.loan, fine=result.fine_entry, hold=result.hold, item_status=result.item.status
     )
-    return ReturnOutcome(loan=result.loan, fine=result.fine_entry, hold=hold, item_status=status)
 
 
 async def _reservations(
@@ -454,7 +405,7 @@ async def charge_lost_or_damaged(
         main_row = await items_repo.find_item_row(conn, item_id=item.main_item_id)
         main = items_repo.item_of(main_row, lib.code, lib.policy.currency) if main_row else None
     cost = lib.policy.money(replacement_cost_minor) if replacement_cost_minor is not None else None
-    charge = domain.lost_item_entry(
+    result = domain.charge_lost_or_damaged(
         lib.policy,
         loan,
         item,
@@ -464,15 +415,8 @@ async def charge_lost_or_damaged(
         surcharge_percent=surcharge_percent,
         main_item=main,
     )
-    result = domain.return_loan(lib.policy, loan, item, at=lib.now())
-    ended = result.loan
-    if not damaged:
-        ended = ended.model_copy(update={"loss": "lost", "loss_marked_on": lib.today()})
-    await _save_active(conn, ended)
-    await ledger_repo.add_entries(conn, result.fine_entry, charge)
-    await items_repo.set_status(
-        conn, lib.code, item.item_id, "DAMAGED" if damaged else "LOST", lib.clock
-    )
-    events = [domain.charge_posted(e) for e in (result.fine_entry, charge) if e is not None]
-    await notify_events(conn, lib, {patron.patron_id: patron}, events)
-    return LossOutcome(loan=ended, charge=charge, fine=result.fine_entry)
+    await _save_active(conn, result.loan)
+    await ledger_repo.add_entries(conn, result.fine_entry, result.charge)
+    await items_repo.set_status(conn, lib.code, item.item_id, result.item.status, lib.clock)
+    await notify_events(conn, lib, {patron.patron_id: patron}, result.events)
+    return LossOutcome(loan=result.loan, charge=result.charge, fine=result.fine_entry)
