@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -27,6 +26,7 @@ from services.circulation.domain.items import LENDABLE
 from services.circulation.domain.ledger import LedgerEntry
 from services.circulation.domain.lending import RenewalTransaction
 from services.circulation.domain.loan import Loan
+from services.circulation.domain.notices import renewal_denial_id
 from services.circulation.domain.patrons import Patron
 from services.circulation.domain.smart_id import read_smart_id
 from services.circulation.handlers.context import Invalid, Library, NotFound, Refused, ensure
@@ -317,19 +317,6 @@ async def renew(
     return RenewalOutcome(plan=plan, transaction=transaction, loans=by_id, fines=result.fines)
 
 
-def _denial_id(patron_id: str, plan: RenewalPlan, reference: str | None) -> str:
-    """A partial renewal's denial is named by its Transaction Reference Number. A wholly
-    refused one has none: it is named by the patron, the day and what was refused why, so
-    asking again the same day for the same refused items sends no second e-mail."""
-    if reference is not None:
-        return f"renewal-denied:{reference}"
-    refused = sorted(
-        (o.loan_id, *sorted(r.code for r in o.decision.refusals)) for o in plan.refused
-    )
-    raw = repr((patron_id, plan.renewal_day.isoformat(), refused)).encode()
-    return f"renewal-denied:{hashlib.sha256(raw).hexdigest()[:40]}"
-
-
 async def _notify_refused(
     conn: AsyncConnection,
     lib: Library,
@@ -350,7 +337,7 @@ async def _notify_refused(
             conn,
             lib,
             patron,
-            _denial_id(patron.patron_id, plan, reference),
+            renewal_denial_id(patron.patron_id, plan, reference),
             refused,
             transaction_ref=reference,
         )
