@@ -33,9 +33,13 @@ async def _assign_shelf_copy(
         if copy.status != "AVAILABLE" or not queue.waiting():
             continue
         change = queue.assign_returned_copy(lib.policy, copy.id, at=lib.now(), on=lib.today())
-        took = await items_repo.set_status(
-            conn, lib.code, copy.id, "ON_HOLD_SHELF", lib.clock, expected=("AVAILABLE",)
-        )
+        took = None
+        for item_id, status in change.copies.items():
+            # Only from the shelf: a copy lent meanwhile at a counter is not taken from its
+            # borrower.
+            took = await items_repo.set_status(
+                conn, lib.code, item_id, status, lib.clock, expected=("AVAILABLE",)
+            )
         if took is None:
             continue
         queue = change.queue
@@ -92,23 +96,17 @@ async def cancel(
     if hold is None or (patron_id is not None and hold.patron_id != patron_id):
         raise NotFound(f"no hold {hold_id}")
     queue = await holds_repo.queue(conn, hold.title_id)
-    change = queue.cancel(hold_id, at=lib.now())
-    changed = list(change.holds)
-    events: list[DomainEvent] = list(change.events)
+    change = queue.cancel_and_pass_on(lib.policy, hold_id, at=lib.now(), on=lib.today())
+    for item_id, status in change.copies.items():
+        await items_repo.set_status(conn, lib.code, item_id, status, lib.clock)
     titles: dict[str, str] = {}
-    if hold.status == "ready" and hold.item_id:
-        passed = change.queue.assign_returned_copy(
-            lib.policy, hold.item_id, at=lib.now(), on=lib.today()
-        )
-        changed += passed.holds
-        events += passed.events
-        if passed.hold is None:
-            await items_repo.set_status(conn, lib.code, hold.item_id, "AVAILABLE", lib.clock)
-        row = await items_repo.find_item_row(conn, item_id=hold.item_id)
-        titles[hold.item_id] = row.title if row else ""
-    await holds_repo.save_holds(conn, changed)
-    await _notify(conn, lib, {}, events, titles)
-    return changed[0]
+    for passed in change.holds[1:]:  # the copy the cancelled hold kept, passed on
+        if passed.item_id:
+            row = await items_repo.find_item_row(conn, item_id=passed.item_id)
+            titles[passed.item_id] = row.title if row else ""
+    await holds_repo.save_holds(conn, change.holds)
+    await _notify(conn, lib, {}, list(change.events), titles)
+    return change.holds[0]
 
 
 async def expire_pickups(conn: AsyncConnection, lib: Library) -> int:
@@ -120,14 +118,14 @@ async def expire_pickups(conn: AsyncConnection, lib: Library) -> int:
     for title_id in dict.fromkeys(h.title_id for h in due):
         queue = await holds_repo.queue(conn, title_id)
         change = queue.expire(lib.policy, at=lib.now(), on=today, pass_on=True)
-        ready_now = {h.item_id for h in change.queue.holds if h.status == "ready"}
         changed = [h for h in change.queue.holds if h != _old(queue, h.hold_id)]
         await holds_repo.save_holds(conn, changed)
         titles: dict[str, str] = {}
         for hold in change.holds:
             expired += 1
-            if hold.item_id and hold.item_id not in ready_now:
-                await items_repo.set_status(conn, lib.code, hold.item_id, "AVAILABLE", lib.clock)
+            if hold.item_id in change.copies:
+                status = change.copies[hold.item_id]
+                await items_repo.set_status(conn, lib.code, hold.item_id, status, lib.clock)
             row = await items_repo.find_item_row(conn, item_id=hold.item_id)
             if row is not None:
                 titles[row.id] = row.title
