@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from libs.common.policy import Decision, Policy, Refusal, card_replacement_fee
+from libs.common.policy import Decision, Policy, card_replacement_fee
 from services.circulation.domain.credentials import (
     SMART_ID_REF,
     CredentialChange,
@@ -13,6 +13,7 @@ from services.circulation.domain.credentials import (
     LibraryCard,
     Outstanding,
     refuse,
+    refused,
     withdraw,
 )
 from services.circulation.domain.events import CredentialBound, CredentialReportedLost, DomainEvent
@@ -168,19 +169,17 @@ def borrowing_with_card(card: LibraryCard, *, action: str = "checkout") -> Decis
     reported lost no longer works (HKPL-15), nor one replaced after its loss (HKPL-15) or
     cancelled (HKPL-17)."""
     if card.status == "lost":
-        refusal = Refusal(
-            rule="HKPL-15",
-            code="card_reported_lost",
-            action=action,
-            reason="this library card has been reported lost and no longer works",
+        return refused(
+            action,
+            "HKPL-15",
+            "card_reported_lost",
+            "this library card has been reported lost and no longer works",
         )
-        return Decision.of(action, [refusal])
     if card.status != "active":
-        refusal = Refusal(
-            rule="HKPL-17" if card.status == "cancelled" else "HKPL-15",
-            code="card_not_active",
-            action=action,
-            reason=f"this library card is no longer valid ({card.status})",
+        return refused(
+            action,
+            "HKPL-17" if card.status == "cancelled" else "HKPL-15",
+            "card_not_active",
+            f"this library card is no longer valid ({card.status})",
         )
-        return Decision.of(action, [refusal])
     return Decision.allow(action)

@@ -130,12 +130,17 @@ class CredentialChange(DomainModel):
     events: tuple[DomainEvent, ...] = ()
 
 
+def refused(action: str, rule: str, code: str, reason: str) -> Decision:
+    """The decision refusing ``action`` by one rule."""
+    return Decision.of(action, [Refusal(rule=rule, code=code, action=action, reason=reason)])
+
+
 def refuse(
     action: str, rule: str, code: str, reason: str, creds: CredentialSet, patron: Patron
 ) -> CredentialChange:
-    refusal = Refusal(rule=rule, code=code, action=action, reason=reason)
+    """A refused credential operation: the state stays as it was."""
     return CredentialChange(
-        decision=Decision.of(action, [refusal]), credentials=creds, patron=patron
+        decision=refused(action, rule, code, reason), credentials=creds, patron=patron
     )
 
 

@@ -513,33 +513,16 @@ class LossResult(DomainModel):
     events: tuple[DomainEvent, ...] = ()
 
 
-def charge_lost_or_damaged(
-    policy: Policy,
-    loan: Loan,
-    item: Item,
-    *,
-    at: datetime,
-    damaged: bool = False,
-    replacement_cost: Money | None = None,
-    surcharge_percent: int | None = None,
-    main_item: Item | None = None,
+def settle_loss(
+    policy: Policy, loan: Loan, item: Item, charge: LedgerEntry, *, at: datetime
 ) -> LossResult:
-    """Settle a loan whose item was lost or damaged (HKPL-13, MALA-11, HKALL-20): the charge
-    of :func:`lost_item_entry`; the loan ends here with its overdue fine up to ``at``, capped
-    as while it was out; a lost item's loan is recorded as lost (as :func:`mark_loss` does),
-    and the item becomes LOST or DAMAGED."""
+    """Settle a loan whose item was lost or damaged with its ``charge`` (of
+    :func:`lost_item_entry`, HKPL-13, MALA-11, HKALL-20): the loan ends here with its overdue
+    fine up to ``at``, capped as while it was out; a lost item's loan is recorded as lost (as
+    :func:`mark_loss` does), and the item becomes LOST or DAMAGED."""
     if not loan.active:
         raise LoanNotActive(f"loan {loan.loan_id} was already returned")
-    charge = lost_item_entry(
-        policy,
-        loan,
-        item,
-        at=at,
-        damaged=damaged,
-        replacement_cost=replacement_cost,
-        surcharge_percent=surcharge_percent,
-        main_item=main_item,
-    )
+    damaged = charge.kind == "damaged_item"
     returned = return_loan(policy, loan, item, at=at)
     ended = returned.loan
     events: list[DomainEvent] = list(returned.events)

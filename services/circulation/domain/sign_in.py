@@ -6,9 +6,9 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from libs.common.policy import Decision, Policy, Refusal
+from libs.common.policy import Decision, Policy
 from services.circulation.domain.base import DomainModel
-from services.circulation.domain.credentials import CredentialSet, SignInCredential
+from services.circulation.domain.credentials import CredentialSet, SignInCredential, refused
 from services.circulation.domain.errors import CredentialNotFound
 from services.circulation.domain.events import DomainEvent
 from services.circulation.domain.hashing import SecretHasher, phone_last_four
@@ -53,7 +53,7 @@ def secret_matches(creds: CredentialSet | None, secret: str, hasher: SecretHashe
 
 
 def _refusal(rule: str, code: str, reason: str) -> Decision:
-    return Decision.of("sign-in", [Refusal(rule=rule, code=code, action="sign-in", reason=reason)])
+    return refused("sign-in", rule, code, reason)
 
 
 def sign_in_unknown(

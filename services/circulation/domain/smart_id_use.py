@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from libs.common.policy import Decision, Refusal
+from libs.common.policy import Decision
 from services.circulation.domain.credentials import (
     SMART_ID_REF,
     CredentialChange,
@@ -14,6 +14,7 @@ from services.circulation.domain.credentials import (
     Outstanding,
     SmartIdCard,
     refuse,
+    refused,
     withdraw,
 )
 from services.circulation.domain.events import (
@@ -59,6 +60,20 @@ def apply_smart_id(
             creds,
             patron,
         )
+    return _bind(creds, patron, read, action=action, replacement=False, at=at)
+
+
+def _bind(
+    creds: CredentialSet,
+    patron: Patron,
+    read: SmartIdBorrowingRead | SmartIdRegistrationRead,
+    *,
+    action: str,
+    replacement: bool,
+    at: datetime,
+) -> CredentialChange:
+    """The card read becomes the account's smart ID card for library use, which ends an
+    HKPL-15 suspension for the smart ID card."""
     sid = SmartIdCard(hkid_number=read.hkid_number, date_of_issue=read.date_of_issue)
     new_creds = creds.model_copy(update={"smart_id": sid})
     patron, lifted = patron.lift(rule="HKPL-15", ref=SMART_ID_REF, at=at)
@@ -67,7 +82,7 @@ def apply_smart_id(
         patron_id=patron.patron_id,
         credential="smart_id",
         reference=SMART_ID_REF,
-        replacement=False,
+        replacement=replacement,
     )
     return CredentialChange(
         decision=Decision.allow(action),
@@ -191,22 +206,7 @@ def bind_replacement_smart_id(
             creds,
             patron,
         )
-    new_sid = SmartIdCard(hkid_number=read.hkid_number, date_of_issue=read.date_of_issue)
-    new_creds = creds.model_copy(update={"smart_id": new_sid})
-    patron, lifted = patron.lift(rule="HKPL-15", ref=SMART_ID_REF, at=at)
-    event = CredentialBound(
-        occurred_at=at,
-        patron_id=patron.patron_id,
-        credential="smart_id",
-        reference=SMART_ID_REF,
-        replacement=True,
-    )
-    return CredentialChange(
-        decision=Decision.allow(action),
-        credentials=new_creds,
-        patron=patron,
-        events=(event, *lifted),
-    )
+    return _bind(creds, patron, read, action=action, replacement=True, at=at)
 
 
 def discontinue_smart_id(
@@ -263,12 +263,11 @@ def borrowing_with_smart_id(
         return Decision.allow(action)
     sid = creds.smart_id if creds is not None else None
     lost = sid is not None and sid.status != "active" and sid.reported_lost_at is not None
-    refusal = Refusal(
-        rule="HKPL-15" if lost else "HKPL-14",
-        code="smart_id_not_registered",
-        action=action,
-        reason="this smart ID card has been reported lost and no longer works"
+    return refused(
+        action,
+        "HKPL-15" if lost else "HKPL-14",
+        "smart_id_not_registered",
+        "this smart ID card has been reported lost and no longer works"
         if lost
         else "this smart ID card is not registered for library use",
     )
-    return Decision.of(action, [refusal])

@@ -392,7 +392,7 @@ async def charge_lost_or_damaged(
         main_row = await items_repo.find_item_row(conn, item_id=item.main_item_id)
         main = items_repo.item_of(main_row, lib.code, lib.policy.currency) if main_row else None
     cost = lib.policy.money(replacement_cost_minor) if replacement_cost_minor is not None else None
-    result = domain.charge_lost_or_damaged(
+    charge = domain.lost_item_entry(
         lib.policy,
         loan,
         item,
@@ -402,6 +402,7 @@ async def charge_lost_or_damaged(
         surcharge_percent=surcharge_percent,
         main_item=main,
     )
+    result = domain.settle_loss(lib.policy, loan, item, charge, at=lib.now())
     await _save_active(conn, result.loan)
     await ledger_repo.add_entries(conn, result.fine_entry, result.charge)
     await items_repo.set_status(conn, lib.code, item.item_id, result.item.status, lib.clock)

@@ -11,9 +11,10 @@ from libs.common.money import Money
 from services.circulation.domain.errors import LoanNotActive
 from services.circulation.domain.holds import HoldQueue
 from services.circulation.domain.lending import (
-    charge_lost_or_damaged,
     checkout,
+    lost_item_entry,
     return_loan,
+    settle_loss,
 )
 from tests.unit.circulation.builders import book, book_with_disc, hk, patron
 
@@ -76,13 +77,10 @@ def test_hkpl_05_the_disc_waits_with_its_book_and_is_not_given_to_a_reservation(
 
 def test_hkpl_13_a_lost_item_ends_its_loan_recorded_as_lost_and_the_item_is_lost(hkpl):
     (loan,), (item,) = lent(hkpl, book())  # due 15 March
-    result = charge_lost_or_damaged(
-        hkpl,
-        loan,
-        item,
-        at=hk(2026, 3, 20),
-        replacement_cost=Money(amount_minor=18000, currency="HKD"),
-    )
+    at = hk(2026, 3, 20)
+    cost = Money(amount_minor=18000, currency="HKD")
+    charge = lost_item_entry(hkpl, loan, item, at=at, replacement_cost=cost)
+    result = settle_loss(hkpl, loan, item, charge, at=at)
     assert result.item.status == "LOST"
     assert not result.loan.active
     assert result.loan.loss == "lost" and result.loan.loss_marked_on == date(2026, 3, 20)
@@ -94,7 +92,9 @@ def test_hkpl_13_a_lost_item_ends_its_loan_recorded_as_lost_and_the_item_is_lost
 
 def test_hkpl_13_a_damaged_item_ends_its_loan_without_a_loss_and_the_item_is_damaged(hkpl):
     (loan,), (item,) = lent(hkpl, book())
-    result = charge_lost_or_damaged(hkpl, loan, item, at=hk(2026, 3, 10), damaged=True)
+    at = hk(2026, 3, 10)
+    charge = lost_item_entry(hkpl, loan, item, at=at, damaged=True)
+    result = settle_loss(hkpl, loan, item, charge, at=at)
     assert result.item.status == "DAMAGED"
     assert result.loan.loss is None and not result.loan.active
     assert result.charge.kind == "damaged_item"
@@ -104,5 +104,6 @@ def test_hkpl_13_a_damaged_item_ends_its_loan_without_a_loss_and_the_item_is_dam
 def test_a_returned_loan_cannot_be_charged_as_lost(hkpl):
     (loan,), (item,) = lent(hkpl, book())
     returned = return_loan(hkpl, loan, item, at=hk(2026, 3, 5)).loan
+    charge = lost_item_entry(hkpl, loan, item, at=hk(2026, 3, 6))
     with pytest.raises(LoanNotActive):
-        charge_lost_or_damaged(hkpl, returned, item, at=hk(2026, 3, 6))
+        settle_loss(hkpl, returned, item, charge, at=hk(2026, 3, 6))
