@@ -4,11 +4,10 @@ from __future__ import annotations
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from libs.common.policy import Decision, Refusal
+from libs.common.policy import Decision
 from services.circulation.adapters import ledger_repo
-from services.circulation.domain.guarantee import may_pay_for
+from services.circulation.domain.guarantee import payment_refusal
 from services.circulation.domain.ledger import Ledger, LedgerEntry, payment_entry, waiver_entry
-from services.circulation.domain.patrons import GUARANTOR_RULE
 from services.circulation.handlers.context import Invalid, Library, NotFound, Refused
 from services.circulation.handlers.patrons import load_patron
 
@@ -41,14 +40,7 @@ async def settle(
     if paid_by is not None:
         if kind != "payment":
             raise Invalid("only a payment is made by someone")
-        if not may_pay_for(patron, paid_by):
-            refusal = Refusal(
-                rule=GUARANTOR_RULE,
-                code="not_the_guarantor",
-                action="payment",
-                reason="a payment of this account's charges is recorded as the borrower's own "
-                "or as made by the borrower's guarantor",
-            )
+        if (refusal := payment_refusal(patron, paid_by)) is not None:
             raise Refused(Decision.of("payment", [refusal]), 422)
     ledger = await ledger_repo.ledger(conn, patron_id, lib.policy.currency)
     if applies_to is not None and applies_to not in {c.entry_id for c in ledger.charges()}:

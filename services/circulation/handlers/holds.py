@@ -10,10 +10,10 @@ from libs.common.policy import Decision
 from services.circulation.adapters import holds_repo, items_repo
 from services.circulation.domain.events import DomainEvent
 from services.circulation.domain.holds import Hold, HoldQueue
-from services.circulation.domain.patrons import Patron
+from services.circulation.domain.patrons import Patron, block_refusals
 from services.circulation.handlers.context import Invalid, Library, NotFound, Refused
 from services.circulation.handlers.notices import notify_events
-from services.circulation.handlers.patrons import load_patron, patron_blocks
+from services.circulation.handlers.patrons import load_patron
 
 
 async def _titles(conn: AsyncConnection, title_id: str) -> list:
@@ -55,7 +55,7 @@ async def place(
     """Join the title's queue; a suspended or cancelled account may not reserve (HKPL-15,
     HKPL-17)."""
     patron = await load_patron(conn, lib, patron_id, for_update=True)
-    blocks = patron_blocks(patron, "reservation")
+    blocks = block_refusals(patron, "reservation")
     if blocks:
         raise Refused(Decision.of("reservation", blocks))
     if pickup_location not in lib.service_points:

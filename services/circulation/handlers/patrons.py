@@ -23,16 +23,14 @@ from services.circulation.domain.errors import (
 )
 from services.circulation.domain.hkid import hkid_problem, is_valid_hkid, normalize_hkid
 from services.circulation.domain.patrons import (
-    ADULT_AGE,
-    GUARANTOR_RULE,
     GuarantorRelationship,
     Patron,
     PatronApplication,
-    age_on,
-    guarantor_refusals,
+    block_refusals,
     link_guarantor,
     linked_guarantor,
     register_patron,
+    registration_guarantor_decision,
 )
 from services.circulation.domain.smart_id import read_smart_id
 from services.circulation.handlers import sessions
@@ -105,15 +103,6 @@ async def find_guarantor(conn: AsyncConnection, lib: Library, link: GuarantorLin
     return candidate
 
 
-def _not_needed(action: str) -> Refusal:
-    return Refusal(
-        rule=GUARANTOR_RULE,
-        code="guarantor_not_needed",
-        action=action,
-        reason=f"only a borrower under {ADULT_AGE} has a guarantor",
-    )
-
-
 async def register(
     conn: AsyncConnection,
     lib: Library,
@@ -143,10 +132,12 @@ async def register(
         raise CredentialInUse("this HKID number is already registered to another account")
     if guarantor_link is not None:
         candidate = await find_guarantor(conn, lib, guarantor_link)
-        refusals = guarantor_refusals(candidate, minor_id=None, on=today)
-        if age_on(application.date_of_birth, today) >= ADULT_AGE:
-            refusals.insert(0, _not_needed("registration"))
-        ensure(Decision.of("registration", refusals), 422)
+        ensure(
+            registration_guarantor_decision(
+                candidate, applicant_born=application.date_of_birth, on=today
+            ),
+            422,
+        )
         application = application.model_copy(
             update={"guarantor": linked_guarantor(candidate, guarantor_link.relationship)}
         )
@@ -225,7 +216,7 @@ async def issue_card(
     """HKPL-18: a further card opens the same account, with the same quota."""
     patron = await load_patron(conn, lib, patron_id, for_update=True)
     if patron.cancelled_on is not None:
-        raise Refused(Decision.of("card issue", patron_blocks(patron, "card issue")))
+        raise Refused(Decision.of("card issue", block_refusals(patron, "card issue")))
     await _new_card(conn, card_number)
     creds = await patrons_repo.get_credentials(conn, patron_id)
     creds = cards.issue_library_card(
@@ -237,12 +228,6 @@ async def issue_card(
         await patrons_repo.save_patron(conn, patron, lib.clock)
         await notify_events(conn, lib, {patron.patron_id: patron}, lifted)
     return creds
-
-
-def patron_blocks(patron: Patron, action: str) -> list[Refusal]:
-    return [
-        Refusal(rule=b.rule, code=b.code, action=action, reason=b.reason) for b in patron.blocks()
-    ]
 
 
 async def _apply(
@@ -490,6 +475,6 @@ async def sign_in(
     if result.credentials != creds:  # a lock-out of an earlier release is lifted
         await patrons_repo.save_credentials(conn, result.credentials)
     if patron.cancelled_on is not None:
-        return SignInOutcome(None, Decision.of("sign-in", patron_blocks(patron, "sign-in")))
+        return SignInOutcome(None, Decision.of("sign-in", block_refusals(patron, "sign-in")))
     card = identifier.strip().upper() if result.credential == "library_card" else None
     return SignInOutcome(patron_id, result.decision, card_number=card)
