@@ -17,7 +17,12 @@ from libs.common.db import unit_of_work
 from libs.common.errors import Problem
 from services.circulation.adapters import items_repo
 from services.circulation.adapters.tables import idempotency as idem_table
-from services.circulation.domain.items import CIRCULATION_STATUSES, manual_status_refusal
+from services.circulation.api.common import lib_of
+from services.circulation.domain.items import (
+    CIRCULATION_STATUSES,
+    main_item_refusal,
+    manual_status_refusal,
+)
 
 
 def _caller(request: Request, principal: CurrentPrincipal) -> None:
@@ -88,17 +93,21 @@ def _rt(request: Request):
     return request.app.state.runtime
 
 
-async def _check_main_item(conn, body: ItemIn) -> None:
-    """HKPL-09: accompanying material is lent with, and counted through, its set's main
-    item; one that points nowhere would be lent outside the quota."""
-    main = await items_repo.get_item(conn, body.main_item_id)
-    if main is None or main["set_id"] != body.set_id or main["main_item_id"] is not None:
+async def _check_main_item(conn, request: Request, body: ItemIn) -> None:
+    """HKPL-09, decided in the domain: the main item accompanying material names."""
+    if body.main_item_id is None or body.set_id is None:
+        return  # the body's own validation already refused a main item without a set
+    lib = lib_of(request)
+    row = await items_repo.find_item_row(conn, item_id=body.main_item_id)
+    main = items_repo.item_of(row, lib.code, lib.policy.currency) if row else None
+    refusal = main_item_refusal(body.set_id, body.main_item_id, main)
+    if refusal is not None:
         raise Problem(
             422,
             "invalid-main-item",
             "The accompanying material's main item is not valid",
-            f"main_item_id {body.main_item_id} is not a main item of set {body.set_id} in "
-            "this library (HKPL-09: accompanying material counts through its main item)",
+            refusal.reason,
+            rules=[refusal.rule],
         )
 
 
@@ -129,7 +138,7 @@ async def add_item(
                 f"an item with barcode {body.barcode} already exists",
             )
         if body.main_item_id is not None:
-            await _check_main_item(conn, body)
+            await _check_main_item(conn, request, body)
         item = await items_repo.add_item(conn, library, body.model_dump(), rt.clock)
         out = ItemOut.model_validate(item).model_dump(mode="json")
         await idempotency.remember(
