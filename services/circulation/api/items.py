@@ -12,9 +12,9 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from libs.common import idempotency
 from libs.common.auth import CurrentPrincipal, require_library, require_owner
-from libs.common.contracts.events import ItemStatus, MaterialType
 from libs.common.db import unit_of_work
 from libs.common.errors import Problem
+from libs.common.items import ItemStatus, MaterialType
 from services.circulation.adapters import items_repo
 from services.circulation.adapters.tables import idempotency as idem_table
 from services.circulation.domain.items import CIRCULATION_STATUSES, manual_status_refusal
