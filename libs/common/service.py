@@ -24,7 +24,12 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from libs.common.auth import TokenIssuer, TokenResponse, token_endpoint
 from libs.common.clock import Clock
-from libs.common.errors import Problem, install_problem_handlers, problem_response
+from libs.common.errors import (
+    Problem,
+    install_problem_handlers,
+    internal_error,
+    problem_response,
+)
 from libs.common.logs import bind_correlation, reset_request_context
 from libs.common.messaging.consumer import Consumer
 from libs.common.messaging.delivery import Bus
@@ -94,13 +99,7 @@ class RequestGuard:
             if started:
                 raise
             log.error("unhandled error", path=scope.get("path"), error=repr(exc), exc_info=exc)
-            problem = Problem(
-                500,
-                "internal-error",
-                "Internal error",
-                "Something went wrong on our side; the operators have been told.",
-            )
-            await problem_response(problem, scope.get("path"))(scope, receive, send)
+            await problem_response(internal_error(), scope.get("path"))(scope, receive, send)
 
 
 @dataclass

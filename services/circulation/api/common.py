@@ -12,14 +12,19 @@ from fastapi import FastAPI, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.responses import JSONResponse
 from pydantic import ValidationError
-from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from libs.common import idempotency
 from libs.common.auth import CurrentPrincipal, Principal, forbidden, require_library
 from libs.common.db import unit_of_work
-from libs.common.errors import Problem, problem_response
-from libs.common.policy import ChargeError, Decision
+from libs.common.errors import (
+    Problem,
+    install_database_handlers,
+    problem_response,
+    refusal_problem,
+    validation_problem,
+)
+from libs.common.policy import ChargeError
 from services.circulation.adapters.tables import idempotency as idem_table
 from services.circulation.domain.errors import DomainError
 from services.circulation.handlers.context import Invalid, Library, NotFound, Refused
@@ -95,28 +100,6 @@ async def read_only(request: Request, work: Callable[[AsyncConnection], Awaitabl
         return jsonable_encoder(await work(conn))
 
 
-def refusal_problem(decision: Decision, status: int = 409) -> Problem:
-    """``renewal refused: the item has been renewed 5 consecutive times (HKPL-03)`` and
-    every other refusal, with the rule IDs."""
-    return Problem(
-        status,
-        "rule-refused",
-        f"{decision.action.capitalize()} refused",
-        "; ".join(decision.messages) or f"{decision.action} refused",
-        rules=decision.rules,
-        refusals=[
-            {
-                "rule": r.rule,
-                "code": r.code,
-                "reason": r.reason,
-                "message": r.message,
-                **({"item_id": r.item_id} if r.item_id else {}),
-            }
-            for r in decision.refusals
-        ],
-    )
-
-
 def install_circulation_errors(app: FastAPI) -> None:
     @app.exception_handler(Refused)
     async def _refused(request: Request, exc: Refused):
@@ -143,51 +126,7 @@ def install_circulation_errors(app: FastAPI) -> None:
 
     @app.exception_handler(ValidationError)
     async def _validation(request: Request, exc: ValidationError):
-        errors = [
-            {"location": ".".join(str(p) for p in e.get("loc", ())), "message": e.get("msg")}
-            for e in exc.errors()
-        ]
-        detail = "; ".join(f"{e['location']}: {e['message']}" for e in errors)[:1000]
-        problem = Problem(422, "validation-error", "The request is not valid", detail)
+        problem = validation_problem(exc.errors(), listed=False)
         return problem_response(problem, request.url.path)
 
-    def _unstorable(request: Request):
-        problem = Problem(
-            422,
-            "invalid-value",
-            "The request is not valid",
-            "the request holds a value that cannot be stored (a NUL character or a number "
-            "out of range)",
-        )
-        return problem_response(problem, request.url.path)
-
-    @app.exception_handler(OverflowError)
-    async def _overflow(request: Request, exc: OverflowError):
-        # SQLite's driver refuses an integer beyond 64 bits itself, before the database
-        # sees it, so it is not a DBAPIError; it is the same unstorable value.
-        return _unstorable(request)
-
-    @app.exception_handler(DBAPIError)
-    async def _database(request: Request, exc: DBAPIError):
-        if isinstance(exc, IntegrityError):
-            return await _integrity(request, exc)
-        code = str(getattr(exc.orig, "pgcode", None) or getattr(exc.orig, "sqlstate", None))
-        if code.startswith("22"):
-            # SQL class 22, data exception: a NUL character, a number too large to store.
-            return _unstorable(request)
-        log.error("database error", path=request.url.path, error=repr(exc))
-        problem = Problem(
-            500,
-            "internal-error",
-            "Internal error",
-            "Something went wrong on our side; the operators have been told.",
-        )
-        return problem_response(problem, request.url.path)
-
-    @app.exception_handler(IntegrityError)
-    async def _integrity(request: Request, exc: IntegrityError):
-        # Two requests raced for the same thing (a copy, a card number); the loser is told.
-        problem = Problem(
-            409, "conflict", "Conflict", "the change conflicts with another one; try again"
-        )
-        return problem_response(problem, request.url.path)
+    install_database_handlers(app)

@@ -11,12 +11,11 @@ from fastapi.responses import JSONResponse, Response
 
 from libs.common.auth import CurrentPrincipal
 from libs.common.db import unit_of_work
-from libs.common.errors import problem_response
+from libs.common.errors import problem_response, refusal_problem
 from services.circulation.api.common import (
     idempotent,
     lib_of,
     read_only,
-    refusal_problem,
     signed_in_patron,
 )
 from services.circulation.api.loans import preview_for, renew_for, transaction_view
