@@ -22,7 +22,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from libs.common.auth import TokenIssuer, TokenResponse, token_endpoint
+from libs.common.auth import TokenIssuer, TokenResponse, federation_clients, token_endpoint
 from libs.common.clock import Clock
 from libs.common.errors import (
     Problem,
@@ -30,6 +30,7 @@ from libs.common.errors import (
     internal_error,
     problem_response,
 )
+from libs.common.federation import Federation
 from libs.common.logs import bind_correlation, reset_request_context
 from libs.common.messaging.consumer import Consumer
 from libs.common.messaging.delivery import Bus
@@ -202,10 +203,24 @@ def create_service_app(
     *,
     title: str,
     description: str,
-    tokens: TokenIssuer,
+    audience: str | None = None,
+    fed: Federation | None = None,
+    secret_key: str | None = None,
+    token_ttl: int = 3600,
+    tokens: TokenIssuer | None = None,
     version: str = "1.0.0",
 ) -> FastAPI:
-    """The common shape of every service's app; the service adds its routers under /api/v1."""
+    """The common shape of every service's app; the service adds its routers under /api/v1.
+
+    Its tokens are for ``audience``, issued to the federation's libraries and operators under
+    ``secret_key`` (``app.state.tokens``); ``tokens`` instead hands it an issuer made
+    elsewhere."""
+    if tokens is None:
+        if audience is None or fed is None or secret_key is None:
+            raise ValueError("a service app needs its audience, federation and secret key")
+        tokens = TokenIssuer(
+            secret_key, audience, runtime.clock, token_ttl, federation_clients(fed, secret_key)
+        )
     app = FastAPI(
         title=title,
         description=description,
