@@ -5,10 +5,10 @@ errors (a rule refusal names every rule that refused)."""
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Annotated, Any
 
 import structlog
-from fastapi import FastAPI, Request
+from fastapi import Depends, FastAPI, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.responses import JSONResponse
 from pydantic import ValidationError
@@ -16,7 +16,6 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from libs.common import idempotency
 from libs.common.auth import CurrentPrincipal, Principal, forbidden, require_library
-from libs.common.db import unit_of_work
 from libs.common.errors import (
     Problem,
     install_database_handlers,
@@ -61,38 +60,25 @@ def signed_in_patron(request: Request, principal: Principal) -> tuple[Library, s
     return lib, principal.subject
 
 
+PostOnce = Annotated[idempotency.IdempotentPost, Depends(idempotency.idempotent_post(idem_table))]
+"""A creating POST's ``Idempotency-Key`` boundary, in the library's own key table."""
+
+
+def _kept(exc: Exception) -> bool:
+    # Kept, not rolled back (the refusal's notice); the key is not used up, so a retry is
+    # decided again, and the notice's stable id keeps it to one e-mail.
+    return isinstance(exc, Refused) and exc.commit
+
+
 async def idempotent(
-    request: Request,
-    principal: Principal,
-    key: str | None,
+    post: idempotency.IdempotentPost,
     payload: Any,
     work: Callable[[AsyncConnection], Awaitable[Any]],
     status: int = 201,
 ) -> JSONResponse:
     """Run ``work`` in one unit of work; a retry with the same ``Idempotency-Key`` gets the
     first answer again instead of doing it twice."""
-    rt = request.app.state.runtime
-    req_hash = idempotency.request_hash("POST", request.url.path, jsonable_encoder(payload))
-    refused: Refused | None = None
-    async with unit_of_work(rt.engine) as conn:
-        prior = await idempotency.lookup(conn, idem_table, principal.subject, key, req_hash)
-        if prior is not None:
-            return JSONResponse(prior[1], status_code=prior[0])
-        try:
-            body = jsonable_encoder(await work(conn))
-        except Refused as exc:
-            if not exc.commit:
-                raise
-            # Kept, not rolled back (the refusal's notice); the key is not used up, so a
-            # retry is decided again, and the notice's stable id keeps it to one e-mail.
-            refused = exc
-        else:
-            await idempotency.remember(
-                conn, idem_table, principal.subject, key, req_hash, status, body, rt.clock
-            )
-    if refused is not None:
-        raise refused
-    return JSONResponse(body, status_code=status)
+    return await post.run(payload, work, status, kept=_kept)
 
 
 async def read_only(request: Request, work: Callable[[AsyncConnection], Awaitable[Any]]) -> Any:
