@@ -19,7 +19,7 @@ from fastapi.dependencies.models import Dependant
 from fastapi.openapi.utils import get_openapi
 from fastapi.routing import APIRoute
 
-from libs.common.auth import current_principal
+from libs.common.auth import current_principal, live_principal
 from libs.common.errors import PROBLEM_JSON
 
 #: the cookie ``current_principal`` also reads a token from
@@ -117,7 +117,7 @@ def document(schema: dict[str, Any], routes: list) -> dict[str, Any]:
         if not route.include_in_schema:
             continue
         calls = _calls(route.dependant)
-        required = current_principal in calls
+        required = bool(calls & {current_principal, live_principal})
         optional = not required and bool(calls & _OPTIONAL_TOKEN)
         path = schema["paths"].get(route.path_format, {})
         for method in route.methods:
