@@ -139,11 +139,9 @@ async def list_items(
     rt = _rt(request)
     require_library(principal, rt.extras["library"])
     async with rt.engine.connect() as conn:
-        rows = await items_repo.list_items(conn, after=cursor, limit=limit + 1)
-    page = rows[:limit]
+        page = await items_repo.list_items(conn, after=cursor, limit=limit)
     return ItemPage(
-        items=[ItemOut.model_validate(r) for r in page],
-        next_cursor=page[-1]["id"] if len(rows) > limit else None,
+        items=[ItemOut.model_validate(r) for r in page.items], next_cursor=page.next_cursor
     )
 
 

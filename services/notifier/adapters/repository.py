@@ -14,6 +14,8 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from libs.common.contracts.events import NoticeRequested
+from libs.common.pagination import DEFAULT_PAGE_SIZE, cut, keyset, page_size
+from libs.common.pagination import MAX_PAGE_SIZE as MAX_PAGE_SIZE  # its bound, read by callers
 from libs.common.state_updates import guarded_step
 from services.notifier.adapters.tables import notices
 from services.notifier.domain.kinds import language_for
@@ -25,8 +27,6 @@ from services.notifier.domain.redaction import (
 )
 from services.notifier.domain.status import CLAIMABLE, NOTICE_LIFE, NoticeStatus
 
-DEFAULT_PAGE_SIZE = 50
-MAX_PAGE_SIZE = 200
 DEFAULT_LEASE = timedelta(minutes=10)
 
 
@@ -308,13 +308,6 @@ async def get_notice(conn: AsyncConnection, notice_id: str) -> NoticeView | None
     return _view(row) if row else None
 
 
-def page_size(limit: int | None) -> int:
-    """A page size within bounds, whatever the caller asked for."""
-    if limit is None:
-        return DEFAULT_PAGE_SIZE
-    return max(1, min(limit, MAX_PAGE_SIZE))
-
-
 async def list_notices(
     conn: AsyncConnection,
     *,
@@ -326,7 +319,7 @@ async def list_notices(
 ) -> NoticePage:
     """Notices newest first, filtered; ``cursor`` is the previous page's ``next_cursor``."""
     size = page_size(limit)
-    query = select(*_VIEW_COLUMNS).order_by(notices.c.id.desc()).limit(size + 1)
+    query = keyset(select(*_VIEW_COLUMNS), notices.c.id, cursor, size, newest_first=True)
     if status is not None:
         wanted = [status] if isinstance(status, str) else list(status)
         query = query.where(notices.c.status.in_([NoticeStatus(s).value for s in wanted]))
@@ -334,12 +327,9 @@ async def list_notices(
         query = query.where(notices.c.library == library)
     if kind is not None:
         query = query.where(notices.c.kind == kind)
-    if cursor is not None:
-        query = query.where(notices.c.id < cursor)
     rows = (await conn.execute(query)).mappings().all()
-    items = [_view(row) for row in rows[:size]]
-    next_cursor = items[-1].id if len(rows) > size else None
-    return NoticePage(items=items, next_cursor=next_cursor)
+    page = cut([_view(row) for row in rows], size, lambda view: view.id)
+    return NoticePage(items=page.items, next_cursor=page.next_cursor)
 
 
 async def list_failed(

@@ -20,6 +20,7 @@ from libs.common.messaging.consumer import REPLAY_HEADER
 from libs.common.messaging.delivery import Bus, Delivery
 from libs.common.messaging.outbox import enqueue_raw
 from libs.common.messaging.topology import SHARED_SERVICES, principal_of
+from libs.common.pagination import Page, cut, keyset
 from services.requests.adapters.tables import dead_letters, outbox
 
 
@@ -99,15 +100,13 @@ class DeadLetterCollector:
 
 async def list_dead_letters(
     conn: AsyncConnection, *, status: str | None, queue: str | None, after: int | None, limit: int
-) -> list[dict]:
-    q = select(dead_letters).order_by(dead_letters.c.id).limit(limit)
+) -> Page[dict]:
+    q = keyset(select(dead_letters), dead_letters.c.id, after, limit)
     if status:
         q = q.where(dead_letters.c.status == status)
     if queue:
         q = q.where(dead_letters.c.queue == queue)
-    if after:
-        q = q.where(dead_letters.c.id > after)
-    return [dict(r) for r in (await conn.execute(q)).mappings()]
+    return cut([dict(r) for r in (await conn.execute(q)).mappings()], limit, lambda r: r["id"])
 
 
 async def counts_by_queue(conn: AsyncConnection) -> dict[str, int]:
