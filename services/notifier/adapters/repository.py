@@ -7,13 +7,12 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, insert, select
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import func, select
 from sqlalchemy.engine import RowMapping
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from libs.common.contracts.events import NoticeRequested
+from libs.common.db import insert_new
 from libs.common.pagination import DEFAULT_PAGE_SIZE, cut, keyset, page_size
 from libs.common.pagination import MAX_PAGE_SIZE as MAX_PAGE_SIZE  # its bound, read by callers
 from libs.common.state_updates import guarded_step
@@ -85,15 +84,6 @@ class NoticePage:
     next_cursor: int | None
 
 
-def _insert_ignoring_duplicates(conn: AsyncConnection) -> Any:
-    dialect = conn.dialect.name
-    if dialect == "postgresql":
-        return postgresql.insert(notices).on_conflict_do_nothing(index_elements=["notice_id"])
-    if dialect == "sqlite":
-        return sqlite.insert(notices).on_conflict_do_nothing(index_elements=["notice_id"])
-    return None
-
-
 async def record_notice(conn: AsyncConnection, payload: NoticeRequested, now: datetime) -> bool:
     """Record a notice to send; False (and nothing changed) if its notice_id is known.
 
@@ -117,18 +107,8 @@ async def record_notice(conn: AsyncConnection, payload: NoticeRequested, now: da
         "created_at": now,
         "updated_at": now,
     }
-    statement = _insert_ignoring_duplicates(conn)
-    if statement is not None:
-        result = await conn.execute(statement.values(**values))
-        return result.rowcount == 1
-    # Other databases: let the unique constraint refuse, inside a savepoint so the
-    # caller's transaction survives.
-    try:
-        async with conn.begin_nested():
-            await conn.execute(insert(notices).values(**values))
-    except IntegrityError:
-        return False
-    return True
+    result = await conn.execute(insert_new(conn, notices, "notice_id").values(**values))
+    return result.rowcount == 1
 
 
 async def claim_due(

@@ -10,12 +10,10 @@ from __future__ import annotations
 from typing import Any
 
 from sqlalchemy import func, select, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from libs.common.clock import Clock
-from libs.common.db import unit_of_work
+from libs.common.db import unit_of_work, upsert
 from libs.common.messaging.consumer import REPLAY_HEADER
 from libs.common.messaging.delivery import Bus, Delivery
 from libs.common.messaging.outbox import enqueue_raw
@@ -55,8 +53,7 @@ async def park(conn: AsyncConnection, delivery: Delivery, clock: Clock) -> None:
         "first_seen_at": now,
         "last_seen_at": now,
     }
-    ins = pg_insert if conn.dialect.name == "postgresql" else sqlite_insert
-    stmt = ins(dead_letters).values(**values)
+    stmt = upsert(conn, dead_letters).values(**values)
     await conn.execute(
         stmt.on_conflict_do_update(
             index_elements=["queue", "message_id"],
