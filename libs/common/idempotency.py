@@ -17,29 +17,16 @@ from typing import Annotated, Any
 from fastapi import Header, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.responses import JSONResponse
-from sqlalchemy import JSON, Column, Integer, MetaData, String, Table, insert, select
+from sqlalchemy import Table, insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from libs.common.auth import CurrentPrincipal
 from libs.common.clock import Clock
-from libs.common.db import UtcDateTime, unit_of_work
+from libs.common.db import unit_of_work
 from libs.common.errors import Problem
 
 Work = Callable[[AsyncConnection], Awaitable[Any]]
-
-
-def idempotency_table(metadata: MetaData) -> Table:
-    return Table(
-        "idempotency_keys",
-        metadata,
-        Column("principal", String(80), primary_key=True),
-        Column("key", String(200), primary_key=True),
-        Column("request_hash", String(64), nullable=False),
-        Column("status", Integer, nullable=False),
-        Column("body", JSON, nullable=False),
-        Column("created_at", UtcDateTime(), nullable=False),
-    )
 
 
 def request_hash(method: str, path: str, payload: Any) -> str:

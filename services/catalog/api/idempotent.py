@@ -8,6 +8,6 @@ from typing import Annotated
 from fastapi import Depends
 
 from libs.common.idempotency import IdempotentPost, idempotent_post
-from services.catalog.adapters.plumbing import idempotency as idem_table
+from services.catalog.adapters.tables import idempotency as idem_table
 
 PostOnce = Annotated[IdempotentPost, Depends(idempotent_post(idem_table))]
