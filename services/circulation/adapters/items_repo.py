@@ -13,6 +13,7 @@ from libs.common.clock import Clock
 from libs.common.contracts import ItemChanged
 from libs.common.messaging.outbox import emit_event
 from libs.common.money import Money
+from libs.common.pagination import Page, cut, keyset
 from services.circulation.adapters.tables import items, outbox
 from services.circulation.domain.items import Item
 
@@ -70,11 +71,10 @@ async def find_by_barcode(conn: AsyncConnection, barcode: str) -> dict[str, Any]
     return dict(row) if row else None
 
 
-async def list_items(conn: AsyncConnection, *, after: str | None, limit: int) -> list[dict]:
-    q = select(items).order_by(items.c.id).limit(limit)
-    if after:
-        q = q.where(items.c.id > after)
-    return [dict(r) for r in (await conn.execute(q)).mappings()]
+async def list_items(conn: AsyncConnection, *, after: str | None, limit: int) -> Page[dict]:
+    """A page of the library's items in id order, from the one after the cursor ``after``."""
+    q = keyset(select(items), items.c.id, after, limit)
+    return cut([dict(r) for r in (await conn.execute(q)).mappings()], limit, lambda r: r["id"])
 
 
 async def count_items(conn: AsyncConnection) -> int:

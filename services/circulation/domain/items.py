@@ -9,29 +9,14 @@ HKPL-09, MALA-02, MALA-11).
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Literal
 
 from pydantic import Field, model_validator
 
+from libs.common.items import ItemStatus, MaterialType
 from libs.common.money import Money
 from libs.common.policy import ItemFacts, Refusal
-from libs.common.policy.vocabulary import MaterialType, Section
+from libs.common.policy.vocabulary import Section
 from services.circulation.domain.base import DomainModel, new_id
-
-ItemStatus = Literal[
-    "AVAILABLE",
-    "ON_LOAN",
-    "ON_HOLD_SHELF",
-    "IN_TRANSIT",
-    "ON_ILL_LOAN",
-    "MISSING",
-    "LOST",
-    "DAMAGED",
-    "IN_PROCESSING",
-    "WITHDRAWN",
-]
-"""The item statuses of the item contracts; only the owning library changes them."""
-
 
 CIRCULATION_STATUSES: tuple[ItemStatus, ...] = ("ON_LOAN", "ON_HOLD_SHELF")
 """Statuses that loans and reservations set and clear; staff cannot set or clear them by
