@@ -15,7 +15,8 @@ from pathlib import Path
 from typing import Any
 from weakref import WeakKeyDictionary
 
-from sqlalchemy import DateTime, TypeDecorator, event
+from sqlalchemy import DateTime, Table, TypeDecorator, event
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Dialect, make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
@@ -161,3 +162,19 @@ async def drop_database(url: str) -> None:
         await conn.execute(f'DROP DATABASE IF EXISTS "{u.database}" WITH (FORCE)')
     finally:
         await conn.close()
+
+
+def upsert(conn: AsyncConnection, table: Table) -> Any:
+    """``INSERT`` into ``table`` with ``ON CONFLICT`` (``on_conflict_do_nothing``,
+    ``on_conflict_do_update``) in the connection's database, PostgreSQL or SQLite."""
+    if conn.dialect.name == "postgresql":
+        return postgresql.insert(table)
+    return sqlite.insert(table)
+
+
+def insert_new(conn: AsyncConnection, table: Table, *unique: str) -> Any:
+    """``INSERT`` that adds nothing when a row with the same ``unique`` columns is there
+    (any unique constraint when none are named): a second writer of the same row waits for
+    the first to commit and then inserts nothing, instead of failing its whole transaction.
+    The result's ``rowcount`` says whether the row was new."""
+    return upsert(conn, table).on_conflict_do_nothing(index_elements=list(unique) or None)

@@ -3,14 +3,19 @@ status, a plain-language detail and, when a rule refused, the rule IDs. Never a 
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Iterable, Mapping
+from typing import TYPE_CHECKING, Any
 
 import structlog
 from fastapi import FastAPI, Request, routing
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import DBAPIError, IntegrityError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match
+
+if TYPE_CHECKING:
+    from libs.common.policy.decision import Decision
 
 PROBLEM_JSON = "application/problem+json"
 TYPE_BASE = "https://illfed.example/problems/"
@@ -56,6 +61,52 @@ def problem_response(
 ) -> JSONResponse:
     return JSONResponse(
         problem.body(instance), status_code=problem.status, media_type=PROBLEM_JSON, headers=headers
+    )
+
+
+def internal_error() -> Problem:
+    """What a client is told of a fault on the service's side: nothing of its inside."""
+    return Problem(
+        500,
+        "internal-error",
+        "Internal error",
+        "Something went wrong on our side; the operators have been told.",
+    )
+
+
+def validation_problem(errors: Iterable[Mapping[str, Any]], *, listed: bool = True) -> Problem:
+    """422 for a body or a model that is not valid: each error's location and message, in the
+    detail and (``listed``) as ``errors``."""
+    found = [
+        {"location": ".".join(str(p) for p in e.get("loc", ())), "message": e.get("msg")}
+        for e in errors
+    ]
+    detail = "; ".join(f"{e['location']}: {e['message']}" for e in found)[:1000]
+    problem = Problem(422, "validation-error", "The request is not valid", detail)
+    if listed:
+        problem.extra["errors"] = found
+    return problem
+
+
+def refusal_problem(decision: Decision, status: int = 409) -> Problem:
+    """``renewal refused: the item has been renewed 5 consecutive times (HKPL-03)`` and
+    every other refusal, with the rule IDs."""
+    return Problem(
+        status,
+        "rule-refused",
+        f"{decision.action.capitalize()} refused",
+        "; ".join(decision.messages) or f"{decision.action} refused",
+        rules=decision.rules,
+        refusals=[
+            {
+                "rule": r.rule,
+                "code": r.code,
+                "reason": r.reason,
+                "message": r.message,
+                **({"item_id": r.item_id} if r.item_id else {}),
+            }
+            for r in decision.refusals
+        ],
     )
 
 
@@ -105,30 +156,50 @@ def install_problem_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(RequestValidationError)
     async def _validation(request: Request, exc: RequestValidationError):
-        errors = [
-            {"location": ".".join(str(p) for p in e.get("loc", ())), "message": e.get("msg")}
-            for e in exc.errors()
-        ]
-        return problem_response(
-            Problem(
-                422,
-                "validation-error",
-                "The request is not valid",
-                "; ".join(f"{e['location']}: {e['message']}" for e in errors)[:1000],
-                errors=errors,
-            ),
-            request.url.path,
-        )
+        return problem_response(validation_problem(exc.errors()), request.url.path)
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception):
         log.error("unhandled error", path=request.url.path, error=repr(exc), exc_info=exc)
-        return problem_response(
-            Problem(
-                500,
-                "internal-error",
-                "Internal error",
-                "Something went wrong on our side; the operators have been told.",
-            ),
-            request.url.path,
+        return problem_response(internal_error(), request.url.path)
+
+
+def install_database_handlers(app: FastAPI) -> None:
+    """A value the database cannot store is the client's 422, a race the database settled
+    (two requests for the same copy, the same card number) the loser's 409; any other
+    database error stays the service's own 500."""
+
+    def _unstorable(request: Request) -> JSONResponse:
+        problem = Problem(
+            422,
+            "invalid-value",
+            "The request is not valid",
+            "the request holds a value that cannot be stored (a NUL character or a number "
+            "out of range)",
         )
+        return problem_response(problem, request.url.path)
+
+    @app.exception_handler(OverflowError)
+    async def _overflow(request: Request, exc: OverflowError):
+        # SQLite's driver refuses an integer beyond 64 bits itself, before the database
+        # sees it, so it is not a DBAPIError; it is the same unstorable value.
+        return _unstorable(request)
+
+    @app.exception_handler(DBAPIError)
+    async def _database(request: Request, exc: DBAPIError):
+        if isinstance(exc, IntegrityError):
+            return await _integrity(request, exc)
+        code = str(getattr(exc.orig, "pgcode", None) or getattr(exc.orig, "sqlstate", None))
+        if code.startswith("22"):
+            # SQL class 22, data exception: a NUL character, a number too large to store.
+            return _unstorable(request)
+        log.error("database error", path=request.url.path, error=repr(exc))
+        return problem_response(internal_error(), request.url.path)
+
+    @app.exception_handler(IntegrityError)
+    async def _integrity(request: Request, exc: IntegrityError):
+        # Two requests raced for the same thing (a copy, a card number); the loser is told.
+        problem = Problem(
+            409, "conflict", "Conflict", "the change conflicts with another one; try again"
+        )
+        return problem_response(problem, request.url.path)

@@ -1,31 +1,32 @@
 """``Idempotency-Key`` for POSTs that create things: the first answer is stored with the key
-and given again for a retry, so a client that lost the response can safely send again."""
+and given again for a retry, so a client that lost the response can safely send again.
+
+A route takes the boundary as a FastAPI dependency (:func:`idempotent_post`): a retry with the
+same key and the same request gets the first answer, stored in the same transaction as the
+work it reports; the same key with a different request is refused; of two requests racing
+with the same key, the one that commits second is answered with the first one's answer."""
 
 from __future__ import annotations
 
 import hashlib
 import json
-from typing import Any
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Annotated, Any
 
-from sqlalchemy import JSON, Column, Integer, MetaData, String, Table, insert, select
-from sqlalchemy.ext.asyncio import AsyncConnection
+from fastapi import Header, Request
+from fastapi.encoders import jsonable_encoder
+from fastapi.responses import JSONResponse
+from sqlalchemy import Table, insert, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from libs.common.auth import CurrentPrincipal
 from libs.common.clock import Clock
-from libs.common.db import UtcDateTime
+from libs.common.db import unit_of_work
 from libs.common.errors import Problem
 
-
-def idempotency_table(metadata: MetaData) -> Table:
-    return Table(
-        "idempotency_keys",
-        metadata,
-        Column("principal", String(80), primary_key=True),
-        Column("key", String(200), primary_key=True),
-        Column("request_hash", String(64), nullable=False),
-        Column("status", Integer, nullable=False),
-        Column("body", JSON, nullable=False),
-        Column("created_at", UtcDateTime(), nullable=False),
-    )
+Work = Callable[[AsyncConnection], Awaitable[Any]]
 
 
 def request_hash(method: str, path: str, payload: Any) -> str:
@@ -83,3 +84,131 @@ async def remember(
                 created_at=clock.now(),
             )
         )
+
+
+@dataclass(frozen=True)
+class Once:
+    """One POST by ``principal``, under its ``key`` (none: every request is new), bound to
+    ``request_hash`` (what the request asked for)."""
+
+    engine: AsyncEngine
+    clock: Clock
+    table: Table
+    principal: str
+    key: str | None
+    request_hash: str
+
+    async def prior(self) -> JSONResponse | None:
+        """The first answer when this is a retry: checked before the work is prepared."""
+        if not self.key:
+            return None
+        async with self.engine.connect() as conn:
+            return _answer(await self._lookup(conn))
+
+    async def run(
+        self,
+        work: Work,
+        status: int = 200,
+        *,
+        kept: Callable[[Exception], bool] | None = None,
+    ) -> JSONResponse:
+        """``work`` in one unit of work with its answer stored under the key, or the answer
+        already stored by a request with the same key that finished first.
+
+        An error for which ``kept`` is true is raised after the work's writes are committed
+        (a refusal whose notice must go out); its answer is not stored, so a retry is
+        decided again."""
+        kept_error: Exception | None = None
+        try:
+            async with unit_of_work(self.engine) as conn:
+                stored = await self._lookup(conn)
+                if stored is None:
+                    try:
+                        body = jsonable_encoder(await work(conn))
+                    except Exception as exc:
+                        if kept is None or not kept(exc):
+                            raise
+                        kept_error = exc
+                    else:
+                        await remember(
+                            conn,
+                            self.table,
+                            self.principal,
+                            self.key,
+                            self.request_hash,
+                            status,
+                            body,
+                            self.clock,
+                        )
+        except IntegrityError:
+            # The same key sent again while the first request was still working: that one
+            # committed first, and this one's work was rolled back.
+            if not self.key:
+                raise
+            async with self.engine.connect() as conn:
+                stored = await self._lookup(conn)
+            if stored is None:
+                raise
+        if kept_error is not None:
+            raise kept_error
+        if stored is not None:
+            status, body = stored
+        return JSONResponse(body, status_code=status)
+
+    async def _lookup(self, conn: AsyncConnection) -> tuple[int, Any] | None:
+        return await lookup(conn, self.table, self.principal, self.key, self.request_hash)
+
+
+def _answer(stored: tuple[int, Any] | None) -> JSONResponse | None:
+    if stored is None:
+        return None
+    status, body = stored
+    return JSONResponse(body, status_code=status)
+
+
+@dataclass(frozen=True)
+class IdempotentPost:
+    """A POST that takes ``Idempotency-Key``: :meth:`once` binds it to what was asked."""
+
+    engine: AsyncEngine
+    clock: Clock
+    table: Table
+    principal: str
+    key: str | None
+    path: str
+
+    def once(self, payload: Any = None, *, hashed: str | None = None) -> Once:
+        """Bound to the JSON ``payload`` with this method and path, or to a hash the route
+        made of what was asked (an upload's bytes)."""
+        if hashed is None:
+            hashed = request_hash("POST", self.path, jsonable_encoder(payload))
+        return Once(self.engine, self.clock, self.table, self.principal, self.key, hashed)
+
+    async def run(
+        self, payload: Any, work: Work, status: int = 201, **options: Any
+    ) -> JSONResponse:
+        """:meth:`Once.run` for a JSON ``payload``."""
+        return await self.once(payload).run(work, status, **options)
+
+
+IdempotencyKeyHeader = Annotated[
+    str | None,
+    Header(description="a retry with the same key and body gets the first answer"),
+]
+
+
+def idempotent_post(table: Table) -> Callable[..., Awaitable[IdempotentPost]]:
+    """The dependency for a service's POSTs, keeping their keys in ``table``; the runtime
+    (engine, clock) is the app's."""
+
+    async def dependency(
+        request: Request,
+        principal: CurrentPrincipal,
+        idempotency_key: IdempotencyKeyHeader = None,
+    ) -> IdempotentPost:
+        rt = request.app.state.runtime
+        return IdempotentPost(
+            rt.engine, rt.clock, table, principal.subject, idempotency_key, request.url.path
+        )
+
+    return dependency

@@ -31,14 +31,8 @@ def versions_dir(service: str) -> Path:
 
 
 def metadata_of(service: str) -> MetaData:
-    """The service's tables; ``adapters.plumbing`` (when present) adds the shared outbox and
-    inbox to the same metadata."""
-    try:
-        return importlib.import_module(f"services.{service}.adapters.plumbing").metadata
-    except ModuleNotFoundError as exc:
-        if exc.name != f"services.{service}.adapters.plumbing":
-            raise
-        return importlib.import_module(f"services.{service}.adapters.tables").metadata
+    """The service's tables, the shared outbox, inbox and idempotency keys among them."""
+    return importlib.import_module(f"services.{service}.adapters.tables").metadata
 
 
 def _config(service: str, sync_conn=None) -> Config:

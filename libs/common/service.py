@@ -22,9 +22,15 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from libs.common.auth import TokenIssuer, TokenResponse, token_endpoint
+from libs.common.auth import TokenIssuer, TokenResponse, federation_clients, token_endpoint
 from libs.common.clock import Clock
-from libs.common.errors import Problem, install_problem_handlers, problem_response
+from libs.common.errors import (
+    Problem,
+    install_problem_handlers,
+    internal_error,
+    problem_response,
+)
+from libs.common.federation import Federation
 from libs.common.logs import bind_correlation, reset_request_context
 from libs.common.messaging.consumer import Consumer
 from libs.common.messaging.delivery import Bus
@@ -94,13 +100,7 @@ class RequestGuard:
             if started:
                 raise
             log.error("unhandled error", path=scope.get("path"), error=repr(exc), exc_info=exc)
-            problem = Problem(
-                500,
-                "internal-error",
-                "Internal error",
-                "Something went wrong on our side; the operators have been told.",
-            )
-            await problem_response(problem, scope.get("path"))(scope, receive, send)
+            await problem_response(internal_error(), scope.get("path"))(scope, receive, send)
 
 
 @dataclass
@@ -203,10 +203,24 @@ def create_service_app(
     *,
     title: str,
     description: str,
-    tokens: TokenIssuer,
+    audience: str | None = None,
+    fed: Federation | None = None,
+    secret_key: str | None = None,
+    token_ttl: int = 3600,
+    tokens: TokenIssuer | None = None,
     version: str = "1.0.0",
 ) -> FastAPI:
-    """The common shape of every service's app; the service adds its routers under /api/v1."""
+    """The common shape of every service's app; the service adds its routers under /api/v1.
+
+    Its tokens are for ``audience``, issued to the federation's libraries and operators under
+    ``secret_key`` (``app.state.tokens``); ``tokens`` instead hands it an issuer made
+    elsewhere."""
+    if tokens is None:
+        if audience is None or fed is None or secret_key is None:
+            raise ValueError("a service app needs its audience, federation and secret key")
+        tokens = TokenIssuer(
+            secret_key, audience, runtime.clock, token_ttl, federation_clients(fed, secret_key)
+        )
     app = FastAPI(
         title=title,
         description=description,

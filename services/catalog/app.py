@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
-from libs.common.auth import TokenIssuer, federation_clients
 from libs.common.federation import Federation
 from libs.common.service import ServiceRuntime, create_service_app
 from services.catalog.api import holdings, records, search
@@ -15,13 +14,13 @@ AUDIENCE = "illfed:catalog"
 def create_app(
     runtime: ServiceRuntime, fed: Federation, secret_key: str, token_ttl: int = 3600
 ) -> FastAPI:
-    tokens = TokenIssuer(
-        secret_key, AUDIENCE, runtime.clock, token_ttl, federation_clients(fed, secret_key)
-    )
     app = create_service_app(
         runtime,
         title="illfed union catalogue",
-        tokens=tokens,
+        audience=AUDIENCE,
+        fed=fed,
+        secret_key=secret_key,
+        token_ttl=token_ttl,
         description="Bibliographic records and holdings of every member library, with "
         "availability as last reported by each owner.",
     )

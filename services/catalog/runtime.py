@@ -9,7 +9,7 @@ from libs.common.messaging.consumer import Consumer
 from libs.common.messaging.delivery import Bus
 from libs.common.service import ServiceRuntime
 from services.catalog.adapters.consumer import on_item_changed
-from services.catalog.adapters.plumbing import inbox
+from services.catalog.adapters.tables import inbox
 
 
 def build_runtime(fed: Federation, database_url: str, bus: Bus, clock: Clock) -> ServiceRuntime:

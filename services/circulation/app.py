@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
-from libs.common.auth import Principal, TokenIssuer, federation_clients
+from libs.common.auth import Principal
 from libs.common.clock import Clock
 from libs.common.db import unit_of_work
 from libs.common.federation import Federation
@@ -54,13 +54,13 @@ def create_app(
 ) -> FastAPI:
     library = runtime.extras["library"]
     name = fed.library(library).name
-    tokens = TokenIssuer(
-        secret_key, audience(library), runtime.clock, token_ttl, federation_clients(fed, secret_key)
-    )
     app = create_service_app(
         runtime,
         title=f"illfed circulation — {name}",
-        tokens=tokens,
+        audience=audience(library),
+        fed=fed,
+        secret_key=secret_key,
+        token_ttl=token_ttl,
         description=f"Circulation service of {name}: items, patrons, loans, holds and fines.",
     )
     lib = library_context(
@@ -79,7 +79,7 @@ def create_app(
         async with runtime.engine.connect() as conn:
             return await sessions.is_live(conn, lib, principal.session, principal.subject)
 
-    tokens.session_check = session_live
+    app.state.tokens.session_check = session_live
     install_circulation_errors(app)
     for module in (items, patrons, overdue, loans, holds, charges, self_service):
         app.include_router(module.router)

@@ -14,8 +14,8 @@ from libs.common.service import ServiceRuntime
 from services.notifier.adapters.consumer import notice_handler
 from services.notifier.adapters.delivery import DeliveryLoop, DeliveryWorker
 from services.notifier.adapters.mailbox import Mailbox
-from services.notifier.adapters.plumbing import inbox
 from services.notifier.adapters.smtp import SmtpSettings
+from services.notifier.adapters.tables import inbox
 from services.notifier.settings import NotifierSettings
 
 

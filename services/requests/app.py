@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
-from libs.common.auth import TokenIssuer, federation_clients
 from libs.common.federation import Federation
 from libs.common.service import ServiceRuntime, create_service_app
 from services.requests.api import dead_letters
@@ -16,13 +15,13 @@ AUDIENCE = "illfed:requests"
 def create_app(
     runtime: ServiceRuntime, fed: Federation, secret_key: str, token_ttl: int = 3600
 ) -> FastAPI:
-    tokens = TokenIssuer(
-        secret_key, AUDIENCE, runtime.clock, token_ttl, federation_clients(fed, secret_key)
-    )
     app = create_service_app(
         runtime,
         title="illfed request broker",
-        tokens=tokens,
+        audience=AUDIENCE,
+        fed=fed,
+        secret_key=secret_key,
+        token_ttl=token_ttl,
         description="Routes borrow, recall and renewal-approval messages between libraries; "
         "keeps the consortium's view of every ILL transaction; dead letters for operators.",
     )

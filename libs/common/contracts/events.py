@@ -11,28 +11,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from libs.common.contracts.registry import contract
-
-ItemStatus = Literal[
-    "AVAILABLE",
-    "ON_LOAN",
-    "ON_HOLD_SHELF",
-    "IN_TRANSIT",
-    "ON_ILL_LOAN",
-    "MISSING",
-    "LOST",
-    "DAMAGED",
-    "IN_PROCESSING",
-    "WITHDRAWN",
-]
-MaterialType = Literal[
-    "book",
-    "book_with_disc",
-    "serial",
-    "periodical_back_issue",
-    "media",
-    "thesis",
-    "reference",
-]
+from libs.common.items import ItemStatus, MaterialType
 
 
 class Payload(BaseModel):

@@ -16,14 +16,12 @@ from typing import Any
 import structlog
 from pydantic import BaseModel, ValidationError
 from sqlalchemy import Table
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from libs.common.clock import Clock
 from libs.common.contracts import Envelope
 from libs.common.contracts.registry import UnknownContract, parse_payload
-from libs.common.db import unit_of_work
+from libs.common.db import insert_new, unit_of_work
 from libs.common.logs import bind_correlation
 from libs.common.messaging.delivery import Bus, Delivery, Subscription
 from libs.common.messaging.retry import (
@@ -53,8 +51,7 @@ async def claim(
 ) -> bool:
     """Record that ``consumer`` processes ``message_id``; False if it already did."""
     values = {"consumer": consumer, "message_id": message_id, "processed_at": clock.now()}
-    ins = pg_insert if conn.dialect.name == "postgresql" else sqlite_insert
-    result = await conn.execute(ins(inbox).values(**values).on_conflict_do_nothing())
+    result = await conn.execute(insert_new(conn, inbox).values(**values))
     return result.rowcount == 1
 
 

@@ -1,6 +1,9 @@
-"""The outbox and inbox tables every service adds to its own metadata."""
+"""The tables every service adds to its own metadata: the outbox, the inbox and the
+``Idempotency-Key`` answers; defined here once, for the models and the migrations alike."""
 
 from __future__ import annotations
+
+from typing import NamedTuple
 
 from sqlalchemy import (
     JSON,
@@ -53,3 +56,28 @@ def messaging_tables(metadata: MetaData) -> tuple[Table, Table]:
         Column("processed_at", UtcDateTime(), nullable=False),
     )
     return outbox, inbox
+
+
+def idempotency_table(metadata: MetaData) -> Table:
+    return Table(
+        "idempotency_keys",
+        metadata,
+        Column("principal", String(80), primary_key=True),
+        Column("key", String(200), primary_key=True),
+        Column("request_hash", String(64), nullable=False),
+        Column("status", Integer, nullable=False),
+        Column("body", JSON, nullable=False),
+        Column("created_at", UtcDateTime(), nullable=False),
+    )
+
+
+class SharedTables(NamedTuple):
+    outbox: Table
+    inbox: Table
+    idempotency: Table
+
+
+def shared_tables(metadata: MetaData) -> SharedTables:
+    """The outbox, inbox and idempotency-key tables in ``metadata``."""
+    outbox, inbox = messaging_tables(metadata)
+    return SharedTables(outbox, inbox, idempotency_table(metadata))

@@ -1,7 +1,7 @@
 """Words the policy engine and the circulation services share: material types, library
 sections and rule IDs.
 
-``MaterialType`` matches the vocabulary of the item contracts in ``libs.common.contracts``, so an
+``MaterialType`` is the one of ``libs.common.items``, the vocabulary of the item contracts, so an
 item read from a message can be handed to the engine unchanged.
 """
 
@@ -11,17 +11,9 @@ from typing import Annotated, Literal
 
 from pydantic import Field
 
-MaterialType = Literal[
-    "book",
-    "book_with_disc",
-    "serial",
-    "periodical_back_issue",
-    "media",
-    "thesis",
-    "reference",
-]
-"""What an item is. ``book_with_disc`` is the main item of a set; its disc or map is an
-accompanying item (it carries ``main_item_id``)."""
+from libs.common.items import MaterialType
+
+__all__ = ["RULE_ID_PATTERN", "MaterialType", "MinorAmount", "RuleId", "Section"]
 
 Section = Literal["adult", "young_adult", "children"]
 """The library section an item is lent from; HKPL-10 sets the fine by section."""

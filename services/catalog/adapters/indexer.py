@@ -8,7 +8,8 @@ from collections.abc import Iterable
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from services.catalog.adapters.sql import chunks, upsert
+from libs.common.db import upsert
+from services.catalog.adapters.sql import chunks
 from services.catalog.adapters.tables import holdings, record_search, records
 from services.catalog.domain.directory import Directory
 from services.catalog.domain.indexing import SearchDocument, build_document

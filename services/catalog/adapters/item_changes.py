@@ -15,11 +15,11 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from libs.common.contracts.events import ItemChanged
+from libs.common.db import upsert
 from services.catalog.adapters.indexer import reindex
 from services.catalog.adapters.libraries import ensure_libraries
 from services.catalog.adapters.matching_lock import lock_record_matching
 from services.catalog.adapters.rows import record_row
-from services.catalog.adapters.sql import upsert
 from services.catalog.adapters.tables import holdings, record_keys, records
 from services.catalog.domain.identifiers import isbn13
 from services.catalog.domain.intake import HOLDING_LIMITS, MAX_YEAR, MIN_YEAR

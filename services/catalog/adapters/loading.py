@@ -17,11 +17,12 @@ from typing import Any
 from sqlalchemy import bindparam, func, select, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from libs.common.db import upsert
 from services.catalog.adapters.indexer import reindex
 from services.catalog.adapters.libraries import ensure_libraries, federation_libraries
 from services.catalog.adapters.matching_lock import lock_record_matching
 from services.catalog.adapters.rows import HOLDING_STATE, record_row
-from services.catalog.adapters.sql import chunks, upsert
+from services.catalog.adapters.sql import chunks
 from services.catalog.adapters.tables import holdings, record_keys, records
 from services.catalog.domain.matching import match_keys
 from services.catalog.domain.model import BibRecord, Holding, Rejection

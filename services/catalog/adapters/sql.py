@@ -3,24 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-from typing import Any, TypeVar
-
-from sqlalchemy import Table
-from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.ext.asyncio import AsyncConnection
+from typing import TypeVar
 
 T = TypeVar("T")
 
 # Bound parameters per statement stay well under SQLite's limit (32766) and PostgreSQL's
 # (65535) whatever the number of columns.
 CHUNK = 500
-
-
-def upsert(conn: AsyncConnection, table: Table) -> Any:
-    """``INSERT`` with ``ON CONFLICT`` support for the connection's database."""
-    if conn.dialect.name == "postgresql":
-        return postgresql.insert(table)
-    return sqlite.insert(table)
 
 
 def chunks(items: Sequence[T], size: int = CHUNK) -> Iterator[Sequence[T]]:

@@ -41,8 +41,10 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import JSONB, TSVECTOR
 
 from libs.common.db import UtcDateTime
+from libs.common.messaging.tables import shared_tables
 
 metadata = MetaData()
+outbox, inbox, idempotency = shared_tables(metadata)
 
 # SQLite only auto-numbers an INTEGER PRIMARY KEY.
 _ID = BigInteger().with_variant(Integer(), "sqlite")

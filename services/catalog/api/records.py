@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Header, Path, Query, Request
+from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.responses import JSONResponse
 
 from libs.common.auth import CurrentPrincipal, Principal
@@ -17,7 +17,7 @@ from services.catalog.api.caller import (
     require_loader,
     searching_patron,
 )
-from services.catalog.api.idempotent import Once
+from services.catalog.api.idempotent import PostOnce
 from services.catalog.api.payloads import (
     PROBLEMS,
     LoadReportOut,
@@ -96,10 +96,7 @@ def _check_own_holdings(principal: Principal, results: list, members: set[str]) 
 async def load(
     request: Request,
     principal: CurrentPrincipal,
-    idempotency_key: Annotated[
-        str | None,
-        Header(description="a retry with the same key and body gets the first answer"),
-    ] = None,
+    post: PostOnce,
 ) -> JSONResponse:
     """Each work becomes one record (merged with the same work already catalogued) and each
     item a holding. Records that cannot be loaded are rejected with their position and reason;
@@ -107,15 +104,8 @@ async def load(
     again updates them rather than adding copies; with an ``Idempotency-Key``, a retry of the
     same body is answered with the first report and loads nothing."""
     require_loader(principal)
-    rt = request.app.state.runtime
     upload = await read_upload(request)
-    once = Once(
-        rt.engine,
-        rt.clock,
-        principal.subject,
-        idempotency_key,
-        upload.request_hash(request.url.path),
-    )
+    once = post.once(hashed=upload.request_hash(request.url.path))
     if (answer := await once.prior()) is not None:
         return answer
     results = await parse_upload(upload)

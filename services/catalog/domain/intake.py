@@ -25,7 +25,7 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from libs.common.contracts.events import ItemStatus, MaterialType
+from libs.common.items import ItemStatus, MaterialType
 from services.catalog.domain.identifiers import isbn13, issn
 from services.catalog.domain.model import (
     BibRecord,

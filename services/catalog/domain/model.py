@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import get_args
 
-from libs.common.contracts.events import ItemStatus, MaterialType
+from libs.common.items import ItemStatus, MaterialType
 
 MATERIAL_TYPES: tuple[str, ...] = get_args(MaterialType)
 ITEM_STATUSES: tuple[str, ...] = get_args(ItemStatus)

@@ -1,18 +1,15 @@
-"""Reservation queues (one per title) and the ledger of each account."""
+"""Reservation queues, one per title."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import insert, select
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from libs.common.money import Money
-from services.circulation.adapters import loans_repo
 from services.circulation.adapters.store import aware, save
-from services.circulation.adapters.tables import holds, ledger_entries
+from services.circulation.adapters.tables import holds
 from services.circulation.domain.holds import Hold, HoldQueue
-from services.circulation.domain.ledger import Ledger, LedgerEntry
 
 _HOLD_FIELDS = (
     "title_id",
@@ -76,69 +73,3 @@ async def ready_hold_titles_for(conn: AsyncConnection, patron_id: str) -> dict[s
         )
     ).all()
     return {r.item_id: r.id for r in rows if r.item_id}
-
-
-# Ledger ------------------------------------------------------------------------------------
-
-
-async def ledger(conn: AsyncConnection, patron_id: str, currency: str) -> Ledger:
-    rows = (
-        await conn.execute(
-            select(ledger_entries)
-            .where(ledger_entries.c.patron_id == patron_id)
-            .order_by(ledger_entries.c.at, ledger_entries.c.position)
-        )
-    ).all()
-    return Ledger(
-        patron_id=patron_id,
-        currency=currency,
-        entries=tuple(
-            LedgerEntry(
-                entry_id=r.id,
-                patron_id=r.patron_id,
-                kind=r.kind,
-                amount=Money(amount_minor=r.amount_minor, currency=r.currency),
-                at=aware(r.at),
-                on=r.entry_date,
-                rule=r.rule,
-                loan_id=r.loan_id,
-                item_id=r.item_id,
-                description=r.description,
-                actor=r.actor,
-                reason=r.reason,
-                applies_to=r.applies_to,
-                paid_by=r.paid_by,
-            )
-            for r in rows
-        ),
-    )
-
-
-async def add_entries(conn: AsyncConnection, *entries: LedgerEntry | None) -> None:
-    """Ledger entries are only ever added, never changed: a correction is a waiver."""
-    posted = [e for e in entries if e is not None]
-    if not posted:
-        return
-    first = await loans_repo.next_number(conn, "ledger", len(posted))
-    rows = [
-        {
-            "id": e.entry_id,
-            "patron_id": e.patron_id,
-            "kind": e.kind,
-            "amount_minor": e.amount.amount_minor,
-            "currency": e.amount.currency,
-            "at": e.at,
-            "entry_date": e.on,
-            "rule": e.rule,
-            "loan_id": e.loan_id,
-            "item_id": e.item_id,
-            "description": e.description,
-            "actor": e.actor,
-            "reason": e.reason,
-            "applies_to": e.applies_to,
-            "paid_by": e.paid_by,
-            "position": first + n,
-        }
-        for n, e in enumerate(posted)
-    ]
-    await conn.execute(insert(ledger_entries), rows)

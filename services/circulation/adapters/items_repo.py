@@ -12,7 +12,10 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from libs.common.clock import Clock
 from libs.common.contracts import ItemChanged
 from libs.common.messaging.outbox import emit_event
+from libs.common.money import Money
+from libs.common.pagination import Page, cut, keyset
 from services.circulation.adapters.tables import items, outbox
+from services.circulation.domain.items import Item
 
 _BIB = ("title", "authors", "isbn", "language", "publisher", "year")
 
@@ -68,11 +71,10 @@ async def find_by_barcode(conn: AsyncConnection, barcode: str) -> dict[str, Any]
     return dict(row) if row else None
 
 
-async def list_items(conn: AsyncConnection, *, after: str | None, limit: int) -> list[dict]:
-    q = select(items).order_by(items.c.id).limit(limit)
-    if after:
-        q = q.where(items.c.id > after)
-    return [dict(r) for r in (await conn.execute(q)).mappings()]
+async def list_items(conn: AsyncConnection, *, after: str | None, limit: int) -> Page[dict]:
+    """A page of the library's items in id order, from the one after the cursor ``after``."""
+    q = keyset(select(items), items.c.id, after, limit)
+    return cut([dict(r) for r in (await conn.execute(q)).mappings()], limit, lambda r: r["id"])
 
 
 async def count_items(conn: AsyncConnection) -> int:
@@ -106,3 +108,51 @@ async def set_status(
     change = "withdrawn" if status == "WITHDRAWN" else "status_changed"
     await _announce(conn, library, item_id, change, clock)
     return await get_item(conn, item_id)
+
+
+# Domain reads ----------------------------------------------------------------------------
+
+
+def item_of(row: Any, library: str, currency: str) -> Item:
+    """The domain item of an ``items`` row."""
+    return Item(
+        item_id=row.id,
+        library=library,
+        barcode=row.barcode,
+        title_id=row.title_id or row.isbn or row.id,
+        title=row.title,
+        material_type=row.material_type,
+        section=row.section,
+        branch=row.service_point,
+        call_number=row.call_number,
+        price=Money(amount_minor=row.price_minor, currency=currency)
+        if row.price_minor is not None
+        else None,
+        pages=row.pages,
+        set_id=row.set_id,
+        main_item_id=row.main_item_id if row.set_id else None,
+        status=row.status,
+    )
+
+
+async def item_rows(conn: AsyncConnection, item_ids: list[str]) -> dict[str, Any]:
+    if not item_ids:
+        return {}
+    rows = (await conn.execute(select(items).where(items.c.id.in_(item_ids)))).all()
+    return {r.id: r for r in rows}
+
+
+async def find_item_row(
+    conn: AsyncConnection, *, item_id: str | None = None, barcode: str | None = None
+) -> Any | None:
+    q = select(items)
+    q = q.where(items.c.id == item_id) if item_id else q.where(items.c.barcode == barcode)
+    return (await conn.execute(q)).first()
+
+
+async def set_rows(conn: AsyncConnection, set_id: str) -> list[Any]:
+    return list((await conn.execute(select(items).where(items.c.set_id == set_id))).all())
+
+
+async def title_rows(conn: AsyncConnection, title_id: str) -> list[Any]:
+    return list((await conn.execute(select(items).where(items.c.title_id == title_id))).all())

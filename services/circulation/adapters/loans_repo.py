@@ -1,5 +1,4 @@
-"""Loans, the items they are of, renewal transactions (HKPL-06) and the counter that numbers
-them."""
+"""Loans and renewal transactions (HKPL-06)."""
 
 from __future__ import annotations
 
@@ -7,21 +6,16 @@ from datetime import date
 from typing import Any
 
 from sqlalchemy import insert, select, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from libs.common.money import Money
 from services.circulation.adapters.store import aware, save
 from services.circulation.adapters.tables import (
-    counters,
-    items,
     loans,
     renewal_items,
     renewal_transactions,
 )
-from services.circulation.domain.items import Item
-from services.circulation.domain.loans import Loan, RenewalTransaction, RenewedItem
+from services.circulation.domain.lending import RenewalTransaction, RenewedItem
+from services.circulation.domain.loan import Loan
 
 _LOAN_FIELDS = (
     "patron_id",
@@ -46,51 +40,6 @@ _LOAN_FIELDS = (
     "returned_to",
     "borrowed_with",
 )
-
-
-def item_of(row: Any, library: str, currency: str) -> Item:
-    """The domain item of an ``items`` row."""
-    return Item(
-        item_id=row.id,
-        library=library,
-        barcode=row.barcode,
-        title_id=row.title_id or row.isbn or row.id,
-        title=row.title,
-        material_type=row.material_type,
-        section=row.section,
-        branch=row.service_point,
-        call_number=row.call_number,
-        price=Money(amount_minor=row.price_minor, currency=currency)
-        if row.price_minor is not None
-        else None,
-        pages=row.pages,
-        set_id=row.set_id,
-        main_item_id=row.main_item_id if row.set_id else None,
-        status=row.status,
-    )
-
-
-async def item_rows(conn: AsyncConnection, item_ids: list[str]) -> dict[str, Any]:
-    if not item_ids:
-        return {}
-    rows = (await conn.execute(select(items).where(items.c.id.in_(item_ids)))).all()
-    return {r.id: r for r in rows}
-
-
-async def find_item_row(
-    conn: AsyncConnection, *, item_id: str | None = None, barcode: str | None = None
-) -> Any | None:
-    q = select(items)
-    q = q.where(items.c.id == item_id) if item_id else q.where(items.c.barcode == barcode)
-    return (await conn.execute(q)).first()
-
-
-async def set_rows(conn: AsyncConnection, set_id: str) -> list[Any]:
-    return list((await conn.execute(select(items).where(items.c.set_id == set_id))).all())
-
-
-async def title_rows(conn: AsyncConnection, title_id: str) -> list[Any]:
-    return list((await conn.execute(select(items).where(items.c.title_id == title_id))).all())
 
 
 _INSTANTS = ("checked_out_at", "returned_at")
@@ -155,25 +104,6 @@ async def save_active_loan(conn: AsyncConnection, loan: Loan) -> bool:
         .values(**{k: getattr(loan, k) for k in _LOAN_FIELDS})
     )
     return res.rowcount == 1
-
-
-async def next_number(conn: AsyncConnection, name: str, count: int = 1) -> int:
-    """The next number of a named sequence (the first of ``count`` drawn together), inside
-    the caller's transaction. One upsert both creates the counter on first use and draws
-    from it: two transactions using a new counter at once queue on its row instead of both
-    inserting it (the loser would fail), and the row lock keeps them from drawing the same
-    number."""
-    upsert = pg_insert if conn.dialect.name == "postgresql" else sqlite_insert
-    stmt = (
-        upsert(counters)
-        .values(name=name, value=count)
-        .on_conflict_do_update(
-            index_elements=[counters.c.name], set_={"value": counters.c.value + count}
-        )
-        .returning(counters.c.value)
-    )
-    last = (await conn.execute(stmt)).scalar_one()
-    return last - count + 1
 
 
 async def add_renewal_transaction(

@@ -7,10 +7,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 
-from sqlalchemy import insert, select
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from libs.common.db import insert_new
 from services.circulation.adapters.tables import loan_notices
 from services.circulation.domain.overdue import LoanNotice
 
@@ -41,20 +41,10 @@ async def recorded_for(conn: AsyncConnection, loan_ids: Sequence[str]) -> Record
     return Recorded(sent, frozenset(r.notice_id for r in rows))
 
 
-def _insert_new(conn: AsyncConnection):
-    # A second run (another replica) inserting the same notice id waits for the first to
-    # commit and then inserts nothing, instead of failing its whole transaction.
-    if conn.dialect.name == "postgresql":
-        return postgresql.insert(loan_notices).on_conflict_do_nothing(index_elements=["notice_id"])
-    if conn.dialect.name == "sqlite":
-        return sqlite.insert(loan_notices).on_conflict_do_nothing(index_elements=["notice_id"])
-    return insert(loan_notices)  # pragma: no cover - the service runs on the two above
-
-
 async def record(conn: AsyncConnection, notice: LoanNotice, *, on: date, at: datetime) -> bool:
     """Record a notice as sent; False when it already was (then it must not be sent)."""
     res = await conn.execute(
-        _insert_new(conn).values(
+        insert_new(conn, loan_notices, "notice_id").values(
             notice_id=notice.notice_id,
             loan_id=notice.loan.loan_id,
             kind=notice.kind,

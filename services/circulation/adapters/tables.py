@@ -21,11 +21,10 @@ from sqlalchemy import (
 )
 
 from libs.common.db import UtcDateTime
-from libs.common.idempotency import idempotency_table
-from libs.common.messaging.tables import messaging_tables
+from libs.common.messaging.tables import shared_tables
 
 metadata = MetaData()
-outbox, inbox = messaging_tables(metadata)
+outbox, inbox, idempotency = shared_tables(metadata)
 
 items = Table(
     "items",
@@ -250,5 +249,3 @@ counters = Table(
     Column("name", String(40), primary_key=True),
     Column("value", Integer, nullable=False),
 )
-
-idempotency = idempotency_table(metadata)

@@ -3,19 +3,22 @@ why)."""
 
 from __future__ import annotations
 
-from typing import Annotated
-
-from fastapi import APIRouter, Depends, Header, Request
+from fastapi import APIRouter, Depends, Request
 
 from libs.common.auth import CurrentPrincipal
-from services.circulation.api.common import idempotent, library_staff, read_only, staff
+from services.circulation.api.common import (
+    PostOnce,
+    idempotent,
+    library_staff,
+    read_only,
+    staff,
+)
 from services.circulation.api.schemas import Payment, Waiver
 from services.circulation.api.views import LedgerView, SettlementView
 from services.circulation.handlers import account
 from services.circulation.handlers import charges as handlers
 
 router = APIRouter(prefix="/api/v1", tags=["charges"], dependencies=[Depends(library_staff)])
-IdempotencyKey = Annotated[str | None, Header()]
 
 
 @router.get(
@@ -32,7 +35,7 @@ async def statement(patron_id: str, request: Request, principal: CurrentPrincipa
     return await read_only(request, work)
 
 
-async def _settle(request, principal, patron_id, kind, body, actor, key):
+async def _settle(request, principal, patron_id, kind, body, actor, post: PostOnce):
     lib = staff(request, principal)
 
     async def work(conn):
@@ -58,7 +61,7 @@ async def _settle(request, principal, patron_id, kind, body, actor, key):
             "outstanding_minor": ledger.outstanding_minor(),
         }
 
-    return await idempotent(request, principal, key, body.model_dump(), work)
+    return await idempotent(post, body.model_dump(), work)
 
 
 @router.post(
@@ -72,10 +75,10 @@ async def pay(
     body: Payment,
     request: Request,
     principal: CurrentPrincipal,
-    idempotency_key: IdempotencyKey = None,
+    post: PostOnce,
 ):
     actor = f"{body.received_by} ({principal.subject})" if body.received_by else principal.subject
-    return await _settle(request, principal, patron_id, "payment", body, actor, idempotency_key)
+    return await _settle(request, principal, patron_id, "payment", body, actor, post)
 
 
 @router.post(
@@ -89,7 +92,7 @@ async def waive(
     body: Waiver,
     request: Request,
     principal: CurrentPrincipal,
-    idempotency_key: IdempotencyKey = None,
+    post: PostOnce,
 ):
     actor = f"{body.granted_by} ({principal.subject})"
-    return await _settle(request, principal, patron_id, "waiver", body, actor, idempotency_key)
+    return await _settle(request, principal, patron_id, "waiver", body, actor, post)

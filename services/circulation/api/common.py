@@ -5,21 +5,25 @@ errors (a rule refusal names every rule that refused)."""
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Annotated, Any
 
 import structlog
-from fastapi import FastAPI, Request
+from fastapi import Depends, FastAPI, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.responses import JSONResponse
 from pydantic import ValidationError
-from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from libs.common import idempotency
 from libs.common.auth import CurrentPrincipal, Principal, forbidden, require_library
-from libs.common.db import unit_of_work
-from libs.common.errors import Problem, problem_response
-from libs.common.policy import ChargeError, Decision
+from libs.common.errors import (
+    Problem,
+    install_database_handlers,
+    problem_response,
+    refusal_problem,
+    validation_problem,
+)
+from libs.common.policy import ChargeError
 from services.circulation.adapters.tables import idempotency as idem_table
 from services.circulation.domain.errors import DomainError
 from services.circulation.handlers.context import Invalid, Library, NotFound, Refused
@@ -56,65 +60,30 @@ def signed_in_patron(request: Request, principal: Principal) -> tuple[Library, s
     return lib, principal.subject
 
 
+PostOnce = Annotated[idempotency.IdempotentPost, Depends(idempotency.idempotent_post(idem_table))]
+"""A creating POST's ``Idempotency-Key`` boundary, in the library's own key table."""
+
+
+def _kept(exc: Exception) -> bool:
+    # Kept, not rolled back (the refusal's notice); the key is not used up, so a retry is
+    # decided again, and the notice's stable id keeps it to one e-mail.
+    return isinstance(exc, Refused) and exc.commit
+
+
 async def idempotent(
-    request: Request,
-    principal: Principal,
-    key: str | None,
+    post: idempotency.IdempotentPost,
     payload: Any,
     work: Callable[[AsyncConnection], Awaitable[Any]],
     status: int = 201,
 ) -> JSONResponse:
     """Run ``work`` in one unit of work; a retry with the same ``Idempotency-Key`` gets the
     first answer again instead of doing it twice."""
-    rt = request.app.state.runtime
-    req_hash = idempotency.request_hash("POST", request.url.path, jsonable_encoder(payload))
-    refused: Refused | None = None
-    async with unit_of_work(rt.engine) as conn:
-        prior = await idempotency.lookup(conn, idem_table, principal.subject, key, req_hash)
-        if prior is not None:
-            return JSONResponse(prior[1], status_code=prior[0])
-        try:
-            body = jsonable_encoder(await work(conn))
-        except Refused as exc:
-            if not exc.commit:
-                raise
-            # Kept, not rolled back (the refusal's notice); the key is not used up, so a
-            # retry is decided again, and the notice's stable id keeps it to one e-mail.
-            refused = exc
-        else:
-            await idempotency.remember(
-                conn, idem_table, principal.subject, key, req_hash, status, body, rt.clock
-            )
-    if refused is not None:
-        raise refused
-    return JSONResponse(body, status_code=status)
+    return await post.run(payload, work, status, kept=_kept)
 
 
 async def read_only(request: Request, work: Callable[[AsyncConnection], Awaitable[Any]]) -> Any:
     async with request.app.state.runtime.engine.connect() as conn:
         return jsonable_encoder(await work(conn))
-
-
-def refusal_problem(decision: Decision, status: int = 409) -> Problem:
-    """``renewal refused: the item has been renewed 5 consecutive times (HKPL-03)`` and
-    every other refusal, with the rule IDs."""
-    return Problem(
-        status,
-        "rule-refused",
-        f"{decision.action.capitalize()} refused",
-        "; ".join(decision.messages) or f"{decision.action} refused",
-        rules=decision.rules,
-        refusals=[
-            {
-                "rule": r.rule,
-                "code": r.code,
-                "reason": r.reason,
-                "message": r.message,
-                **({"item_id": r.item_id} if r.item_id else {}),
-            }
-            for r in decision.refusals
-        ],
-    )
 
 
 def install_circulation_errors(app: FastAPI) -> None:
@@ -143,51 +112,7 @@ def install_circulation_errors(app: FastAPI) -> None:
 
     @app.exception_handler(ValidationError)
     async def _validation(request: Request, exc: ValidationError):
-        errors = [
-            {"location": ".".join(str(p) for p in e.get("loc", ())), "message": e.get("msg")}
-            for e in exc.errors()
-        ]
-        detail = "; ".join(f"{e['location']}: {e['message']}" for e in errors)[:1000]
-        problem = Problem(422, "validation-error", "The request is not valid", detail)
+        problem = validation_problem(exc.errors(), listed=False)
         return problem_response(problem, request.url.path)
 
-    def _unstorable(request: Request):
-        problem = Problem(
-            422,
-            "invalid-value",
-            "The request is not valid",
-            "the request holds a value that cannot be stored (a NUL character or a number "
-            "out of range)",
-        )
-        return problem_response(problem, request.url.path)
-
-    @app.exception_handler(OverflowError)
-    async def _overflow(request: Request, exc: OverflowError):
-        # SQLite's driver refuses an integer beyond 64 bits itself, before the database
-        # sees it, so it is not a DBAPIError; it is the same unstorable value.
-        return _unstorable(request)
-
-    @app.exception_handler(DBAPIError)
-    async def _database(request: Request, exc: DBAPIError):
-        if isinstance(exc, IntegrityError):
-            return await _integrity(request, exc)
-        code = str(getattr(exc.orig, "pgcode", None) or getattr(exc.orig, "sqlstate", None))
-        if code.startswith("22"):
-            # SQL class 22, data exception: a NUL character, a number too large to store.
-            return _unstorable(request)
-        log.error("database error", path=request.url.path, error=repr(exc))
-        problem = Problem(
-            500,
-            "internal-error",
-            "Internal error",
-            "Something went wrong on our side; the operators have been told.",
-        )
-        return problem_response(problem, request.url.path)
-
-    @app.exception_handler(IntegrityError)
-    async def _integrity(request: Request, exc: IntegrityError):
-        # Two requests raced for the same thing (a copy, a card number); the loser is told.
-        problem = Problem(
-            409, "conflict", "Conflict", "the change conflicts with another one; try again"
-        )
-        return problem_response(problem, request.url.path)
+    install_database_handlers(app)

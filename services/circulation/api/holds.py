@@ -3,20 +3,23 @@ run (also run daily by the service itself)."""
 
 from __future__ import annotations
 
-from typing import Annotated
-
-from fastapi import APIRouter, Depends, Header, Request
+from fastapi import APIRouter, Depends, Request
 
 from libs.common.auth import CurrentPrincipal
 from libs.common.db import unit_of_work
-from services.circulation.api.common import idempotent, library_staff, read_only, staff
+from services.circulation.api.common import (
+    PostOnce,
+    idempotent,
+    library_staff,
+    read_only,
+    staff,
+)
 from services.circulation.api.schemas import StaffHoldRequest
 from services.circulation.api.views import ExpiryView, HoldsView, HoldView
 from services.circulation.handlers import account
 from services.circulation.handlers import holds as handlers
 
 router = APIRouter(prefix="/api/v1", tags=["holds"], dependencies=[Depends(library_staff)])
-IdempotencyKey = Annotated[str | None, Header()]
 
 
 @router.post(
@@ -26,7 +29,7 @@ async def place(
     body: StaffHoldRequest,
     request: Request,
     principal: CurrentPrincipal,
-    idempotency_key: IdempotencyKey = None,
+    post: PostOnce,
 ):
     lib = staff(request, principal)
 
@@ -34,7 +37,7 @@ async def place(
         hold = await handlers.place(conn, lib, body.patron_id, body.title_id, body.pickup_location)
         return account.hold_view(hold)
 
-    return await idempotent(request, principal, idempotency_key, body.model_dump(), work)
+    return await idempotent(post, body.model_dump(), work)
 
 
 @router.post("/holds/{hold_id}/cancel", response_model=HoldView, summary="Cancel a reservation")

@@ -6,18 +6,20 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Literal, get_args
 
-from fastapi import APIRouter, Depends, Header, Query, Request
-from fastapi.responses import JSONResponse
+from fastapi import APIRouter, Depends, Query, Request
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from libs.common import idempotency
 from libs.common.auth import CurrentPrincipal, require_library, require_owner
-from libs.common.contracts.events import ItemStatus, MaterialType
 from libs.common.db import unit_of_work
 from libs.common.errors import Problem
+from libs.common.items import ItemStatus, MaterialType
 from services.circulation.adapters import items_repo
-from services.circulation.adapters.tables import idempotency as idem_table
-from services.circulation.domain.items import CIRCULATION_STATUSES, manual_status_refusal
+from services.circulation.api.common import PostOnce, lib_of
+from services.circulation.domain.items import (
+    CIRCULATION_STATUSES,
+    main_item_refusal,
+    manual_status_refusal,
+)
 
 
 def _caller(request: Request, principal: CurrentPrincipal) -> None:
@@ -88,17 +90,21 @@ def _rt(request: Request):
     return request.app.state.runtime
 
 
-async def _check_main_item(conn, body: ItemIn) -> None:
-    """HKPL-09: accompanying material is lent with, and counted through, its set's main
-    item; one that points nowhere would be lent outside the quota."""
-    main = await items_repo.get_item(conn, body.main_item_id)
-    if main is None or main["set_id"] != body.set_id or main["main_item_id"] is not None:
+async def _check_main_item(conn, request: Request, body: ItemIn) -> None:
+    """HKPL-09, decided in the domain: the main item accompanying material names."""
+    if body.main_item_id is None or body.set_id is None:
+        return  # the body's own validation already refused a main item without a set
+    lib = lib_of(request)
+    row = await items_repo.find_item_row(conn, item_id=body.main_item_id)
+    main = items_repo.item_of(row, lib.code, lib.policy.currency) if row else None
+    refusal = main_item_refusal(body.set_id, body.main_item_id, main)
+    if refusal is not None:
         raise Problem(
             422,
             "invalid-main-item",
             "The accompanying material's main item is not valid",
-            f"main_item_id {body.main_item_id} is not a main item of set {body.set_id} in "
-            "this library (HKPL-09: accompanying material counts through its main item)",
+            refusal.reason,
+            rules=[refusal.rule],
         )
 
 
@@ -109,18 +115,13 @@ async def add_item(
     body: ItemIn,
     request: Request,
     principal: CurrentPrincipal,
-    idempotency_key: Annotated[str | None, Header()] = None,
+    post: PostOnce,
 ):
     rt = _rt(request)
     library = rt.extras["library"]
     require_owner(principal, library)
-    req_hash = idempotency.request_hash("POST", request.url.path, body.model_dump())
-    async with unit_of_work(rt.engine) as conn:
-        prior = await idempotency.lookup(
-            conn, idem_table, principal.subject, idempotency_key, req_hash
-        )
-        if prior is not None:
-            return JSONResponse(prior[1], status_code=prior[0])
+
+    async def work(conn):
         if await items_repo.find_by_barcode(conn, body.barcode):
             raise Problem(
                 409,
@@ -129,13 +130,11 @@ async def add_item(
                 f"an item with barcode {body.barcode} already exists",
             )
         if body.main_item_id is not None:
-            await _check_main_item(conn, body)
+            await _check_main_item(conn, request, body)
         item = await items_repo.add_item(conn, library, body.model_dump(), rt.clock)
-        out = ItemOut.model_validate(item).model_dump(mode="json")
-        await idempotency.remember(
-            conn, idem_table, principal.subject, idempotency_key, req_hash, 201, out, rt.clock
-        )
-    return JSONResponse(out, status_code=201)
+        return ItemOut.model_validate(item).model_dump(mode="json")
+
+    return await post.run(body.model_dump(), work, 201)
 
 
 @router.get("", response_model=ItemPage, summary="List items, a page at a time")
@@ -148,11 +147,9 @@ async def list_items(
     rt = _rt(request)
     require_library(principal, rt.extras["library"])
     async with rt.engine.connect() as conn:
-        rows = await items_repo.list_items(conn, after=cursor, limit=limit + 1)
-    page = rows[:limit]
+        page = await items_repo.list_items(conn, after=cursor, limit=limit)
     return ItemPage(
-        items=[ItemOut.model_validate(r) for r in page],
-        next_cursor=page[-1]["id"] if len(rows) > limit else None,
+        items=[ItemOut.model_validate(r) for r in page.items], next_cursor=page.next_cursor
     )
 
 

@@ -4,12 +4,16 @@ Transaction Reference Number look-up (HKPL-06), lost or damaged items (HKPL-13).
 
 from __future__ import annotations
 
-from typing import Annotated
-
-from fastapi import APIRouter, Depends, Header, Request
+from fastapi import APIRouter, Depends, Request
 
 from libs.common.auth import CurrentPrincipal
-from services.circulation.api.common import idempotent, library_staff, read_only, staff
+from services.circulation.api.common import (
+    PostOnce,
+    idempotent,
+    library_staff,
+    read_only,
+    staff,
+)
 from services.circulation.api.schemas import (
     Checkout,
     LossCharge,
@@ -31,7 +35,6 @@ from services.circulation.handlers import loans as handlers
 from services.circulation.handlers.context import Library
 
 router = APIRouter(prefix="/api/v1", tags=["loans"], dependencies=[Depends(library_staff)])
-IdempotencyKey = Annotated[str | None, Header()]
 
 
 def _entry(entry) -> dict | None:
@@ -98,13 +101,11 @@ def transaction_view(transaction, rows) -> dict:
     }
 
 
-async def renew_for(
-    request: Request, principal, lib: Library, patron_id: str, body, key: str | None
-):
+async def renew_for(lib: Library, patron_id: str, body, post: PostOnce):
     async def work(conn):
         return renewal_view(await handlers.renew(conn, lib, patron_id, body.loan_ids))
 
-    return await idempotent(request, principal, key, body.model_dump(), work)
+    return await idempotent(post, body.model_dump(), work)
 
 
 async def preview_for(request: Request, lib: Library, patron_id: str, body) -> dict:
@@ -124,7 +125,7 @@ async def checkout(
     body: Checkout,
     request: Request,
     principal: CurrentPrincipal,
-    idempotency_key: IdempotencyKey = None,
+    post: PostOnce,
 ):
     lib = staff(request, principal)
 
@@ -145,7 +146,7 @@ async def checkout(
             "fees": [_entry(e) for e in outcome.fees],
         }
 
-    return await idempotent(request, principal, idempotency_key, body.model_dump(), work)
+    return await idempotent(post, body.model_dump(), work)
 
 
 @router.post(
@@ -158,7 +159,7 @@ async def return_item(
     body: Return,
     request: Request,
     principal: CurrentPrincipal,
-    idempotency_key: IdempotencyKey = None,
+    post: PostOnce,
 ):
     lib = staff(request, principal)
 
@@ -177,7 +178,7 @@ async def return_item(
             "hold_id": outcome.hold.hold_id if outcome.hold else None,
         }
 
-    return await idempotent(request, principal, idempotency_key, body.model_dump(), work)
+    return await idempotent(post, body.model_dump(), work)
 
 
 @router.get("/patrons/{patron_id}/loans", response_model=LoansView, summary="The patron's loans")
@@ -201,10 +202,10 @@ async def renew(
     body: RenewalRequest,
     request: Request,
     principal: CurrentPrincipal,
-    idempotency_key: IdempotencyKey = None,
+    post: PostOnce,
 ):
     lib = staff(request, principal)
-    return await renew_for(request, principal, lib, patron_id, body, idempotency_key)
+    return await renew_for(lib, patron_id, body, post)
 
 
 @router.post(
@@ -233,7 +234,7 @@ async def lookup(reference: str, request: Request, principal: CurrentPrincipal):
     return await read_only(request, work)
 
 
-async def _loss(request, principal, loan_id, body, key, damaged: bool):
+async def _loss(request, principal, loan_id, body, post: PostOnce, damaged: bool):
     lib = staff(request, principal)
 
     async def work(conn):
@@ -252,7 +253,7 @@ async def _loss(request, principal, loan_id, body, key, damaged: bool):
             "fine": _entry(outcome.fine),
         }
 
-    return await idempotent(request, principal, key, body.model_dump(), work)
+    return await idempotent(post, body.model_dump(), work)
 
 
 @router.post(
@@ -266,9 +267,9 @@ async def lost(
     body: LossCharge,
     request: Request,
     principal: CurrentPrincipal,
-    idempotency_key: IdempotencyKey = None,
+    post: PostOnce,
 ):
-    return await _loss(request, principal, loan_id, body, idempotency_key, damaged=False)
+    return await _loss(request, principal, loan_id, body, post, damaged=False)
 
 
 @router.post(
@@ -282,6 +283,6 @@ async def damaged(
     body: LossCharge,
     request: Request,
     principal: CurrentPrincipal,
-    idempotency_key: IdempotencyKey = None,
+    post: PostOnce,
 ):
-    return await _loss(request, principal, loan_id, body, idempotency_key, damaged=True)
+    return await _loss(request, principal, loan_id, body, post, damaged=True)

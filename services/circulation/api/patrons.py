@@ -4,13 +4,17 @@ library cards and the smart ID card (HKPL-14, HKPL-18), lost cards (HKPL-15), re
 
 from __future__ import annotations
 
-from typing import Annotated
-
-from fastapi import APIRouter, Depends, Header, Request
+from fastapi import APIRouter, Depends, Request
 
 from libs.common.auth import CurrentPrincipal
 from libs.common.db import unit_of_work
-from services.circulation.api.common import idempotent, library_staff, read_only, staff
+from services.circulation.api.common import (
+    PostOnce,
+    idempotent,
+    library_staff,
+    read_only,
+    staff,
+)
 from services.circulation.api.schemas import (
     ContactChange,
     GuarantorLinkBody,
@@ -33,7 +37,6 @@ from services.circulation.handlers import account
 from services.circulation.handlers import patrons as handlers
 
 router = APIRouter(prefix="/api/v1", tags=["patrons"], dependencies=[Depends(library_staff)])
-IdempotencyKey = Annotated[str | None, Header()]
 
 
 def _cards(creds) -> list[dict]:
@@ -72,7 +75,7 @@ async def register(
     body: Registration,
     request: Request,
     principal: CurrentPrincipal,
-    idempotency_key: IdempotencyKey = None,
+    post: PostOnce,
 ):
     lib = staff(request, principal)
     # The password is never part of what is remembered for a retry.
@@ -100,7 +103,7 @@ async def register(
         )
         return {"patron": account.patron_view(patron), "cards": _cards(creds)}
 
-    return await idempotent(request, principal, idempotency_key, payload, work)
+    return await idempotent(post, payload, work)
 
 
 @router.get(
@@ -174,7 +177,7 @@ async def issue_card(
     body: NewCard,
     request: Request,
     principal: CurrentPrincipal,
-    idempotency_key: IdempotencyKey = None,
+    post: PostOnce,
 ):
     lib = staff(request, principal)
 
@@ -184,7 +187,7 @@ async def issue_card(
         )
         return {"patron_id": patron_id, "cards": _cards(creds)}
 
-    return await idempotent(request, principal, idempotency_key, body.model_dump(), work)
+    return await idempotent(post, body.model_dump(), work)
 
 
 @router.post(
@@ -210,7 +213,7 @@ async def replace_card(
     body: Replacement,
     request: Request,
     principal: CurrentPrincipal,
-    idempotency_key: IdempotencyKey = None,
+    post: PostOnce,
 ):
     lib = staff(request, principal)
 
@@ -220,7 +223,7 @@ async def replace_card(
         )
         return _change_view(change)
 
-    return await idempotent(request, principal, idempotency_key, body.model_dump(), work)
+    return await idempotent(post, body.model_dump(), work)
 
 
 @router.post(
@@ -246,14 +249,14 @@ async def apply_smart_id(
     body: SmartIdReading,
     request: Request,
     principal: CurrentPrincipal,
-    idempotency_key: IdempotencyKey = None,
+    post: PostOnce,
 ):
     lib = staff(request, principal)
 
     async def work(conn):
         return _change_view(await handlers.apply_smart_id(conn, lib, patron_id, body.reading))
 
-    return await idempotent(request, principal, idempotency_key, body.model_dump(), work)
+    return await idempotent(post, body.model_dump(), work)
 
 
 @router.post(
@@ -283,14 +286,14 @@ async def replace_smart_id(
     body: SmartIdReading,
     request: Request,
     principal: CurrentPrincipal,
-    idempotency_key: IdempotencyKey = None,
+    post: PostOnce,
 ):
     lib = staff(request, principal)
 
     async def work(conn):
         return _change_view(await handlers.replace_smart_id(conn, lib, patron_id, body.reading))
 
-    return await idempotent(request, principal, idempotency_key, body.model_dump(), work)
+    return await idempotent(post, body.model_dump(), work)
 
 
 @router.post(

@@ -4,19 +4,17 @@ look up a Transaction Reference Number (HKPL-06)."""
 
 from __future__ import annotations
 
-from typing import Annotated
-
-from fastapi import APIRouter, Header, Request
+from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
 
 from libs.common.auth import CurrentPrincipal
 from libs.common.db import unit_of_work
-from libs.common.errors import problem_response
+from libs.common.errors import problem_response, refusal_problem
 from services.circulation.api.common import (
+    PostOnce,
     idempotent,
     lib_of,
     read_only,
-    refusal_problem,
     signed_in_patron,
 )
 from services.circulation.api.loans import preview_for, renew_for, transaction_view
@@ -39,7 +37,6 @@ from services.circulation.handlers import loans as loans_handlers
 from services.circulation.handlers import patrons as patrons_handlers
 
 router = APIRouter(prefix="/api/v1", tags=["self-service"])
-IdempotencyKey = Annotated[str | None, Header()]
 SESSION_COOKIE = "illfed_session"
 
 
@@ -131,10 +128,10 @@ async def renew(
     body: RenewalRequest,
     request: Request,
     principal: CurrentPrincipal,
-    idempotency_key: IdempotencyKey = None,
+    post: PostOnce,
 ):
     lib, patron_id = signed_in_patron(request, principal)
-    return await renew_for(request, principal, lib, patron_id, body, idempotency_key)
+    return await renew_for(lib, patron_id, body, post)
 
 
 @router.post(
@@ -175,7 +172,7 @@ async def place_hold(
     body: HoldRequest,
     request: Request,
     principal: CurrentPrincipal,
-    idempotency_key: IdempotencyKey = None,
+    post: PostOnce,
 ):
     lib, patron_id = signed_in_patron(request, principal)
 
@@ -183,7 +180,7 @@ async def place_hold(
         hold = await holds_handlers.place(conn, lib, patron_id, body.title_id, body.pickup_location)
         return account.hold_view(hold)
 
-    return await idempotent(request, principal, idempotency_key, body.model_dump(), work)
+    return await idempotent(post, body.model_dump(), work)
 
 
 @router.post("/me/holds/{hold_id}/cancel", response_model=HoldView, summary="Cancel my reservation")

@@ -8,15 +8,12 @@ the renewal dry run see exactly the same account: one account, one quota, whatev
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING
 
 from libs.common.policy import AccountFacts
 from services.circulation.domain.holds import ReservationState
 from services.circulation.domain.ledger import Ledger
+from services.circulation.domain.loan import Loan
 from services.circulation.domain.patrons import Patron
-
-if TYPE_CHECKING:  # loans builds on this module; only the type is needed here
-    from services.circulation.domain.loans import Loan
 
 
 def account_facts(

@@ -11,6 +11,7 @@ from datetime import date
 
 from pydantic import Field
 
+from libs.common.policy import Refusal
 from services.circulation.domain.base import DomainModel
 from services.circulation.domain.ledger import Ledger
 from services.circulation.domain.patrons import ADULT_AGE, GUARANTOR_RULE, Patron, age_on
@@ -74,3 +75,17 @@ def may_pay_for(minor: Patron, payer_id: str) -> bool:
     if payer_id == minor.patron_id:
         return True
     return minor.guarantor is not None and minor.guarantor.patron_id == payer_id
+
+
+def payment_refusal(minor: Patron, payer_id: str) -> Refusal | None:
+    """HKPL-16: why a payment recorded as made by ``payer_id`` is refused, if it is: only
+    the borrower or the borrower's linked guarantor pays the borrower's charges."""
+    if may_pay_for(minor, payer_id):
+        return None
+    return Refusal(
+        rule=GUARANTOR_RULE,
+        code="not_the_guarantor",
+        action="payment",
+        reason="a payment of this account's charges is recorded as the borrower's own "
+        "or as made by the borrower's guarantor",
+    )

@@ -24,6 +24,7 @@ from services.circulation.domain.events import (
     HoldPlaced,
     HoldReady,
 )
+from services.circulation.domain.items import ItemStatus
 from services.circulation.domain.ledger import LedgerEntry, charge_entry
 
 HoldStatus = Literal["waiting", "ready", "collected", "expired", "cancelled"]
@@ -54,6 +55,9 @@ class QueueChange(DomainModel):
     holds: tuple[Hold, ...] = ()
     fee: LedgerEntry | None = None
     events: tuple[DomainEvent, ...] = ()
+    copies: dict[str, ItemStatus] = Field(
+        default_factory=dict, description="the copies whose status this changes: their new one"
+    )
 
     @property
     def hold(self) -> Hold | None:
@@ -127,7 +131,8 @@ class HoldQueue(DomainModel):
         self, policy: Policy, item_id: str, *, at: datetime, on: date
     ) -> QueueChange:
         """Give a returned copy to the first patron waiting, ready for collection until the
-        policy's pickup deadline (HKALL-06). No one waiting: nothing changes."""
+        policy's pickup deadline (HKALL-06), on the pickup shelf. No one waiting: nothing
+        changes."""
         waiting = self.waiting()
         if not waiting:
             return QueueChange(queue=self)
@@ -149,7 +154,12 @@ class HoldQueue(DomainModel):
             pickup_location=ready.pickup_location,
             pickup_by=ready.pickup_by,
         )
-        return QueueChange(queue=self._with(ready), holds=(ready,), events=(event,))
+        return QueueChange(
+            queue=self._with(ready),
+            holds=(ready,),
+            events=(event,),
+            copies={item_id: "ON_HOLD_SHELF"},
+        )
 
     def collect(
         self, policy: Policy, patron_id: str, item_id: str, *, at: datetime, on: date
@@ -180,8 +190,9 @@ class HoldQueue(DomainModel):
         self, policy: Policy, *, at: datetime, on: date, pass_on: bool = True
     ) -> QueueChange:
         """Close holds not collected by their deadline. With ``pass_on`` each copy goes to the
-        next patron waiting; a consortium loan is not passed on but goes back to its lender
-        with no further notice to the requester (HKALL-06)."""
+        next patron waiting, or back on the shelf when no one waits; a consortium loan is not
+        passed on but goes back to its lender with no further notice to the requester
+        (HKALL-06)."""
         expired = [
             h.model_copy(update={"status": "expired", "closed_at": at})
             for h in self.holds
@@ -194,13 +205,16 @@ class HoldQueue(DomainModel):
             )
             for h in expired
         ]
+        copies: dict[str, ItemStatus] = {}
         if pass_on:
             for hold in expired:
                 if hold.item_id is not None:
                     change = queue.assign_returned_copy(policy, hold.item_id, at=at, on=on)
                     queue = change.queue
                     events += change.events
-        return QueueChange(queue=queue, holds=tuple(expired), events=tuple(events))
+                    if change.hold is None:
+                        copies[hold.item_id] = "AVAILABLE"
+        return QueueChange(queue=queue, holds=tuple(expired), events=tuple(events), copies=copies)
 
     def cancel(self, hold_id: str, *, at: datetime) -> QueueChange:
         hold = self.get(hold_id)
@@ -209,6 +223,23 @@ class HoldQueue(DomainModel):
         cancelled = hold.model_copy(update={"status": "cancelled", "closed_at": at})
         event = HoldCancelled(occurred_at=at, hold_id=hold_id, patron_id=hold.patron_id)
         return QueueChange(queue=self._with(cancelled), holds=(cancelled,), events=(event,))
+
+    def cancel_and_pass_on(
+        self, policy: Policy, hold_id: str, *, at: datetime, on: date
+    ) -> QueueChange:
+        """Cancel a reservation; a copy it was keeping on the pickup shelf goes to the next
+        reader waiting (and stays there), or back on the shelf."""
+        hold = self.get(hold_id)
+        change = self.cancel(hold_id, at=at)
+        if hold.status != "ready" or hold.item_id is None:
+            return change
+        passed = change.queue.assign_returned_copy(policy, hold.item_id, at=at, on=on)
+        return QueueChange(
+            queue=passed.queue,
+            holds=(*change.holds, *passed.holds),
+            events=(*change.events, *passed.events),
+            copies={} if passed.hold else {hold.item_id: "AVAILABLE"},
+        )
 
 
 QueueChange.model_rebuild()

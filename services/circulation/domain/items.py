@@ -9,33 +9,23 @@ HKPL-09, MALA-02, MALA-11).
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Literal
 
 from pydantic import Field, model_validator
 
+from libs.common.items import ItemStatus, MaterialType
 from libs.common.money import Money
-from libs.common.policy import ItemFacts
-from libs.common.policy.vocabulary import MaterialType, Section
+from libs.common.policy import ItemFacts, Refusal
+from libs.common.policy.vocabulary import Section
 from services.circulation.domain.base import DomainModel, new_id
-
-ItemStatus = Literal[
-    "AVAILABLE",
-    "ON_LOAN",
-    "ON_HOLD_SHELF",
-    "IN_TRANSIT",
-    "ON_ILL_LOAN",
-    "MISSING",
-    "LOST",
-    "DAMAGED",
-    "IN_PROCESSING",
-    "WITHDRAWN",
-]
-"""The item statuses of the item contracts; only the owning library changes them."""
-
 
 CIRCULATION_STATUSES: tuple[ItemStatus, ...] = ("ON_LOAN", "ON_HOLD_SHELF")
 """Statuses that loans and reservations set and clear; staff cannot set or clear them by
 hand, or the item would contradict its loan (lent twice, or never lendable again)."""
+
+LENDABLE: tuple[ItemStatus, ...] = ("AVAILABLE", "ON_HOLD_SHELF")
+"""Statuses an item is lent from: on the shelf, or on the pickup shelf for the patron it is
+kept for. Checkout writes ON_LOAN only over one of these, so a copy lent at another counter
+meanwhile is not lent twice."""
 
 KEPT_ON_RETURN: tuple[ItemStatus, ...] = ("WITHDRAWN", "DAMAGED")
 """A returned item in one of these stays in it: it is not put back on the shelf. A LOST item
@@ -104,3 +94,18 @@ def set_members(items: Iterable[Item], set_id: str) -> list[Item]:
 
 def main_item(items: Iterable[Item], set_id: str) -> Item | None:
     return next((i for i in items if i.set_id == set_id and not i.is_accompanying), None)
+
+
+def main_item_refusal(set_id: str, main_item_id: str, main: Item | None) -> Refusal | None:
+    """HKPL-09: accompanying material is lent with, and counted through, its set's main
+    item, so the item it names (``main``, as found in this library) must be a main item of
+    the same set; one that points anywhere else would be lent outside the quota."""
+    if main is not None and main.set_id == set_id and not main.is_accompanying:
+        return None
+    return Refusal(
+        rule="HKPL-09",
+        code="invalid_main_item",
+        action="adding accompanying material",
+        reason=f"main_item_id {main_item_id} is not a main item of set {set_id} in this "
+        "library (HKPL-09: accompanying material counts through its main item)",
+    )

@@ -19,7 +19,7 @@ from libs.common.money import Money
 from libs.common.policy import AccountFacts, Policy, days_overdue, loan_fine
 from libs.common.policy.overdue_notices import overdue_notice_due, overdue_notice_id
 from libs.common.policy.standing import suspension_refusals
-from services.circulation.domain.loans import Loan
+from services.circulation.domain.loan import Loan
 
 # The notifier keeps a notice id in 64 characters (the NoticeRequested contract).
 _MAX_NOTICE_ID = 64

@@ -255,6 +255,31 @@ def guarantor_refusals(
     return refusals
 
 
+def registration_guarantor_decision(
+    candidate: Patron, *, applicant_born: date, on: date
+) -> Decision:
+    """HKPL-16 at registration: only a borrower under 18 has a guarantor, and the
+    registered patron named must be one who may stand (:func:`guarantor_refusals`)."""
+    refusals = guarantor_refusals(candidate, minor_id=None, on=on)
+    if age_on(applicant_born, on) >= ADULT_AGE:
+        refusals.insert(
+            0,
+            _guarantor_refusal(
+                "guarantor_not_needed",
+                f"only a borrower under {ADULT_AGE} has a guarantor",
+                "registration",
+            ),
+        )
+    return Decision.of("registration", refusals)
+
+
+def block_refusals(patron: Patron, action: str) -> list[Refusal]:
+    """What refuses ``action`` on this account: its suspensions and a cancellation."""
+    return [
+        Refusal(rule=b.rule, code=b.code, action=action, reason=b.reason) for b in patron.blocks()
+    ]
+
+
 def linked_guarantor(candidate: Patron, relationship: GuarantorRelationship) -> Guarantor:
     """The guarantor record of a registered patron: name and date of birth from their
     account, so the two cannot drift apart."""

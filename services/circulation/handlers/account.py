@@ -8,10 +8,16 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from libs.common.policy import days_overdue, loan_fine, quota_usage
-from services.circulation.adapters import holds_repo, loans_repo, patrons_repo
+from services.circulation.adapters import (
+    holds_repo,
+    items_repo,
+    ledger_repo,
+    loans_repo,
+    patrons_repo,
+)
 from services.circulation.domain.account import account_facts
 from services.circulation.domain.guarantee import Liability, guarantor_liability
-from services.circulation.domain.loans import Loan
+from services.circulation.domain.loan import Loan
 from services.circulation.handlers.context import Library
 from services.circulation.handlers.patrons import load_patron
 
@@ -41,7 +47,7 @@ def loan_view(lib: Library, loan: Loan, row: Any | None) -> dict[str, Any]:
 async def loans_view(conn: AsyncConnection, lib: Library, patron_id: str) -> list[dict]:
     await load_patron(conn, lib, patron_id)
     loans = await loans_repo.active_loans(conn, patron_id)
-    rows = await loans_repo.item_rows(conn, [loan.item_id for loan in loans])
+    rows = await items_repo.item_rows(conn, [loan.item_id for loan in loans])
     return [loan_view(lib, loan, rows.get(loan.item_id)) for loan in loans]
 
 
@@ -120,7 +126,7 @@ async def liabilities(conn: AsyncConnection, lib: Library, guarantor_id: str) ->
     the guarantor's own outstanding charges, so their own borrowing is not blocked by it)."""
     result = []
     for minor in await patrons_repo.guaranteed_by(conn, lib.code, guarantor_id):
-        ledger = await holds_repo.ledger(conn, minor.patron_id, lib.policy.currency)
+        ledger = await ledger_repo.ledger(conn, minor.patron_id, lib.policy.currency)
         liability = guarantor_liability(minor, ledger)
         if liability is not None:
             result.append(liability)
@@ -131,7 +137,7 @@ async def statement_view(conn: AsyncConnection, lib: Library, patron_id: str) ->
     """The charges statement: the account's own ledger; for a borrower with a guarantor,
     the liable guarantor; for a guarantor, the charges they are liable for as guarantor."""
     patron = await load_patron(conn, lib, patron_id)
-    ledger = await holds_repo.ledger(conn, patron_id, lib.policy.currency)
+    ledger = await ledger_repo.ledger(conn, patron_id, lib.policy.currency)
     owed = await liabilities(conn, lib, patron_id)
     return {
         **ledger_view(lib, ledger),
@@ -145,7 +151,7 @@ async def summary(conn: AsyncConnection, lib: Library, patron_id: str) -> dict[s
     patron = await load_patron(conn, lib, patron_id)
     creds = await patrons_repo.get_credentials(conn, patron_id)
     loans = await loans_repo.active_loans(conn, patron_id)
-    ledger = await holds_repo.ledger(conn, patron_id, lib.policy.currency)
+    ledger = await ledger_repo.ledger(conn, patron_id, lib.policy.currency)
     usage = quota_usage(lib.policy, account_facts(patron=patron, loans=loans, ledger=ledger))
     owed = await liabilities(conn, lib, patron_id)
     return {

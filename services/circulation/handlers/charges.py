@@ -4,18 +4,17 @@ from __future__ import annotations
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from libs.common.policy import Decision, Refusal
-from services.circulation.adapters import holds_repo
-from services.circulation.domain.guarantee import may_pay_for
+from libs.common.policy import Decision
+from services.circulation.adapters import ledger_repo
+from services.circulation.domain.guarantee import payment_refusal
 from services.circulation.domain.ledger import Ledger, LedgerEntry, payment_entry, waiver_entry
-from services.circulation.domain.patrons import GUARANTOR_RULE
 from services.circulation.handlers.context import Invalid, Library, NotFound, Refused
 from services.circulation.handlers.patrons import load_patron
 
 
 async def statement(conn: AsyncConnection, lib: Library, patron_id: str) -> Ledger:
     await load_patron(conn, lib, patron_id)
-    return await holds_repo.ledger(conn, patron_id, lib.policy.currency)
+    return await ledger_repo.ledger(conn, patron_id, lib.policy.currency)
 
 
 async def settle(
@@ -41,16 +40,9 @@ async def settle(
     if paid_by is not None:
         if kind != "payment":
             raise Invalid("only a payment is made by someone")
-        if not may_pay_for(patron, paid_by):
-            refusal = Refusal(
-                rule=GUARANTOR_RULE,
-                code="not_the_guarantor",
-                action="payment",
-                reason="a payment of this account's charges is recorded as the borrower's own "
-                "or as made by the borrower's guarantor",
-            )
+        if (refusal := payment_refusal(patron, paid_by)) is not None:
             raise Refused(Decision.of("payment", [refusal]), 422)
-    ledger = await holds_repo.ledger(conn, patron_id, lib.policy.currency)
+    ledger = await ledger_repo.ledger(conn, patron_id, lib.policy.currency)
     if applies_to is not None and applies_to not in {c.entry_id for c in ledger.charges()}:
         raise NotFound(f"no charge {applies_to} on this account")
     owed = ledger.outstanding_minor()
@@ -69,5 +61,5 @@ async def settle(
         ledger = ledger.post(entry)
     except ValueError as exc:
         raise Invalid(str(exc)) from exc
-    await holds_repo.add_entries(conn, entry)
+    await ledger_repo.add_entries(conn, entry)
     return entry, ledger

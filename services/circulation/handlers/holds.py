@@ -7,17 +7,17 @@ from __future__ import annotations
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from libs.common.policy import Decision
-from services.circulation.adapters import holds_repo, items_repo, loans_repo
+from services.circulation.adapters import holds_repo, items_repo
 from services.circulation.domain.events import DomainEvent
 from services.circulation.domain.holds import Hold, HoldQueue
-from services.circulation.domain.patrons import Patron
+from services.circulation.domain.patrons import Patron, block_refusals
 from services.circulation.handlers.context import Invalid, Library, NotFound, Refused
 from services.circulation.handlers.notices import notify_events
-from services.circulation.handlers.patrons import load_patron, patron_blocks
+from services.circulation.handlers.patrons import load_patron
 
 
 async def _titles(conn: AsyncConnection, title_id: str) -> list:
-    copies = await loans_repo.title_rows(conn, title_id)
+    copies = await items_repo.title_rows(conn, title_id)
     # Accompanying material travels with its main item; it is never a copy of the title.
     return [c for c in copies if not (c.set_id and c.main_item_id)]
 
@@ -33,9 +33,13 @@ async def _assign_shelf_copy(
         if copy.status != "AVAILABLE" or not queue.waiting():
             continue
         change = queue.assign_returned_copy(lib.policy, copy.id, at=lib.now(), on=lib.today())
-        took = await items_repo.set_status(
-            conn, lib.code, copy.id, "ON_HOLD_SHELF", lib.clock, expected=("AVAILABLE",)
-        )
+        took = None
+        for item_id, status in change.copies.items():
+            # Only from the shelf: a copy lent meanwhile at a counter is not taken from its
+            # borrower.
+            took = await items_repo.set_status(
+                conn, lib.code, item_id, status, lib.clock, expected=("AVAILABLE",)
+            )
         if took is None:
             continue
         queue = change.queue
@@ -51,7 +55,7 @@ async def place(
     """Join the title's queue; a suspended or cancelled account may not reserve (HKPL-15,
     HKPL-17)."""
     patron = await load_patron(conn, lib, patron_id, for_update=True)
-    blocks = patron_blocks(patron, "reservation")
+    blocks = block_refusals(patron, "reservation")
     if blocks:
         raise Refused(Decision.of("reservation", blocks))
     if pickup_location not in lib.service_points:
@@ -92,23 +96,17 @@ async def cancel(
     if hold is None or (patron_id is not None and hold.patron_id != patron_id):
         raise NotFound(f"no hold {hold_id}")
     queue = await holds_repo.queue(conn, hold.title_id)
-    change = queue.cancel(hold_id, at=lib.now())
-    changed = list(change.holds)
-    events: list[DomainEvent] = list(change.events)
+    change = queue.cancel_and_pass_on(lib.policy, hold_id, at=lib.now(), on=lib.today())
+    for item_id, status in change.copies.items():
+        await items_repo.set_status(conn, lib.code, item_id, status, lib.clock)
     titles: dict[str, str] = {}
-    if hold.status == "ready" and hold.item_id:
-        passed = change.queue.assign_returned_copy(
-            lib.policy, hold.item_id, at=lib.now(), on=lib.today()
-        )
-        changed += passed.holds
-        events += passed.events
-        if passed.hold is None:
-            await items_repo.set_status(conn, lib.code, hold.item_id, "AVAILABLE", lib.clock)
-        row = await loans_repo.find_item_row(conn, item_id=hold.item_id)
-        titles[hold.item_id] = row.title if row else ""
-    await holds_repo.save_holds(conn, changed)
-    await _notify(conn, lib, {}, events, titles)
-    return changed[0]
+    for passed in change.holds[1:]:  # the copy the cancelled hold kept, passed on
+        if passed.item_id:
+            row = await items_repo.find_item_row(conn, item_id=passed.item_id)
+            titles[passed.item_id] = row.title if row else ""
+    await holds_repo.save_holds(conn, change.holds)
+    await _notify(conn, lib, {}, list(change.events), titles)
+    return change.holds[0]
 
 
 async def expire_pickups(conn: AsyncConnection, lib: Library) -> int:
@@ -120,15 +118,15 @@ async def expire_pickups(conn: AsyncConnection, lib: Library) -> int:
     for title_id in dict.fromkeys(h.title_id for h in due):
         queue = await holds_repo.queue(conn, title_id)
         change = queue.expire(lib.policy, at=lib.now(), on=today, pass_on=True)
-        ready_now = {h.item_id for h in change.queue.holds if h.status == "ready"}
         changed = [h for h in change.queue.holds if h != _old(queue, h.hold_id)]
         await holds_repo.save_holds(conn, changed)
         titles: dict[str, str] = {}
         for hold in change.holds:
             expired += 1
-            if hold.item_id and hold.item_id not in ready_now:
-                await items_repo.set_status(conn, lib.code, hold.item_id, "AVAILABLE", lib.clock)
-            row = await loans_repo.find_item_row(conn, item_id=hold.item_id)
+            if hold.item_id in change.copies:
+                status = change.copies[hold.item_id]
+                await items_repo.set_status(conn, lib.code, hold.item_id, status, lib.clock)
+            row = await items_repo.find_item_row(conn, item_id=hold.item_id)
             if row is not None:
                 titles[row.id] = row.title
         await _notify(conn, lib, {}, list(change.events), titles)

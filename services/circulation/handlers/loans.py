@@ -3,22 +3,30 @@
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from libs.common.policy import Decision, Refusal, RenewalPlan, surcharge_refusal
-from services.circulation.adapters import holds_repo, items_repo, loans_repo, patrons_repo
-from services.circulation.domain import loans as domain
+from libs.common.policy import Decision, RenewalPlan, surcharge_refusal
+from services.circulation.adapters import (
+    counters_repo,
+    holds_repo,
+    items_repo,
+    ledger_repo,
+    loans_repo,
+    patrons_repo,
+)
+from services.circulation.domain import cards, smart_id_use
+from services.circulation.domain import lending as domain
 from services.circulation.domain.errors import ItemNotAvailable, LoanNotActive, SmartIdFieldRefused
-from services.circulation.domain.events import DomainEvent
 from services.circulation.domain.holds import Hold, ReservationState, reservation_state
-from services.circulation.domain.items import KEPT_ON_RETURN, Item
+from services.circulation.domain.items import LENDABLE
 from services.circulation.domain.ledger import LedgerEntry
-from services.circulation.domain.loans import Loan, RenewalTransaction
+from services.circulation.domain.lending import RenewalTransaction
+from services.circulation.domain.loan import Loan
+from services.circulation.domain.notices import renewal_denial_id
 from services.circulation.domain.patrons import Patron
 from services.circulation.domain.smart_id import read_smart_id
 from services.circulation.handlers.context import Invalid, Library, NotFound, Refused, ensure
@@ -28,11 +36,6 @@ from services.circulation.handlers.notices import (
     notify_renewal_denied,
 )
 from services.circulation.handlers.patrons import load_patron, smart_id_refused
-
-
-def _refuse(action: str, rule: str, code: str, reason: str, status: int = 409) -> Refused:
-    refusal = Refusal(rule=rule, code=code, action=action, reason=reason)
-    return Refused(Decision.of(action, [refusal]), status)
 
 
 async def identify_borrower(
@@ -45,28 +48,13 @@ async def identify_borrower(
     """The account a card opens, and which credential was used (HKPL-18: every card opens
     the same account). A lost card no longer works (HKPL-15); a smart ID card is read only
     for its HKID number and date of issue (HKPL-14)."""
-    action = "checkout"
     if card_number:
         number = card_number.strip().upper()
         owner = await patrons_repo.card_owner(conn, number)
         if owner is None:
             raise NotFound(f"no library card {number}")
         card = (await patrons_repo.get_credentials(conn, owner)).card(number)
-        if card.status == "lost":
-            raise _refuse(
-                action,
-                "HKPL-15",
-                "card_reported_lost",
-                "this library card has been reported lost and no longer works",
-            )
-        if card.status != "active":
-            rule = "HKPL-17" if card.status == "cancelled" else "HKPL-15"
-            raise _refuse(
-                action,
-                rule,
-                "card_not_active",
-                f"this library card is no longer valid ({card.status})",
-            )
+        ensure(cards.borrowing_with_card(card))
         return owner, f"card:{number}"
     if smart_id is None:
         raise Invalid("a library card number or a smart ID card reading is needed")
@@ -76,22 +64,14 @@ async def identify_borrower(
         raise smart_id_refused(exc) from exc
     owner = await patrons_repo.smart_id_owner(conn, read.hkid_number)
     creds = await patrons_repo.get_credentials(conn, owner) if owner else None
-    if owner is None or creds is None or not creds.accepts_borrowing_read(read):
-        sid = creds.smart_id if creds is not None else None
-        lost = sid is not None and sid.status != "active" and sid.reported_lost_at is not None
-        raise _refuse(
-            action,
-            "HKPL-15" if lost else "HKPL-14",
-            "smart_id_not_registered",
-            "this smart ID card has been reported lost and no longer works"
-            if lost
-            else "this smart ID card is not registered for library use",
-        )
+    ensure(smart_id_use.borrowing_with_smart_id(creds, read))
+    if owner is None:  # pragma: no cover - credentials are only found for an owner
+        raise NotFound("no account for this smart ID card")
     return owner, "smart_id"
 
 
 async def _item_row(conn: AsyncConnection, *, item_id: str | None, barcode: str | None) -> Any:
-    row = await loans_repo.find_item_row(conn, item_id=item_id, barcode=barcode)
+    row = await items_repo.find_item_row(conn, item_id=item_id, barcode=barcode)
     if row is None:
         raise NotFound(f"no item {item_id or barcode}")
     return row
@@ -120,13 +100,13 @@ async def checkout(
     patron_id, used = await identify_borrower(conn, lib, card_number=card_number, smart_id=smart_id)
     patron = await load_patron(conn, lib, patron_id, for_update=True)
     row = await _item_row(conn, item_id=item_id, barcode=barcode)
-    rows = await loans_repo.set_rows(conn, row.set_id) if row.set_id else [row]
+    rows = await items_repo.set_rows(conn, row.set_id) if row.set_id else [row]
     items = sorted(
-        (loans_repo.item_of(r, lib.code, lib.policy.currency) for r in rows),
+        (items_repo.item_of(r, lib.code, lib.policy.currency) for r in rows),
         key=lambda i: i.is_accompanying,
     )
     loans = await loans_repo.active_loans(conn, patron_id)
-    ledger = await holds_repo.ledger(conn, patron_id, lib.policy.currency)
+    ledger = await ledger_repo.ledger(conn, patron_id, lib.policy.currency)
     held = await holds_repo.ready_hold_titles_for(conn, patron_id)
     result = domain.checkout(
         lib.policy,
@@ -141,11 +121,12 @@ async def checkout(
     ensure(result.decision)
     for loan in result.loans:
         await loans_repo.save_loan(conn, loan)
+    for lent in result.items:
         changed = await items_repo.set_status(
-            conn, lib.code, loan.item_id, "ON_LOAN", lib.clock, expected=_LENDABLE
+            conn, lib.code, lent.item_id, lent.status, lib.clock, expected=LENDABLE
         )
         if changed is None:  # lent at another counter in the meantime
-            raise ItemNotAvailable(f"item {loan.item_id} is no longer available")
+            raise ItemNotAvailable(f"item {lent.item_id} is no longer available")
     fees: list[LedgerEntry] = []
     for item in items:
         if item.item_id in held:
@@ -155,14 +136,11 @@ async def checkout(
             )
             await holds_repo.save_holds(conn, change.holds)
             if change.fee is not None:
-                await holds_repo.add_entries(conn, change.fee)
+                await ledger_repo.add_entries(conn, change.fee)
                 fees.append(change.fee)
     return CheckoutOutcome(
         patron=patron, loans=result.loans, fees=fees, items={r.id: r for r in rows}
     )
-
-
-_LENDABLE = ("AVAILABLE", "ON_HOLD_SHELF")
 
 
 async def _save_active(conn: AsyncConnection, loan: Loan, *, renewing: bool = False) -> None:
@@ -179,28 +157,6 @@ class ReturnOutcome:
     fine: LedgerEntry | None
     hold: Hold | None
     item_status: str
-
-
-async def _offer_to_queue(
-    conn: AsyncConnection, lib: Library, item: Item, patrons: dict[str, Patron]
-) -> tuple[Hold | None, list[DomainEvent]]:
-    """A copy back on the shelf goes to the first reader waiting for its title; the copy
-    waits on the pickup shelf until the policy's deadline."""
-    if item.is_accompanying:
-        # The disc or map waits with its set's main item; only the main item is assigned.
-        await items_repo.set_status(conn, lib.code, item.item_id, "AVAILABLE", lib.clock)
-        return None, []
-    queue = await holds_repo.queue(conn, item.title_id)
-    change = queue.assign_returned_copy(lib.policy, item.item_id, at=lib.now(), on=lib.today())
-    if change.hold is None:
-        await items_repo.set_status(conn, lib.code, item.item_id, "AVAILABLE", lib.clock)
-        return None, []
-    await holds_repo.save_holds(conn, change.holds)
-    await items_repo.set_status(conn, lib.code, item.item_id, "ON_HOLD_SHELF", lib.clock)
-    waiting = change.hold.patron_id
-    if waiting not in patrons:
-        patrons[waiting] = await load_patron(conn, lib, waiting)
-    return change.hold, list(change.events)
 
 
 async def return_item(
@@ -226,21 +182,24 @@ async def return_item(
     if loan is None:
         raise LoanNotActive(f"item {row.barcode} is not on loan")
     row = await _item_row(conn, item_id=row.id, barcode=None)
-    item = loans_repo.item_of(row, lib.code, lib.policy.currency)
-    result = domain.return_loan(lib.policy, loan, item, at=lib.now(), service_point=service_point)
-    await _save_active(conn, result.loan)
-    await holds_repo.add_entries(conn, result.fine_entry)
-    patrons = {patron.patron_id: patron}
-    hold, events = None, []
-    if item.status in KEPT_ON_RETURN:
-        status = item.status  # withdrawn or damaged: checked in, but not back on the shelf
-    else:
-        hold, events = await _offer_to_queue(conn, lib, item, patrons)
-        status = "ON_HOLD_SHELF" if hold else "AVAILABLE"
-    await notify_events(
-        conn, lib, patrons, [*result.events, *events], titles={item.item_id: item.title or ""}
+    item = items_repo.item_of(row, lib.code, lib.policy.currency)
+    queue = await holds_repo.queue(conn, item.title_id)
+    result = domain.return_loan(
+        lib.policy, loan, item, at=lib.now(), service_point=service_point, queue=queue
     )
-    return ReturnOutcome(loan=result.loan, fine=result.fine_entry, hold=hold, item_status=status)
+    await _save_active(conn, result.loan)
+    await ledger_repo.add_entries(conn, result.fine_entry)
+    await holds_repo.save_holds(conn, result.holds)
+    if result.item.status != item.status:
+        await items_repo.set_status(conn, lib.code, item.item_id, result.item.status, lib.clock)
+    patrons = {patron.patron_id: patron}
+    for hold in result.holds:
+        if hold.patron_id not in patrons:
+            patrons[hold.patron_id] = await load_patron(conn, lib, hold.patron_id)
+    await notify_events(conn, lib, patrons, result.events, titles={item.item_id: item.title or ""})
+    return ReturnOutcome(
+        loan=result.loan, fine=result.fine_entry, hold=result.hold, item_status=result.item.status
+    )
 
 
 async def _reservations(
@@ -256,7 +215,7 @@ async def _reservations(
         if loan.title_id not in by_title:
             by_title[loan.title_id] = (
                 await holds_repo.queue(conn, loan.title_id),
-                await loans_repo.title_rows(conn, loan.title_id),
+                await items_repo.title_rows(conn, loan.title_id),
             )
         queue, copies = by_title[loan.title_id]
         other = any(c.id != loan.item_id and c.status == "AVAILABLE" for c in copies)
@@ -274,7 +233,7 @@ async def _renewal_inputs(
     unknown = [x for x in chosen if x not in ids]
     if unknown:
         raise NotFound(f"no loan {unknown[0]} on loan to this patron")
-    ledger = await holds_repo.ledger(conn, patron_id, lib.policy.currency)
+    ledger = await ledger_repo.ledger(conn, patron_id, lib.policy.currency)
     return patron, loans, chosen, ledger, await _reservations(conn, loans)
 
 
@@ -328,7 +287,7 @@ async def renew(
         # The patron is told by e-mail too (HKALL-13), so the notice is committed although
         # the request is answered with the refusal.
         raise Refused(Decision.of("renewal", refusals), commit=True)
-    sequence = await loans_repo.next_number(conn, "renewal")
+    sequence = await counters_repo.next_number(conn, "renewal")
     result = domain.renew_loans(lib.policy, library=lib.code, sequence=sequence, **kwargs)
     transaction = result.transaction
     if transaction is None:  # pragma: no cover - HKPL renewals need no lender approval
@@ -338,8 +297,8 @@ async def renew(
     for loan_id in renewed:
         await _save_active(conn, by_id[loan_id], renewing=True)
     await loans_repo.add_renewal_transaction(conn, transaction, plan.renewal_day)
-    await holds_repo.add_entries(conn, *result.fines)
-    rows = await loans_repo.item_rows(conn, [i.item_id for i in transaction.items])
+    await ledger_repo.add_entries(conn, *result.fines)
+    rows = await items_repo.item_rows(conn, [i.item_id for i in transaction.items])
     titles = {
         i.item_id: rows[i.item_id].title if i.item_id in rows else i.item_id
         for i in transaction.items
@@ -358,19 +317,6 @@ async def renew(
     return RenewalOutcome(plan=plan, transaction=transaction, loans=by_id, fines=result.fines)
 
 
-def _denial_id(patron_id: str, plan: RenewalPlan, reference: str | None) -> str:
-    """A partial renewal's denial is named by its Transaction Reference Number. A wholly
-    refused one has none: it is named by the patron, the day and what was refused why, so
-    asking again the same day for the same refused items sends no second e-mail."""
-    if reference is not None:
-        return f"renewal-denied:{reference}"
-    refused = sorted(
-        (o.loan_id, *sorted(r.code for r in o.decision.refusals)) for o in plan.refused
-    )
-    raw = repr((patron_id, plan.renewal_day.isoformat(), refused)).encode()
-    return f"renewal-denied:{hashlib.sha256(raw).hexdigest()[:40]}"
-
-
 async def _notify_refused(
     conn: AsyncConnection,
     lib: Library,
@@ -380,7 +326,7 @@ async def _notify_refused(
     reference: str | None,
 ) -> None:
     """HKALL-13, HKPL-03, HKPL-05: the items of the request that were not renewed."""
-    rows = await loans_repo.item_rows(conn, [o.item_id for o in plan.refused])
+    rows = await items_repo.item_rows(conn, [o.item_id for o in plan.refused])
     refused = [
         (rows[o.item_id].title if o.item_id in rows else o.item_id, o.due_date, list(refusals))
         for o in plan.refused
@@ -391,7 +337,7 @@ async def _notify_refused(
             conn,
             lib,
             patron,
-            _denial_id(patron.patron_id, plan, reference),
+            renewal_denial_id(patron.patron_id, plan, reference),
             refused,
             transaction_ref=reference,
         )
@@ -405,7 +351,7 @@ async def lookup_transaction(
     transaction = await loans_repo.get_renewal_transaction(conn, reference.strip().upper())
     if transaction is None or (patron_id is not None and transaction.patron_id != patron_id):
         raise NotFound(f"no renewal transaction {reference}")
-    rows = await loans_repo.item_rows(conn, [i.item_id for i in transaction.items])
+    rows = await items_repo.item_rows(conn, [i.item_id for i in transaction.items])
     return transaction, rows
 
 
@@ -440,11 +386,11 @@ async def charge_lost_or_damaged(
     if loan is None or not loan.active:
         raise LoanNotActive(f"loan {loan_id} was already returned")
     row = await _item_row(conn, item_id=loan.item_id, barcode=None)
-    item = loans_repo.item_of(row, lib.code, lib.policy.currency)
+    item = items_repo.item_of(row, lib.code, lib.policy.currency)
     main = None
     if item.main_item_id:
-        main_row = await loans_repo.find_item_row(conn, item_id=item.main_item_id)
-        main = loans_repo.item_of(main_row, lib.code, lib.policy.currency) if main_row else None
+        main_row = await items_repo.find_item_row(conn, item_id=item.main_item_id)
+        main = items_repo.item_of(main_row, lib.code, lib.policy.currency) if main_row else None
     cost = lib.policy.money(replacement_cost_minor) if replacement_cost_minor is not None else None
     charge = domain.lost_item_entry(
         lib.policy,
@@ -456,15 +402,9 @@ async def charge_lost_or_damaged(
         surcharge_percent=surcharge_percent,
         main_item=main,
     )
-    result = domain.return_loan(lib.policy, loan, item, at=lib.now())
-    ended = result.loan
-    if not damaged:
-        ended = ended.model_copy(update={"loss": "lost", "loss_marked_on": lib.today()})
-    await _save_active(conn, ended)
-    await holds_repo.add_entries(conn, result.fine_entry, charge)
-    await items_repo.set_status(
-        conn, lib.code, item.item_id, "DAMAGED" if damaged else "LOST", lib.clock
-    )
-    events = [domain.charge_posted(e) for e in (result.fine_entry, charge) if e is not None]
-    await notify_events(conn, lib, {patron.patron_id: patron}, events)
-    return LossOutcome(loan=ended, charge=charge, fine=result.fine_entry)
+    result = domain.settle_loss(lib.policy, loan, item, charge, at=lib.now())
+    await _save_active(conn, result.loan)
+    await ledger_repo.add_entries(conn, result.fine_entry, result.charge)
+    await items_repo.set_status(conn, lib.code, item.item_id, result.item.status, lib.clock)
+    await notify_events(conn, lib, {patron.patron_id: patron}, result.events)
+    return LossOutcome(loan=result.loan, charge=result.charge, fine=result.fine_entry)

@@ -26,8 +26,14 @@ from services.circulation.domain.events import (
     DomainEvent,
     HoldReady,
 )
+from services.circulation.domain.notices import (
+    CHARGE_REASONS,
+    events_owing_notices,
+    guarantor_copy,
+    liable_guarantor,
+)
 from services.circulation.domain.overdue import LoanNotice
-from services.circulation.domain.patrons import GUARANTOR_RULE, Patron
+from services.circulation.domain.patrons import Patron
 from services.circulation.handlers.context import Library
 
 NOTIFIER = "notifier"
@@ -71,9 +77,7 @@ async def notify_events(
     ``patrons`` holds every patron the events may name; ``titles`` maps item ids to titles.
     """
     titles = titles or {}
-    events = list(events)
-    lost_reported = {e.patron_id for e in events if isinstance(e, CredentialReportedLost)}
-    for event in events:
+    for event in events_owing_notices(events):
         patron = patrons.get(getattr(event, "patron_id", ""))
         if patron is None:
             continue
@@ -88,11 +92,7 @@ async def notify_events(
                 pickup_location=lib.service_point_name(event.pickup_location),
                 pickup_by=event.pickup_by,
             )
-        elif isinstance(event, ChargePosted) and event.entry_kind in (
-            "overdue_fine",
-            "lost_item",
-            "damaged_item",
-        ):
+        elif isinstance(event, ChargePosted):
             await request_notice(
                 conn,
                 lib,
@@ -102,7 +102,7 @@ async def notify_events(
                 amount_minor=event.amount_minor,
                 currency=event.currency,
                 rule=event.rule,
-                reason=_CHARGE_REASONS[event.entry_kind],
+                reason=CHARGE_REASONS[event.entry_kind],
             )
             await _copy_to_guarantor(conn, lib, patron, event)
         elif isinstance(event, CredentialReportedLost):
@@ -114,9 +114,7 @@ async def notify_events(
                 f"lost:{event.reference}:{event.occurred_at.isoformat()}",
                 rule="HKPL-15",
             )
-        elif isinstance(event, AccountSuspended) and event.patron_id not in lost_reported:
-            # A lost card report already tells the patron the account is suspended until a
-            # replacement is issued (HKPL-15): a second e-mail would say the same thing.
+        elif isinstance(event, AccountSuspended):
             await request_notice(
                 conn,
                 lib,
@@ -131,36 +129,26 @@ async def notify_events(
 async def _copy_to_guarantor(
     conn: AsyncConnection, lib: Library, patron: Patron, event: ChargePosted
 ) -> None:
-    """HKPL-16: the guarantor is liable for the borrower's charges, so a linked guarantor
-    (a patron of this library, with an e-mail address) is sent the fine notice too, under
-    their own patron reference and a notice id of its own."""
-    guarantor = patron.guarantor
-    if guarantor is None or guarantor.patron_id is None:
+    """HKPL-16: the fine notice again, to the guarantor liable for the charge."""
+    on = lib.policy.local_date(event.occurred_at)
+    guarantor_id = liable_guarantor(patron, on=on)
+    if guarantor_id is None:
         return
-    if not patron.is_minor(lib.policy.local_date(event.occurred_at)):
-        return  # a charge after the 18th birthday is the borrower's alone
-    liable = await patrons_repo.get_patron(conn, lib.code, guarantor.patron_id)
-    if liable is None or liable.cancelled_on is not None:
+    liable = await patrons_repo.get_patron(conn, lib.code, guarantor_id)
+    copy = guarantor_copy(patron, liable, event, on=on)
+    if liable is None or copy is None:
         return
     await request_notice(
         conn,
         lib,
         liable,
         "fine",
-        f"charge:{event.entry_id}:guarantor",
+        copy.notice_id,
         amount_minor=event.amount_minor,
         currency=event.currency,
         rule=event.rule,
-        reason=f"{_CHARGE_REASONS[event.entry_kind]} on the account of {patron.name_en}, "
-        f"for which you are liable as guarantor ({GUARANTOR_RULE})",
+        reason=copy.reason,
     )
-
-
-_CHARGE_REASONS = {
-    "overdue_fine": "overdue fine",
-    "lost_item": "lost item",
-    "damaged_item": "damaged item",
-}
 
 
 def renewed_items_text(renewed: list[tuple[str, date]]) -> tuple[str, date]:

@@ -14,7 +14,7 @@ from datetime import date
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from services.circulation.adapters import loans_repo, notices_repo, patrons_repo
+from services.circulation.adapters import items_repo, loans_repo, notices_repo, patrons_repo
 from services.circulation.domain.overdue import LoanNotice, notices_owed
 from services.circulation.domain.patrons import Patron
 from services.circulation.handlers.context import Library
@@ -45,7 +45,7 @@ async def send_overdue_notices(conn: AsyncConnection, lib: Library) -> OverdueRu
     run = OverdueRun(day=today, overdue_loans=len(loans))
     if not owed:
         return run
-    rows = await loans_repo.item_rows(conn, list({n.loan.item_id for n in owed}))
+    rows = await items_repo.item_rows(conn, list({n.loan.item_id for n in owed}))
     patrons: dict[str, Patron | None] = {}
     for notice in owed:
         pid = notice.loan.patron_id

@@ -11,8 +11,10 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from libs.common.policy import Decision, Refusal
-from services.circulation.adapters import holds_repo, loans_repo, patrons_repo
+from services.circulation.adapters import ledger_repo, loans_repo, patrons_repo
+from services.circulation.domain import cards, smart_id_use
 from services.circulation.domain import credentials as cred
+from services.circulation.domain import sign_in as signing
 from services.circulation.domain.credentials import CredentialChange, CredentialSet
 from services.circulation.domain.errors import (
     CredentialInUse,
@@ -21,16 +23,14 @@ from services.circulation.domain.errors import (
 )
 from services.circulation.domain.hkid import hkid_problem, is_valid_hkid, normalize_hkid
 from services.circulation.domain.patrons import (
-    ADULT_AGE,
-    GUARANTOR_RULE,
     GuarantorRelationship,
     Patron,
     PatronApplication,
-    age_on,
-    guarantor_refusals,
+    block_refusals,
     link_guarantor,
     linked_guarantor,
     register_patron,
+    registration_guarantor_decision,
 )
 from services.circulation.domain.smart_id import read_smart_id
 from services.circulation.handlers import sessions
@@ -103,15 +103,6 @@ async def find_guarantor(conn: AsyncConnection, lib: Library, link: GuarantorLin
     return candidate
 
 
-def _not_needed(action: str) -> Refusal:
-    return Refusal(
-        rule=GUARANTOR_RULE,
-        code="guarantor_not_needed",
-        action=action,
-        reason=f"only a borrower under {ADULT_AGE} has a guarantor",
-    )
-
-
 async def register(
     conn: AsyncConnection,
     lib: Library,
@@ -141,10 +132,12 @@ async def register(
         raise CredentialInUse("this HKID number is already registered to another account")
     if guarantor_link is not None:
         candidate = await find_guarantor(conn, lib, guarantor_link)
-        refusals = guarantor_refusals(candidate, minor_id=None, on=today)
-        if age_on(application.date_of_birth, today) >= ADULT_AGE:
-            refusals.insert(0, _not_needed("registration"))
-        ensure(Decision.of("registration", refusals), 422)
+        ensure(
+            registration_guarantor_decision(
+                candidate, applicant_born=application.date_of_birth, on=today
+            ),
+            422,
+        )
         application = application.model_copy(
             update={"guarantor": linked_guarantor(candidate, guarantor_link.relationship)}
         )
@@ -155,11 +148,11 @@ async def register(
     creds = CredentialSet(patron_id=patron.patron_id, hkid_number=hkid)
     if card_number:
         await _new_card(conn, card_number)
-        creds = cred.issue_library_card(creds, card_number, on=today)
+        creds = cards.issue_library_card(creds, card_number, on=today)
     if password:
-        creds = await lib.hasher.off_loop(cred.set_password, creds, password, lib.hasher)
+        creds = await lib.hasher.off_loop(signing.set_password, creds, password, lib.hasher)
     if patron.phone:
-        creds = await lib.hasher.off_loop(cred.set_phone_digits, creds, patron.phone, lib.hasher)
+        creds = await lib.hasher.off_loop(signing.set_phone_digits, creds, patron.phone, lib.hasher)
     await patrons_repo.save_patron(conn, patron, lib.clock)
     await patrons_repo.save_credentials(conn, creds)
     return patron, creds
@@ -178,7 +171,7 @@ async def change_contact(
         creds = await patrons_repo.get_credentials(conn, patron_id)
         if updated.phone:
             creds = await lib.hasher.off_loop(
-                cred.set_phone_digits, creds, updated.phone, lib.hasher
+                signing.set_phone_digits, creds, updated.phone, lib.hasher
             )
         else:
             creds = creds.model_copy(update={"phone_digits_hash": None})
@@ -205,7 +198,7 @@ async def set_guarantor(
 async def set_password(conn: AsyncConnection, lib: Library, patron_id: str, password: str) -> None:
     await load_patron(conn, lib, patron_id, for_update=True)
     creds = await patrons_repo.get_credentials(conn, patron_id)
-    creds = await lib.hasher.off_loop(cred.set_password, creds, password, lib.hasher)
+    creds = await lib.hasher.off_loop(signing.set_password, creds, password, lib.hasher)
     await patrons_repo.save_credentials(conn, creds)
     # A new password is what a patron asks for when someone else may know the old one: every
     # session signed in so far ends, this device's too.
@@ -223,24 +216,18 @@ async def issue_card(
     """HKPL-18: a further card opens the same account, with the same quota."""
     patron = await load_patron(conn, lib, patron_id, for_update=True)
     if patron.cancelled_on is not None:
-        raise Refused(Decision.of("card issue", patron_blocks(patron, "card issue")))
+        raise Refused(Decision.of("card issue", block_refusals(patron, "card issue")))
     await _new_card(conn, card_number)
     creds = await patrons_repo.get_credentials(conn, patron_id)
-    creds = cred.issue_library_card(
+    creds = cards.issue_library_card(
         creds, card_number, on=lib.today(), guarantor_card=guarantor_card
     )
     await patrons_repo.save_credentials(conn, creds)
-    patron, lifted = cred.card_ends_smart_id_suspension(creds, patron, at=lib.now())
+    patron, lifted = cards.card_ends_smart_id_suspension(creds, patron, at=lib.now())
     if lifted:
         await patrons_repo.save_patron(conn, patron, lib.clock)
         await notify_events(conn, lib, {patron.patron_id: patron}, lifted)
     return creds
-
-
-def patron_blocks(patron: Patron, action: str) -> list[Refusal]:
-    return [
-        Refusal(rule=b.rule, code=b.code, action=action, reason=b.reason) for b in patron.blocks()
-    ]
 
 
 async def _apply(
@@ -257,7 +244,7 @@ async def _apply(
     ensure(change.decision)
     await patrons_repo.save_patron(conn, change.patron, lib.clock)
     await patrons_repo.save_credentials(conn, change.credentials)
-    await holds_repo.add_entries(conn, change.charge)
+    await ledger_repo.add_entries(conn, change.charge)
     await notify_events(conn, lib, {change.patron.patron_id: change.patron}, change.events)
     if change.patron.cancelled_on is not None:
         end_sessions = "account_cancelled"
@@ -288,7 +275,9 @@ async def _card_account(
 async def report_card_lost(conn: AsyncConnection, lib: Library, card_number: str):
     """HKPL-15: the card stops working and the account is suspended until a replacement."""
     patron, creds = await _card_account(conn, lib, card_number)
-    change = cred.report_library_card_lost(creds, patron, card_number, at=lib.now(), on=lib.today())
+    change = cards.report_library_card_lost(
+        creds, patron, card_number, at=lib.now(), on=lib.today()
+    )
     # Every session of the account ends, not only those signed in with the lost card: whoever
     # has the card may know the four phone digits too, the account is suspended (HKPL-15),
     # and a library expects a loss report to shut the account until the patron is back.
@@ -300,7 +289,7 @@ async def replace_card(conn: AsyncConnection, lib: Library, card_number: str, ne
     the lost card's suspension."""
     patron, creds = await _card_account(conn, lib, card_number)
     await _new_card(conn, new_number)
-    change = cred.replace_library_card(
+    change = cards.replace_library_card(
         creds,
         patron,
         lib.policy,
@@ -315,7 +304,7 @@ async def replace_card(conn: AsyncConnection, lib: Library, card_number: str, ne
 async def _outstanding(conn: AsyncConnection, lib: Library, patron_id: str) -> cred.Outstanding:
     """HKPL-17: what must be settled before the account may be given up."""
     loans = await loans_repo.active_loans(conn, patron_id)
-    ledger = await holds_repo.ledger(conn, patron_id, lib.policy.currency)
+    ledger = await ledger_repo.ledger(conn, patron_id, lib.policy.currency)
     return cred.Outstanding(
         items_on_loan=len(loans), unpaid=lib.policy.money(ledger.outstanding_minor())
     )
@@ -324,7 +313,7 @@ async def _outstanding(conn: AsyncConnection, lib: Library, patron_id: str) -> c
 async def cancel_card(conn: AsyncConnection, lib: Library, card_number: str):
     """HKPL-17: the borrower cancels a library card."""
     patron, creds = await _card_account(conn, lib, card_number)
-    change = cred.cancel_library_card(
+    change = cards.cancel_library_card(
         creds,
         patron,
         card_number,
@@ -356,7 +345,7 @@ async def apply_smart_id(
     owner = await hkid_account(conn, read.hkid_number)
     if owner is not None and owner != patron_id:
         raise CredentialInUse("this smart ID card is registered to another account")
-    change = cred.apply_smart_id(creds, patron, read, at=lib.now(), on=lib.today())
+    change = smart_id_use.apply_smart_id(creds, patron, read, at=lib.now(), on=lib.today())
     return await _apply(conn, lib, change)
 
 
@@ -365,7 +354,7 @@ async def report_smart_id_lost(
 ):
     """HKPL-15 for the smart ID card; the report says whether HKPL-19 applies."""
     patron, creds = await _account(conn, lib, patron_id)
-    change = cred.report_smart_id_lost(
+    change = smart_id_use.report_smart_id_lost(
         creds,
         patron,
         continue_with_replacement=continue_with_replacement,
@@ -386,14 +375,16 @@ async def replace_smart_id(
     except SmartIdFieldRefused as exc:
         raise smart_id_refused(exc) from exc
     patron, creds = await _account(conn, lib, patron_id)
-    change = cred.bind_replacement_smart_id(creds, patron, read, at=lib.now(), on=lib.today())
+    change = smart_id_use.bind_replacement_smart_id(
+        creds, patron, read, at=lib.now(), on=lib.today()
+    )
     return await _apply(conn, lib, change)
 
 
 async def discontinue_smart_id(conn: AsyncConnection, lib: Library, patron_id: str):
     """HKPL-17: stop using the smart ID card for library services."""
     patron, creds = await _account(conn, lib, patron_id)
-    change = cred.discontinue_smart_id(
+    change = smart_id_use.discontinue_smart_id(
         creds,
         patron,
         at=lib.now(),
@@ -407,7 +398,7 @@ async def unlock_sign_in(conn: AsyncConnection, lib: Library, patron_id: str) ->
     """Staff lift the wait on every identifier of the account (the patron at the desk)."""
     _, creds = await _account(conn, lib, patron_id)
     lib.throttle.forget(creds.sign_in_identifiers())
-    await patrons_repo.save_credentials(conn, cred.unlock_sign_in(creds))
+    await patrons_repo.save_credentials(conn, signing.unlock_sign_in(creds))
 
 
 async def _identify(conn: AsyncConnection, identifier: str) -> str | None:
@@ -459,14 +450,14 @@ async def sign_in(
     patron_id = await _identify(conn, identifier)
     if patron_id is None:
         decision = await lib.hasher.off_loop(
-            cred.sign_in_unknown, identifier, secret, hasher=lib.hasher, policy=lib.policy
+            signing.sign_in_unknown, identifier, secret, hasher=lib.hasher, policy=lib.policy
         )
         return SignInOutcome(None, decision)
     patron = await load_patron(conn, lib, patron_id)
     creds = await patrons_repo.get_credentials(conn, patron_id)
     try:
         result = await lib.hasher.off_loop(
-            cred.sign_in,
+            signing.sign_in,
             creds,
             identifier=identifier,
             secret=secret,
@@ -484,6 +475,6 @@ async def sign_in(
     if result.credentials != creds:  # a lock-out of an earlier release is lifted
         await patrons_repo.save_credentials(conn, result.credentials)
     if patron.cancelled_on is not None:
-        return SignInOutcome(None, Decision.of("sign-in", patron_blocks(patron, "sign-in")))
+        return SignInOutcome(None, Decision.of("sign-in", block_refusals(patron, "sign-in")))
     card = identifier.strip().upper() if result.credential == "library_card" else None
     return SignInOutcome(patron_id, result.decision, card_number=card)

@@ -7,13 +7,14 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, insert, select
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import func, select
 from sqlalchemy.engine import RowMapping
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from libs.common.contracts.events import NoticeRequested
+from libs.common.db import insert_new
+from libs.common.pagination import DEFAULT_PAGE_SIZE, cut, keyset, page_size
+from libs.common.pagination import MAX_PAGE_SIZE as MAX_PAGE_SIZE  # its bound, read by callers
 from libs.common.state_updates import guarded_step
 from services.notifier.adapters.tables import notices
 from services.notifier.domain.kinds import language_for
@@ -25,8 +26,6 @@ from services.notifier.domain.redaction import (
 )
 from services.notifier.domain.status import CLAIMABLE, NOTICE_LIFE, NoticeStatus
 
-DEFAULT_PAGE_SIZE = 50
-MAX_PAGE_SIZE = 200
 DEFAULT_LEASE = timedelta(minutes=10)
 
 
@@ -85,15 +84,6 @@ class NoticePage:
     next_cursor: int | None
 
 
-def _insert_ignoring_duplicates(conn: AsyncConnection) -> Any:
-    dialect = conn.dialect.name
-    if dialect == "postgresql":
-        return postgresql.insert(notices).on_conflict_do_nothing(index_elements=["notice_id"])
-    if dialect == "sqlite":
-        return sqlite.insert(notices).on_conflict_do_nothing(index_elements=["notice_id"])
-    return None
-
-
 async def record_notice(conn: AsyncConnection, payload: NoticeRequested, now: datetime) -> bool:
     """Record a notice to send; False (and nothing changed) if its notice_id is known.
 
@@ -117,18 +107,8 @@ async def record_notice(conn: AsyncConnection, payload: NoticeRequested, now: da
         "created_at": now,
         "updated_at": now,
     }
-    statement = _insert_ignoring_duplicates(conn)
-    if statement is not None:
-        result = await conn.execute(statement.values(**values))
-        return result.rowcount == 1
-    # Other databases: let the unique constraint refuse, inside a savepoint so the
-    # caller's transaction survives.
-    try:
-        async with conn.begin_nested():
-            await conn.execute(insert(notices).values(**values))
-    except IntegrityError:
-        return False
-    return True
+    result = await conn.execute(insert_new(conn, notices, "notice_id").values(**values))
+    return result.rowcount == 1
 
 
 async def claim_due(
@@ -308,13 +288,6 @@ async def get_notice(conn: AsyncConnection, notice_id: str) -> NoticeView | None
     return _view(row) if row else None
 
 
-def page_size(limit: int | None) -> int:
-    """A page size within bounds, whatever the caller asked for."""
-    if limit is None:
-        return DEFAULT_PAGE_SIZE
-    return max(1, min(limit, MAX_PAGE_SIZE))
-
-
 async def list_notices(
     conn: AsyncConnection,
     *,
@@ -326,7 +299,7 @@ async def list_notices(
 ) -> NoticePage:
     """Notices newest first, filtered; ``cursor`` is the previous page's ``next_cursor``."""
     size = page_size(limit)
-    query = select(*_VIEW_COLUMNS).order_by(notices.c.id.desc()).limit(size + 1)
+    query = keyset(select(*_VIEW_COLUMNS), notices.c.id, cursor, size, newest_first=True)
     if status is not None:
         wanted = [status] if isinstance(status, str) else list(status)
         query = query.where(notices.c.status.in_([NoticeStatus(s).value for s in wanted]))
@@ -334,12 +307,9 @@ async def list_notices(
         query = query.where(notices.c.library == library)
     if kind is not None:
         query = query.where(notices.c.kind == kind)
-    if cursor is not None:
-        query = query.where(notices.c.id < cursor)
     rows = (await conn.execute(query)).mappings().all()
-    items = [_view(row) for row in rows[:size]]
-    next_cursor = items[-1].id if len(rows) > size else None
-    return NoticePage(items=items, next_cursor=next_cursor)
+    page = cut([_view(row) for row in rows], size, lambda view: view.id)
+    return NoticePage(items=page.items, next_cursor=page.next_cursor)
 
 
 async def list_failed(

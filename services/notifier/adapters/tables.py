@@ -16,8 +16,10 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import JSONB
 
 from libs.common.db import UtcDateTime
+from libs.common.messaging.tables import shared_tables
 
 metadata = MetaData()
+outbox, inbox, idempotency = shared_tables(metadata)
 
 
 notices = Table(

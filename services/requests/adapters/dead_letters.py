@@ -10,16 +10,15 @@ from __future__ import annotations
 from typing import Any
 
 from sqlalchemy import func, select, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from libs.common.clock import Clock
-from libs.common.db import unit_of_work
+from libs.common.db import unit_of_work, upsert
 from libs.common.messaging.consumer import REPLAY_HEADER
 from libs.common.messaging.delivery import Bus, Delivery
 from libs.common.messaging.outbox import enqueue_raw
 from libs.common.messaging.topology import SHARED_SERVICES, principal_of
+from libs.common.pagination import Page, cut, keyset
 from services.requests.adapters.tables import dead_letters, outbox
 
 
@@ -54,8 +53,7 @@ async def park(conn: AsyncConnection, delivery: Delivery, clock: Clock) -> None:
         "first_seen_at": now,
         "last_seen_at": now,
     }
-    ins = pg_insert if conn.dialect.name == "postgresql" else sqlite_insert
-    stmt = ins(dead_letters).values(**values)
+    stmt = upsert(conn, dead_letters).values(**values)
     await conn.execute(
         stmt.on_conflict_do_update(
             index_elements=["queue", "message_id"],
@@ -99,15 +97,13 @@ class DeadLetterCollector:
 
 async def list_dead_letters(
     conn: AsyncConnection, *, status: str | None, queue: str | None, after: int | None, limit: int
-) -> list[dict]:
-    q = select(dead_letters).order_by(dead_letters.c.id).limit(limit)
+) -> Page[dict]:
+    q = keyset(select(dead_letters), dead_letters.c.id, after, limit)
     if status:
         q = q.where(dead_letters.c.status == status)
     if queue:
         q = q.where(dead_letters.c.queue == queue)
-    if after:
-        q = q.where(dead_letters.c.id > after)
-    return [dict(r) for r in (await conn.execute(q)).mappings()]
+    return cut([dict(r) for r in (await conn.execute(q)).mappings()], limit, lambda r: r["id"])
 
 
 async def counts_by_queue(conn: AsyncConnection) -> dict[str, int]:

@@ -12,12 +12,10 @@ from sqlalchemy import (
 )
 
 from libs.common.db import UtcDateTime
-from libs.common.idempotency import idempotency_table
-from libs.common.messaging.tables import BigId, messaging_tables
+from libs.common.messaging.tables import BigId, shared_tables
 
 metadata = MetaData()
-outbox, inbox = messaging_tables(metadata)
-idempotency = idempotency_table(metadata)
+outbox, inbox, idempotency = shared_tables(metadata)
 
 # Every message any consumer parked, with the reason, until an operator replays or drops it.
 dead_letters = Table(

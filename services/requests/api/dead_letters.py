@@ -51,16 +51,11 @@ async def list_dead_letters(
 ):
     rt = request.app.state.runtime
     async with rt.engine.connect() as conn:
-        rows = await repo.list_dead_letters(
-            conn, status=status, queue=queue, after=cursor, limit=limit + 1
+        page = await repo.list_dead_letters(
+            conn, status=status, queue=queue, after=cursor, limit=limit
         )
         counts = await repo.counts_by_queue(conn)
-    page = rows[:limit]
-    return DeadLetterPage(
-        items=page,
-        next_cursor=page[-1]["id"] if len(rows) > limit else None,
-        parked_by_queue=counts,
-    )
+    return DeadLetterPage(items=page.items, next_cursor=page.next_cursor, parked_by_queue=counts)
 
 
 @router.post(

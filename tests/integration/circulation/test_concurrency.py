@@ -11,7 +11,7 @@ from collections import Counter
 from sqlalchemy import select
 
 from libs.common.db import unit_of_work
-from services.circulation.adapters import loans_repo
+from services.circulation.adapters import counters_repo
 from services.circulation.adapters.tables import loans
 from tests.integration.circulation.conftest import hkt
 
@@ -87,7 +87,7 @@ async def test_a_new_counter_used_by_several_transactions_at_once_numbers_each_o
 
     async def draw(count: int) -> list[int]:
         async with unit_of_work(desk.runtime.engine) as conn:
-            first = await loans_repo.next_number(conn, name, count)
+            first = await counters_repo.next_number(conn, name, count)
         return list(range(first, first + count))
 
     drawn = await asyncio.gather(*[draw(n % 3 + 1) for n in range(8)])

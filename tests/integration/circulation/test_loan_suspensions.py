@@ -11,7 +11,7 @@ import pytest
 from libs.common.db import unit_of_work
 from libs.common.policy import load_policy
 from services.circulation.adapters import loans_repo
-from services.circulation.domain.loans import recall_loan
+from services.circulation.domain.lending import recall_loan
 from tests.integration.circulation.conftest import hkt, open_desk
 
 LIBRARY = "eduhk"

@@ -20,8 +20,8 @@ from libs.common.messaging.broker_admin import delete_vhost, setup_broker
 from libs.common.messaging.topology import federation_queues, principals
 from libs.common.migrate import upgrade
 from libs.common.settings import DEV_SECRET
-from services.catalog.adapters.plumbing import inbox as catalog_inbox
 from services.catalog.adapters.tables import holdings
+from services.catalog.adapters.tables import inbox as catalog_inbox
 from services.catalog.runtime import build_runtime as catalog_runtime
 from services.circulation.adapters import items_repo
 from services.circulation.runtime import build_runtime as circulation_runtime

@@ -12,31 +12,34 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from libs.common.money import Money
-from services.circulation.domain.credentials import (
-    SECRETS_CHECKED,
-    CredentialSet,
-    Outstanding,
-    apply_smart_id,
-    bind_replacement_smart_id,
+from services.circulation.domain.cards import (
     cancel_library_card,
-    discontinue_smart_id,
     issue_library_card,
     replace_library_card,
     report_library_card_lost,
-    report_smart_id_lost,
+)
+from services.circulation.domain.credentials import CredentialSet, Outstanding
+from services.circulation.domain.errors import InvalidHkid, SmartIdFieldRefused
+from services.circulation.domain.hashing import SecretHasher, phone_last_four
+from services.circulation.domain.hkid import hkid_check_digit, is_valid_hkid, normalize_hkid
+from services.circulation.domain.sign_in import (
+    SECRETS_CHECKED,
     secret_matches,
     set_password,
     set_phone_digits,
     sign_in,
     sign_in_unknown,
 )
-from services.circulation.domain.errors import InvalidHkid, SmartIdFieldRefused
-from services.circulation.domain.hashing import SecretHasher, phone_last_four
-from services.circulation.domain.hkid import hkid_check_digit, is_valid_hkid, normalize_hkid
 from services.circulation.domain.smart_id import (
     SmartIdBorrowingRead,
     SmartIdRegistrationRead,
     read_smart_id,
+)
+from services.circulation.domain.smart_id_use import (
+    apply_smart_id,
+    bind_replacement_smart_id,
+    discontinue_smart_id,
+    report_smart_id_lost,
 )
 from tests.unit.circulation.builders import hk, patron
 

@@ -10,8 +10,7 @@ from libs.common.money import Money
 from services.circulation.domain.errors import ItemNotAvailable, LoanNotActive
 from services.circulation.domain.holds import ReservationState
 from services.circulation.domain.ledger import Ledger, LedgerEntry, payment_entry
-from services.circulation.domain.loans import (
-    Loan,
+from services.circulation.domain.lending import (
     checkout,
     lost_item_entry,
     mark_assumed_lost,
@@ -23,6 +22,7 @@ from services.circulation.domain.loans import (
     return_loan,
     transaction_reference,
 )
+from services.circulation.domain.loan import Loan
 from tests.unit.circulation.builders import book, book_with_disc, hk, patron
 
 

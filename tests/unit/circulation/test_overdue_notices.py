@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import date, timedelta
 
-from services.circulation.domain.loans import Loan
+from services.circulation.domain.loan import Loan
 from services.circulation.domain.overdue import notices_owed, suspension_notice_id
 from tests.unit.circulation.builders import hk
 

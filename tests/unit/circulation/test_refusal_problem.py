@@ -3,8 +3,8 @@ with its reason in the patron's words."""
 
 from __future__ import annotations
 
+from libs.common.errors import refusal_problem
 from libs.common.policy import Decision, Refusal
-from services.circulation.api.common import refusal_problem
 
 
 def test_every_refusal_is_told_with_its_rule_HKPL_03_HKPL_05():

@@ -1,4 +1,4 @@
-"""Loans: checkout, return, renewal, recall, and loss, each deciding through the policy engine.
+"""Lending: checkout, return, renewal, recall, and loss, each deciding through the policy engine.
 
 Every operation is pure: it takes the current state and the instant, asks the policy engine,
 and returns the decision with the new state and events. Nothing is stored here; a refused
@@ -10,7 +10,6 @@ from __future__ import annotations
 import re
 from collections.abc import Collection, Mapping, Sequence
 from datetime import date, datetime
-from typing import Literal
 
 from pydantic import Field
 
@@ -18,7 +17,6 @@ from libs.common.money import Money
 from libs.common.policy import (
     Decision,
     FineAssessment,
-    LoanFacts,
     Policy,
     RenewalPlan,
     checkout_decision,
@@ -29,9 +27,8 @@ from libs.common.policy import (
     plan_renewals,
     recall_decision,
 )
-from libs.common.policy.vocabulary import MaterialType, Section
 from services.circulation.domain.account import account_facts
-from services.circulation.domain.base import DomainModel, new_id
+from services.circulation.domain.base import DomainModel
 from services.circulation.domain.errors import ItemNotAvailable, LoanNotActive
 from services.circulation.domain.events import (
     ChargePosted,
@@ -42,81 +39,11 @@ from services.circulation.domain.events import (
     LoanRecalled,
     LoanRenewed,
 )
-from services.circulation.domain.holds import ReservationState
-from services.circulation.domain.items import Item
+from services.circulation.domain.holds import Hold, HoldQueue, ReservationState
+from services.circulation.domain.items import KEPT_ON_RETURN, Item
 from services.circulation.domain.ledger import Ledger, LedgerEntry, charge_entry, fine_entry
+from services.circulation.domain.loan import Loan, LoanLoss
 from services.circulation.domain.patrons import Patron
-
-LoanLoss = Literal["lost", "assumed_lost", "claimed_returned"]
-
-
-class Loan(DomainModel):
-    loan_id: str = Field(default_factory=new_id)
-    patron_id: str
-    item_id: str
-    owner_library: str = Field(description="the library that owns the item")
-    title_id: str | None = None
-    material_type: MaterialType = "book"
-    section: Section = "adult"
-    set_id: str | None = None
-    main_item_id: str | None = None
-    ill: bool = Field(default=False, description="lent through the consortium")
-    lender: str | None = None
-    checked_out_at: datetime
-    checkout_date: date
-    due_date: date
-    renewals: int = Field(default=0, ge=0)
-    consecutive_renewals: int = Field(default=0, ge=0)
-    recalled_on: date | None = None
-    loss: LoanLoss | None = None
-    loss_marked_on: date | None = None
-    returned_at: datetime | None = None
-    returned_to: str | None = Field(default=None, description="service point of the return")
-    borrowed_with: str | None = Field(
-        default=None,
-        description="the credential used (HKPL-15: the borrower answers for items borrowed on "
-        "a card until its loss is reported)",
-    )
-
-    @property
-    def active(self) -> bool:
-        return self.returned_at is None
-
-    @property
-    def recalled(self) -> bool:
-        return self.recalled_on is not None
-
-    def facts(
-        self,
-        *,
-        reservation: ReservationState | None = None,
-        outstanding_charges_minor: int = 0,
-        returning: bool = False,
-    ) -> LoanFacts:
-        """The loan as the policy engine sees it. ``returning``: the item is being checked
-        in now, so a loan marked lost, assumed lost or claimed returned has been recovered
-        (HKALL-17); while it is still out its fine keeps its cap (HKALL-19 stays in force)."""
-        reservation = reservation or ReservationState()
-        return LoanFacts(
-            loan_id=self.loan_id,
-            item_id=self.item_id,
-            material_type=self.material_type,
-            section=self.section,
-            checkout_date=self.checkout_date,
-            due_date=self.due_date,
-            renewals=self.renewals,
-            consecutive_renewals=self.consecutive_renewals,
-            recalled=self.recalled,
-            set_id=self.set_id,
-            main_item_id=self.main_item_id,
-            ill=self.ill,
-            lender=self.lender,
-            hold_by_other=reservation.hold_by_other,
-            other_copy_available=reservation.other_copy_available,
-            recovered_after_loss=returning and self.loss is not None,
-            outstanding_charges_minor=outstanding_charges_minor,
-        )
-
 
 # ---------------------------------------------------------------------------------------------
 # Checkout
@@ -212,10 +139,17 @@ def checkout(
 
 class ReturnResult(DomainModel):
     loan: Loan
-    item: Item
+    item: Item = Field(description="the item with its status after the return")
     fine: FineAssessment
     fine_entry: LedgerEntry | None = None
+    holds: tuple[Hold, ...] = Field(
+        default=(), description="the reservation the copy now waits on the pickup shelf for"
+    )
     events: tuple[DomainEvent, ...] = ()
+
+    @property
+    def hold(self) -> Hold | None:
+        return self.holds[0] if self.holds else None
 
 
 def return_loan(
@@ -225,13 +159,18 @@ def return_loan(
     *,
     at: datetime,
     service_point: str | None = None,
+    queue: HoldQueue | None = None,
 ) -> ReturnResult:
-    """Check the item in at ``at`` and charge any overdue fine.
+    """Check the item in at ``at``, charge any overdue fine, and say where the copy goes.
 
     Fines: per day or part thereof, so any started day after the due date counts whole
     (HKPL-10 by section, HKALL-16 recalled rate and cap, MALA-08); no cap for an item that
-    was lost, assumed lost or claimed returned and came back (HKALL-17). The item goes back
-    on the shelf; the caller then offers it to the reservation queue of its title.
+    was lost, assumed lost or claimed returned and came back (HKALL-17).
+
+    The copy: a withdrawn or damaged one is checked in but stays so (``KEPT_ON_RETURN``);
+    otherwise it goes to the first reader waiting in ``queue`` (the reservation queue of its
+    title), on the pickup shelf until the policy's deadline, or back on the shelf. A disc or
+    map waits on the shelf with its set's main item: only the main item is assigned.
     """
     if not loan.active:
         raise LoanNotActive(f"loan {loan.loan_id} was already returned")
@@ -254,11 +193,22 @@ def return_loan(
     ]
     if entry is not None:
         events.append(charge_posted(entry))
+    holds: tuple[Hold, ...] = ()
+    if item.status in KEPT_ON_RETURN:
+        shelved = item
+    elif queue is None or item.is_accompanying:
+        shelved = item.with_status("AVAILABLE")
+    else:
+        change = queue.assign_returned_copy(policy, item.item_id, at=at, on=today)
+        holds = change.holds
+        events += change.events
+        shelved = item.with_status("ON_HOLD_SHELF" if change.hold else "AVAILABLE")
     return ReturnResult(
         loan=returned,
-        item=item.with_status("AVAILABLE"),
+        item=shelved,
         fine=fine,
         fine_entry=entry,
+        holds=holds,
         events=tuple(events),
     )
 
@@ -485,6 +435,12 @@ def mark_loss(loan: Loan, state: LoanLoss, *, at: datetime, on: date) -> tuple[L
     its fine has no cap where the policy says so (HKALL-17)."""
     if not loan.active:
         raise LoanNotActive(f"loan {loan.loan_id} was already returned")
+    return _recorded_loss(loan, state, at=at, on=on)
+
+
+def _recorded_loss(
+    loan: Loan, state: LoanLoss, *, at: datetime, on: date
+) -> tuple[Loan, LoanMarked]:
     marked = loan.model_copy(update={"loss": state, "loss_marked_on": on})
     event = LoanMarked(
         occurred_at=at,
@@ -546,4 +502,38 @@ def lost_item_entry(
         on=policy.local_date(at),
         loan_id=loan.loan_id,
         item_id=loan.item_id,
+    )
+
+
+class LossResult(DomainModel):
+    loan: Loan = Field(description="the loan, ended, and recorded as lost for a lost item")
+    item: Item = Field(description="the item, now LOST or DAMAGED")
+    charge: LedgerEntry
+    fine_entry: LedgerEntry | None = None
+    events: tuple[DomainEvent, ...] = ()
+
+
+def settle_loss(
+    policy: Policy, loan: Loan, item: Item, charge: LedgerEntry, *, at: datetime
+) -> LossResult:
+    """Settle a loan whose item was lost or damaged with its ``charge`` (of
+    :func:`lost_item_entry`, HKPL-13, MALA-11, HKALL-20): the loan ends here with its overdue
+    fine up to ``at``, capped as while it was out; a lost item's loan is recorded as lost (as
+    :func:`mark_loss` does), and the item becomes LOST or DAMAGED."""
+    if not loan.active:
+        raise LoanNotActive(f"loan {loan.loan_id} was already returned")
+    damaged = charge.kind == "damaged_item"
+    returned = return_loan(policy, loan, item, at=at)
+    ended = returned.loan
+    events: list[DomainEvent] = list(returned.events)
+    if not damaged:
+        ended, marked = _recorded_loss(ended, "lost", at=at, on=policy.local_date(at))
+        events.append(marked)
+    events.append(charge_posted(charge))
+    return LossResult(
+        loan=ended,
+        item=item.with_status("DAMAGED" if damaged else "LOST"),
+        charge=charge,
+        fine_entry=returned.fine_entry,
+        events=tuple(events),
     )
