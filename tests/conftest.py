@@ -6,6 +6,7 @@ A test that needs PostgreSQL or RabbitMQ fails when the server is missing; it ne
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import uuid
 
@@ -28,9 +29,10 @@ async def pg_database():
     await drop_database(url)
 
 
-@pytest.fixture(scope="session")
-def rabbit_vhost():
-    """A RabbitMQ virtual host with the federation's users and topology, for this session."""
+@contextlib.contextmanager
+def federation_vhost(prefix: str):
+    """A RabbitMQ virtual host of its own with the federation's users and topology; removed
+    afterwards. Fails (never skips) when RabbitMQ cannot be reached or administered."""
     from libs.common.federation import default_federation
     from libs.common.messaging import broker_password
     from libs.common.messaging.broker_admin import delete_vhost, setup_broker
@@ -38,12 +40,21 @@ def rabbit_vhost():
     from libs.common.settings import DEV_SECRET
 
     fed = default_federation()
-    vhost = f"illfed-test-{os.getpid()}-{uuid.uuid4().hex[:6]}"
+    vhost = f"{prefix}-{uuid.uuid4().hex[:6]}"
     admin_url = RABBIT_ADMIN.rstrip("/") + "/" + vhost
     passwords = {p: broker_password(DEV_SECRET, p) for p in principals(fed)}
     try:
         asyncio.run(setup_broker(admin_url, passwords, federation_queues(fed), fed))
     except Exception as exc:
         pytest.fail(f"RabbitMQ is not reachable or not administrable: {exc}")
-    yield admin_url
-    asyncio.run(delete_vhost(vhost))
+    try:
+        yield admin_url
+    finally:
+        asyncio.run(delete_vhost(vhost))
+
+
+@pytest.fixture(scope="session")
+def rabbit_vhost():
+    """A RabbitMQ virtual host with the federation's users and topology, for this session."""
+    with federation_vhost(f"illfed-test-{os.getpid()}") as admin_url:
+        yield admin_url

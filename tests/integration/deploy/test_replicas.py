@@ -15,9 +15,7 @@ from sqlalchemy import func, select
 from libs.common.clock import SystemClock
 from libs.common.db import drop_database, make_engine, pg_url, unit_of_work
 from libs.common.federation import default_federation
-from libs.common.messaging import broker_password, connect_bus
-from libs.common.messaging.broker_admin import delete_vhost, setup_broker
-from libs.common.messaging.topology import federation_queues, principals
+from libs.common.messaging import connect_bus
 from libs.common.migrate import upgrade
 from libs.common.settings import DEV_SECRET
 from services.catalog.adapters.tables import holdings
@@ -25,7 +23,7 @@ from services.catalog.adapters.tables import inbox as catalog_inbox
 from services.catalog.runtime import build_runtime as catalog_runtime
 from services.circulation.adapters import items_repo
 from services.circulation.runtime import build_runtime as circulation_runtime
-from tests.conftest import RABBIT_ADMIN
+from tests.conftest import federation_vhost
 
 ITEMS, CHANGES = 12, 5
 STATUSES = ("ON_LOAN", "AVAILABLE")
@@ -33,16 +31,8 @@ STATUSES = ("ON_LOAN", "AVAILABLE")
 
 @pytest.fixture
 def vhost_url():
-    fed = default_federation()
-    vhost = f"illfed-test-replicas-{uuid.uuid4().hex[:8]}"
-    admin_url = RABBIT_ADMIN.rstrip("/") + "/" + vhost
-    passwords = {p: broker_password(DEV_SECRET, p) for p in principals(fed)}
-    try:
-        asyncio.run(setup_broker(admin_url, passwords, federation_queues(fed), fed))
-    except Exception as exc:
-        pytest.fail(f"RabbitMQ is not reachable or not administrable: {exc}")
-    yield admin_url
-    asyncio.run(delete_vhost(vhost))
+    with federation_vhost("illfed-test-replicas") as admin_url:
+        yield admin_url
 
 
 @pytest.fixture

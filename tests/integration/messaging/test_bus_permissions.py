@@ -4,34 +4,23 @@ to another library's queue."""
 
 from __future__ import annotations
 
-import asyncio
 import uuid
 
 import aio_pika
 import pytest
 from aiormq.exceptions import ChannelAccessRefused
 
-from libs.common.federation import default_federation
 from libs.common.messaging import broker_password, principal_url
-from libs.common.messaging.broker_admin import delete_vhost, setup_broker
-from libs.common.messaging.topology import COMMANDS, EVENTS, federation_queues, principals
+from libs.common.messaging.topology import COMMANDS, EVENTS
 from libs.common.settings import DEV_SECRET
-from tests.conftest import RABBIT_ADMIN
+from tests.conftest import federation_vhost
 
 
 @pytest.fixture(scope="module")
 def vhost_url():
     """A virtual host of this module's own: its queues' depths are what the tests read."""
-    fed = default_federation()
-    vhost = f"illfed-test-perm-{uuid.uuid4().hex[:8]}"
-    admin_url = RABBIT_ADMIN.rstrip("/") + "/" + vhost
-    passwords = {p: broker_password(DEV_SECRET, p) for p in principals(fed)}
-    try:
-        asyncio.run(setup_broker(admin_url, passwords, federation_queues(fed), fed))
-    except Exception as exc:
-        pytest.fail(f"RabbitMQ is not reachable or not administrable: {exc}")
-    yield admin_url
-    asyncio.run(delete_vhost(vhost))
+    with federation_vhost("illfed-test-perm") as admin_url:
+        yield admin_url
 
 
 async def _publish(admin_url: str, principal: str, exchange: str, key: str) -> None:
