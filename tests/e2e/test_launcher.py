@@ -146,6 +146,22 @@ async def _search_total(base: int, q: str = "香港") -> int:
     return doc["total"]
 
 
+async def _settled_total(base: int) -> int:
+    """The search total once the libraries' seeded items have all reached the catalogue: they
+    travel through each library's outbox after the URLs are printed, so the count grows for a
+    moment before it holds."""
+    last, same_since = await _search_total(base), time.monotonic()
+    deadline = same_since + 60
+    while time.monotonic() < deadline:
+        await asyncio.sleep(0.5)
+        now = await _search_total(base)
+        if now != last:
+            last, same_since = now, time.monotonic()
+        elif time.monotonic() - same_since >= 3:
+            return now
+    pytest.fail(f"the catalogue's search total never settled (last {last})")
+
+
 def _stop(proc: subprocess.Popen) -> str:
     proc.send_signal(signal.SIGINT)
     try:
@@ -163,7 +179,7 @@ async def test_make_run_embedded_federation(tmp_path):
     assert "http://127.0.0.1:17401/docs" in printed and "embedded" in printed
     try:
         await _item_reaches_catalogue(17)
-        seeded = await _search_total(17)
+        seeded = await _settled_total(17)
     finally:
         rest = _stop(proc)
     assert "stopped." in rest
@@ -175,7 +191,7 @@ async def test_make_run_embedded_federation(tmp_path):
         async with httpx.AsyncClient() as http:
             res = await http.get("http://127.0.0.1:17401/ready")
             assert res.status_code == 200
-        assert await _search_total(17) == seeded
+        assert await _settled_total(17) == seeded
     finally:
         _stop(proc)
     assert (tmp_path / "data" / "circulation-cityu.db").exists()
