@@ -65,7 +65,7 @@ async def build_unit(
         from services.circulation.app import create_app
         from services.circulation.runtime import build_runtime
 
-        rt = build_runtime(unit.library, database_url, bus, clock)  # type: ignore[arg-type]
+        rt = build_runtime(unit.library, database_url, bus, clock, fed=fed)  # type: ignore[arg-type]
         return rt, create_app(rt, fed, secret_key)
     if unit.service == "requests":
         from services.requests.app import create_app as requests_app

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from libs.common.clock import Clock
+from libs.common.contracts import ItemChanged
 from libs.common.db import make_engine
 from libs.common.federation import Federation
 from libs.common.messaging.consumer import Consumer
@@ -24,7 +25,7 @@ def build_runtime(fed: Federation, database_url: str, bus: Bus, clock: Clock) ->
             inbox,
             bus,
             clock,
-            {"item.changed": on_item_changed},
+            {ItemChanged: on_item_changed},
             allowed_senders=libraries.__contains__,
         )
     )

@@ -1,28 +1,104 @@
-"""Assembling one library's circulation service."""
+"""Assembling one library's circulation service: its library context (policy, clock, hasher,
+service points), the consumer of its queue, its periodic jobs and its outbox relay.
+
+Everything a handler, a route or a job is given comes from here; ``create_app`` only reads it.
+"""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from libs.common.clock import Clock
-from libs.common.db import make_engine
-from libs.common.messaging.consumer import Consumer
+from libs.common.db import make_engine, unit_of_work
+from libs.common.federation import Federation, default_federation
+from libs.common.messaging.consumer import Consumer, Handlers
 from libs.common.messaging.delivery import Bus
 from libs.common.messaging.outbox import OutboxRelay
 from libs.common.messaging.topology import circulation_address
-from libs.common.service import ServiceRuntime
+from libs.common.policy import load_policy
+from libs.common.service import PeriodicJob, ServiceRuntime
 from services.circulation.adapters.tables import inbox, outbox
+from services.circulation.domain.hashing import SecretHasher
+from services.circulation.handlers import holds as hold_handlers
+from services.circulation.handlers import overdue as overdue_handlers
+from services.circulation.handlers.context import Library
+
+PICKUP_EXPIRY_EVERY = 3600.0  # seconds of real time; the job reads the day from the clock
+# Hourly although the schedule is daily: a run finds nothing new until the library day
+# changes, and a service started late in the day still sends that day's reminders.
+OVERDUE_NOTICES_EVERY = 3600.0
+#: the only sender a library takes messages from: every ILL message comes through the broker
+BROKER = "requests"
 
 
-def build_runtime(library: str, database_url: str, bus: Bus, clock: Clock) -> ServiceRuntime:
+def library_context(
+    code: str, fed: Federation, clock: Clock, hasher: SecretHasher | None = None
+) -> Library:
+    """The library's policy (its consortium's), clock, hasher and service points."""
+    return Library(
+        code=code,
+        policy=load_policy(fed.consortium_of(code).policy),
+        clock=clock,
+        hasher=hasher or SecretHasher(),
+        service_points={sp.code: sp.name for sp in fed.library(code).service_points},
+    )
+
+
+@dataclass
+class CirculationRuntime(ServiceRuntime):
+    """A circulation service's runtime, with the library every handler works for."""
+
+    lib: Library | None = None
+
+    @property
+    def library(self) -> Library:
+        assert self.lib is not None, "built by build_runtime"
+        return self.lib
+
+
+#: the messages a library's queue takes, by contract class (the ILL flows add theirs)
+HANDLERS: dict = {}
+
+
+def _jobs(rt: CirculationRuntime) -> list[PeriodicJob]:
+    lib = rt.library
+
+    async def expire_pickups() -> int:
+        async with unit_of_work(rt.engine) as conn:
+            return await hold_handlers.expire_pickups(conn, lib)
+
+    async def send_overdue_notices() -> int:
+        async with unit_of_work(rt.engine) as conn:
+            return len((await overdue_handlers.send_overdue_notices(conn, lib)).sent)
+
+    return [
+        PeriodicJob("hold-pickup-expiry", expire_pickups, PICKUP_EXPIRY_EVERY),
+        PeriodicJob("overdue-notices", send_overdue_notices, OVERDUE_NOTICES_EVERY),
+    ]
+
+
+def build_runtime(
+    library: str,
+    database_url: str,
+    bus: Bus,
+    clock: Clock,
+    *,
+    fed: Federation | None = None,
+    hasher: SecretHasher | None = None,
+    handlers: Handlers | None = None,
+) -> CirculationRuntime:
+    fed = fed or default_federation()
     engine = make_engine(database_url)
-    rt = ServiceRuntime(
+    lib = library_context(library, fed, clock, hasher)
+    rt = CirculationRuntime(
         name=f"circulation:{library}",
         principal=library,
         engine=engine,
         bus=bus,
         clock=clock,
         relay=OutboxRelay(engine, outbox, bus, clock),
+        lib=lib,
     )
-    rt.extras["library"] = library
     rt.consumers.append(
         Consumer(
             f"circulation.{library}",
@@ -31,7 +107,10 @@ def build_runtime(library: str, database_url: str, bus: Bus, clock: Clock) -> Se
             inbox,
             bus,
             clock,
-            handlers={},
+            HANDLERS if handlers is None else handlers,
+            allowed_senders={BROKER}.__contains__,
+            context=lib,
         )
     )
+    rt.jobs.extend(_jobs(rt))
     return rt

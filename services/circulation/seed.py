@@ -16,10 +16,10 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from libs.common.clock import Clock
 from libs.common.federation import Federation
 from services.circulation.adapters.tables import patrons
-from services.circulation.app import library_context
 from services.circulation.domain.hashing import SecretHasher
 from services.circulation.domain.patrons import Address, Guarantor, PatronApplication
 from services.circulation.handlers import patrons as handlers
+from services.circulation.runtime import library_context
 
 DEMO_CONSORTIUM = "HKPL"
 

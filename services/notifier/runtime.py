@@ -6,12 +6,13 @@ from __future__ import annotations
 from pathlib import Path
 
 from libs.common.clock import Clock
+from libs.common.contracts import NoticeRequested
 from libs.common.db import make_engine
 from libs.common.federation import Federation
 from libs.common.messaging.consumer import Consumer
 from libs.common.messaging.delivery import Bus
 from libs.common.service import ServiceRuntime
-from services.notifier.adapters.consumer import notice_handler
+from services.notifier.adapters.consumer import on_notice_requested
 from services.notifier.adapters.delivery import DeliveryLoop, DeliveryWorker
 from services.notifier.adapters.mailbox import Mailbox
 from services.notifier.adapters.smtp import SmtpSettings
@@ -79,8 +80,9 @@ def build_runtime(
             inbox,
             bus,
             clock,
-            {"notice.requested": notice_handler(clock)},
+            {NoticeRequested: on_notice_requested},
             allowed_senders=libraries.__contains__,
+            context=clock,
             after_commit=loop.wake,
         )
     )

@@ -24,7 +24,19 @@ def build_runtime(fed: Federation, database_url: str, bus: Bus, clock: Clock) ->
         clock=clock,
         relay=OutboxRelay(engine, outbox, bus, clock),
     )
-    rt.consumers.append(Consumer("requests", "requests.inbox", engine, inbox, bus, clock, {}))
+    libraries = {lib.code for lib in fed.libraries}
+    rt.consumers.append(
+        Consumer(
+            "requests",
+            "requests.inbox",
+            engine,
+            inbox,
+            bus,
+            clock,
+            {},
+            allowed_senders=libraries.__contains__,
+        )
+    )
     # A component, not a Consumer: it parks whatever reaches a dead-letter queue, with no
     # contract to check; readiness asks it which queues it reads (``consuming``).
     rt.components.append(

@@ -14,7 +14,7 @@ from libs.common.contracts import NoticeRequested
 from libs.common.db import make_engine, sqlite_url, unit_of_work
 from libs.common.federation import default_federation
 from libs.common.messaging.memory import MemoryBroker
-from libs.common.messaging.outbox import OutboxRelay, send_command
+from libs.common.messaging.outbox import OutboxRelay, send
 from libs.common.messaging.topology import federation_queues
 from libs.common.migrate import upgrade
 from services.circulation.adapters.tables import outbox
@@ -61,7 +61,7 @@ async def test_arrival_notice_reaches_the_patron_once(tmp_path):
             pickup_location="MMW Library circulation counter",
         )
         async with unit_of_work(engine) as conn:
-            await send_command(
+            await send(
                 conn,
                 outbox,
                 notice,
@@ -69,6 +69,7 @@ async def test_arrival_notice_reaches_the_patron_once(tmp_path):
                 recipient="notifier",
                 correlation_id="ill-42",
                 clock=clock,
+                causation_id=None,
             )
         await relay.drain()
         # The relay dies before marking it sent: the request goes out a second time.

@@ -14,7 +14,7 @@ from sqlalchemy import func, select
 
 from libs.common.clock import ManualClock
 from libs.common.db import unit_of_work
-from libs.common.messaging.outbox import emit_event
+from libs.common.messaging.outbox import send
 from tests.faults.conn_helpers import consumer_count, drop_connections, wait_until
 from tests.integration.messaging.harness import (
     QUEUE,
@@ -56,13 +56,14 @@ async def test_nothing_is_lost_or_applied_twice_while_the_broker_drops_connectio
             async with unit_of_work(h.engine) as conn:
                 for n in range(start, start + 10):
                     item = f"stream-{n}"
-                    await emit_event(
+                    await send(
                         conn,
                         outbox,
                         item_event(item),
                         sender="cityu",
                         correlation_id=f"item:{item}",
                         clock=h.clock,
+                        causation_id=None,
                     )
                     items.append(item)
             await asyncio.sleep(0.1)

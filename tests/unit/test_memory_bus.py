@@ -15,7 +15,7 @@ from libs.common.contracts import ItemChanged
 from libs.common.db import make_engine, sqlite_url, unit_of_work
 from libs.common.messaging.consumer import Consumer
 from libs.common.messaging.memory import MemoryBroker
-from libs.common.messaging.outbox import OutboxRelay, emit_event
+from libs.common.messaging.outbox import OutboxRelay, send
 from libs.common.messaging.retry import RETRY_USER_HEADER, RetryPolicy
 from libs.common.messaging.tables import messaging_tables
 from libs.common.messaging.topology import QueueSpec
@@ -31,6 +31,10 @@ effects = Table(
 SPEC = QueueSpec("catalog.items", "catalog", (("illfed.events", "item.changed"),), delivery_limit=3)
 
 
+def ANY_SENDER(_sender: str) -> bool:
+    return True  # these tests are about delivery, not about who may send
+
+
 def event(item_id: str) -> ItemChanged:
     return ItemChanged(
         library="cityu",
@@ -42,7 +46,7 @@ def event(item_id: str) -> ItemChanged:
     )
 
 
-async def bump(conn, env, payload):
+async def bump(conn, _ctx, env, payload):
     row = (
         await conn.execute(select(effects.c.applied).where(effects.c.item_id == payload.item_id))
     ).scalar()
@@ -84,13 +88,28 @@ async def test_relay_and_consumer_apply_each_change_once_even_when_published_twi
     engine, broker, clock = world
     relay = OutboxRelay(engine, outbox, broker.handle("cityu"), clock)
     async with unit_of_work(engine) as conn:
-        await emit_event(conn, outbox, event("a"), sender="cityu", correlation_id="a", clock=clock)
+        await send(
+            conn,
+            outbox,
+            event("a"),
+            sender="cityu",
+            correlation_id="a",
+            clock=clock,
+            causation_id=None,
+        )
     await relay.drain()
     async with engine.begin() as conn:  # as if the relay died before marking it sent
         await conn.execute(outbox.update().values(sent_at=None))
     await relay.drain()
     consumer = Consumer(
-        "c", "catalog.items", engine, inbox, broker.handle("catalog"), clock, {"item.changed": bump}
+        "c",
+        "catalog.items",
+        engine,
+        inbox,
+        broker.handle("catalog"),
+        clock,
+        {ItemChanged: bump},
+        allowed_senders=ANY_SENDER,
     )
     await consumer.start()
     await settle(broker)
@@ -103,8 +122,14 @@ async def test_rolled_back_change_sends_nothing(world):
     relay = OutboxRelay(engine, outbox, broker.handle("cityu"), clock)
     with pytest.raises(ZeroDivisionError):
         async with unit_of_work(engine) as conn:
-            await emit_event(
-                conn, outbox, event("b"), sender="cityu", correlation_id="b", clock=clock
+            await send(
+                conn,
+                outbox,
+                event("b"),
+                sender="cityu",
+                correlation_id="b",
+                clock=clock,
+                causation_id=None,
             )
             1 / 0  # noqa: B018
     assert await relay.drain() == 0
@@ -129,12 +154,25 @@ async def test_malformed_and_forged_messages_are_dead_lettered_with_reasons(worl
     )
     good = OutboxRelay(engine, outbox, cityu, clock)
     async with unit_of_work(engine) as conn:
-        await emit_event(
-            conn, outbox, event("good"), sender="cityu", correlation_id="g", clock=clock
+        await send(
+            conn,
+            outbox,
+            event("good"),
+            sender="cityu",
+            correlation_id="g",
+            clock=clock,
+            causation_id=None,
         )
     await good.drain()
     consumer = Consumer(
-        "c", "catalog.items", engine, inbox, broker.handle("catalog"), clock, {"item.changed": bump}
+        "c",
+        "catalog.items",
+        engine,
+        inbox,
+        broker.handle("catalog"),
+        clock,
+        {ItemChanged: bump},
+        allowed_senders=ANY_SENDER,
     )
     await consumer.start()
     await settle(broker)
@@ -149,13 +187,21 @@ async def test_failing_handler_is_retried_then_parked_with_the_error(world):
     engine, broker, clock = world
     calls = []
 
-    async def flaky(conn, env, payload):
+    async def flaky(conn, _ctx, env, payload):
         calls.append(1)
         raise RuntimeError("disk full")
 
     relay = OutboxRelay(engine, outbox, broker.handle("cityu"), clock)
     async with unit_of_work(engine) as conn:
-        await emit_event(conn, outbox, event("p"), sender="cityu", correlation_id="p", clock=clock)
+        await send(
+            conn,
+            outbox,
+            event("p"),
+            sender="cityu",
+            correlation_id="p",
+            clock=clock,
+            causation_id=None,
+        )
     await relay.drain()
     consumer = Consumer(
         "c",
@@ -164,9 +210,10 @@ async def test_failing_handler_is_retried_then_parked_with_the_error(world):
         inbox,
         broker.handle("catalog"),
         clock,
-        {"item.changed": flaky},
+        {ItemChanged: flaky},
         delivery_limit=3,
         retry=RetryPolicy(base=0.01, factor=2),
+        allowed_senders=ANY_SENDER,
     )
     await consumer.start()
     await settle(broker)
@@ -181,22 +228,44 @@ async def test_a_stopped_consumer_gives_its_unacked_message_back(world):
     engine, broker, clock = world
     started = asyncio.Event()
 
-    async def slow(conn, env, payload):
+    async def slow(conn, _ctx, env, payload):
         started.set()
         await asyncio.sleep(3600)
 
     relay = OutboxRelay(engine, outbox, broker.handle("cityu"), clock)
     async with unit_of_work(engine) as conn:
-        await emit_event(conn, outbox, event("s"), sender="cityu", correlation_id="s", clock=clock)
+        await send(
+            conn,
+            outbox,
+            event("s"),
+            sender="cityu",
+            correlation_id="s",
+            clock=clock,
+            causation_id=None,
+        )
     await relay.drain()
     first = Consumer(
-        "c", "catalog.items", engine, inbox, broker.handle("catalog"), clock, {"item.changed": slow}
+        "c",
+        "catalog.items",
+        engine,
+        inbox,
+        broker.handle("catalog"),
+        clock,
+        {ItemChanged: slow},
+        allowed_senders=ANY_SENDER,
     )
     await first.start()
     await started.wait()
     await first.stop()
     second = Consumer(
-        "c", "catalog.items", engine, inbox, broker.handle("catalog"), clock, {"item.changed": bump}
+        "c",
+        "catalog.items",
+        engine,
+        inbox,
+        broker.handle("catalog"),
+        clock,
+        {ItemChanged: bump},
+        allowed_senders=ANY_SENDER,
     )
     await second.start()
     await settle(broker)
@@ -209,15 +278,23 @@ async def test_a_database_blip_is_ridden_out_with_growing_delays(world):
     loop = asyncio.get_running_loop()
     attempts: list[float] = []
 
-    async def blip_then_ok(conn, env, payload):
+    async def blip_then_ok(conn, _ctx, env, payload):
         attempts.append(loop.time())
         if len(attempts) <= 3:
             raise ConnectionError("database restarting")
-        await bump(conn, env, payload)
+        await bump(conn, _ctx, env, payload)
 
     relay = OutboxRelay(engine, outbox, broker.handle("cityu"), clock)
     async with unit_of_work(engine) as conn:
-        await emit_event(conn, outbox, event("b"), sender="cityu", correlation_id="b", clock=clock)
+        await send(
+            conn,
+            outbox,
+            event("b"),
+            sender="cityu",
+            correlation_id="b",
+            clock=clock,
+            causation_id=None,
+        )
     await relay.drain()
     consumer = Consumer(
         "c",
@@ -226,9 +303,10 @@ async def test_a_database_blip_is_ridden_out_with_growing_delays(world):
         inbox,
         broker.handle("catalog"),
         clock,
-        {"item.changed": blip_then_ok},
+        {ItemChanged: blip_then_ok},
         delivery_limit=5,
         retry=RetryPolicy(base=0.02, factor=3),
+        allowed_senders=ANY_SENDER,
     )
     await consumer.start()
     await settle(broker)
@@ -262,7 +340,14 @@ async def test_a_retry_header_from_another_login_does_not_vouch_for_a_sender(wor
         headers={RETRY_USER_HEADER: "illfed-hkbu"},
     )
     consumer = Consumer(
-        "c", "catalog.items", engine, inbox, broker.handle("catalog"), clock, {"item.changed": bump}
+        "c",
+        "catalog.items",
+        engine,
+        inbox,
+        broker.handle("catalog"),
+        clock,
+        {ItemChanged: bump},
+        allowed_senders=ANY_SENDER,
     )
     await consumer.start()
     await settle(broker)

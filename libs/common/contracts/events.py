@@ -18,7 +18,7 @@ class Payload(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
-@contract("item.changed", 1)
+@contract("item.changed", 1, "event")
 class ItemChanged(Payload):
     """An item was added, changed status, or was withdrawn at its owning library.
 
@@ -58,7 +58,7 @@ NoticeKind = Literal[
 ]
 
 
-@contract("notice.requested", 1)
+@contract("notice.requested", 1, "command")
 class NoticeRequested(Payload):
     """The patron's home library asks the notifier to tell its patron something.
 

@@ -10,7 +10,7 @@ queue's dead-letter queue with the reason, and the next message is processed.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 import structlog
@@ -20,7 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from libs.common.clock import Clock
 from libs.common.contracts import Envelope
-from libs.common.contracts.registry import UnknownContract, parse_payload
+from libs.common.contracts.registry import UnknownContract, contract_of, parse_payload
 from libs.common.db import insert_new, unit_of_work
 from libs.common.logs import bind_correlation
 from libs.common.messaging.delivery import Bus, Delivery, Subscription
@@ -38,7 +38,10 @@ REPLAYER = "requests"
 REPLAY_HEADER = "x-illfed-original-user"
 log = structlog.get_logger("illfed.consumer")
 
-Handler = Callable[[AsyncConnection, Envelope, Any], Awaitable[None]]
+#: ``(conn, context, envelope, payload)``: the consumer's service context (a circulation
+#: handler gets its library: policy, clock, hasher), the envelope and the validated payload.
+Handler = Callable[[AsyncConnection, Any, Envelope, Any], Awaitable[None]]
+Handlers = Mapping[type[BaseModel], Handler]
 
 
 class RejectMessage(Exception):
@@ -56,7 +59,13 @@ async def claim(
 
 
 class Consumer:
-    """One consumer of one queue, with a handler per message type."""
+    """One consumer of one queue, with a handler per contract.
+
+    ``handlers`` is keyed by contract class (the class says its type and version, once);
+    ``allowed_senders`` says who may send here at all (a library accepts ILL messages only from
+    the broker; the catalogue item changes only from member libraries), required so no queue is
+    left open to anybody by omission; ``context`` is what every handler is given first.
+    """
 
     def __init__(
         self,
@@ -66,16 +75,20 @@ class Consumer:
         inbox: Table,
         bus: Bus,
         clock: Clock,
-        handlers: dict[str, Handler],
+        handlers: Handlers,
         *,
+        allowed_senders: Callable[[str], bool],
+        context: Any = None,
         delivery_limit: int = DEFAULT_DELIVERY_LIMIT,
         prefetch: int = 16,
-        allowed_senders: Callable[[str], bool] | None = None,
         after_commit: Callable[[], None] | None = None,
         retry: RetryPolicy = DEFAULT_RETRY,
     ) -> None:
         self.name, self.queue, self.engine, self.inbox = name, queue, engine, inbox
-        self.bus, self.clock, self.handlers = bus, clock, handlers
+        self.bus, self.clock, self.context = bus, clock, context
+        self.handlers: dict[tuple[str, int], Handler] = {
+            contract_of(model): handler for model, handler in handlers.items()
+        }
         self.delivery_limit = delivery_limit
         self.prefetch = prefetch
         self.allowed_senders = allowed_senders
@@ -124,17 +137,17 @@ class Consumer:
                 f"{delivery.user_id!r}",
             )
             return
-        if self.allowed_senders is not None and not self.allowed_senders(env.sender):
+        if not self.allowed_senders(env.sender):
             await self._dead_letter(delivery, f"{env.sender!r} may not send {env.type} here")
             return
-        handler = self.handlers.get(env.type)
+        handler = self.handlers.get((env.type, env.version))
         if handler is None:
             await self._dead_letter(delivery, f"no handler for message type {env.type!r}")
             return
         try:
             async with unit_of_work(self.engine) as conn:
                 if await claim(conn, self.inbox, self.name, env.message_id, self.clock):
-                    await handler(conn, env, payload)
+                    await handler(conn, self.context, env, payload)
                 else:
                     log.info("duplicate message ignored", message_id=env.message_id)
         except RejectMessage as exc:

@@ -20,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from libs.common.clock import Clock
 from libs.common.contracts import Envelope, contract_of
+from libs.common.contracts.registry import kind_of, type_of
 from libs.common.db import OUTBOX_WRITTEN, on_outbox_commit
 from libs.common.messaging.delivery import Bus
 from libs.common.messaging.topology import DIRECT, EVENTS
@@ -97,48 +98,41 @@ async def enqueue_raw(
     conn.info[OUTBOX_WRITTEN] = True
 
 
-async def emit_event(
+async def send(
     conn: AsyncConnection,
     outbox: Table,
     payload: BaseModel,
     *,
     sender: str,
     correlation_id: str,
+    causation_id: str | None,
     clock: Clock,
-    causation_id: str | None = None,
+    recipient: str | None = None,
 ) -> Envelope:
-    """A broadcast event, routed by its type to every service that subscribed."""
+    """Write one message to the outbox inside the caller's transaction.
+
+    The contract's kind picks the way: an event is broadcast on the events exchange keyed by
+    its type (no ``recipient``); a command goes to one bus address (``recipient``: requests,
+    notifier, circulation.<library>). ``causation_id`` is the message that caused this one (a
+    consumer passes the incoming message's id), or None for a staff, patron or job action: it
+    is never left out by accident.
+    """
+    kind = kind_of(payload)
+    if kind == "event" and recipient is not None:
+        raise ValueError(f"{type_of(payload)} is an event: it is broadcast, not addressed")
+    if kind == "command" and not recipient:
+        raise ValueError(f"{type_of(payload)} is a command: it needs a recipient")
     env = make_envelope(
         payload,
         sender=sender,
         correlation_id=correlation_id,
         clock=clock,
+        recipient=recipient or "*",
         causation_id=causation_id,
     )
-    return await enqueue(conn, outbox, env, exchange=EVENTS, routing_key=env.type)
-
-
-async def send_command(
-    conn: AsyncConnection,
-    outbox: Table,
-    payload: BaseModel,
-    *,
-    sender: str,
-    recipient: str,
-    correlation_id: str,
-    clock: Clock,
-    causation_id: str | None = None,
-) -> Envelope:
-    """A message addressed to one service or library (``recipient`` is its bus address)."""
-    env = make_envelope(
-        payload,
-        sender=sender,
-        correlation_id=correlation_id,
-        clock=clock,
-        recipient=recipient,
-        causation_id=causation_id,
-    )
-    return await enqueue(conn, outbox, env, exchange=DIRECT, routing_key=recipient)
+    if kind == "event":
+        return await enqueue(conn, outbox, env, exchange=EVENTS, routing_key=env.type)
+    return await enqueue(conn, outbox, env, exchange=DIRECT, routing_key=env.recipient)
 
 
 class OutboxRelay:

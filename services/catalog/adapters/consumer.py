@@ -7,7 +7,7 @@ from libs.common.messaging.consumer import RejectMessage
 from services.catalog.adapters import repository
 
 
-async def on_item_changed(conn, env: Envelope, payload: ItemChanged) -> None:
+async def on_item_changed(conn, _context, env: Envelope, payload: ItemChanged) -> None:
     # Authority: only the owner reports on its items.
     if payload.library != env.sender:
         raise RejectMessage(f"{env.sender} reported on an item of {payload.library}")

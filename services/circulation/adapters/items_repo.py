@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from libs.common.clock import Clock
 from libs.common.contracts import ItemChanged
-from libs.common.messaging.outbox import emit_event
+from libs.common.messaging.outbox import send
 from libs.common.money import Money
 from libs.common.pagination import Page, cut, keyset
 from services.circulation.adapters.tables import items, outbox
@@ -41,8 +41,14 @@ async def _announce(
     row = (await conn.execute(select(items).where(items.c.id == item_id))).one()
     event = _event(library, row, change)
     # The item is the correlation of its own changes: consumers order by its version.
-    await emit_event(
-        conn, outbox, event, sender=library, correlation_id=f"item:{library}:{row.id}", clock=clock
+    await send(
+        conn,
+        outbox,
+        event,
+        sender=library,
+        correlation_id=f"item:{library}:{row.id}",
+        clock=clock,
+        causation_id=None,
     )
 
 

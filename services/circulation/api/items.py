@@ -25,7 +25,7 @@ from services.circulation.domain.items import (
 def _caller(request: Request, principal: CurrentPrincipal) -> None:
     """Operators may look at the library's items; only the library itself changes them.
     Checked before the body is read, so a caller who may not act gets a 403, not a 422."""
-    library = request.app.state.runtime.extras["library"]
+    library = request.app.state.runtime.library.code
     if request.method in ("GET", "HEAD"):
         require_library(principal, library)
     else:
@@ -118,7 +118,7 @@ async def add_item(
     post: PostOnce,
 ):
     rt = _rt(request)
-    library = rt.extras["library"]
+    library = rt.library.code
     require_owner(principal, library)
 
     async def work(conn):
@@ -145,7 +145,7 @@ async def list_items(
     limit: int = Query(default=50, ge=1, le=200),
 ):
     rt = _rt(request)
-    require_library(principal, rt.extras["library"])
+    require_library(principal, rt.library.code)
     async with rt.engine.connect() as conn:
         page = await items_repo.list_items(conn, after=cursor, limit=limit)
     return ItemPage(
@@ -156,7 +156,7 @@ async def list_items(
 @router.get("/{item_id}", response_model=ItemOut)
 async def get_item(item_id: str, request: Request, principal: CurrentPrincipal):
     rt = _rt(request)
-    require_library(principal, rt.extras["library"])
+    require_library(principal, rt.library.code)
     async with rt.engine.connect() as conn:
         item = await items_repo.get_item(conn, item_id)
     if item is None:
@@ -173,7 +173,7 @@ async def change_status(
     item_id: str, body: StatusChange, request: Request, principal: CurrentPrincipal
 ):
     rt = _rt(request)
-    require_owner(principal, rt.extras["library"])
+    require_owner(principal, rt.library.code)
     async with unit_of_work(rt.engine) as conn:
         current = await items_repo.get_item(conn, item_id)
         if current is None:
@@ -183,7 +183,7 @@ async def change_status(
             # Only from a status staff may change, so a loan made meanwhile is not undone.
             item = await items_repo.set_status(
                 conn,
-                rt.extras["library"],
+                rt.library.code,
                 item_id,
                 body.status,
                 rt.clock,

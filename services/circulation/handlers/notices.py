@@ -15,7 +15,7 @@ from datetime import date
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from libs.common.contracts import NoticeRequested
-from libs.common.messaging.outbox import send_command
+from libs.common.messaging.outbox import send
 from libs.common.policy import Refusal
 from services.circulation.adapters import patrons_repo
 from services.circulation.adapters.tables import outbox
@@ -54,7 +54,7 @@ async def request_notice(
         occurred_at=lib.now(),
         **fields,
     )
-    await send_command(
+    await send(
         conn,
         outbox,
         notice,
@@ -62,6 +62,7 @@ async def request_notice(
         recipient=NOTIFIER,
         correlation_id=f"patron:{patron.patron_id}"[:64],
         clock=lib.clock,
+        causation_id=None,
     )
 
 

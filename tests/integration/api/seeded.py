@@ -143,8 +143,7 @@ def seeded_federation(data_dir: Path) -> dict[str, Service]:
     for u in chosen:
         bus = broker.handle(u.principal)
         if u.service == "circulation":
-            rt = circulation_runtime(LIBRARY, urls[u.key], bus, clock)
-            rt.extras["hasher"] = hasher
+            rt = circulation_runtime(LIBRARY, urls[u.key], bus, clock, fed=fed, hasher=hasher)
             app = circulation_app(rt, fed, DEV_SECRET)
         else:
             rt, app = asyncio.run(build_unit(u, fed, urls[u.key], bus, clock, DEV_SECRET))

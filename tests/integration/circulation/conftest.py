@@ -74,7 +74,7 @@ class Desk:
 
     def __init__(self, client: httpx.AsyncClient, runtime, clock: ManualClock) -> None:
         self.client, self.runtime, self.clock = client, runtime, clock
-        self.library: str = runtime.extras["library"]
+        self.library: str = runtime.library.code
         self.staff: dict[str, str] = {}
         self._tag = uuid.uuid4().hex[:6].upper()
         self._n = itertools.count(1)
@@ -182,8 +182,7 @@ async def open_desk(database_url: str, clock: ManualClock, library: str = LIBRAR
     """One library's circulation app on the in-process bus, with its staff signed in."""
     broker = MemoryBroker()
     broker.declare(federation_queues(default_federation()))
-    rt = build_runtime(library, database_url, broker.handle(library), clock)
-    rt.extras["hasher"] = CHEAP_HASHER
+    rt = build_runtime(library, database_url, broker.handle(library), clock, hasher=CHEAP_HASHER)
     app = create_app(rt, default_federation(), DEV_SECRET)
     transport = httpx.ASGITransport(app=app)
     try:

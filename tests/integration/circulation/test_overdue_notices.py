@@ -9,8 +9,8 @@ from datetime import timedelta
 
 from libs.common.db import make_engine, unit_of_work
 from libs.common.federation import default_federation
-from services.circulation.app import library_context
 from services.circulation.handlers.overdue import send_overdue_notices
+from services.circulation.runtime import library_context
 from tests.integration.circulation.conftest import hkt
 
 RUN = "/api/v1/loans/overdue-notices"

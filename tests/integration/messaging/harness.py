@@ -15,7 +15,7 @@ from libs.common.contracts import ItemChanged
 from libs.common.db import make_engine, unit_of_work
 from libs.common.messaging import connect_bus
 from libs.common.messaging.consumer import Consumer
-from libs.common.messaging.outbox import OutboxRelay, emit_event
+from libs.common.messaging.outbox import OutboxRelay, send
 from libs.common.messaging.retry import RetryPolicy
 from libs.common.messaging.tables import messaging_tables
 from libs.common.settings import DEV_SECRET
@@ -34,6 +34,10 @@ QUEUE = "catalog.items"
 QUICK_RETRY = RetryPolicy(base=0.05, factor=3)
 
 
+def ANY_SENDER(_sender: str) -> bool:
+    return True  # these tests are about delivery, not about who may send
+
+
 def item_event(item_id: str, version: int = 1) -> ItemChanged:
     return ItemChanged(
         library="cityu",
@@ -46,7 +50,7 @@ def item_event(item_id: str, version: int = 1) -> ItemChanged:
     )
 
 
-async def count_effect(conn, env, payload: ItemChanged) -> None:
+async def count_effect(conn, _ctx, env, payload: ItemChanged) -> None:
     """The effect under test: each processed message bumps the item's counter by one."""
     stmt = pg_insert(effects).values(item_id=payload.item_id, applied=1)
     await conn.execute(
@@ -80,20 +84,22 @@ class Harness:
             inbox,
             self.sub_bus,
             self.clock,
-            {"item.changed": handler},
+            {ItemChanged: handler},
             delivery_limit=3,
             retry=retry,
+            allowed_senders=ANY_SENDER,
         )
 
     async def emit(self, item_id: str) -> str:
         async with unit_of_work(self.engine) as conn:
-            env = await emit_event(
+            env = await send(
                 conn,
                 outbox,
                 item_event(item_id),
                 sender="cityu",
                 correlation_id=f"item:{item_id}",
                 clock=self.clock,
+                causation_id=None,
             )
         return env.message_id
 

@@ -83,10 +83,10 @@ async def wait_parked(client: httpx.AsyncClient, message_id: str, times: int = 1
 async def test_a_parked_message_replayed_after_a_fix_is_processed_once(harness, broker_service):
     fixed = asyncio.Event()
 
-    async def fails_until_fixed(conn, env, payload):
+    async def fails_until_fixed(conn, _ctx, env, payload):
         if not fixed.is_set():
             raise RuntimeError("catalogue table is locked for maintenance")
-        await count_effect(conn, env, payload)
+        await count_effect(conn, _ctx, env, payload)
 
     message_id = await harness.emit("replayed")
     await harness.relay.drain()
@@ -114,12 +114,12 @@ async def test_a_parked_message_replayed_after_a_fix_is_processed_once(harness, 
 async def test_a_replay_that_fails_again_can_be_replayed_once_more(harness, broker_service):
     failures = 0
 
-    async def fails_twice_over(conn, env, payload):
+    async def fails_twice_over(conn, _ctx, env, payload):
         nonlocal failures
         failures += 1
         if failures <= 6:  # the first delivery round and the first replay's round
             raise RuntimeError("still broken")
-        await count_effect(conn, env, payload)
+        await count_effect(conn, _ctx, env, payload)
 
     message_id = await harness.emit("twice-replayed")
     await harness.relay.drain()

@@ -12,7 +12,7 @@ import pytest
 from libs.common.clock import ManualClock
 from libs.common.db import unit_of_work
 from libs.common.messaging import broker_password, principal_url
-from libs.common.messaging.outbox import emit_event
+from libs.common.messaging.outbox import send
 from libs.common.settings import DEV_SECRET
 from tests.integration.messaging.harness import (
     QUEUE,
@@ -42,13 +42,14 @@ async def test_a_rolled_back_change_publishes_nothing(harness):
 
     with pytest.raises(Boom):
         async with unit_of_work(harness.engine) as conn:
-            await emit_event(
+            await send(
                 conn,
                 outbox,
                 item_event("rolled-back"),
                 sender="cityu",
                 correlation_id="item:rolled-back",
                 clock=harness.clock,
+                causation_id=None,
             )
             raise Boom
 
@@ -123,10 +124,10 @@ async def test_a_message_claiming_another_sender_is_refused(harness):
 async def test_a_consumer_stopped_between_commit_and_ack_loses_nothing(harness):
     crashed = []
 
-    async def commit_then_die(conn, env, payload):
+    async def commit_then_die(conn, _ctx, env, payload):
         from tests.integration.messaging.harness import count_effect
 
-        await count_effect(conn, env, payload)
+        await count_effect(conn, _ctx, env, payload)
         crashed.append(env.message_id)
 
     first = harness.new_consumer(commit_then_die)
@@ -162,7 +163,7 @@ async def test_a_consumer_stopped_between_commit_and_ack_loses_nothing(harness):
 
 
 async def test_a_message_that_keeps_failing_is_parked_with_the_error(harness):
-    async def always_fails(conn, env, payload):
+    async def always_fails(conn, _ctx, env, payload):
         raise RuntimeError("catalogue database refused the write")
 
     await harness.emit("poison")

@@ -11,7 +11,7 @@ from sqlalchemy import select, text, update
 
 from libs.common.clock import ManualClock
 from libs.common.db import make_engine, unit_of_work
-from libs.common.messaging.outbox import OutboxRelay, emit_event
+from libs.common.messaging.outbox import OutboxRelay, send
 from tests.integration.messaging.harness import item_event, metadata, outbox
 
 pytestmark = [pytest.mark.pg]
@@ -46,8 +46,14 @@ async def emit(engine, clock, n: int) -> list[str]:
     ids = []
     for i in range(n):
         async with unit_of_work(engine) as conn:
-            env = await emit_event(
-                conn, outbox, item_event(f"i{i}"), sender="cityu", correlation_id="c", clock=clock
+            env = await send(
+                conn,
+                outbox,
+                item_event(f"i{i}"),
+                sender="cityu",
+                correlation_id="c",
+                clock=clock,
+                causation_id=None,
             )
         ids.append(env.message_id)
     return ids

@@ -21,6 +21,10 @@ from tests.integration.messaging.harness import QUEUE, Harness, purge
 pytestmark = [pytest.mark.pg, pytest.mark.rabbit]
 
 
+def ANY_SENDER(_sender: str) -> bool:
+    return True  # these tests are about delivery, not about who may send
+
+
 @pytest.fixture
 async def through_proxy(rabbit_vhost, pg_database):
     """The catalogue's consumer, connected to the broker through a proxy that can be cut."""
@@ -98,7 +102,9 @@ async def test_the_in_process_bus_answers_ready_for_its_consumers(tmp_path):
 
     clock = ManualClock()
     runtime = ServiceRuntime("catalog", "catalog", engine, bus, clock)
-    runtime.consumers.append(Consumer("c", QUEUE, engine, inbox, bus, clock, {}))
+    runtime.consumers.append(
+        Consumer("c", QUEUE, engine, inbox, bus, clock, {}, allowed_senders=ANY_SENDER)
+    )
     await runtime.start()
     assert await runtime.readiness() == {
         "database": "ok",

@@ -42,11 +42,11 @@ async def test_a_database_blip_is_ridden_out_with_growing_delays(harness):
     loop = asyncio.get_running_loop()
     attempts: list[float] = []
 
-    async def blip_then_ok(conn, env, payload):
+    async def blip_then_ok(conn, _ctx, env, payload):
         attempts.append(loop.time())
         if len(attempts) <= 3:
             raise ConnectionError("the database is restarting")
-        await count_effect(conn, env, payload)
+        await count_effect(conn, _ctx, env, payload)
 
     harness.consumer = harness.new_consumer(blip_then_ok)
     harness.consumer.delivery_limit = 5
@@ -65,7 +65,7 @@ async def test_a_database_blip_is_ridden_out_with_growing_delays(harness):
 async def test_a_message_that_keeps_failing_is_parked_after_the_limit_with_the_reason(harness):
     calls = []
 
-    async def always_fails(conn, env, payload):
+    async def always_fails(conn, _ctx, env, payload):
         calls.append(1)
         raise RuntimeError("catalogue database refused the write")
 

@@ -1,0 +1,159 @@
+"""Numbering what a party sends and applying what it receives in order, in its own database.
+
+:func:`next_seq` gives the ``seq`` of the next message to a counterpart about a transaction
+(inside the transaction that writes the message to the outbox, so a rolled-back send does not
+use a number up). :func:`receive` applies an incoming message if it is next, parks it if it
+came early, and ignores it if its ``seq`` was applied already; after applying, it applies any
+parked successors too. The sequence row is locked (``FOR UPDATE`` on PostgreSQL; SQLite has one
+writer) so two replicas never apply two messages of one transaction side by side.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import structlog
+from sqlalchemy import delete, select, update
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from libs.common.clock import Clock
+from libs.common.contracts import Envelope
+from libs.common.contracts.registry import parse_payload
+from libs.common.db import insert_new
+from libs.common.ill.ordering import Verdict, verdict
+from libs.common.ill.sequence_tables import SequenceTables
+
+log = structlog.get_logger("illfed.ill.sequence")
+Apply = Callable[[Envelope, Any], Awaitable[None]]
+
+
+async def _locked_last(
+    conn: AsyncConnection, t: SequenceTables, transaction_id: str, counterpart: str, direction: str
+) -> int:
+    s = t.sequences
+    await conn.execute(
+        insert_new(conn, s).values(
+            transaction_id=transaction_id, counterpart=counterpart, direction=direction, last_seq=0
+        )
+    )
+    query = select(s.c.last_seq).where(
+        s.c.transaction_id == transaction_id,
+        s.c.counterpart == counterpart,
+        s.c.direction == direction,
+    )
+    if conn.dialect.name == "postgresql":
+        query = query.with_for_update()
+    return int(await conn.scalar(query) or 0)
+
+
+async def _set_last(
+    conn: AsyncConnection,
+    t: SequenceTables,
+    transaction_id: str,
+    counterpart: str,
+    direction: str,
+    value: int,
+) -> None:
+    s = t.sequences
+    await conn.execute(
+        update(s)
+        .where(
+            s.c.transaction_id == transaction_id,
+            s.c.counterpart == counterpart,
+            s.c.direction == direction,
+        )
+        .values(last_seq=value)
+    )
+
+
+async def next_seq(
+    conn: AsyncConnection, t: SequenceTables, transaction_id: str, counterpart: str
+) -> int:
+    """The ``seq`` of the next message to ``counterpart`` about ``transaction_id``."""
+    last = await _locked_last(conn, t, transaction_id, counterpart, "out")
+    await _set_last(conn, t, transaction_id, counterpart, "out", last + 1)
+    return last + 1
+
+
+async def last_received(
+    conn: AsyncConnection, t: SequenceTables, transaction_id: str, sender: str
+) -> int:
+    s = t.sequences
+    value = await conn.scalar(
+        select(s.c.last_seq).where(
+            s.c.transaction_id == transaction_id, s.c.counterpart == sender, s.c.direction == "in"
+        )
+    )
+    return int(value or 0)
+
+
+async def receive(
+    conn: AsyncConnection,
+    t: SequenceTables,
+    env: Envelope,
+    seq: int,
+    apply: Apply,
+    clock: Clock,
+    *,
+    transaction_id: str | None = None,
+) -> Verdict:
+    """Apply ``env`` (whose payload has ``seq``) in its sender's order, inside the caller's
+    transaction. Returns what was done with it: applied (with any parked successors),
+    parked, or ignored as a duplicate."""
+    txn = transaction_id or env.correlation_id
+    last = await _locked_last(conn, t, txn, env.sender, "in")
+    outcome = verdict(last, seq)
+    if outcome == "duplicate":
+        log.info("ill message already applied", seq=seq, last=last, message_id=env.message_id)
+        return outcome
+    if outcome == "park":
+        await conn.execute(
+            insert_new(conn, t.parked).values(
+                transaction_id=txn,
+                sender=env.sender,
+                seq=seq,
+                message_id=env.message_id,
+                envelope=env.model_dump_json(),
+                parked_at=clock.now(),
+            )
+        )
+        log.info("ill message parked until its predecessor arrives", seq=seq, last=last)
+        return outcome
+    payload = parse_payload(env.type, env.version, env.payload)
+    await apply(env, payload)
+    last = seq
+    p = t.parked
+    while True:
+        row = (
+            await conn.execute(
+                select(p.c.envelope).where(
+                    p.c.transaction_id == txn, p.c.sender == env.sender, p.c.seq == last + 1
+                )
+            )
+        ).first()
+        if row is None:
+            break
+        early = Envelope.model_validate_json(row.envelope)
+        await apply(early, parse_payload(early.type, early.version, early.payload))
+        await conn.execute(
+            delete(p).where(
+                p.c.transaction_id == txn, p.c.sender == env.sender, p.c.seq == last + 1
+            )
+        )
+        last += 1
+    await _set_last(conn, t, txn, env.sender, "in", last)
+    return outcome
+
+
+async def parked_count(conn: AsyncConnection, t: SequenceTables, transaction_id: str) -> int:
+    from sqlalchemy import func
+
+    return int(
+        await conn.scalar(
+            select(func.count())
+            .select_from(t.parked)
+            .where(t.parked.c.transaction_id == transaction_id)
+        )
+        or 0
+    )
