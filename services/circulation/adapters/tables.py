@@ -21,10 +21,13 @@ from sqlalchemy import (
 )
 
 from libs.common.db import UtcDateTime
+from libs.common.ill.sequence_tables import sequence_tables
 from libs.common.messaging.tables import shared_tables
 
 metadata = MetaData()
 outbox, inbox, idempotency = shared_tables(metadata)
+#: ``seq`` of the ILL messages this library sent to and applied from the broker
+ill_seq = sequence_tables(metadata)
 
 items = Table(
     "items",
@@ -248,4 +251,26 @@ counters = Table(
     metadata,
     Column("name", String(40), primary_key=True),
     Column("value", Integer, nullable=False),
+)
+
+
+# Every transition of an ILL transaction this library took part in, on either side (ILL.md:
+# "each side keeps its own state and the full history of its transitions"): when, from which
+# state to which, caused by which message or which staff/patron action, by whom. A message
+# refused as illegal in the current state is recorded too (``refused`` with the reason), never
+# applied.
+ill_history = Table(
+    "ill_history",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("transaction_id", String(64), nullable=False, index=True),
+    # "requester" (this library's patron borrows) or "supplier" (this library lends)
+    Column("role", String(10), nullable=False),
+    Column("at", UtcDateTime(), nullable=False),
+    Column("from_state", String(32), nullable=True),
+    Column("to_state", String(32), nullable=True),
+    Column("event", String(40), nullable=False),
+    Column("message_id", String(64), nullable=True),
+    Column("actor", String(80), nullable=False),
+    Column("refused", String(500), nullable=True),
 )
