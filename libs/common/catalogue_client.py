@@ -1,0 +1,60 @@
+"""Reading the union catalogue over its public REST API, as the ILL parties do: the home
+library looks up the record a patron asks for (and whether the catalogue's mirror says it is
+requestable), the broker finds the candidate lenders at routing time.
+
+The catalogue is a mirror, never the authority: a lender re-checks its own item. When the
+catalogue is away (refused connection, timeout, a 5xx), :class:`CatalogueUnavailable` says so,
+so that a caller can wait and retry instead of failing the request.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+
+from libs.common.federation import Federation
+
+
+class CatalogueUnavailable(RuntimeError):
+    """The catalogue could not answer now; try again later."""
+
+
+def catalogue_url(fed: Federation) -> str:
+    """The catalogue's base URL by the federation file (both ways of running serve it there)."""
+    return fed.url(fed.services["catalog"].port)
+
+
+class CatalogueClient:
+    def __init__(
+        self,
+        base_url: str,
+        *,
+        transport: httpx.AsyncBaseTransport | None = None,
+        timeout: float = 5.0,
+    ) -> None:
+        self.base_url, self.transport, self.timeout = base_url.rstrip("/"), transport, timeout
+
+    def _client(self) -> httpx.AsyncClient:
+        return httpx.AsyncClient(
+            base_url=self.base_url, transport=self.transport, timeout=self.timeout
+        )
+
+    async def record(
+        self, record_id: int, home_library: str | None = None
+    ) -> dict[str, Any] | None:
+        """The record with every library's holdings (``holdings``: library, item_id, status,
+        material_type…; ``available_at``; ``requestability`` for ``home_library``), or None if
+        the catalogue has no such record."""
+        params = {"home_library": home_library} if home_library else None
+        try:
+            async with self._client() as http:
+                res = await http.get(f"/api/v1/records/{record_id}", params=params)
+        except httpx.HTTPError as exc:
+            raise CatalogueUnavailable(f"the catalogue did not answer: {exc!r}") from exc
+        if res.status_code == 404:
+            return None
+        if res.status_code >= 500:
+            raise CatalogueUnavailable(f"the catalogue answered {res.status_code}")
+        res.raise_for_status()
+        return res.json()
