@@ -1,7 +1,10 @@
 """Demo patrons of the Hong Kong Public Libraries member, registered through the same
 handlers the API uses (HKPL-16 guarantor, HKPL-14 smart ID, argon2 secrets of HKPL-08).
 
-Sign in to the demo with card ``HKPL000001`` and password ``demo-reader``, card
+Each academic library (HKALL, MALA) gets one user of each category its consortium lends to:
+card ``<LIBRARY>000001`` (e.g. ``EDUHK000001``, a student) with password ``demo-reader``.
+
+Sign in to the HKPL demo with card ``HKPL000001`` and password ``demo-reader``, card
 ``HKPL000002`` or its smart ID card's HKID ``A123456(3)`` with the phone digits ``4567``, or
 the junior's card ``HKPL000003`` with ``2468``.
 """
@@ -36,11 +39,11 @@ async def seed_demo_patrons(
     hasher: SecretHasher | None = None,
 ) -> int:
     """Register the demo patrons once; returns how many were added."""
-    if fed.library(library).consortium != DEMO_CONSORTIUM:
-        return 0
     if (await conn.execute(select(func.count()).select_from(patrons))).scalar_one():
         return 0
     lib = library_context(library, fed, clock, hasher)
+    if fed.library(library).consortium != DEMO_CONSORTIUM:
+        return await _seed_academic_patrons(conn, fed, lib)
     adult = _application(
         library,
         category="adult",
@@ -89,3 +92,44 @@ async def seed_demo_patrons(
     )
     await handlers.register(conn, lib, junior, card_number="HKPL000003")
     return 3
+
+
+# The academic libraries' demo users, one of each category their consortium lends to (HKALL-08,
+# MALA-01), so a newcomer can sign in anywhere and borrow from another member. Card
+# ``<LIBRARY>000001`` is a student, ``…002`` academic staff (HKALL) or staff (MALA), ``…003`` a
+# postgraduate (HKALL); every password is ``demo-reader``.
+ACADEMIC_PATRONS = {
+    "HKALL": [
+        ("student", "Ho Ka Yan", "何嘉欣", date(2004, 3, 12)),
+        ("academic_staff", "Dr Leung Chi Wai", "梁志偉", date(1975, 11, 2)),
+        ("postgraduate", "Cheung Wing Sze", "張詠詩", date(1998, 6, 21)),
+    ],
+    "MALA": [
+        ("student", "Lei Sio Mui", "李少梅", date(2003, 8, 8)),
+        ("staff", "Chan Kuok Hong", "陳國雄", date(1980, 1, 30)),
+    ],
+}
+
+
+def demo_card(library: str, n: int) -> str:
+    return f"{library.upper()}{n:06d}"
+
+
+async def _seed_academic_patrons(conn: AsyncConnection, fed: Federation, lib) -> int:
+    consortium = fed.library(lib.code).consortium
+    people = ACADEMIC_PATRONS.get(consortium, [])
+    domain = fed.library(lib.code).email.split("@")[-1]
+    for n, (category, name_en, name_zh, born) in enumerate(people, start=1):
+        application = _application(
+            lib.code,
+            category=category,
+            name_en=name_en,
+            name_zh=name_zh,
+            date_of_birth=born,
+            address=Address(lines=(f"{fed.library(lib.code).name}",), district="Campus"),
+            email=f"patron{n}@{domain}",
+        )
+        await handlers.register(
+            conn, lib, application, card_number=demo_card(lib.code, n), password="demo-reader"
+        )
+    return len(people)
