@@ -35,6 +35,21 @@ def ANY_SENDER(_sender: str) -> bool:
     return True  # these tests are about delivery, not about who may send
 
 
+def catalogue_consumer(engine, broker, clock, handler, **options) -> Consumer:
+    """A consumer of the catalogue's queue that applies ``handler`` to item changes."""
+    return Consumer(
+        "c",
+        "catalog.items",
+        engine,
+        inbox,
+        broker.handle("catalog"),
+        clock,
+        {ItemChanged: handler},
+        allowed_senders=ANY_SENDER,
+        **options,
+    )
+
+
 def event(item_id: str) -> ItemChanged:
     return ItemChanged(
         library="cityu",
@@ -101,16 +116,7 @@ async def test_relay_and_consumer_apply_each_change_once_even_when_published_twi
     async with engine.begin() as conn:  # as if the relay died before marking it sent
         await conn.execute(outbox.update().values(sent_at=None))
     await relay.drain()
-    consumer = Consumer(
-        "c",
-        "catalog.items",
-        engine,
-        inbox,
-        broker.handle("catalog"),
-        clock,
-        {ItemChanged: bump},
-        allowed_senders=ANY_SENDER,
-    )
+    consumer = catalogue_consumer(engine, broker, clock, bump)
     await consumer.start()
     await settle(broker)
     await consumer.stop()
@@ -164,16 +170,7 @@ async def test_malformed_and_forged_messages_are_dead_lettered_with_reasons(worl
             causation_id=None,
         )
     await good.drain()
-    consumer = Consumer(
-        "c",
-        "catalog.items",
-        engine,
-        inbox,
-        broker.handle("catalog"),
-        clock,
-        {ItemChanged: bump},
-        allowed_senders=ANY_SENDER,
-    )
+    consumer = catalogue_consumer(engine, broker, clock, bump)
     await consumer.start()
     await settle(broker)
     await consumer.stop()
@@ -203,17 +200,8 @@ async def test_failing_handler_is_retried_then_parked_with_the_error(world):
             causation_id=None,
         )
     await relay.drain()
-    consumer = Consumer(
-        "c",
-        "catalog.items",
-        engine,
-        inbox,
-        broker.handle("catalog"),
-        clock,
-        {ItemChanged: flaky},
-        delivery_limit=3,
-        retry=RetryPolicy(base=0.01, factor=2),
-        allowed_senders=ANY_SENDER,
+    consumer = catalogue_consumer(
+        engine, broker, clock, flaky, delivery_limit=3, retry=RetryPolicy(base=0.01, factor=2)
     )
     await consumer.start()
     await settle(broker)
@@ -244,29 +232,11 @@ async def test_a_stopped_consumer_gives_its_unacked_message_back(world):
             causation_id=None,
         )
     await relay.drain()
-    first = Consumer(
-        "c",
-        "catalog.items",
-        engine,
-        inbox,
-        broker.handle("catalog"),
-        clock,
-        {ItemChanged: slow},
-        allowed_senders=ANY_SENDER,
-    )
+    first = catalogue_consumer(engine, broker, clock, slow)
     await first.start()
     await started.wait()
     await first.stop()
-    second = Consumer(
-        "c",
-        "catalog.items",
-        engine,
-        inbox,
-        broker.handle("catalog"),
-        clock,
-        {ItemChanged: bump},
-        allowed_senders=ANY_SENDER,
-    )
+    second = catalogue_consumer(engine, broker, clock, bump)
     await second.start()
     await settle(broker)
     await second.stop()
@@ -296,17 +266,13 @@ async def test_a_database_blip_is_ridden_out_with_growing_delays(world):
             causation_id=None,
         )
     await relay.drain()
-    consumer = Consumer(
-        "c",
-        "catalog.items",
+    consumer = catalogue_consumer(
         engine,
-        inbox,
-        broker.handle("catalog"),
+        broker,
         clock,
-        {ItemChanged: blip_then_ok},
+        blip_then_ok,
         delivery_limit=5,
         retry=RetryPolicy(base=0.02, factor=3),
-        allowed_senders=ANY_SENDER,
     )
     await consumer.start()
     await settle(broker)
@@ -339,16 +305,7 @@ async def test_a_retry_header_from_another_login_does_not_vouch_for_a_sender(wor
         message_id="f-1",
         headers={RETRY_USER_HEADER: "illfed-hkbu"},
     )
-    consumer = Consumer(
-        "c",
-        "catalog.items",
-        engine,
-        inbox,
-        broker.handle("catalog"),
-        clock,
-        {ItemChanged: bump},
-        allowed_senders=ANY_SENDER,
-    )
+    consumer = catalogue_consumer(engine, broker, clock, bump)
     await consumer.start()
     await settle(broker)
     await consumer.stop()
