@@ -100,13 +100,13 @@ async def seed_demo_patrons(
 # postgraduate (HKALL); every password is ``demo-reader``.
 ACADEMIC_PATRONS = {
     "HKALL": [
-        ("student", "Ho Ka Yan", "何嘉欣", date(2004, 3, 12)),
-        ("academic_staff", "Dr Leung Chi Wai", "梁志偉", date(1975, 11, 2)),
-        ("postgraduate", "Cheung Wing Sze", "張詠詩", date(1998, 6, 21)),
+        ("student", "Ka Yan", "嘉欣", date(2004, 3, 12)),
+        ("academic_staff", "Chi Wai", "志偉", date(1975, 11, 2)),
+        ("postgraduate", "Wing Sze", "詠詩", date(1998, 6, 21)),
     ],
     "MALA": [
-        ("student", "Lei Sio Mui", "李少梅", date(2003, 8, 8)),
-        ("staff", "Chan Kuok Hong", "陳國雄", date(1980, 1, 30)),
+        ("student", "Sio Mui", "少梅", date(2003, 8, 8)),
+        ("staff", "Kuok Hong", "國雄", date(1980, 1, 30)),
     ],
 }
 
@@ -115,18 +115,37 @@ def demo_card(library: str, n: int) -> str:
     return f"{library.upper()}{n:06d}"
 
 
+# Surnames to tell one library's demo users from another's (no two libraries share a patron).
+SURNAMES = [
+    ("Au", "區"),
+    ("Fung", "馮"),
+    ("Kwok", "郭"),
+    ("Lam", "林"),
+    ("Mak", "麥"),
+    ("Ng", "吳"),
+    ("Siu", "蕭"),
+    ("Tam", "譚"),
+    ("Tse", "謝"),
+    ("Wan", "溫"),
+    ("Yeung", "楊"),
+    ("Yip", "葉"),
+]
+
+
 async def _seed_academic_patrons(conn: AsyncConnection, fed: Federation, lib) -> int:
     consortium = fed.library(lib.code).consortium
     people = ACADEMIC_PATRONS.get(consortium, [])
     domain = fed.library(lib.code).email.split("@")[-1]
+    position = [m.code for m in fed.libraries].index(lib.code)
+    surname_en, surname_zh = SURNAMES[position % len(SURNAMES)]
     for n, (category, name_en, name_zh, born) in enumerate(people, start=1):
         application = _application(
             lib.code,
             category=category,
-            name_en=name_en,
-            name_zh=name_zh,
+            name_en=f"{surname_en} {name_en}",
+            name_zh=f"{surname_zh}{name_zh}",
             date_of_birth=born,
-            address=Address(lines=(f"{fed.library(lib.code).name}",), district="Campus"),
+            address=Address(lines=(f"Residence {position + 1}, Room {n:03d}",), district="Campus"),
             email=f"patron{n}@{domain}",
         )
         await handlers.register(
