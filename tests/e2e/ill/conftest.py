@@ -1,0 +1,193 @@
+"""One small ILL federation per way of running, started once for the whole session: HKALL's
+EdUHK (two service points), HKU and HKBU, MALA's UM and KWNC, with the broker, catalogue and
+notifier. The embedded one is ``deploy.launch run`` (one process, SQLite, in-process bus); the
+distributed one is ``deploy.launch up`` (a process per service and library, PostgreSQL,
+RabbitMQ on a virtual host of its own). Tests drive them through the public APIs only."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from libs.common.db import drop_database, pg_url
+from libs.common.federation import Federation, load_federation
+from libs.common.messaging.broker_admin import delete_vhost
+
+ROOT = Path(__file__).resolve().parents[3]
+LIBRARIES = [
+    (
+        "eduhk",
+        "The Education University of Hong Kong Library",
+        "HKALL",
+        "401",
+        '[{ code = "mmw", name = "MMW Library circulation counter" }, '
+        '{ code = "tko", name = "Tseung Kwan O Study Centre Library" }]',
+    ),
+    (
+        "hku",
+        "The University of Hong Kong Libraries",
+        "HKALL",
+        "402",
+        '[{ code = "main", name = "Main Library" }]',
+    ),
+    (
+        "hkbu",
+        "Hong Kong Baptist University Library",
+        "HKALL",
+        "403",
+        '[{ code = "main", name = "Au Shue Hung Memorial Library" }]',
+    ),
+    (
+        "um",
+        "University of Macau Library",
+        "MALA",
+        "411",
+        '[{ code = "main", name = "Wu Yee Sun Library" }]',
+    ),
+    (
+        "kwnc",
+        "Kiang Wu Nursing College of Macau Library",
+        "MALA",
+        "413",
+        '[{ code = "main", name = "KWNC Library" }]',
+    ),
+]
+CONSORTIA = {
+    "HKALL": ("Hong Kong Academic Library Link", "HKD", "Asia/Hong_Kong", "hkall"),
+    "MALA": ("Macau Academic Library Alliance", "MOP", "Asia/Macau", "mala"),
+}
+
+
+def federation_toml(base: int) -> str:
+    out = [
+        '[federation]\nname = "ILL test federation"\nhost = "127.0.0.1"',
+        f"[services.catalog]\nport = {base}100",
+        f"[services.requests]\nport = {base}200",
+        f"[services.notifier]\nport = {base}300\nsmtp_port = {base}025",
+    ]
+    for code, (name, currency, tz, policy) in CONSORTIA.items():
+        out.append(
+            f'[consortia.{code}]\nname = "{name}"\ncurrency = "{currency}"\n'
+            f'timezone = "{tz}"\npolicy = "{policy}"'
+        )
+    for code, name, consortium, port, points in LIBRARIES:
+        out.append(
+            f'[[libraries]]\ncode = "{code}"\nname = "{name}"\nconsortium = "{consortium}"\n'
+            f'port = {base}{port}\nemail = "ill@{code}.example.edu"\nservice_points = {points}'
+        )
+    out.append('[[operators]]\nclient_id = "operator"\nname = "Operations"')
+    return "\n\n".join(out) + "\n"
+
+
+@dataclass
+class RunningFederation:
+    way: str
+    fed: Federation
+    path: Path
+    proc: subprocess.Popen
+    output: list[str]
+    databases: dict[str, str]
+
+
+def _start(tmp: Path, base: int, *args: str) -> tuple[subprocess.Popen, list[str]]:
+    path = tmp / "federation.toml"
+    path.write_text(federation_toml(base))
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "deploy.launch",
+            "--federation",
+            str(path),
+            "--data",
+            str(tmp / "data"),
+            *args,
+        ],
+        cwd=ROOT,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    out: list[str] = []
+    deadline = time.monotonic() + 240
+    while time.monotonic() < deadline:
+        line = proc.stdout.readline()
+        if not line:
+            if proc.poll() is not None:
+                break
+            continue
+        out.append(line)
+        if "/mailbox" in line:
+            return proc, out
+    proc.kill()
+    pytest.fail("the ILL federation did not start:\n" + "".join(out))
+
+
+def _stop(proc: subprocess.Popen) -> None:
+    proc.send_signal(signal.SIGINT)
+    try:
+        proc.communicate(timeout=90)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.communicate()
+
+
+@pytest.fixture(scope="session")
+def embedded_federation(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("ill-embedded")
+    proc, out = _start(tmp, 18, "run")
+    try:
+        yield RunningFederation(
+            "embedded",
+            load_federation(tmp / "federation.toml"),
+            tmp / "federation.toml",
+            proc,
+            out,
+            {},
+        )
+    finally:
+        _stop(proc)
+
+
+@pytest.fixture(scope="session")
+def distributed_federation(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("ill-distributed")
+    tag = uuid.uuid4().hex[:6]
+    vhost, prefix = f"illfed-e2e-{tag}", f"illfed_e2e_{tag}"
+    keys = ["catalog", "requests", "notifier", *(f"circulation_{lib[0]}" for lib in LIBRARIES)]
+    databases = {k: pg_url(f"{prefix}_{k}") for k in keys}
+    proc, out = _start(tmp, 19, "up", "--vhost", vhost, "--db-prefix", prefix)
+    try:
+        yield RunningFederation(
+            "distributed",
+            load_federation(tmp / "federation.toml"),
+            tmp / "federation.toml",
+            proc,
+            out,
+            databases,
+        )
+    finally:
+        _stop(proc)
+
+        async def clean() -> None:
+            for url in databases.values():
+                await drop_database(url)
+            await delete_vhost(vhost)
+
+        asyncio.run(clean())
+
+
+@pytest.fixture(params=["embedded", "distributed"])
+def federation(request) -> RunningFederation:
+    """Each test that takes it runs against both ways of running."""
+    return request.getfixturevalue(f"{request.param}_federation")
