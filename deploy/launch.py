@@ -28,7 +28,7 @@ from deploy.forking import UNITS_ENV, serve_forked
 from deploy.prepare import MIGRATED, Steps, check_servers, prepare
 from deploy.units import Unit, build_unit, units
 from libs.common.auth import client_secret
-from libs.common.clock import SystemClock
+from libs.common.clock import clock_from_environment
 from libs.common.federation import Federation, load_federation
 from libs.common.logs import configure_logging
 from libs.common.messaging import broker_password, connect_bus
@@ -102,7 +102,7 @@ async def run_embedded(fed: Federation, data_dir: Path, secret_key: str) -> None
     await _seed(fed, all_units, urls)
     broker = MemoryBroker()
     broker.declare(federation_queues(fed))
-    clock = SystemClock()
+    clock = clock_from_environment()
     extras = _notifier_extras(fed, data_dir)
     runtimes, servers = [], []
     for u in all_units:
@@ -317,7 +317,13 @@ def serve_unit(key: str, federation_path: str | None, host: str | None = None) -
         if unit.service == "notifier":
             extras = _notifier_extras(fed, Path(os.environ.get("ILLFED_DATA_DIR", "data")))
         return await build_unit(
-            unit, fed, settings.database_url, bus, SystemClock(), settings.secret_key, extras
+            unit,
+            fed,
+            settings.database_url,
+            bus,
+            clock_from_environment(settings.environment),
+            settings.secret_key,
+            extras,
         )
 
     async def main():

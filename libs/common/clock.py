@@ -47,3 +47,66 @@ class ManualClock:
     def advance(self, delta: timedelta | None = None, **kwargs: float) -> datetime:
         self._now += delta if delta is not None else timedelta(**kwargs)
         return self._now
+
+
+#: Names a file whose content is a number of seconds every process of a federation adds to the
+#: real time: the demo and the end-to-end tests move the clock of a running federation (both
+#: ways of running, every process at once) instead of waiting days. Development and test only.
+CLOCK_FILE = "ILLFED_CLOCK_FILE"
+
+
+class SharedOffsetClock:
+    """Real time plus the offset in seconds that ``path`` holds (0 while it is missing). The
+    file is read again only when it changes, so asking the time stays cheap."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self._stamp: float | None = None
+        self._offset = timedelta()
+
+    def _read(self) -> timedelta:
+        import os
+
+        try:
+            stamp = os.stat(self.path).st_mtime_ns
+        except FileNotFoundError:
+            return timedelta()
+        if stamp != self._stamp:
+            try:
+                with open(self.path) as f:
+                    self._offset = timedelta(seconds=float(f.read().strip() or 0))
+                self._stamp = stamp
+            except (OSError, ValueError):
+                pass  # a file being rewritten: keep the last offset, read it next time
+        return self._offset
+
+    def now(self) -> datetime:
+        return datetime.now(UTC) + self._read()
+
+    @staticmethod
+    def move(path: str, delta: timedelta) -> None:
+        """Move every process reading ``path`` forward by ``delta`` (what tests call)."""
+        import os
+
+        try:
+            with open(path) as f:
+                current = float(f.read().strip() or 0)
+        except FileNotFoundError:
+            current = 0.0
+        tmp = f"{path}.tmp"
+        with open(tmp, "w") as f:
+            f.write(str(current + delta.total_seconds()))
+        os.replace(tmp, path)
+
+
+def clock_from_environment(environment: str = "development") -> Clock:
+    """The system clock, or the shared offset clock where ``ILLFED_CLOCK_FILE`` names one (never
+    in production: a deployment's time is the real time)."""
+    import os
+
+    path = os.environ.get(CLOCK_FILE)
+    if not path:
+        return SystemClock()
+    if environment == "production":
+        raise ValueError(f"{CLOCK_FILE} moves the clock; it is not allowed in production")
+    return SharedOffsetClock(path)

@@ -14,10 +14,13 @@ import sys
 import time
 import uuid
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
 
+from deploy.units import JOB_EVERY
+from libs.common.clock import CLOCK_FILE, SharedOffsetClock
 from libs.common.db import drop_database, pg_url
 from libs.common.federation import Federation, load_federation
 from libs.common.messaging.broker_admin import delete_vhost
@@ -97,10 +100,23 @@ class RunningFederation:
     output: list[str]
     databases: dict[str, str]
 
+    def move_clock(self, delta: timedelta) -> None:
+        """Every process of the federation is ``delta`` later at once (the clock moved, not
+        slept)."""
+        SharedOffsetClock.move(str(self.path.with_name("clock")), delta)
+
 
 def _start(tmp: Path, base: int, *args: str) -> tuple[subprocess.Popen, list[str]]:
     path = tmp / "federation.toml"
     path.write_text(federation_toml(base))
+    # The tests move this federation's clock by days (every process reads the file) and its
+    # daily jobs look every second.
+    env = {
+        **os.environ,
+        "PYTHONUNBUFFERED": "1",
+        CLOCK_FILE: str(tmp / "clock"),
+        JOB_EVERY: "1",
+    }
     proc = subprocess.Popen(
         [
             sys.executable,
@@ -113,7 +129,7 @@ def _start(tmp: Path, base: int, *args: str) -> tuple[subprocess.Popen, list[str
             *args,
         ],
         cwd=ROOT,
-        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        env=env,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
