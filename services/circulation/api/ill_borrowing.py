@@ -10,6 +10,7 @@ from datetime import date
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
+from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from libs.common.auth import CurrentPrincipal
@@ -99,7 +100,8 @@ async def _ask(
             )
             return handlers.decision_view(decision)
 
-        return await read_only(request, preview)
+        # A dry run creates nothing: 200, not 201.
+        return JSONResponse(await read_only(request, preview), status_code=200)
     once = post.once(body.model_dump(mode="json"))
     if (answer := await once.prior()) is not None:
         return answer
