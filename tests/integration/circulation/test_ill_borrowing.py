@@ -29,7 +29,7 @@ from libs.common.messaging.topology import DIRECT, circulation_address, federati
 from libs.common.migrate import upgrade
 from libs.common.settings import DEV_SECRET
 from services.catalog.adapters.tables import metadata as catalog_metadata
-from services.circulation.adapters.tables import ill_borrowing, items
+from services.circulation.adapters.tables import ill_borrowing
 from services.circulation.app import create_app
 from services.circulation.runtime import build_runtime
 from tests.integration.catalog.http import auth, catalogue_client
@@ -160,10 +160,17 @@ class Home(Desk):
             loan_terms=terms,
         )
 
-    async def catalogued(self, *holdings: tuple[str, str], material_type: str = "book") -> int:
+    async def catalogued(
+        self,
+        *holdings: tuple[str, str],
+        material_type: str = "book",
+        number: str | None = None,
+        home_item: str | None = None,
+    ) -> int:
         """A record held by the given (library, status) pairs, each loaded by its own
-        library through the catalogue's API; returns the record id."""
-        number = isbn()
+        library through the catalogue's API (the home library's holding under its item id
+        ``home_item``); returns the record id."""
+        number = number or isbn()
         for library, status in holdings:
             body = [
                 {
@@ -175,7 +182,9 @@ class Home(Desk):
                     "holdings": [
                         {
                             "library": library,
-                            "item_id": f"{library}-{number}",
+                            "item_id": home_item
+                            if library == self.library and home_item
+                            else f"{library}-{number}",
                             "status": status,
                             "material_type": material_type,
                         }
@@ -364,28 +373,21 @@ async def test_HKALL_03_refused_while_the_home_library_has_a_copy_in_place(eduhk
 
 
 async def test_the_home_librarys_own_items_are_the_authority_for_HKALL_03(eduhk):
-    # The catalogue still lists the home copy as AVAILABLE; the home library knows it is lent.
-    number_record = await eduhk.catalogued(("cityu", "AVAILABLE"), ("eduhk", "AVAILABLE"))
-    found = (await eduhk.catalogue.get(f"/api/v1/records/{number_record}")).json()
-    home_item = next(h["item_id"] for h in found["holdings"] if h["library"] == "eduhk")
-    async with eduhk.runtime.engine.begin() as conn:
-        now = eduhk.clock.now()
-        await conn.execute(
-            items.insert().values(
-                id=home_item,
-                barcode=eduhk.unique("E"),
-                title=found["title"],
-                authors=[],
-                material_type="book",
-                service_point="mmw",
-                status="ON_LOAN",
-                version=1,
-                created_at=now,
-                updated_at=now,
-            )
-        )
+    # The home copy is lent at the counter; the catalogue's mirror still says AVAILABLE (its
+    # item.changed has not reached it). The home library's own items table decides.
+    number = isbn()
+    own = await eduhk.add_item(isbn=number, service_point="mmw")
+    record_id = await eduhk.catalogued(
+        ("cityu", "AVAILABLE"), ("eduhk", "AVAILABLE"), number=number, home_item=own["id"]
+    )
+    holder, _ = await eduhk.patron()
+    assert (await eduhk.checkout(holder["card_number"], own)).status_code == 201
+    found = (await eduhk.catalogue.get(f"/api/v1/records/{record_id}")).json()
+    assert {"library": "eduhk", "status": "AVAILABLE"}.items() <= next(
+        h for h in found["holdings"] if h["item_id"] == own["id"]
+    ).items()
     _, token = await eduhk.patron()
-    assert (await eduhk.ask(token, number_record)).status_code == 201
+    assert (await eduhk.ask(token, record_id)).status_code == 201
 
 
 async def test_a_second_request_for_the_same_record_is_a_duplicate(eduhk):
@@ -605,3 +607,17 @@ async def test_a_message_illegal_in_the_state_is_refused_and_answered_with_an_er
     assert errors and "LoanCompleted" in errors[0]["payload"]["reason"]
     history = (await eduhk.get(f"/api/v1/ill/borrowing/{txn}")).json()["history"]
     assert history[-1]["refused"] and history[-1]["to_state"] is None
+
+
+async def test_pickup_only_at_a_home_service_point_and_only_my_own_requests(eduhk):
+    record_id = await eduhk.catalogued(("cityu", "AVAILABLE"))
+    _, token = await eduhk.patron()
+    wrong = await eduhk.ask(token, record_id, pickup="main")  # CityU's, not EdUHK's
+    assert wrong.status_code == 422 and wrong.headers["content-type"].startswith(PROBLEM)
+    txn = (await eduhk.ask(token, record_id)).json()["transaction_id"]
+    _, other = await eduhk.patron()
+    assert (
+        await eduhk.client.get(f"/api/v1/me/ill-requests/{txn}", headers=other)
+    ).status_code == 404
+    cancel = await eduhk.client.post(f"/api/v1/me/ill-requests/{txn}/cancel", headers=other)
+    assert cancel.status_code == 404
