@@ -8,7 +8,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from libs.common.catalogue_client import CatalogueClient, catalogue_url
 from libs.common.clock import Clock
+from libs.common.contracts.ill import IllError, IllRouting, IllSupplierMessage
 from libs.common.db import make_engine, unit_of_work
 from libs.common.federation import Federation, default_federation
 from libs.common.messaging.consumer import Consumer, Handlers
@@ -20,6 +22,7 @@ from libs.common.service import PeriodicJob, ServiceRuntime
 from services.circulation.adapters.tables import inbox, outbox
 from services.circulation.domain.hashing import SecretHasher
 from services.circulation.handlers import holds as hold_handlers
+from services.circulation.handlers import ill_borrowing as ill_borrowing_handlers
 from services.circulation.handlers import overdue as overdue_handlers
 from services.circulation.handlers.context import Library
 
@@ -59,6 +62,29 @@ class CirculationRuntime(ServiceRuntime):
 #: the messages a library's queue takes, by contract class (the ILL flows add theirs)
 HANDLERS: dict = {}
 
+# ILL, the requester's side (this library's patrons borrow): the broker's routing news and
+# the lender's messages, applied in the broker's seq order; the broker's refusals of what
+# this library sent, recorded in the request's history.
+ILL_BORROWING_EVERY = 3600.0  # seconds of real time; the job reads the day from the clock
+HANDLERS.update(
+    {
+        IllRouting: ill_borrowing_handlers.on_broker_message,
+        IllSupplierMessage: ill_borrowing_handlers.on_broker_message,
+        IllError: ill_borrowing_handlers.on_error_message,
+    }
+)
+
+
+def _ill_borrowing_jobs(rt: CirculationRuntime) -> list[PeriodicJob]:
+    lib = rt.library
+
+    async def expire_ill_pickups() -> int:
+        # HKALL-06: not picked up by the deadline: back to the lender, no notice
+        async with unit_of_work(rt.engine) as conn:
+            return await ill_borrowing_handlers.expire_pickups(conn, lib)
+
+    return [PeriodicJob("ill-pickup-expiry", expire_ill_pickups, ILL_BORROWING_EVERY)]
+
 
 def _jobs(rt: CirculationRuntime) -> list[PeriodicJob]:
     lib = rt.library
@@ -86,6 +112,7 @@ def build_runtime(
     fed: Federation | None = None,
     hasher: SecretHasher | None = None,
     handlers: Handlers | None = None,
+    catalogue: CatalogueClient | None = None,
 ) -> CirculationRuntime:
     fed = fed or default_federation()
     engine = make_engine(database_url)
@@ -113,4 +140,7 @@ def build_runtime(
         )
     )
     rt.jobs.extend(_jobs(rt))
+    # ILL requests look the record up in the union catalogue (tests hand in their own).
+    rt.extras["catalogue"] = catalogue or CatalogueClient(catalogue_url(fed))
+    rt.jobs.extend(_ill_borrowing_jobs(rt))
     return rt

@@ -15,6 +15,7 @@ from libs.common.messaging.outbox import send
 from libs.common.money import Money
 from libs.common.pagination import Page, cut, keyset
 from services.circulation.adapters.tables import items, outbox
+from services.circulation.domain.ill_borrowing import is_visiting
 from services.circulation.domain.items import Item
 
 _BIB = ("title", "authors", "isbn", "language", "publisher", "year")
@@ -111,9 +112,26 @@ async def set_status(
     )
     if res.rowcount == 0:
         return None
-    change = "withdrawn" if status == "WITHDRAWN" else "status_changed"
-    await _announce(conn, library, item_id, change, clock)
+    if not is_visiting(item_id):  # another library's item: not ours to announce
+        change = "withdrawn" if status == "WITHDRAWN" else "status_changed"
+        await _announce(conn, library, item_id, change, clock)
     return await get_item(conn, item_id)
+
+
+async def add_visiting_item(
+    conn: AsyncConnection, data: dict[str, Any], clock: Clock
+) -> dict[str, Any]:
+    """Record an item another library lent this one through the consortium, so that the
+    patron's loan can reference it. It is NOT announced (no ``item.changed``): it is not one
+    of this library's holdings, and the catalogue would list it as one. Its id is a visiting
+    id (:func:`~services.circulation.domain.ill_borrowing.visiting_item_id`), which keeps
+    every later status change of it unannounced too."""
+    if not is_visiting(data["id"]):
+        raise ValueError(f"{data['id']!r} is not a visiting item id")
+    now = clock.now()
+    values = {**data, "version": 1, "created_at": now, "updated_at": now}
+    await conn.execute(insert(items).values(**values))
+    return await get_item(conn, data["id"])  # type: ignore[return-value]
 
 
 # Domain reads ----------------------------------------------------------------------------

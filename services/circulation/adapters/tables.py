@@ -8,6 +8,7 @@ integer minor units with its currency.
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     Boolean,
     Column,
     Date,
@@ -273,4 +274,45 @@ ill_history = Table(
     Column("message_id", String(64), nullable=True),
     Column("actor", String(80), nullable=False),
     Column("refused", String(500), nullable=True),
+)
+
+
+# The requester's side of each inter-library loan one of this library's patrons asked for
+# (ILL.md "Requester"): its state, the quota it holds, what the lender said (the loan terms
+# travel with the loan), and the local row of the visiting item once it has arrived. The
+# patron's pseudonym (``patron_ref``) is random and kept only here: the lender never learns
+# who the patron is.
+ill_borrowing = Table(
+    "ill_borrowing",
+    metadata,
+    Column("transaction_id", String(64), primary_key=True),
+    Column("patron_id", String(64), ForeignKey("patrons.id"), nullable=False, index=True),
+    Column("patron_ref", String(64), nullable=False, unique=True),
+    Column("category", String(32), nullable=False),
+    Column("record_id", BigInteger, nullable=False),
+    Column("title", String(500), nullable=False),
+    Column("authors", JSON, nullable=False),
+    Column("isbn", String(20), nullable=True),
+    Column("material_type", String(32), nullable=False),
+    Column("pickup_location", String(32), nullable=False),
+    Column("needed_by", Date, nullable=True),
+    Column("state", String(24), nullable=False, index=True),
+    # HKALL-08/09, MALA-02: held from the request until Completed, Unfilled or Cancelled
+    Column("quota_held", Boolean, nullable=False),
+    # the libraries that could supply when it was asked (MALA-02 before a lender is known)
+    Column("candidates", JSON, nullable=False),
+    Column("lender", String(40), nullable=True),
+    Column("lender_item_id", String(64), nullable=True),
+    Column("lender_barcode", String(64), nullable=True),
+    Column("due_date", Date, nullable=True),
+    Column("loan_terms", JSON, nullable=True),
+    # the visiting item's local row (loans reference items) and the patron's loan of it
+    Column("item_id", String(64), nullable=True),
+    Column("loan_id", String(64), nullable=True),
+    Column("arrived_on", Date, nullable=True),
+    Column("pickup_by", Date, nullable=True),
+    Column("requested_by", String(80), nullable=False),
+    Column("created_at", UtcDateTime(), nullable=False),
+    Column("updated_at", UtcDateTime(), nullable=False),
+    Index("ix_ill_borrowing_patron_record", "patron_id", "record_id"),
 )

@@ -29,6 +29,7 @@ from services.circulation.domain.loan import Loan
 from services.circulation.domain.notices import renewal_denial_id
 from services.circulation.domain.patrons import Patron
 from services.circulation.domain.smart_id import read_smart_id
+from services.circulation.handlers import ill_borrowing
 from services.circulation.handlers.context import Invalid, Library, NotFound, Refused, ensure
 from services.circulation.handlers.notices import (
     notify_events,
@@ -190,7 +191,11 @@ async def return_item(
     await _save_active(conn, result.loan)
     await ledger_repo.add_entries(conn, result.fine_entry)
     await holds_repo.save_holds(conn, result.holds)
-    if result.item.status != item.status:
+    if loan.ill:
+        # HKALL-07: another library's item, returned at any of our service points, waits
+        # to be shipped back to its lender (never to the shelf or a local reservation).
+        await ill_borrowing.returned(conn, lib, result.loan, service_point)
+    elif result.item.status != item.status:
         await items_repo.set_status(conn, lib.code, item.item_id, result.item.status, lib.clock)
     patrons = {patron.patron_id: patron}
     for hold in result.holds:
@@ -198,7 +203,10 @@ async def return_item(
             patrons[hold.patron_id] = await load_patron(conn, lib, hold.patron_id)
     await notify_events(conn, lib, patrons, result.events, titles={item.item_id: item.title or ""})
     return ReturnOutcome(
-        loan=result.loan, fine=result.fine_entry, hold=result.hold, item_status=result.item.status
+        loan=result.loan,
+        fine=result.fine_entry,
+        hold=result.hold,
+        item_status=ill_borrowing.RETURNED_STATUS if loan.ill else result.item.status,
     )
 
 

@@ -1,0 +1,142 @@
+"""The requester's ILL transactions (``ill_borrowing``): reads, the new request, and each step
+as a guarded update (``UPDATE … WHERE state IN the step's sources``), so two workers racing on
+one transaction cannot both take a step."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import insert, select, update
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from libs.common.state_updates import guarded_step
+from services.circulation.adapters.store import aware
+from services.circulation.adapters.tables import ill_borrowing
+from services.circulation.domain.ill_borrowing import OpenRequest
+from services.circulation.domain.ill_requester import (
+    FINISHED,
+    HOLDS_QUOTA_WITHOUT_LOAN,
+    REQUESTER,
+    RequesterState,
+)
+
+t = ill_borrowing
+
+
+def _row(row: Any) -> dict[str, Any]:
+    data = dict(row._mapping)
+    for k in ("created_at", "updated_at"):
+        data[k] = aware(data[k])
+    return data
+
+
+async def add(conn: AsyncConnection, values: dict[str, Any]) -> None:
+    await conn.execute(insert(t).values(**values))
+
+
+async def get(
+    conn: AsyncConnection, transaction_id: str, *, for_update: bool = False
+) -> dict[str, Any] | None:
+    q = select(t).where(t.c.transaction_id == transaction_id)
+    if for_update and conn.dialect.name == "postgresql":
+        q = q.with_for_update()
+    row = (await conn.execute(q)).first()
+    return _row(row) if row else None
+
+
+async def by_item(conn: AsyncConnection, item_id: str) -> dict[str, Any] | None:
+    row = (await conn.execute(select(t).where(t.c.item_id == item_id))).first()
+    return _row(row) if row else None
+
+
+async def for_patron(conn: AsyncConnection, patron_id: str) -> list[dict[str, Any]]:
+    rows = (
+        await conn.execute(
+            select(t)
+            .where(t.c.patron_id == patron_id)
+            .order_by(t.c.created_at.desc(), t.c.transaction_id)
+        )
+    ).all()
+    return [_row(r) for r in rows]
+
+
+async def listing(
+    conn: AsyncConnection, *, state: str | None, after: str | None, limit: int
+) -> list[dict[str, Any]]:
+    """A page in transaction id order, from the one after the cursor ``after``."""
+    q = select(t).order_by(t.c.transaction_id).limit(limit + 1)
+    if state is not None:
+        q = q.where(t.c.state == state)
+    if after is not None:
+        q = q.where(t.c.transaction_id > after)
+    return [_row(r) for r in (await conn.execute(q)).all()]
+
+
+async def open_requests(conn: AsyncConnection, patron_id: str) -> list[OpenRequest]:
+    """The patron's requests not yet finished, for the duplicate check and the quota: each
+    holds quota unless its loan is out (then the loan counts, HKALL-09)."""
+    rows = (
+        await conn.execute(
+            select(t).where(
+                t.c.patron_id == patron_id, t.c.state.not_in([s.value for s in FINISHED])
+            )
+        )
+    ).all()
+    holding = {s.value for s in HOLDS_QUOTA_WITHOUT_LOAN}
+    return [
+        OpenRequest(
+            transaction_id=r.transaction_id,
+            record_id=r.record_id,
+            lender=r.lender,
+            candidates=tuple(r.candidates or ()),
+            holds_quota=bool(r.quota_held) and r.state in holding,
+        )
+        for r in rows
+    ]
+
+
+async def requests_holding_quota(conn: AsyncConnection, patron_id: str) -> tuple[str, ...]:
+    """The lender (or first candidate) of each request holding quota without a loan: what
+    :class:`~libs.common.policy.AccountFacts` counts (HKALL-08, HKALL-09)."""
+    return tuple(
+        r.lender or (r.candidates[0] if r.candidates else "")
+        for r in await open_requests(conn, patron_id)
+        if r.holds_quota
+    )
+
+
+async def take_step(
+    conn: AsyncConnection,
+    transaction_id: str,
+    step: str,
+    at: datetime,
+    **values: Any,
+) -> bool:
+    """Take ``step`` if the transaction is still in one of its sources; False otherwise."""
+    res = await conn.execute(
+        guarded_step(t, t.c.state, REQUESTER, step)
+        .where(t.c.transaction_id == transaction_id)
+        .values(updated_at=at, **values)
+    )
+    return res.rowcount == 1
+
+
+async def update_fields(
+    conn: AsyncConnection, transaction_id: str, at: datetime, **values: Any
+) -> None:
+    await conn.execute(
+        update(t).where(t.c.transaction_id == transaction_id).values(updated_at=at, **values)
+    )
+
+
+async def awaiting_pickup_past(conn: AsyncConnection, today: date) -> list[dict[str, Any]]:
+    """HKALL-06: items waiting for pickup whose last pickup day is before ``today``."""
+    rows = (
+        await conn.execute(
+            select(t)
+            .where(t.c.state == RequesterState.AWAITING_PICKUP.value, t.c.pickup_by < today)
+            .order_by(t.c.pickup_by, t.c.transaction_id)
+        )
+    ).all()
+    return [_row(r) for r in rows]

@@ -1,0 +1,673 @@
+"""The requester's side of inter-library loans (ILL.md): a patron's request, decided by the
+home library and sent to the broker; the broker's and lender's answers, applied in the
+broker's order; receiving the lender's item, the patron's pickup and loan, the return at any
+service point, the shipment back, and the pickup deadline job.
+
+Each handler loads the transaction, asks the domain (:mod:`..domain.ill_requester` for the
+state, :mod:`..domain.ill_borrowing` for eligibility) and saves what it decided, recording
+every transition in ``ill_history`` with the message or the action that caused it.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+import structlog
+from sqlalchemy import func, or_, select
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from libs.common.catalogue_client import CatalogueClient
+from libs.common.contracts import Envelope
+from libs.common.contracts.ill import (
+    IllError,
+    IllPatron,
+    IllRecord,
+    IllRequest,
+    IllRequesterMessage,
+    IllRouting,
+    IllSupplierMessage,
+)
+from libs.common.policy import Decision, pickup_deadline, standing_refusals
+from services.circulation.adapters import (
+    ill_borrowing_repo as repo,
+)
+from services.circulation.adapters import (
+    items_repo,
+    ledger_repo,
+    loans_repo,
+)
+from services.circulation.adapters.tables import items
+from services.circulation.domain import ill_requester as machine
+from services.circulation.domain.account import account_facts
+from services.circulation.domain.errors import DomainError
+from services.circulation.domain.ill_borrowing import (
+    CatalogueRecord,
+    HomeCopy,
+    RequestDecision,
+    decide_request,
+    duplicate_of,
+    is_visiting,
+    isbn_keys,
+    new_pseudonym,
+    visiting_item_id,
+)
+from services.circulation.domain.ill_requester import RequesterState, Transition
+from services.circulation.domain.loan import Loan
+from services.circulation.handlers import ill_messages
+from services.circulation.handlers.context import Invalid, Library, NotFound, Refused
+from services.circulation.handlers.notices import request_notice
+from services.circulation.handlers.patrons import load_patron
+
+log = structlog.get_logger("illfed.circulation.ill_borrowing")
+ROLE = "requester"
+#: a returned ILL item waits here to be shipped back to its lender
+RETURNED_STATUS = "IN_PROCESSING"
+S = RequesterState
+
+
+class DuplicateIllRequest(DomainError):
+    """The patron already has an open request for the record (ILL.md: a duplicate)."""
+
+    code = "duplicate_ill_request"
+
+
+class IllStepRefused(DomainError):
+    """A staff or patron action the request's state does not allow."""
+
+    code = "ill_step_not_allowed"
+
+
+class CatalogueAway(Exception):
+    """The catalogue could not be asked about the record: nothing was created."""
+
+
+# --------------------------------------------------------------------------------------------
+# Requesting
+
+
+async def lookup_record(
+    catalogue: CatalogueClient, lib: Library, record_id: int
+) -> CatalogueRecord:
+    """The record with its holdings, by the union catalogue (raises :class:`NotFound`, or
+    ``CatalogueUnavailable`` when it is away)."""
+    doc = await catalogue.record(record_id, home_library=lib.code)
+    if doc is None:
+        raise NotFound(f"no record {record_id} in the union catalogue")
+    return CatalogueRecord.of(doc)
+
+
+async def home_copies(
+    conn: AsyncConnection, lib: Library, record: CatalogueRecord
+) -> list[HomeCopy]:
+    """HKALL-03: the home library's own copies of the title, by its own items table (the
+    authority; the catalogue only mirrors it): the items the record lists as this library's,
+    and any item with one of the record's ISBNs."""
+    ids = record.home_item_ids(lib.code)
+    keys = isbn_keys(record.isbns)
+    # ISBNs are stored as typed (with or without hyphens): compared without them.
+    typed = func.upper(func.replace(func.replace(items.c.isbn, "-", ""), " ", ""))
+    where = []
+    if ids:
+        where.append(items.c.id.in_(ids))
+    if keys:
+        where.append(typed.in_(sorted(keys)))
+    if not where:
+        return []
+    rows = (await conn.execute(select(items).where(or_(*where)))).all()
+    return [
+        HomeCopy(r.id, r.status, r.material_type, r.service_point)
+        for r in rows
+        if not is_visiting(r.id)
+    ]
+
+
+@dataclass
+class Prepared:
+    patron_id: str
+    category: str
+    decision: RequestDecision
+
+
+async def _decide(
+    conn: AsyncConnection,
+    lib: Library,
+    patron_id: str,
+    record: CatalogueRecord,
+    *,
+    pickup_location: str,
+    needed_by: date | None,
+    lock: bool,
+) -> Prepared:
+    if pickup_location not in lib.service_points:
+        raise Invalid(f"{pickup_location!r} is not a service point of this library")
+    if needed_by is not None and needed_by < lib.today():
+        raise Invalid("needed_by is in the past")
+    patron = await load_patron(conn, lib, patron_id, for_update=lock)
+    requests = await repo.open_requests(conn, patron_id)
+    if (dup := duplicate_of(requests, record.record_id)) is not None:
+        raise DuplicateIllRequest(
+            f"you already have an open request ({dup.transaction_id}) for record {record.record_id}"
+        )
+    decision = decide_request(
+        lib.policy,
+        consortium=lib.policy.policy.consortium,
+        home=lib.code,
+        patron=patron,
+        loans=await loans_repo.active_loans(conn, patron_id),
+        ledger=await ledger_repo.ledger(conn, patron_id, lib.policy.currency),
+        requests=requests,
+        record=record,
+        home_copies=await home_copies(conn, lib, record),
+        on=lib.today(),
+    )
+    return Prepared(patron_id, patron.category, decision)
+
+
+async def dry_run(
+    conn: AsyncConnection,
+    lib: Library,
+    patron_id: str,
+    record: CatalogueRecord,
+    *,
+    pickup_location: str,
+    needed_by: date | None,
+) -> RequestDecision:
+    """Would this request be accepted, and if not, every rule that refuses it (nothing is
+    created or sent)."""
+    return (
+        await _decide(
+            conn,
+            lib,
+            patron_id,
+            record,
+            pickup_location=pickup_location,
+            needed_by=needed_by,
+            lock=False,
+        )
+    ).decision
+
+
+async def place_request(
+    conn: AsyncConnection,
+    lib: Library,
+    patron_id: str,
+    record: CatalogueRecord,
+    *,
+    pickup_location: str,
+    needed_by: date | None,
+    actor: str,
+) -> dict[str, Any]:
+    """Decide, then hold the quota (the request row, state Requested) and send the
+    ``ill.request`` to the broker, all in the caller's transaction (MALA-07: through the
+    broker only). The patron's account is locked so that two requests at once are counted
+    one after the other against the quota."""
+    prepared = await _decide(
+        conn,
+        lib,
+        patron_id,
+        record,
+        pickup_location=pickup_location,
+        needed_by=needed_by,
+        lock=True,
+    )
+    if not prepared.decision.decision.allowed:
+        raise Refused(prepared.decision.decision)
+    txn = str(uuid.uuid4())
+    now = lib.now()
+    ref = new_pseudonym()
+    consortium = lib.policy.policy.consortium
+    isbn = record.isbns[0][:20] if record.isbns else None
+    await repo.add(
+        conn,
+        {
+            "transaction_id": txn,
+            "patron_id": patron_id,
+            "patron_ref": ref,
+            "category": prepared.category,
+            "record_id": record.record_id,
+            "title": record.title,
+            "authors": list(record.authors),
+            "isbn": isbn,
+            "material_type": record.material_type,
+            "pickup_location": pickup_location,
+            "needed_by": needed_by,
+            "state": S.REQUESTED.value,
+            "quota_held": True,
+            "candidates": list(prepared.decision.lenders),
+            "requested_by": actor[:80],
+            "created_at": now,
+            "updated_at": now,
+        },
+    )
+    await ill_messages.record(
+        conn,
+        lib,
+        transaction_id=txn,
+        role=ROLE,
+        from_state=None,
+        to_state=S.REQUESTED.value,
+        event="request",
+        actor=actor,
+    )
+    await ill_messages.to_broker(
+        conn,
+        lib,
+        txn,
+        lambda seq: IllRequest(
+            transaction_id=txn,
+            seq=seq,
+            requester=lib.code,
+            pickup_location=pickup_location,
+            # Privacy: a random pseudonym, the category and the consortium; nothing else.
+            patron=IllPatron(ref=ref, category=prepared.category, consortium=consortium),
+            record=IllRecord(
+                record_id=record.record_id,
+                title=record.title,
+                authors=[a[:200] for a in record.authors][:20],
+                isbn=isbn,
+            ),
+            needed_by=needed_by,
+            requested_at=now,
+        ),
+        causation_id=None,
+    )
+    row = await repo.get(conn, txn)
+    assert row is not None
+    return row
+
+
+# --------------------------------------------------------------------------------------------
+# Applying a transition
+
+
+async def _apply(
+    conn: AsyncConnection,
+    lib: Library,
+    row: dict[str, Any],
+    outcome: Transition,
+    *,
+    actor: str,
+    message_id: str | None,
+    causation_id: str | None,
+    extra: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """Write ``outcome``: the guarded step with what the event brought, the history row, the
+    message to the broker and the notice owed to the patron."""
+    txn = row["transaction_id"]
+    values = {**outcome.updates, **(extra or {})}
+    if outcome.release_quota:
+        values["quota_held"] = False
+    if outcome.step == "note":
+        if values:
+            await repo.update_fields(conn, txn, lib.now(), **values)
+    elif not await repo.take_step(conn, txn, outcome.step, lib.now(), **values):
+        # Another worker moved the transaction first: this step no longer applies.
+        raise IllStepRefused(f"the request is no longer {outcome.state.value}")
+    await ill_messages.record(
+        conn,
+        lib,
+        transaction_id=txn,
+        role=ROLE,
+        from_state=outcome.state.value,
+        to_state=outcome.to.value,
+        event=outcome.event,
+        actor=actor,
+        message_id=message_id,
+    )
+    if outcome.send is not None:
+        action = outcome.send
+        await ill_messages.to_broker(
+            conn,
+            lib,
+            txn,
+            lambda seq: IllRequesterMessage(
+                transaction_id=txn,
+                seq=seq,
+                requester=lib.code,
+                action=action,
+                occurred_at=lib.now(),
+            ),
+            causation_id=causation_id,
+        )
+    if outcome.notice is not None:
+        patron = await load_patron(conn, lib, row["patron_id"])
+        fields: dict[str, Any] = {"title": row["title"]}
+        if outcome.notice == "ill_arrived":
+            fields["pickup_location"] = lib.service_point_name(row["pickup_location"])
+            fields["pickup_by"] = values.get("pickup_by")
+        await request_notice(conn, lib, patron, outcome.notice, f"{outcome.notice}:{txn}", **fields)
+    updated = await repo.get(conn, txn)
+    assert updated is not None
+    return updated
+
+
+# --------------------------------------------------------------------------------------------
+# From the broker
+
+
+async def on_broker_message(
+    conn: AsyncConnection,
+    lib: Library,
+    env: Envelope,
+    payload: IllRouting | IllSupplierMessage,
+) -> None:
+    """An ``ill.routing`` or ``ill.supplier_message`` from the broker: applied in the
+    broker's ``seq`` order (parked if early, ignored if repeated); one that is illegal in the
+    current state is recorded as refused and answered with ``ill.error``."""
+    if await repo.get(conn, payload.transaction_id) is None:
+        await ill_messages.refuse(
+            conn,
+            lib,
+            env,
+            transaction_id=payload.transaction_id,
+            role=ROLE,
+            state=None,
+            event=env.type,
+            reason=f"{lib.code} asked for no transaction {payload.transaction_id}",
+            error_type="UnrecognisedDataValue",
+        )
+        return
+
+    async def apply(envelope: Envelope, message: Any) -> None:
+        row = await repo.get(conn, message.transaction_id, for_update=True)
+        assert row is not None
+        outcome = machine.on_broker(row["state"], message)
+        if isinstance(outcome, machine.Refused):
+            await ill_messages.refuse(
+                conn,
+                lib,
+                envelope,
+                transaction_id=message.transaction_id,
+                role=ROLE,
+                state=row["state"],
+                event=outcome.event,
+                reason=outcome.reason,
+                error_type=outcome.error_type,
+            )
+            return
+        await _apply(
+            conn,
+            lib,
+            row,
+            outcome,
+            actor=envelope.sender,
+            message_id=envelope.message_id,
+            causation_id=envelope.message_id,
+        )
+
+    await ill_messages.from_broker(conn, lib, env, payload, apply)
+
+
+async def on_ill_error(conn: AsyncConnection, lib: Library, env: Envelope, error: IllError) -> bool:
+    """The broker refused one of this library's messages about a request of its patron: the
+    refusal is recorded in the request's history (it changes no state). False when the
+    transaction is not one of this library's requests (then it is the lending side's)."""
+    row = await repo.get(conn, error.transaction_id)
+    if row is None:
+        return False
+    await ill_messages.record(
+        conn,
+        lib,
+        transaction_id=error.transaction_id,
+        role=ROLE,
+        from_state=row["state"],
+        to_state=None,
+        event=f"error:{error.refused_type}",
+        actor=env.sender,
+        message_id=env.message_id,
+        refused=f"{error.error_type}: {error.reason}",
+    )
+    return True
+
+
+async def on_error_message(conn: AsyncConnection, lib: Library, env: Envelope, error: IllError):
+    if not await on_ill_error(conn, lib, env, error):
+        log.info(
+            "ill.error about a transaction this library did not request", txn=env.correlation_id
+        )
+
+
+# --------------------------------------------------------------------------------------------
+# Staff and patron actions
+
+
+async def _load(
+    conn: AsyncConnection, transaction_id: str, *, patron_id: str | None = None
+) -> dict[str, Any]:
+    row = await repo.get(conn, transaction_id, for_update=True)
+    # A patron sees only their own requests: another's is answered as unknown.
+    if row is None or (patron_id is not None and row["patron_id"] != patron_id):
+        raise NotFound(f"no inter-library loan request {transaction_id}")
+    return row
+
+
+def _decided(state: str, action: str) -> Transition:
+    outcome = machine.on_action(state, action)
+    if isinstance(outcome, machine.Refused):
+        raise IllStepRefused(outcome.reason)
+    return outcome
+
+
+async def cancel(
+    conn: AsyncConnection,
+    lib: Library,
+    transaction_id: str,
+    *,
+    actor: str,
+    patron_id: str | None = None,
+) -> dict[str, Any]:
+    """Ask to cancel before the lender ships (the patron or staff): CancelRequested, and a
+    Cancel to the broker; the quota comes back with the answer (Cancelled)."""
+    row = await _load(conn, transaction_id, patron_id=patron_id)
+    outcome = _decided(row["state"], "cancel")
+    return await _apply(conn, lib, row, outcome, actor=actor, message_id=None, causation_id=None)
+
+
+def _visiting_barcode(row: dict[str, Any], taken: bool) -> str:
+    barcode = row["lender_barcode"] or row["lender_item_id"] or row["transaction_id"]
+    # The lender's barcode is what staff scan at the return desk; one that clashes with a
+    # local barcode is kept apart by the lender's code.
+    return (f"{row['lender']}:{barcode}" if taken else barcode)[:64]
+
+
+async def receive(
+    conn: AsyncConnection, lib: Library, transaction_id: str, *, service_point: str, actor: str
+) -> dict[str, Any]:
+    """The lender's item arrived: it becomes known here (not as a holding of this library),
+    waits at the pickup point until the deadline (HKALL-06: 5 days from the notice), the
+    patron is e-mailed (HKALL-05) and the broker told Received."""
+    if service_point not in lib.service_points:
+        raise Invalid(f"{service_point!r} is not a service point of this library")
+    row = await _load(conn, transaction_id)
+    outcome = _decided(row["state"], "receive")
+    item_id = visiting_item_id(transaction_id)
+    taken = await items_repo.find_by_barcode(conn, _visiting_barcode(row, False)) is not None
+    await items_repo.add_visiting_item(
+        conn,
+        {
+            "id": item_id,
+            "barcode": _visiting_barcode(row, taken),
+            "title": row["title"],
+            "authors": row["authors"] or [],
+            "isbn": row["isbn"],
+            "material_type": row["material_type"],
+            "section": "adult",
+            "service_point": row["pickup_location"],
+            "call_number": None,
+            "status": "ON_HOLD_SHELF",
+            # Its own queue: no local reservation ever takes the lender's copy.
+            "title_id": item_id,
+        },
+        lib.clock,
+    )
+    today = lib.today()
+    extra = {
+        "item_id": item_id,
+        "arrived_on": today,
+        "pickup_by": pickup_deadline(lib.policy, today),
+    }
+    outcome = Transition(
+        outcome.step,
+        outcome.state,
+        outcome.to,
+        f"receive@{service_point}",
+        send=outcome.send,
+        notice=outcome.notice,
+        updates=extra,
+    )
+    return await _apply(conn, lib, row, outcome, actor=actor, message_id=None, causation_id=None)
+
+
+async def checkout(
+    conn: AsyncConnection, lib: Library, transaction_id: str, *, actor: str
+) -> dict[str, Any]:
+    """The patron collects the item: a loan due on the LENDER's date (its loan terms, never
+    the home policy), counted in the home quota as any loan (HKALL-09); the broker is told
+    CheckedOut (the date starts a recall's minimum use period, HKALL-11)."""
+    row = await _load(conn, transaction_id)
+    outcome = _decided(row["state"], "checkout")
+    patron = await load_patron(conn, lib, row["patron_id"], for_update=True)
+    loans = await loans_repo.active_loans(conn, patron.patron_id)
+    ledger = await ledger_repo.ledger(conn, patron.patron_id, lib.policy.currency)
+    account = account_facts(patron=patron, loans=loans, ledger=ledger)
+    blocked = standing_refusals(lib.policy, account, lib.today(), "checkout")
+    if blocked:  # a suspension since the request was made (HKALL-18/19, MALA-10…)
+        raise Refused(Decision.of("checkout", blocked))
+    terms = row["loan_terms"] or {}
+    due = row["due_date"] or date.fromisoformat(terms["due_date"])
+    loan = Loan(
+        patron_id=patron.patron_id,
+        item_id=row["item_id"],
+        owner_library=row["lender"],
+        title_id=row["item_id"],
+        material_type=row["material_type"],
+        ill=True,
+        lender=row["lender"],
+        checked_out_at=lib.now(),
+        checkout_date=lib.today(),
+        due_date=due,
+        borrowed_with="ill",
+    )
+    await loans_repo.save_loan(conn, loan)
+    await items_repo.set_status(conn, lib.code, row["item_id"], "ON_LOAN", lib.clock)
+    return await _apply(
+        conn,
+        lib,
+        row,
+        outcome,
+        actor=actor,
+        message_id=None,
+        causation_id=None,
+        extra={"loan_id": loan.loan_id},
+    )
+
+
+async def returned(conn: AsyncConnection, lib: Library, loan: Loan, service_point: str) -> None:
+    """The patron returned the ILL item at a service point of the home library (any of them,
+    HKALL-07; called by the returns route): Returned, waiting to be shipped back."""
+    row = await repo.by_item(conn, loan.item_id)
+    if row is None:
+        raise NotFound(f"no inter-library loan request for item {loan.item_id}")
+    row = await _load(conn, row["transaction_id"])
+    outcome = _decided(row["state"], "returned")
+    await items_repo.set_status(conn, lib.code, loan.item_id, RETURNED_STATUS, lib.clock)
+    outcome = Transition(outcome.step, outcome.state, outcome.to, f"returned@{service_point}")
+    await _apply(
+        conn, lib, row, outcome, actor=f"{lib.code}:returns", message_id=None, causation_id=None
+    )
+
+
+async def ship_back(
+    conn: AsyncConnection, lib: Library, transaction_id: str, *, actor: str
+) -> dict[str, Any]:
+    """The item goes back to the lender (returned, or not picked up in time): ShippedReturn."""
+    row = await _load(conn, transaction_id)
+    outcome = _decided(row["state"], "ship_back")
+    if row["item_id"]:
+        await items_repo.set_status(conn, lib.code, row["item_id"], "IN_TRANSIT", lib.clock)
+    return await _apply(conn, lib, row, outcome, actor=actor, message_id=None, causation_id=None)
+
+
+async def expire_pickups(conn: AsyncConnection, lib: Library) -> int:
+    """HKALL-06: an item not picked up by its last pickup day goes back to the lender, with
+    no further notice to the patron: NotPickedUp, ready to ship back."""
+    count = 0
+    for row in await repo.awaiting_pickup_past(conn, lib.today()):
+        if not machine.pickup_overdue(row["pickup_by"], lib.today()):
+            continue
+        outcome = _decided(row["state"], "pickup_expired")
+        await _apply(
+            conn,
+            lib,
+            row,
+            outcome,
+            actor="job:ill-pickup-expiry",
+            message_id=None,
+            causation_id=None,
+        )
+        count += 1
+    return count
+
+
+# --------------------------------------------------------------------------------------------
+# Views
+
+
+def request_view(row: dict[str, Any], history: list[dict[str, Any]] | None = None) -> dict:
+    view = {
+        "transaction_id": row["transaction_id"],
+        "patron_id": row["patron_id"],
+        "record_id": row["record_id"],
+        "title": row["title"],
+        "pickup_location": row["pickup_location"],
+        "needed_by": row["needed_by"],
+        "state": row["state"],
+        "quota_held": row["quota_held"],
+        "lender": row["lender"],
+        "due_date": row["due_date"],
+        "pickup_by": row["pickup_by"],
+        "item_id": row["item_id"],
+        "barcode": row["lender_barcode"],
+        "loan_id": row["loan_id"],
+        "created_at": row["created_at"],
+        "updated_at": row["updated_at"],
+    }
+    if history is not None:
+        view["history"] = [
+            {
+                "at": h["at"],
+                "from_state": h["from_state"],
+                "to_state": h["to_state"],
+                "event": h["event"],
+                "actor": h["actor"],
+                "message_id": h["message_id"],
+                "refused": h["refused"],
+            }
+            for h in history
+        ]
+    return view
+
+
+async def one_view(
+    conn: AsyncConnection, transaction_id: str, *, patron_id: str | None = None
+) -> dict:
+    row = await repo.get(conn, transaction_id)
+    if row is None or (patron_id is not None and row["patron_id"] != patron_id):
+        raise NotFound(f"no inter-library loan request {transaction_id}")
+    return request_view(row, await ill_messages.history(conn, transaction_id, ROLE))
+
+
+def decision_view(decision: RequestDecision) -> dict:
+    d = decision.decision
+    return {
+        "accepted": d.allowed,
+        "lenders": list(decision.lenders),
+        "rules": d.rules,
+        "refusals": [
+            {"rule": r.rule, "code": r.code, "reason": r.reason, "message": r.message}
+            for r in d.refusals
+        ],
+    }
