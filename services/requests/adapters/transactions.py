@@ -54,7 +54,7 @@ async def load(
     row = (await conn.execute(query)).mappings().first()
     if row is None:
         return None
-    return view_of(row), IllRequest.model_validate(row["request"])
+    return view_of(dict(row)), IllRequest.model_validate(row["request"])
 
 
 def _fields(view: TransactionView) -> dict[str, Any]:

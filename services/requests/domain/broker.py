@@ -14,6 +14,7 @@ from it is answered with a Cancel, so that lender releases its copy.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -182,8 +183,10 @@ def _take(view: TransactionView, step: str, **changes) -> TransactionView:
     return replace(view, state=MACHINE.step(view.state, step), **changes)
 
 
-def _flags(view: TransactionView, add: set[str] = set(), drop: set[str] = set()) -> frozenset:  # noqa: B006
-    return frozenset((view.flags | add) - drop)
+def _flags(
+    view: TransactionView, add: Iterable[str] = (), drop: Iterable[str] = ()
+) -> frozenset[str]:
+    return frozenset((view.flags | set(add)) - set(drop))
 
 
 # -- the request ------------------------------------------------------------------------------
