@@ -7,7 +7,7 @@ from fastapi import FastAPI
 
 from libs.common.federation import Federation
 from libs.common.service import ServiceRuntime, create_service_app
-from services.requests.api import dead_letters
+from services.requests.api import dead_letters, transactions
 
 AUDIENCE = "illfed:requests"
 
@@ -26,4 +26,5 @@ def create_app(
         "keeps the consortium's view of every ILL transaction; dead letters for operators.",
     )
     app.include_router(dead_letters.router)
+    app.include_router(transactions.router)
     return app

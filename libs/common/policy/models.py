@@ -303,6 +303,15 @@ class CredentialTerms(_Data):
         return self
 
 
+class IllTerms(_Data):
+    """How long the request broker waits for a consortium's lenders (ILL.md, routing and
+    timeouts). No rule text sets it: it is the consortium's operating choice. A lender asked
+    to supply that has not answered within ``lender_answer_hours`` is sent a Cancel and the
+    next candidate is asked."""
+
+    lender_answer_hours: Annotated[int, Field(ge=1, le=24 * 60)]
+
+
 class Policy(_Data):
     """One policy file, validated. Code reads numbers from here, never from literals."""
 
@@ -322,6 +331,7 @@ class Policy(_Data):
     recalls: RecallTerms | None = None
     credentials: CredentialTerms = CredentialTerms()
     overdue_notices: OverdueNoticeTerms | None = None
+    ill: IllTerms | None = None
 
     @property
     def name(self) -> str:

@@ -2,7 +2,9 @@
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     Column,
+    Index,
     Integer,
     MetaData,
     String,
@@ -12,6 +14,7 @@ from sqlalchemy import (
 )
 
 from libs.common.db import UtcDateTime
+from libs.common.ill.sequence_tables import sequence_tables
 from libs.common.messaging.tables import BigId, shared_tables
 
 metadata = MetaData()
@@ -36,3 +39,53 @@ dead_letters = Table(
     Column("resolved_by", String(80), nullable=True),
     UniqueConstraint("queue", "message_id", name="uq_dead_letters_queue_message"),
 )
+
+# The consortium's view of every ILL transaction (ILL.md, broker): one row per request.
+ill_transactions = Table(
+    "ill_transactions",
+    metadata,
+    Column("id", String(64), primary_key=True),  # the transaction id the requester made
+    Column("requester", String(40), nullable=False),
+    Column("pickup_location", String(32), nullable=False),
+    # the home library's pseudonym: each lender is sent one derived from it for itself
+    Column("patron_ref", String(64), nullable=False),
+    Column("patron_category", String(32), nullable=False),
+    Column("consortium", String(16), nullable=False),
+    Column("record_id", BigInteger, nullable=False),
+    Column("record_title", String(500), nullable=False),
+    # the request as the requester sent it, to be forwarded to each lender in turn
+    Column("request", JSON, nullable=False),
+    Column("state", String(24), nullable=False),
+    Column("current_lender", String(40), nullable=True),
+    # [{lender, outcome: asked|supplying|declined|no_answer|cancelled, asked_at, answered_at}]
+    Column("lenders_tried", JSON, nullable=False),
+    Column("asked_at", UtcDateTime(), nullable=True),  # when the current lender was asked
+    Column("flags", JSON, nullable=False),  # overdue, recalled, renewal_pending, …
+    Column("created_at", UtcDateTime(), nullable=False),
+    Column("updated_at", UtcDateTime(), nullable=False),
+    Index("ix_ill_transactions_state", "state", "updated_at"),
+    Index("ix_ill_transactions_requester", "requester"),
+    Index("ix_ill_transactions_lender", "current_lender", "state"),
+)
+
+# Every message the broker heard or sent and every step it took, per transaction.
+ill_transaction_history = Table(
+    "ill_transaction_history",
+    metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("transaction_id", String(64), nullable=False),
+    Column("at", UtcDateTime(), nullable=False),
+    Column("side", String(10), nullable=False),  # requester | supplier | broker
+    Column("from_state", String(24), nullable=True),
+    Column("to_state", String(24), nullable=True),
+    Column("message_type", String(80), nullable=True),
+    Column("status", String(24), nullable=True),
+    Column("action", String(24), nullable=True),
+    Column("message_id", String(64), nullable=True),
+    Column("actor", String(80), nullable=False),
+    Column("refused", String(500), nullable=True),
+    Column("detail", String(500), nullable=True),
+    Index("ix_ill_transaction_history_txn", "transaction_id", "id"),
+)
+
+ill_seq = sequence_tables(metadata)

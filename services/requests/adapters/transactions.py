@@ -1,0 +1,223 @@
+"""The ILL transaction registry's queries: a transaction's row as the domain's view, saving a
+decision as one guarded update, its history, and what routing, the jobs and the API read."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import and_, func, insert, or_, select, update
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from libs.common.contracts import IllRequest
+from libs.common.db import insert_new
+from libs.common.pagination import Page, cut, keyset
+from libs.common.state_updates import guarded_step
+from services.requests.adapters.tables import ill_transaction_history as history_t
+from services.requests.adapters.tables import ill_transactions as t
+from services.requests.domain.broker import (
+    MACHINE,
+    OPEN_LENDING,
+    STUCK_AFTER,
+    Attempt,
+    BrokerState,
+    TransactionView,
+)
+
+
+class LostRace(RuntimeError):
+    """The row moved on between reading and writing it; the message is retried."""
+
+
+def view_of(row: Mapping[str, Any]) -> TransactionView:
+    return TransactionView(
+        id=row["id"],
+        requester=row["requester"],
+        consortium=row["consortium"],
+        state=BrokerState(row["state"]),
+        lender=row["current_lender"],
+        tried=tuple(Attempt.from_json(a) for a in row["lenders_tried"] or []),
+        flags=frozenset(row["flags"] or []),
+        asked_at=row["asked_at"],
+    )
+
+
+async def load(
+    conn: AsyncConnection, transaction_id: str, *, lock: bool = True
+) -> tuple[TransactionView, IllRequest] | None:
+    """The transaction's view and its original request, locked for the caller's database
+    transaction (messages from the requester and the lender may arrive side by side)."""
+    query = select(t).where(t.c.id == transaction_id)
+    if lock and conn.dialect.name == "postgresql":
+        query = query.with_for_update()
+    row = (await conn.execute(query)).mappings().first()
+    if row is None:
+        return None
+    return view_of(dict(row)), IllRequest.model_validate(row["request"])
+
+
+def _fields(view: TransactionView) -> dict[str, Any]:
+    return {
+        "state": view.state.value,
+        "current_lender": view.lender,
+        "lenders_tried": [a.as_json() for a in view.tried],
+        "asked_at": view.asked_at,
+        "flags": sorted(view.flags),
+    }
+
+
+async def create(
+    conn: AsyncConnection, request: IllRequest, view: TransactionView, now: datetime
+) -> bool:
+    """Insert the transaction; False if it exists already (the request was made before)."""
+    result = await conn.execute(
+        insert_new(conn, t).values(
+            id=request.transaction_id,
+            requester=request.requester,
+            pickup_location=request.pickup_location,
+            patron_ref=request.patron.ref,
+            patron_category=request.patron.category,
+            consortium=view.consortium,
+            record_id=request.record.record_id,
+            record_title=request.record.title,
+            request=request.model_dump(mode="json"),
+            created_at=now,
+            updated_at=now,
+            **_fields(view),
+        )
+    )
+    return result.rowcount == 1
+
+
+async def save(
+    conn: AsyncConnection,
+    before: TransactionView,
+    after: TransactionView,
+    step: str | None,
+    now: datetime,
+) -> None:
+    """Write ``after``: a step as ``UPDATE … WHERE state IN (its sources)``, a change of flags
+    or lender only where the state is still the one decided on."""
+    if step is not None:
+        stmt = guarded_step(t, t.c.state, MACHINE, step).where(t.c.id == before.id)
+    else:
+        stmt = update(t).where(t.c.id == before.id, t.c.state == before.state.value)
+    result = await conn.execute(stmt.values(**_fields(after), updated_at=now))
+    if result.rowcount != 1:
+        raise LostRace(f"transaction {before.id} is no longer {before.state}")
+
+
+async def record(
+    conn: AsyncConnection,
+    *,
+    transaction_id: str,
+    at: datetime,
+    side: str,
+    actor: str,
+    from_state: str | None = None,
+    to_state: str | None = None,
+    message_type: str | None = None,
+    status: str | None = None,
+    action: str | None = None,
+    message_id: str | None = None,
+    refused: str | None = None,
+    detail: str | None = None,
+) -> None:
+    await conn.execute(
+        insert(history_t).values(
+            transaction_id=transaction_id,
+            at=at,
+            side=side,
+            actor=actor,
+            from_state=from_state,
+            to_state=to_state,
+            message_type=message_type,
+            status=status,
+            action=action,
+            message_id=message_id,
+            refused=refused[:500] if refused else None,
+            detail=detail[:500] if detail else None,
+        )
+    )
+
+
+async def history(conn: AsyncConnection, transaction_id: str) -> list[dict]:
+    rows = await conn.execute(
+        select(history_t)
+        .where(history_t.c.transaction_id == transaction_id)
+        .order_by(history_t.c.id)
+    )
+    return [dict(r) for r in rows.mappings()]
+
+
+async def open_lending_counts(conn: AsyncConnection) -> dict[str, int]:
+    """Per lender, its lending transactions still open (asked, accepted or on loan)."""
+    rows = await conn.execute(
+        select(t.c.current_lender, func.count())
+        .where(t.c.state.in_([s.value for s in OPEN_LENDING]), t.c.current_lender.is_not(None))
+        .group_by(t.c.current_lender)
+    )
+    return {lender: n for lender, n in rows.all()}
+
+
+async def in_state(conn: AsyncConnection, state: BrokerState, limit: int = 500) -> list[str]:
+    rows = await conn.execute(
+        select(t.c.id).where(t.c.state == state.value).order_by(t.c.updated_at).limit(limit)
+    )
+    return [r for (r,) in rows.all()]
+
+
+async def lenders_overdue(
+    conn: AsyncConnection, now: datetime, hours_by_consortium: Mapping[str, int], limit: int = 500
+) -> list[str]:
+    """Transactions whose asked lender's time to answer has run out."""
+    late = [
+        and_(t.c.consortium == consortium, t.c.asked_at <= now - timedelta(hours=hours))
+        for consortium, hours in hours_by_consortium.items()
+    ]
+    if not late:
+        return []
+    rows = await conn.execute(
+        select(t.c.id)
+        .where(t.c.state == BrokerState.ExpectToSupply.value, or_(*late))
+        .order_by(t.c.asked_at)
+        .limit(limit)
+    )
+    return [r for (r,) in rows.all()]
+
+
+def _stuck_condition(now: datetime):
+    return or_(
+        *(
+            and_(t.c.state == state.value, t.c.updated_at < now - timedelta(hours=w.hours))
+            for state, w in STUCK_AFTER.items()
+        )
+    )
+
+
+async def list_transactions(
+    conn: AsyncConnection,
+    *,
+    party: str | None,
+    states: Iterable[str] | None,
+    stuck_at: datetime | None,
+    after: str | None,
+    limit: int,
+) -> Page[dict]:
+    """A page of transactions, by id: those ``party`` is requester or current lender of, in
+    one of ``states``, stuck at ``stuck_at``."""
+    query = keyset(select(t), t.c.id, after, limit)
+    if party is not None:
+        query = query.where(or_(t.c.requester == party, t.c.current_lender == party))
+    if states:
+        query = query.where(t.c.state.in_(list(states)))
+    if stuck_at is not None:
+        query = query.where(_stuck_condition(stuck_at))
+    rows = [dict(r) for r in (await conn.execute(query)).mappings()]
+    return cut(rows, limit, lambda r: r["id"])
+
+
+async def get(conn: AsyncConnection, transaction_id: str) -> dict | None:
+    row = (await conn.execute(select(t).where(t.c.id == transaction_id))).mappings().first()
+    return dict(row) if row else None
