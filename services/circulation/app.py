@@ -10,6 +10,7 @@ from libs.common.service import create_service_app
 from services.circulation.api import (
     charges,
     holds,
+    ill_lending,
     items,
     loans,
     overdue,
@@ -54,4 +55,5 @@ def create_app(
     install_circulation_errors(app)
     for module in (items, patrons, overdue, loans, holds, charges, self_service):
         app.include_router(module.router)
+    app.include_router(ill_lending.router)
     return app

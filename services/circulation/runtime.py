@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from libs.common.clock import Clock
+from libs.common.contracts.ill import IllRequest, IllRequesterMessage
 from libs.common.db import make_engine, unit_of_work
 from libs.common.federation import Federation, default_federation
 from libs.common.messaging.consumer import Consumer, Handlers
@@ -20,6 +21,7 @@ from libs.common.service import PeriodicJob, ServiceRuntime
 from services.circulation.adapters.tables import inbox, outbox
 from services.circulation.domain.hashing import SecretHasher
 from services.circulation.handlers import holds as hold_handlers
+from services.circulation.handlers import ill_lending as ill_lending_handlers
 from services.circulation.handlers import overdue as overdue_handlers
 from services.circulation.handlers.context import Library
 
@@ -58,6 +60,14 @@ class CirculationRuntime(ServiceRuntime):
 
 #: the messages a library's queue takes, by contract class (the ILL flows add theirs)
 HANDLERS: dict = {}
+
+# The lender's side of inter-library loans (handlers/ill_lending.py).
+HANDLERS.update(
+    {
+        IllRequest: ill_lending_handlers.on_request,
+        IllRequesterMessage: ill_lending_handlers.on_requester_message,
+    }
+)
 
 
 def _jobs(rt: CirculationRuntime) -> list[PeriodicJob]:

@@ -303,6 +303,21 @@ class CredentialTerms(_Data):
         return self
 
 
+class IllLendingTerms(_Data):
+    """How the library answers inter-library loan requests as a lender (ILL.md).
+
+    With ``auto_accept`` a request is answered at once: WillSupply when one of the library's
+    own copies of the record is AVAILABLE in its own database (held for the requester), or
+    Unfilled citing ``unavailable_rule`` (HKALL-02) or the material rule (HKALL-01, MALA-03).
+    Without it every request waits for the library's staff.
+    """
+
+    auto_accept: bool = False
+    unavailable_rule: RuleId | None = Field(
+        default=None, description="cited when no copy is AVAILABLE (HKALL-02)"
+    )
+
+
 class Policy(_Data):
     """One policy file, validated. Code reads numbers from here, never from literals."""
 
@@ -322,6 +337,7 @@ class Policy(_Data):
     recalls: RecallTerms | None = None
     credentials: CredentialTerms = CredentialTerms()
     overdue_notices: OverdueNoticeTerms | None = None
+    ill: IllLendingTerms = IllLendingTerms()
 
     @property
     def name(self) -> str:
