@@ -196,6 +196,9 @@ async def test_shipping_lends_the_copy_on_the_terms_of_the_category_hkall_08(
     assert (await hku.post(path, {"barcode": book["barcode"]})).status_code == 200
 
     assert (await hku.item(book["id"]))["status"] == "ON_ILL_LOAN"
+    # Only its check-in brings it back, not a status set by hand.
+    by_hand = await hku.post(f"/api/v1/items/{book['id']}/status", {"status": "AVAILABLE"})
+    assert by_hand.status_code == 409
     answers = await hku.answers(request.transaction_id)
     assert [a["payload"]["status"] for a in answers] == ["WillSupply", "Loaned"]
     loaned = answers[1]["payload"]
