@@ -373,3 +373,11 @@ async def test_staff_of_another_library_cannot_see_or_act_on_the_lending(hku: Le
     kwnc_token = kwnc.staff
     res = await hku.client.get(f"/api/v1/ill/lending/{request.transaction_id}", headers=kwnc_token)
     assert res.status_code in (401, 403)
+
+
+async def test_a_request_meant_for_another_lender_is_dead_lettered_not_applied(hku: Lender):
+    book = await _book(hku)
+    request = hku.request(book).model_copy(update={"supplier": "hkbu"})
+    await hku.deliver(request, dead_letter=True)
+    assert (await hku.get(f"/api/v1/ill/lending/{request.transaction_id}")).status_code == 404
+    assert (await hku.item(book["id"]))["status"] == "AVAILABLE"
