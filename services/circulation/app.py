@@ -11,6 +11,7 @@ from services.circulation.api import (
     charges,
     holds,
     ill_borrowing,
+    ill_lending,
     items,
     loans,
     overdue,
@@ -56,4 +57,5 @@ def create_app(
     for module in (items, patrons, overdue, loans, holds, charges, self_service):
         app.include_router(module.router)
     app.include_router(ill_borrowing.router)
+    app.include_router(ill_lending.router)
     return app

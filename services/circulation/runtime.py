@@ -10,7 +10,13 @@ from dataclasses import dataclass
 
 from libs.common.catalogue_client import CatalogueClient, catalogue_url
 from libs.common.clock import Clock
-from libs.common.contracts.ill import IllError, IllRouting, IllSupplierMessage
+from libs.common.contracts.ill import (
+    IllError,
+    IllRequest,
+    IllRequesterMessage,
+    IllRouting,
+    IllSupplierMessage,
+)
 from libs.common.db import make_engine, unit_of_work
 from libs.common.federation import Federation, default_federation
 from libs.common.messaging.consumer import Consumer, Handlers
@@ -23,6 +29,8 @@ from services.circulation.adapters.tables import inbox, outbox
 from services.circulation.domain.hashing import SecretHasher
 from services.circulation.handlers import holds as hold_handlers
 from services.circulation.handlers import ill_borrowing as ill_borrowing_handlers
+from services.circulation.handlers import ill_errors
+from services.circulation.handlers import ill_lending as ill_lending_handlers
 from services.circulation.handlers import overdue as overdue_handlers
 from services.circulation.handlers.context import Library
 
@@ -70,7 +78,8 @@ HANDLERS.update(
     {
         IllRouting: ill_borrowing_handlers.on_broker_message,
         IllSupplierMessage: ill_borrowing_handlers.on_broker_message,
-        IllError: ill_borrowing_handlers.on_error_message,
+        # The broker's refusals of what this library sent, on either side of a transaction.
+        IllError: ill_errors.on_error_message,
     }
 )
 
@@ -84,6 +93,15 @@ def _ill_borrowing_jobs(rt: CirculationRuntime) -> list[PeriodicJob]:
             return await ill_borrowing_handlers.expire_pickups(conn, lib)
 
     return [PeriodicJob("ill-pickup-expiry", expire_ill_pickups, ILL_BORROWING_EVERY)]
+
+
+# The lender's side of inter-library loans (handlers/ill_lending.py).
+HANDLERS.update(
+    {
+        IllRequest: ill_lending_handlers.on_request,
+        IllRequesterMessage: ill_lending_handlers.on_requester_message,
+    }
+)
 
 
 def _jobs(rt: CirculationRuntime) -> list[PeriodicJob]:

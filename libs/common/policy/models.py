@@ -304,12 +304,23 @@ class CredentialTerms(_Data):
 
 
 class IllTerms(_Data):
-    """How long the request broker waits for a consortium's lenders (ILL.md, routing and
-    timeouts). No rule text sets it: it is the consortium's operating choice. A lender asked
-    to supply that has not answered within ``lender_answer_hours`` is sent a Cancel and the
-    next candidate is asked."""
+    """How a consortium's libraries take part in inter-library loans (ILL.md). No rule text
+    sets these numbers: they are the consortium's operating choices.
 
-    lender_answer_hours: Annotated[int, Field(ge=1, le=24 * 60)]
+    ``lender_answer_hours``: a lender asked to supply that has not answered within it is sent
+    a Cancel by the broker and the next candidate is asked (no timeout when unset).
+
+    With ``auto_accept`` a lender answers a request at once: WillSupply when one of the
+    library's own copies of the record is AVAILABLE in its own database (held for the
+    requester), or Unfilled citing ``unavailable_rule`` (HKALL-02) or the material rule
+    (HKALL-01, MALA-03). Without it every request waits for the library's staff.
+    """
+
+    lender_answer_hours: Annotated[int, Field(ge=1, le=24 * 60)] | None = None
+    auto_accept: bool = False
+    unavailable_rule: RuleId | None = Field(
+        default=None, description="cited when no copy is AVAILABLE (HKALL-02)"
+    )
 
 
 class Policy(_Data):
@@ -331,7 +342,7 @@ class Policy(_Data):
     recalls: RecallTerms | None = None
     credentials: CredentialTerms = CredentialTerms()
     overdue_notices: OverdueNoticeTerms | None = None
-    ill: IllTerms | None = None
+    ill: IllTerms = IllTerms()
 
     @property
     def name(self) -> str:

@@ -316,3 +316,40 @@ ill_borrowing = Table(
     Column("updated_at", UtcDateTime(), nullable=False),
     Index("ix_ill_borrowing_patron_record", "patron_id", "record_id"),
 )
+
+
+# The lender's side of each ILL transaction it was asked to supply (ILL.md, "Supplier"): its
+# state, the copy it holds or lent, the terms it lent on. Of the patron only what the loan
+# terms depend on is kept: the pseudonym the home library gave this lender, the category and
+# the consortium; never a name, HKID, e-mail, phone or address (they are never sent here).
+ill_lending = Table(
+    "ill_lending",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("transaction_id", String(64), nullable=False, unique=True),
+    Column("state", String(32), nullable=False, index=True),
+    Column("requester", String(40), nullable=False),
+    Column("pickup_location", String(32), nullable=False),
+    Column("patron_ref", String(64), nullable=False),
+    Column("patron_category", String(32), nullable=False),
+    Column("patron_consortium", String(16), nullable=False),
+    Column("record_id", BigInteger, nullable=False),
+    Column("title", String(500), nullable=False),
+    Column("isbn", String(20), nullable=True),
+    Column("needed_by", Date, nullable=True),
+    # The catalogue's guess at this library's copies; the copy lent is re-checked here.
+    Column("lender_items", JSON, nullable=False),
+    Column("requested_at", UtcDateTime(), nullable=False),
+    Column("item_id", String(64), nullable=True, index=True),
+    Column("barcode", String(64), nullable=True),
+    Column("shipped_on", Date, nullable=True),
+    Column("due_date", Date, nullable=True),
+    Column("loan_terms", JSON, nullable=True),
+    Column("refusal_rule", String(16), nullable=True),
+    Column("refusal_reason", String(500), nullable=True),
+    Column("received_on", Date, nullable=True),
+    # HKALL-11: the day the patron took the copy home starts a recall's minimum use period.
+    Column("checked_out_on", Date, nullable=True),
+    Column("created_at", UtcDateTime(), nullable=False),
+    Column("updated_at", UtcDateTime(), nullable=False),
+)

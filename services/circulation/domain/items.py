@@ -18,9 +18,10 @@ from libs.common.policy import ItemFacts, Refusal
 from libs.common.policy.vocabulary import Section
 from services.circulation.domain.base import DomainModel, new_id
 
-CIRCULATION_STATUSES: tuple[ItemStatus, ...] = ("ON_LOAN", "ON_HOLD_SHELF")
-"""Statuses that loans and reservations set and clear; staff cannot set or clear them by
-hand, or the item would contradict its loan (lent twice, or never lendable again)."""
+CIRCULATION_STATUSES: tuple[ItemStatus, ...] = ("ON_LOAN", "ON_HOLD_SHELF", "ON_ILL_LOAN")
+"""Statuses that loans, reservations and inter-library loans (shipping, check-in) set and
+clear; staff cannot set or clear them by hand, or the item would contradict its loan (lent
+twice, or never lendable again)."""
 
 LENDABLE: tuple[ItemStatus, ...] = ("AVAILABLE", "ON_HOLD_SHELF")
 """Statuses an item is lent from: on the shelf, or on the pickup shelf for the patron it is

@@ -32,7 +32,7 @@ class Broker:
 def broker_context(fed: Federation, clock: Clock, catalogue: CatalogueClient) -> Broker:
     hours = {}
     for name, consortium in fed.consortia.items():
-        terms = load_policy(consortium.policy).ill
-        if terms is not None:
-            hours[name] = terms.lender_answer_hours
+        answer_hours = load_policy(consortium.policy).ill.lender_answer_hours
+        if answer_hours is not None:
+            hours[name] = answer_hours
     return Broker(fed=fed, clock=clock, catalogue=catalogue, answer_hours=hours)

@@ -18,7 +18,7 @@ from services.requests.adapters.tables import dead_letters
 
 pytestmark = pytest.mark.pg
 
-ANSWER_HOURS = load_policy("hkall").ill.lender_answer_hours  # type: ignore[union-attr]
+ANSWER_HOURS = load_policy("hkall").ill.lender_answer_hours
 
 
 async def requested(world, *holders: str, requester: str = "eduhk"):

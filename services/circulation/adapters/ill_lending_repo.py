@@ -1,0 +1,98 @@
+"""The lender's side of ILL transactions: reads, the row a request creates, and each step as
+a guarded update (it is taken only while the row is in a state the step may leave)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import insert, or_, select, update
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from libs.common.contracts.ill import IllRequest
+from libs.common.pagination import Page, cut, keyset
+from libs.common.state_updates import guarded_step
+from services.circulation.adapters.tables import ill_lending, items
+from services.circulation.domain.ill_supplier import LENDING, LendingState
+
+t = ill_lending
+
+
+async def create(conn: AsyncConnection, request: IllRequest, now: Any) -> dict[str, Any]:
+    """The row of a request just received. Of the patron only the pseudonym, the category
+    and the consortium are kept (privacy: nothing else is ever sent to a lender)."""
+    await conn.execute(
+        insert(t).values(
+            transaction_id=request.transaction_id,
+            state=LendingState.REQUEST_RECEIVED.value,
+            requester=request.requester,
+            pickup_location=request.pickup_location,
+            patron_ref=request.patron.ref,
+            patron_category=request.patron.category,
+            patron_consortium=request.patron.consortium,
+            record_id=request.record.record_id,
+            title=request.record.title,
+            isbn=request.record.isbn,
+            needed_by=request.needed_by,
+            lender_items=list(request.lender_items),
+            requested_at=request.requested_at,
+            created_at=now,
+            updated_at=now,
+        )
+    )
+    found = await get(conn, request.transaction_id)
+    assert found is not None
+    return found
+
+
+async def get(
+    conn: AsyncConnection, transaction_id: str, *, for_update: bool = False
+) -> dict[str, Any] | None:
+    query = select(t).where(t.c.transaction_id == transaction_id)
+    if for_update and conn.dialect.name == "postgresql":
+        query = query.with_for_update()
+    row = (await conn.execute(query)).mappings().first()
+    return dict(row) if row else None
+
+
+async def page(
+    conn: AsyncConnection, *, state: str | None, after: int | None, limit: int
+) -> Page[dict]:
+    """Newest first, optionally only those in ``state``."""
+    query = select(t)
+    if state is not None:
+        query = query.where(t.c.state == state)
+    rows = (await conn.execute(keyset(query, t.c.id, after, limit, newest_first=True))).mappings()
+    return cut([dict(r) for r in rows], limit, lambda r: r["id"])
+
+
+async def step(
+    conn: AsyncConnection, transaction_id: str, name: str, now: Any, **values: Any
+) -> bool:
+    """Take the step ``name`` with ``values``; False if the row was no longer in one of the
+    step's source states (someone else took a step first: nothing is written)."""
+    result = await conn.execute(
+        guarded_step(t, t.c.state, LENDING, name)
+        .where(t.c.transaction_id == transaction_id)
+        .values(updated_at=now, **values)
+    )
+    return result.rowcount == 1
+
+
+async def remember(conn: AsyncConnection, transaction_id: str, now: Any, **values: Any) -> None:
+    """Keep facts that change no state (the day the requester received or lent the copy)."""
+    await conn.execute(
+        update(t).where(t.c.transaction_id == transaction_id).values(updated_at=now, **values)
+    )
+
+
+async def candidate_rows(conn: AsyncConnection, item_ids: list[str], isbn: str | None) -> list[Any]:
+    """This library's own copies of a record: the ones the catalogue named, then any other
+    with the record's ISBN, read from this library's database (the authority on status)."""
+    conditions = [items.c.id.in_(item_ids)] if item_ids else []
+    if isbn:
+        conditions.append(items.c.isbn == isbn)
+    if not conditions:
+        return []
+    rows = list((await conn.execute(select(items).where(or_(*conditions)))).all())
+    named = {item_id: n for n, item_id in enumerate(item_ids)}
+    return sorted(rows, key=lambda r: (named.get(r.id, len(named)), r.id))

@@ -1,0 +1,207 @@
+"""Staff routes of the lending library's side of inter-library loans: the requests it was
+asked to supply, with their history, and the answers and steps staff take on them (accept,
+decline, ship with the loan terms, check in). Thin: authorise, one unit of work, answer.
+
+A repeated POST changes nothing: a step already taken is answered with the lending as it
+stands; one the state no longer allows is a 409 problem."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Query, Request
+from pydantic import BaseModel, ConfigDict, Field
+
+from libs.common.auth import CurrentPrincipal
+from libs.common.contracts.ill import LoanTerms
+from libs.common.db import unit_of_work
+from libs.common.policy.vocabulary import RULE_ID_PATTERN
+from services.circulation.adapters import ill_lending_repo
+from services.circulation.api.common import library_staff, read_only, staff
+from services.circulation.domain.ill_supplier import LendingState
+from services.circulation.handlers import ill_lending as handlers
+from services.circulation.handlers.context import NotFound
+from services.circulation.handlers.ill_messages import history
+
+router = APIRouter(
+    prefix="/api/v1/ill/lending", tags=["ill lending"], dependencies=[Depends(library_staff)]
+)
+
+
+class HistoryEntry(BaseModel):
+    at: datetime
+    from_state: str | None
+    to_state: str | None
+    event: str
+    actor: str
+    message_id: str | None
+    refused: str | None
+
+
+class LendingView(BaseModel):
+    """A request this library was asked to supply. The patron is known here only by the
+    pseudonym the home library gave this lender, the category and the consortium."""
+
+    transaction_id: str
+    state: LendingState
+    requester: str
+    pickup_location: str
+    patron_ref: str
+    patron_category: str
+    patron_consortium: str
+    record_id: int
+    title: str
+    isbn: str | None
+    needed_by: date | None
+    lender_items: list[str]
+    requested_at: datetime
+    item_id: str | None
+    barcode: str | None
+    shipped_on: date | None
+    due_date: date | None
+    loan_terms: LoanTerms | None
+    refusal_rule: str | None
+    refusal_reason: str | None
+    received_on: date | None
+    checked_out_on: date | None
+    updated_at: datetime
+    history: list[HistoryEntry] | None = None
+
+
+class LendingPage(BaseModel):
+    lendings: list[LendingView]
+    next_cursor: int | None
+
+
+class WillSupply(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    barcode: str | None = Field(
+        default=None, min_length=1, max_length=64, description="the copy to hold (default: any)"
+    )
+
+
+class Unfilled(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    reason: str = Field(min_length=1, max_length=500)
+    rule: Annotated[str, Field(pattern=RULE_ID_PATTERN, max_length=16)] | None = None
+
+
+class Ship(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    barcode: str = Field(min_length=1, max_length=64)
+
+
+def _view(row: dict[str, Any], entries: list[dict] | None = None) -> dict[str, Any]:
+    fields = {k: row[k] for k in LendingView.model_fields if k in row}
+    if entries is not None:
+        fields["history"] = [{k: e[k] for k in HistoryEntry.model_fields} for e in entries]
+    return LendingView.model_validate(fields).model_dump(mode="json")
+
+
+def _actor(principal) -> str:
+    return f"staff:{principal.subject}"
+
+
+@router.get("", response_model=LendingPage, summary="The requests this library was asked to lend")
+async def list_lendings(
+    request: Request,
+    principal: CurrentPrincipal,
+    state: LendingState | None = None,
+    cursor: int | None = Query(default=None, ge=1),
+    limit: int = Query(default=50, ge=1, le=200),
+):
+    staff(request, principal)
+
+    async def work(conn):
+        page = await ill_lending_repo.page(
+            conn, state=state.value if state else None, after=cursor, limit=limit
+        )
+        return {"lendings": [_view(r) for r in page.items], "next_cursor": page.next_cursor}
+
+    return await read_only(request, work)
+
+
+@router.get("/{transaction_id}", response_model=LendingView, summary="One lending, with history")
+async def get_lending(transaction_id: str, request: Request, principal: CurrentPrincipal):
+    staff(request, principal)
+
+    async def work(conn):
+        row = await ill_lending_repo.get(conn, transaction_id)
+        if row is None:
+            raise NotFound(f"no lending of ILL transaction {transaction_id}")
+        return _view(row, await history(conn, transaction_id, handlers.ROLE))
+
+    return await read_only(request, work)
+
+
+async def _act(request: Request, transaction_id: str, work) -> dict[str, Any]:
+    async with unit_of_work(request.app.state.runtime.engine) as conn:
+        row = await work(conn)
+        return _view(row, await history(conn, transaction_id, handlers.ROLE))
+
+
+@router.post(
+    "/{transaction_id}/will-supply",
+    response_model=LendingView,
+    summary="Accept: hold a copy AVAILABLE here (HKALL-02) and answer WillSupply",
+)
+async def will_supply(
+    transaction_id: str, body: WillSupply, request: Request, principal: CurrentPrincipal
+):
+    lib = staff(request, principal)
+    return await _act(
+        request,
+        transaction_id,
+        lambda conn: handlers.will_supply(
+            conn, lib, transaction_id, barcode=body.barcode, actor=_actor(principal)
+        ),
+    )
+
+
+@router.post(
+    "/{transaction_id}/unfilled",
+    response_model=LendingView,
+    summary="Decline with the reason (and the rule, if one refuses)",
+)
+async def unfilled(
+    transaction_id: str, body: Unfilled, request: Request, principal: CurrentPrincipal
+):
+    lib = staff(request, principal)
+    return await _act(
+        request,
+        transaction_id,
+        lambda conn: handlers.unfilled(
+            conn, lib, transaction_id, reason=body.reason, rule=body.rule, actor=_actor(principal)
+        ),
+    )
+
+
+@router.post(
+    "/{transaction_id}/ship",
+    response_model=LendingView,
+    summary="Ship the copy: ON_ILL_LOAN, Loaned with the loan terms (HKALL-08, MALA-04)",
+)
+async def ship(transaction_id: str, body: Ship, request: Request, principal: CurrentPrincipal):
+    lib = staff(request, principal)
+    return await _act(
+        request,
+        transaction_id,
+        lambda conn: handlers.ship(
+            conn, lib, transaction_id, barcode=body.barcode, actor=_actor(principal)
+        ),
+    )
+
+
+@router.post(
+    "/{transaction_id}/check-in",
+    response_model=LendingView,
+    summary="The copy is back: AVAILABLE again, LoanCompleted",
+)
+async def check_in(transaction_id: str, request: Request, principal: CurrentPrincipal):
+    lib = staff(request, principal)
+    return await _act(
+        request,
+        transaction_id,
+        lambda conn: handlers.check_in(conn, lib, transaction_id, actor=_actor(principal)),
+    )
