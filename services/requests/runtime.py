@@ -8,10 +8,13 @@ from libs.common.federation import Federation
 from libs.common.messaging.consumer import Consumer
 from libs.common.messaging.delivery import Bus
 from libs.common.messaging.outbox import OutboxRelay
-from libs.common.messaging.topology import federation_queues
+from libs.common.messaging.topology import federation_consumers
 from libs.common.service import ServiceRuntime
 from services.requests.adapters.dead_letters import DeadLetterCollector
 from services.requests.adapters.tables import inbox, outbox
+
+#: the messages the broker's queue takes, by contract class (the ILL flows add theirs)
+HANDLERS: dict = {}
 
 
 def build_runtime(fed: Federation, database_url: str, bus: Bus, clock: Clock) -> ServiceRuntime:
@@ -33,13 +36,13 @@ def build_runtime(fed: Federation, database_url: str, bus: Bus, clock: Clock) ->
             inbox,
             bus,
             clock,
-            {},
+            HANDLERS,
             allowed_senders=libraries.__contains__,
         )
     )
     # A component, not a Consumer: it parks whatever reaches a dead-letter queue, with no
     # contract to check; readiness asks it which queues it reads (``consuming``).
     rt.components.append(
-        DeadLetterCollector(engine, bus, clock, [q.dlq for q in federation_queues(fed)])
+        DeadLetterCollector(engine, bus, clock, [q.dlq for q in federation_consumers(fed)])
     )
     return rt
