@@ -26,6 +26,7 @@ import uvicorn
 
 from deploy.forking import UNITS_ENV, serve_forked
 from deploy.prepare import MIGRATED, Steps, check_servers, prepare
+from deploy.queues import federation_queues
 from deploy.units import Unit, build_unit, units
 from libs.common.auth import client_secret
 from libs.common.clock import clock_from_environment
@@ -33,7 +34,7 @@ from libs.common.federation import Federation, load_federation
 from libs.common.logs import configure_logging
 from libs.common.messaging import broker_password, connect_bus
 from libs.common.messaging.memory import MemoryBroker
-from libs.common.messaging.topology import federation_queues, principals
+from libs.common.messaging.topology import principals
 from libs.common.migrate import is_current, upgrade
 from libs.common.settings import CommonSettings
 

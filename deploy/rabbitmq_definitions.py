@@ -15,10 +15,11 @@ import argparse
 import json
 from pathlib import Path
 
+from deploy.queues import federation_queues
 from libs.common.federation import load_federation
 from libs.common.messaging import broker_password
 from libs.common.messaging.definitions import definitions
-from libs.common.messaging.topology import broker_user, federation_queues, principals
+from libs.common.messaging.topology import broker_user, principals
 from libs.common.settings import CommonSettings
 
 DEFAULT_OUT = Path(__file__).resolve().parent / "rabbitmq" / "definitions.json"

@@ -33,10 +33,11 @@ async def pg_database():
 def federation_vhost(prefix: str):
     """A RabbitMQ virtual host of its own with the federation's users and topology; removed
     afterwards. Fails (never skips) when RabbitMQ cannot be reached or administered."""
+    from deploy.queues import federation_queues
     from libs.common.federation import default_federation
     from libs.common.messaging import broker_password
     from libs.common.messaging.broker_admin import delete_vhost, setup_broker
-    from libs.common.messaging.topology import federation_queues, principals
+    from libs.common.messaging.topology import principals
     from libs.common.settings import DEV_SECRET
 
     fed = default_federation()

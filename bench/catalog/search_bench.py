@@ -30,11 +30,11 @@ import asyncpg
 import httpx
 from sqlalchemy import func, select, text
 
+from deploy.queues import federation_queues
 from libs.common.clock import SystemClock
 from libs.common.db import drop_database, ensure_database, make_engine, pg_url
 from libs.common.federation import default_federation
 from libs.common.messaging.memory import MemoryBroker
-from libs.common.messaging.topology import federation_queues
 from libs.common.settings import DEV_SECRET
 from services.catalog.adapters.bulk_copy import copy_load
 from services.catalog.adapters.search import search

@@ -39,6 +39,8 @@ class Problem(Exception):
         self.status, self.type, self.title, self.detail = status, type_, title, detail
         self.rules = rules or []
         self.extra = extra
+        #: response headers that go with it (``Retry-After`` for a throttled request)
+        self.headers: dict[str, str] = {}
 
     def body(self, instance: str | None = None) -> dict[str, Any]:
         doc: dict[str, Any] = {
@@ -140,8 +142,8 @@ def install_problem_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(Problem)
     async def _problem(request: Request, exc: Problem):
-        headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else None
-        return problem_response(exc, request.url.path, headers)
+        headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else {}
+        return problem_response(exc, request.url.path, {**headers, **exc.headers} or None)
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException):

@@ -25,6 +25,7 @@ from libs.common.auth import CurrentPrincipal
 from libs.common.clock import Clock
 from libs.common.db import unit_of_work
 from libs.common.errors import Problem
+from libs.common.outcome import Outcome, answer
 
 Work = Callable[[AsyncConnection], Awaitable[Any]]
 
@@ -105,31 +106,23 @@ class Once:
         async with self.engine.connect() as conn:
             return _answer(await self._lookup(conn))
 
-    async def run(
-        self,
-        work: Work,
-        status: int = 200,
-        *,
-        kept: Callable[[Exception], bool] | None = None,
-    ) -> JSONResponse:
+    async def run(self, work: Work, status: int = 200) -> JSONResponse:
         """``work`` in one unit of work with its answer stored under the key, or the answer
         already stored by a request with the same key that finished first.
 
-        An error for which ``kept`` is true is raised after the work's writes are committed
-        (a refusal whose notice must go out); its answer is not stored, so a retry is
-        decided again."""
-        kept_error: Exception | None = None
+        ``work`` may return an :class:`~libs.common.outcome.Outcome`: a refused one is
+        committed with what the work wrote (a refusal whose notice must go out) and then
+        answered with its refusal; that answer is not stored, so a retry is decided again."""
+        refused: Outcome[Any] | None = None
         try:
             async with unit_of_work(self.engine) as conn:
                 stored = await self._lookup(conn)
                 if stored is None:
-                    try:
-                        body = jsonable_encoder(await work(conn))
-                    except Exception as exc:
-                        if kept is None or not kept(exc):
-                            raise
-                        kept_error = exc
+                    result = await work(conn)
+                    if isinstance(result, Outcome) and result.refused:
+                        refused = result
                     else:
+                        body = jsonable_encoder(answer(result))
                         await remember(
                             conn,
                             self.table,
@@ -149,8 +142,8 @@ class Once:
                 stored = await self._lookup(conn)
             if stored is None:
                 raise
-        if kept_error is not None:
-            raise kept_error
+        if refused is not None:
+            refused.answer()
         if stored is not None:
             status, body = stored
         return JSONResponse(body, status_code=status)
@@ -184,11 +177,9 @@ class IdempotentPost:
             hashed = request_hash("POST", self.path, jsonable_encoder(payload))
         return Once(self.engine, self.clock, self.table, self.principal, self.key, hashed)
 
-    async def run(
-        self, payload: Any, work: Work, status: int = 201, **options: Any
-    ) -> JSONResponse:
+    async def run(self, payload: Any, work: Work, status: int = 201) -> JSONResponse:
         """:meth:`Once.run` for a JSON ``payload``."""
-        return await self.once(payload).run(work, status, **options)
+        return await self.once(payload).run(work, status)
 
 
 IdempotencyKeyHeader = Annotated[

@@ -6,11 +6,15 @@ from libs.common.clock import Clock
 from libs.common.contracts import ItemChanged
 from libs.common.db import make_engine
 from libs.common.federation import Federation
-from libs.common.messaging.consumer import Consumer
+from libs.common.messaging.consumer import Consumer, Handlers
 from libs.common.messaging.delivery import Bus
+from libs.common.messaging.topology import CATALOG_QUEUE
 from libs.common.service import ServiceRuntime
 from services.catalog.adapters.consumer import on_item_changed
 from services.catalog.adapters.tables import inbox
+
+#: what the catalogue's queue takes, by contract class (its bindings come from here)
+HANDLERS: Handlers = {ItemChanged: on_item_changed}
 
 
 def build_runtime(fed: Federation, database_url: str, bus: Bus, clock: Clock) -> ServiceRuntime:
@@ -20,12 +24,12 @@ def build_runtime(fed: Federation, database_url: str, bus: Bus, clock: Clock) ->
     rt.consumers.append(
         Consumer(
             "catalog",
-            "catalog.items",
+            CATALOG_QUEUE,
             engine,
             inbox,
             bus,
             clock,
-            {ItemChanged: on_item_changed},
+            HANDLERS,
             allowed_senders=libraries.__contains__,
         )
     )

@@ -9,8 +9,9 @@ from libs.common.clock import Clock
 from libs.common.contracts import NoticeRequested
 from libs.common.db import make_engine
 from libs.common.federation import Federation
-from libs.common.messaging.consumer import Consumer
+from libs.common.messaging.consumer import Consumer, Handlers
 from libs.common.messaging.delivery import Bus
+from libs.common.messaging.topology import NOTIFIER_QUEUE
 from libs.common.service import ServiceRuntime
 from services.notifier.adapters.consumer import on_notice_requested
 from services.notifier.adapters.delivery import DeliveryLoop, DeliveryWorker
@@ -18,6 +19,9 @@ from services.notifier.adapters.mailbox import Mailbox
 from services.notifier.adapters.smtp import SmtpSettings
 from services.notifier.adapters.tables import inbox
 from services.notifier.settings import NotifierSettings
+
+#: what the notifier's queue takes, by contract class (its bindings come from here)
+HANDLERS: Handlers = {NoticeRequested: on_notice_requested}
 
 
 class _Background:
@@ -75,12 +79,12 @@ def build_runtime(
     rt.consumers.append(
         Consumer(
             "notifier",
-            "notifier.notices",
+            NOTIFIER_QUEUE,
             engine,
             inbox,
             bus,
             clock,
-            {NoticeRequested: on_notice_requested},
+            HANDLERS,
             allowed_senders=libraries.__contains__,
             context=clock,
             after_commit=loop.wake,

@@ -11,7 +11,7 @@ from libs.common.federation import Federation
 from libs.common.messaging.consumer import Consumer
 from libs.common.messaging.delivery import Bus
 from libs.common.messaging.outbox import OutboxRelay
-from libs.common.messaging.topology import federation_queues
+from libs.common.messaging.topology import federation_consumers
 from libs.common.service import PeriodicJob, ServiceRuntime
 from services.requests.adapters.dead_letters import DeadLetterCollector
 from services.requests.adapters.tables import inbox, outbox
@@ -60,7 +60,7 @@ def build_runtime(
     # A component, not a Consumer: it parks whatever reaches a dead-letter queue, with no
     # contract to check; readiness asks it which queues it reads (``consuming``).
     rt.components.append(
-        DeadLetterCollector(engine, bus, clock, [q.dlq for q in federation_queues(fed)])
+        DeadLetterCollector(engine, bus, clock, [q.dlq for q in federation_consumers(fed)])
     )
     rt.jobs.extend(_jobs(rt, ctx))
     return rt

@@ -9,13 +9,13 @@ from datetime import date
 
 from sqlalchemy import update
 
+from deploy.queues import federation_queues
 from libs.common.clock import ManualClock
 from libs.common.contracts import NoticeRequested
 from libs.common.db import make_engine, sqlite_url, unit_of_work
 from libs.common.federation import default_federation
 from libs.common.messaging.memory import MemoryBroker
 from libs.common.messaging.outbox import OutboxRelay, send
-from libs.common.messaging.topology import federation_queues
 from libs.common.migrate import upgrade
 from services.circulation.adapters.tables import outbox
 from services.notifier.runtime import build_runtime

@@ -12,12 +12,12 @@ from datetime import UTC, date, datetime, timedelta
 
 import httpx
 
+from deploy.queues import federation_queues
 from libs.common.auth import client_secret
 from libs.common.clock import ManualClock
 from libs.common.db import sqlite_url
 from libs.common.federation import default_federation
 from libs.common.messaging.memory import MemoryBroker
-from libs.common.messaging.topology import federation_queues
 from libs.common.migrate import upgrade
 from libs.common.policy import load_policy
 from libs.common.settings import DEV_SECRET

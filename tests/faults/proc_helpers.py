@@ -27,13 +27,14 @@ import aio_pika
 import httpx
 from sqlalchemy import text
 
+from deploy.queues import federation_queues
 from libs.common.auth import client_secret
 from libs.common.db import drop_database, make_engine, pg_url
 from libs.common.federation import load_federation
 from libs.common.messaging import broker_password
 from libs.common.messaging.broker_admin import delete_vhost, setup_broker
 from libs.common.messaging.outbox import DIE_AFTER_CONFIRM
-from libs.common.messaging.topology import EVENTS, federation_queues
+from libs.common.messaging.topology import EVENTS
 from libs.common.migrate import upgrade
 from libs.common.settings import DEV_SECRET
 

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import json
 
+from deploy.queues import federation_queues
 from deploy.rabbitmq_definitions import DEFAULT_OUT, render
 from libs.common.federation import default_federation
 from libs.common.messaging.definitions import password_hash
-from libs.common.messaging.topology import federation_queues, topology
+from libs.common.messaging.topology import topology
 
 
 def test_the_committed_definitions_file_is_the_one_the_topology_generates():

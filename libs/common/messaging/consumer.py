@@ -33,6 +33,7 @@ from libs.common.messaging.retry import (
     vouched_user,
 )
 from libs.common.messaging.topology import DEFAULT_DELIVERY_LIMIT, principal_of
+from libs.common.outcome import Outcome
 
 REPLAYER = "requests"
 REPLAY_HEADER = "x-illfed-original-user"
@@ -40,7 +41,9 @@ log = structlog.get_logger("illfed.consumer")
 
 #: ``(conn, context, envelope, payload)``: the consumer's service context (a circulation
 #: handler gets its library: policy, clock, hasher), the envelope and the validated payload.
-Handler = Callable[[AsyncConnection, Any, Envelope, Any], Awaitable[None]]
+#: It may return an :class:`~libs.common.outcome.Outcome`: a refused one is committed like
+#: any other (its answer is the message the handler wrote, an ILL Unfilled) and logged.
+Handler = Callable[[AsyncConnection, Any, Envelope, Any], Awaitable[Outcome[Any] | None]]
 Handlers = Mapping[type[BaseModel], Handler]
 
 
@@ -147,7 +150,14 @@ class Consumer:
         try:
             async with unit_of_work(self.engine) as conn:
                 if await claim(conn, self.inbox, self.name, env.message_id, self.clock):
-                    await handler(conn, self.context, env, payload)
+                    outcome = await handler(conn, self.context, env, payload)
+                    if isinstance(outcome, Outcome) and outcome.refused:
+                        log.info(
+                            "message refused",
+                            message_id=env.message_id,
+                            type=env.type,
+                            rules=[] if outcome.decision is None else outcome.decision.rules,
+                        )
                 else:
                     log.info("duplicate message ignored", message_id=env.message_id)
         except RejectMessage as exc:

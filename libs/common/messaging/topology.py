@@ -9,6 +9,8 @@ The command exchange is a topic exchange too (its bindings are exact names, so i
 direct one would): RabbitMQ checks topic permissions on routing keys only for topic exchanges,
 and that is what keeps a library from addressing another library's queue.
 
+A queue's bindings come from its consumer's handler map (:meth:`ConsumerQueue.spec`): each
+event contract it handles binds it to that event's type; commands reach it by its address.
 :func:`topology` lists every exchange, queue and binding, and :func:`permissions` what each
 principal may read and write; the deployer declares the former over AMQP
 (``declare_topology``) and both go into the broker definitions file
@@ -18,9 +20,13 @@ principal may read and write; the deployer declares the former over AMQP
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from pydantic import BaseModel
+
+from libs.common.contracts.registry import kind_of, type_of
 from libs.common.federation import Federation
 
 EVENTS = "illfed.events"
@@ -79,16 +85,77 @@ def principal_of(user_id: str | None) -> str | None:
     return user_id[len(USER_PREFIX) :]
 
 
-def federation_queues(fed: Federation) -> list[QueueSpec]:
+CATALOG_QUEUE = "catalog.items"
+REQUESTS_QUEUE = "requests.inbox"
+NOTIFIER_QUEUE = "notifier.notices"
+
+
+def circulation_queue(library: str) -> str:
+    return f"{circulation_address(library)}.inbox"
+
+
+@dataclass(frozen=True)
+class ConsumerQueue:
+    """Where one consumer reads: the queue, the principal allowed to read it, and the address
+    commands to it are sent to (``None``: it takes events only). What it is bound to comes
+    from its consumer's handler map (:meth:`spec`)."""
+
+    name: str
+    owner: str
+    address: str | None = None
+
+    @property
+    def dlq(self) -> str:
+        return dlq_name(self.name)
+
+    def spec(self, consumes: Iterable[type[BaseModel]]) -> QueueSpec:
+        """The queue bound for the contracts its handler map takes: each event on the events
+        exchange by its type; commands on the commands exchange by the queue's address.
+
+        An addressed queue is bound to its address even before it handles any command: a
+        command sent there with no handler yet is dead-lettered with the reason, not lost."""
+        bindings: list[tuple[str, str]] = []
+        if self.address is not None:
+            bindings.append((COMMANDS, self.address))
+        for model in consumes:
+            if kind_of(model) == "event":
+                if (EVENTS, type_of(model)) not in bindings:
+                    bindings.append((EVENTS, type_of(model)))
+            elif self.address is None:
+                raise ValueError(
+                    f"{self.name} handles the command {type_of(model)} but has no address "
+                    "to send it to"
+                )
+        return QueueSpec(self.name, self.owner, tuple(bindings))
+
+
+def federation_consumers(fed: Federation) -> list[ConsumerQueue]:
+    """Every consumer's queue: the shared services' and each library's circulation."""
     queues = [
-        QueueSpec("catalog.items", "catalog", ((EVENTS, "item.changed"),)),
-        QueueSpec("requests.inbox", "requests", ((DIRECT, "requests"),)),
-        QueueSpec("notifier.notices", "notifier", ((DIRECT, "notifier"),)),
+        ConsumerQueue(CATALOG_QUEUE, "catalog"),
+        ConsumerQueue(REQUESTS_QUEUE, "requests", "requests"),
+        ConsumerQueue(NOTIFIER_QUEUE, "notifier", "notifier"),
     ]
     for lib in fed.libraries:
         address = circulation_address(lib.code)
-        queues.append(QueueSpec(f"{address}.inbox", lib.code, ((DIRECT, address),)))
+        queues.append(ConsumerQueue(circulation_queue(lib.code), lib.code, address))
     return queues
+
+
+def federation_queues(
+    fed: Federation, consumes: Mapping[str, Iterable[type[BaseModel]]]
+) -> list[QueueSpec]:
+    """Every queue with its bindings: ``consumes`` gives, by queue name, the contract classes
+    its consumer's handler map takes (the services' own maps; see ``deploy.queues``)."""
+    queues = federation_consumers(fed)
+    missing = [q.name for q in queues if q.name not in consumes]
+    unknown = set(consumes) - {q.name for q in queues}
+    if missing or unknown:
+        raise ValueError(
+            f"handler maps for the federation's queues: none for {missing}, "
+            f"no such queue {sorted(unknown)}"
+        )
+    return [q.spec(consumes[q.name]) for q in queues]
 
 
 def principals(fed: Federation) -> list[str]:

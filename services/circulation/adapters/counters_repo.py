@@ -3,10 +3,9 @@ transactions, HKPL-06; the order of ledger entries)."""
 
 from __future__ import annotations
 
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from libs.common.db import upsert
 from services.circulation.adapters.tables import counters
 
 
@@ -16,9 +15,8 @@ async def next_number(conn: AsyncConnection, name: str, count: int = 1) -> int:
     from it: two transactions using a new counter at once queue on its row instead of both
     inserting it (the loser would fail), and the row lock keeps them from drawing the same
     number."""
-    upsert = pg_insert if conn.dialect.name == "postgresql" else sqlite_insert
     stmt = (
-        upsert(counters)
+        upsert(conn, counters)
         .values(name=name, value=count)
         .on_conflict_do_update(
             index_elements=[counters.c.name], set_={"value": counters.c.value + count}

@@ -64,12 +64,6 @@ PostOnce = Annotated[idempotency.IdempotentPost, Depends(idempotency.idempotent_
 """A creating POST's ``Idempotency-Key`` boundary, in the library's own key table."""
 
 
-def _kept(exc: Exception) -> bool:
-    # Kept, not rolled back (the refusal's notice); the key is not used up, so a retry is
-    # decided again, and the notice's stable id keeps it to one e-mail.
-    return isinstance(exc, Refused) and exc.commit
-
-
 async def idempotent(
     post: idempotency.IdempotentPost,
     payload: Any,
@@ -77,8 +71,10 @@ async def idempotent(
     status: int = 201,
 ) -> JSONResponse:
     """Run ``work`` in one unit of work; a retry with the same ``Idempotency-Key`` gets the
-    first answer again instead of doing it twice."""
-    return await post.run(payload, work, status, kept=_kept)
+    first answer again instead of doing it twice. A refused outcome is committed (the
+    refusal's notice) and answered; the key is not used up, so a retry is decided again, and
+    the notice's stable id keeps it to one e-mail."""
+    return await post.run(payload, work, status)
 
 
 async def read_only(request: Request, work: Callable[[AsyncConnection], Awaitable[Any]]) -> Any:

@@ -71,7 +71,7 @@ def plan_view(plan) -> dict:
     }
 
 
-def renewal_view(outcome: handlers.RenewalOutcome) -> dict:
+def renewal_view(outcome: handlers.Renewed) -> dict:
     t = outcome.transaction
     return {
         "transaction_ref": t.reference,
@@ -103,7 +103,8 @@ def transaction_view(transaction, rows) -> dict:
 
 async def renew_for(lib: Library, patron_id: str, body, post: PostOnce):
     async def work(conn):
-        return renewal_view(await handlers.renew(conn, lib, patron_id, body.loan_ids))
+        outcome = await handlers.renew(conn, lib, patron_id, body.loan_ids)
+        return outcome.map(renewal_view)
 
     return await idempotent(post, body.model_dump(), work)
 

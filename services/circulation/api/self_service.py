@@ -9,7 +9,6 @@ from fastapi.responses import JSONResponse, Response
 
 from libs.common.auth import CurrentPrincipal
 from libs.common.db import unit_of_work
-from libs.common.errors import problem_response, refusal_problem
 from services.circulation.api.common import (
     PostOnce,
     idempotent,
@@ -62,19 +61,12 @@ async def sign_in(body: SignIn, request: Request):
         outcome = await patrons_handlers.sign_in(
             conn, lib, body.identifier, body.secret, client=client
         )
-    patron_id, decision = outcome.patron_id, outcome.decision
-    if patron_id is None:
-        problem = refusal_problem(decision, 429 if outcome.retry_after else 401)
-        problem.type = "sign-in-throttled" if outcome.retry_after else "sign-in-refused"
-        if outcome.retry_after:
-            return problem_response(
-                problem, request.url.path, headers={"Retry-After": str(outcome.retry_after)}
-            )
-        raise problem
+    signed_in = outcome.answer()
+    patron_id = signed_in.patron_id
     tokens = request.app.state.tokens
     async with unit_of_work(request.app.state.runtime.engine) as conn:
         session = await sessions.start(
-            conn, lib, patron_id, card_number=outcome.card_number, ttl=tokens.ttl
+            conn, lib, patron_id, card_number=signed_in.card_number, ttl=tokens.ttl
         )
     token = tokens.issue(patron_id, "patron", lib.code, session=session)
     ttl = int(tokens.ttl.total_seconds())

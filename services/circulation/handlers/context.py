@@ -33,19 +33,19 @@ class Library:
 
 
 class Refused(Exception):
-    """A rule refused: answered with the decision's rule IDs and every refusal's reason.
+    """A rule refused and nothing is to be kept: the unit of work rolls back and the refusal
+    is answered with the decision's rule IDs and every refusal's reason. A refusal whose
+    writes must stay (the patron's notice of it) is returned as a refused
+    :class:`~libs.common.outcome.Outcome` instead.
 
     ``status`` is 409 when the account's or item's state refuses (quota, suspension, renewal
     limits) and 422 when what was sent can never be accepted (no guarantor, a smart ID field
     that may not be read).
-
-    ``commit``: what the operation wrote before refusing (the patron's notice of the
-    refusal) is committed before the refusal is answered, instead of rolled back.
     """
 
-    def __init__(self, decision: Decision, status: int = 409, *, commit: bool = False) -> None:
+    def __init__(self, decision: Decision, status: int = 409) -> None:
         super().__init__("; ".join(decision.messages))
-        self.decision, self.status, self.commit = decision, status, commit
+        self.decision, self.status = decision, status
 
 
 class NotFound(Exception):

@@ -9,6 +9,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from libs.common.outcome import Outcome
 from libs.common.policy import Decision, RenewalPlan, surcharge_refusal
 from services.circulation.adapters import (
     counters_repo,
@@ -264,7 +265,7 @@ async def preview_renewals(
 
 
 @dataclass
-class RenewalOutcome:
+class Renewed:
     plan: RenewalPlan
     transaction: RenewalTransaction
     loans: dict[str, Loan]
@@ -273,7 +274,7 @@ class RenewalOutcome:
 
 async def renew(
     conn: AsyncConnection, lib: Library, patron_id: str, selected: Sequence[str]
-) -> RenewalOutcome:
+) -> Outcome[Renewed]:
     """Renew what may be renewed (HKPL-02: 14 days from today; HKPL-04: overdue too, the
     late days charged now; HKPL-05: a set together) under one Transaction Reference Number
     (HKPL-06), at any hour (HKPL-07). When nothing may be renewed, every refusal is told."""
@@ -294,7 +295,7 @@ async def renew(
         await _notify_refused(conn, lib, patron, plan, reference=None)
         # The patron is told by e-mail too (HKALL-13), so the notice is committed although
         # the request is answered with the refusal.
-        raise Refused(Decision.of("renewal", refusals), commit=True)
+        return Outcome.refuse(Decision.of("renewal", refusals))
     sequence = await counters_repo.next_number(conn, "renewal")
     result = domain.renew_loans(lib.policy, library=lib.code, sequence=sequence, **kwargs)
     transaction = result.transaction
@@ -322,7 +323,9 @@ async def renew(
     )
     if plan.refused:
         await _notify_refused(conn, lib, patron, plan, reference=transaction.reference)
-    return RenewalOutcome(plan=plan, transaction=transaction, loans=by_id, fines=result.fines)
+    return Outcome.done(
+        Renewed(plan=plan, transaction=transaction, loans=by_id, fines=result.fines)
+    )
 
 
 async def _notify_refused(

@@ -10,6 +10,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from libs.common.outcome import Outcome
 from libs.common.policy import Decision, Refusal
 from services.circulation.adapters import ledger_repo, loans_repo, patrons_repo
 from services.circulation.domain import cards, smart_id_use
@@ -412,38 +413,48 @@ async def _identify(conn: AsyncConnection, identifier: str) -> str | None:
 
 
 @dataclass(frozen=True)
-class SignInOutcome:
-    """Who signed in (``None``: nobody), the decision, and how long to wait when throttled."""
+class SignedIn:
+    """Who signed in, and the library card signed in with, if one was."""
 
-    patron_id: str | None
-    decision: Decision
-    retry_after: int = 0
-    card_number: str | None = None  # the library card signed in with, if one was
+    patron_id: str
+    card_number: str | None = None
 
 
-def _throttled(lib: Library, seconds: int) -> Decision:
+def _refused(decision: Decision) -> Outcome[SignedIn]:
+    # Committed like a sign-in that succeeds (a lock-out of an earlier release, once lifted,
+    # stays lifted) and answered 401; the failure is counted towards the wait (HKPL-08).
+    return Outcome.refuse(decision, 401, problem_type="sign-in-refused")
+
+
+def _throttled(lib: Library, seconds: int) -> Outcome[SignedIn]:
     refusal = Refusal(
         rule=lib.policy.credentials.rule or "HKPL-08",
         code="sign_in_throttled",
         action="sign-in",
         reason=f"too many failed sign-ins; try again in {seconds} seconds",
     )
-    return Decision.of("sign-in", [refusal])
+    return Outcome.refuse(
+        Decision.of("sign-in", [refusal]),
+        429,
+        problem_type="sign-in-throttled",
+        retry_after=seconds,
+    )
 
 
 async def sign_in(
     conn: AsyncConnection, lib: Library, identifier: str, secret: str, *, client: str
-) -> SignInOutcome:
+) -> Outcome[SignedIn]:
     """HKPL-08: card number or HKID number, with the password or the last four phone digits.
 
     Known and unknown identifiers are answered alike, after the same slow work (run off the
-    event loop), and repeated failures wait alike, per ``client`` and per identifier.
+    event loop), and repeated failures wait alike, per ``client`` and per identifier: a
+    refusal that waits is answered 429 with how long.
     """
     terms, now = lib.policy.credentials, lib.now()
     throttle = lib.throttle
     wait = throttle.wait(client=client, identifier=identifier, terms=terms, now=now)
     if wait:
-        return SignInOutcome(None, _throttled(lib, wait), wait)
+        return _throttled(lib, wait)
     # Counted as a failure before the secret is checked, and taken back once it matched:
     # guesses sent all at once are counted as surely as guesses sent one after the other.
     throttle.failed(client=client, identifier=identifier, terms=terms, now=now)
@@ -452,7 +463,7 @@ async def sign_in(
         decision = await lib.hasher.off_loop(
             signing.sign_in_unknown, identifier, secret, hasher=lib.hasher, policy=lib.policy
         )
-        return SignInOutcome(None, decision)
+        return _refused(decision)
     patron = await load_patron(conn, lib, patron_id)
     creds = await patrons_repo.get_credentials(conn, patron_id)
     try:
@@ -466,15 +477,15 @@ async def sign_in(
             at=now,
         )
     except CredentialNotFound:  # pragma: no cover - _identify found it
-        return SignInOutcome(None, Decision.of("sign-in", []))
+        return _refused(Decision.of("sign-in", []))
     if result.secret_failed:
-        return SignInOutcome(None, result.decision)
+        return _refused(result.decision)
     throttle.succeeded(client=client, identifier=identifier, terms=terms)
     if not result.decision.allowed:
-        return SignInOutcome(None, result.decision)
+        return _refused(result.decision)
     if result.credentials != creds:  # a lock-out of an earlier release is lifted
         await patrons_repo.save_credentials(conn, result.credentials)
     if patron.cancelled_on is not None:
-        return SignInOutcome(None, Decision.of("sign-in", block_refusals(patron, "sign-in")))
+        return _refused(Decision.of("sign-in", block_refusals(patron, "sign-in")))
     card = identifier.strip().upper() if result.credential == "library_card" else None
-    return SignInOutcome(patron_id, result.decision, card_number=card)
+    return Outcome.done(SignedIn(patron_id, card_number=card), result.decision)

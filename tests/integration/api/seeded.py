@@ -12,6 +12,7 @@ from pathlib import Path
 from argon2 import PasswordHasher
 from fastapi import FastAPI
 
+from deploy.queues import federation_queues
 from deploy.seed import demo_items
 from deploy.units import build_unit, units
 from libs.common.auth import require_operator
@@ -21,7 +22,6 @@ from libs.common.db import make_engine, unit_of_work
 from libs.common.federation import Federation, default_federation
 from libs.common.messaging.delivery import Delivery
 from libs.common.messaging.memory import MemoryBroker
-from libs.common.messaging.topology import federation_queues
 from libs.common.migrate import upgrade
 from libs.common.openapi import api_routes, needs
 from libs.common.service import ServiceRuntime

@@ -11,12 +11,12 @@ from pathlib import Path
 
 import httpx
 
+from deploy.queues import federation_queues
 from deploy.units import build_unit, units
 from libs.common.clock import ManualClock
 from libs.common.db import drop_database, pg_url, sqlite_url
 from libs.common.federation import default_federation
 from libs.common.messaging.memory import MemoryBroker
-from libs.common.messaging.topology import federation_queues
 from libs.common.migrate import upgrade
 from libs.common.settings import DEV_SECRET
 

@@ -6,10 +6,10 @@ import contextlib
 
 import httpx
 
+from deploy.queues import federation_queues
 from libs.common.clock import ManualClock
 from libs.common.federation import default_federation
 from libs.common.messaging.memory import MemoryBroker
-from libs.common.messaging.topology import federation_queues
 from libs.common.settings import DEV_SECRET
 from services.catalog.app import create_app
 from services.catalog.runtime import build_runtime

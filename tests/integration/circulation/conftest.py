@@ -21,12 +21,12 @@ import pytest
 from argon2 import PasswordHasher
 from sqlalchemy import select
 
+from deploy.queues import federation_queues
 from libs.common.auth import client_secret
 from libs.common.clock import ManualClock
 from libs.common.db import drop_database, ensure_database, pg_url, sqlite_url
 from libs.common.federation import default_federation
 from libs.common.messaging.memory import MemoryBroker
-from libs.common.messaging.topology import federation_queues
 from libs.common.migrate import upgrade
 from libs.common.settings import DEV_SECRET
 from services.circulation.adapters.tables import outbox

@@ -18,6 +18,7 @@ import httpx
 import pytest
 from sqlalchemy import select
 
+from deploy.queues import federation_queues
 from libs.common.catalogue_client import CatalogueClient
 from libs.common.clock import ManualClock
 from libs.common.contracts.ill import IllRouting, IllSupplierMessage, LoanTerms
@@ -25,7 +26,7 @@ from libs.common.db import drop_database, ensure_database, make_engine, pg_url
 from libs.common.federation import default_federation
 from libs.common.messaging.memory import MemoryBroker
 from libs.common.messaging.outbox import make_envelope
-from libs.common.messaging.topology import DIRECT, circulation_address, federation_queues
+from libs.common.messaging.topology import DIRECT, circulation_address
 from libs.common.migrate import upgrade
 from libs.common.settings import DEV_SECRET
 from services.catalog.adapters.tables import metadata as catalog_metadata

@@ -14,13 +14,14 @@ from typing import Any
 import httpx
 from sqlalchemy import select
 
+from deploy.queues import federation_queues
 from libs.common.clock import ManualClock
 from libs.common.contracts import IllRequest, IllRequesterMessage
 from libs.common.contracts.ill import IllPatron, IllRecord
 from libs.common.federation import default_federation
 from libs.common.messaging.memory import MemoryBroker
 from libs.common.messaging.outbox import make_envelope
-from libs.common.messaging.topology import DIRECT, circulation_address, federation_queues
+from libs.common.messaging.topology import DIRECT, circulation_address
 from libs.common.policy.models import IllTerms
 from libs.common.settings import DEV_SECRET
 from services.circulation.adapters.tables import ill_history

@@ -86,10 +86,10 @@ async def test_ready_is_503_naming_the_connection_and_the_queue_while_the_bus_is
 
 
 async def test_the_in_process_bus_answers_ready_for_its_consumers(tmp_path):
+    from deploy.queues import federation_queues
     from libs.common.db import make_engine, sqlite_url
     from libs.common.federation import default_federation
     from libs.common.messaging.memory import MemoryBroker
-    from libs.common.messaging.topology import federation_queues
     from tests.integration.messaging.harness import inbox, metadata
 
     broker = MemoryBroker()

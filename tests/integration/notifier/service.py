@@ -10,13 +10,14 @@ from typing import Any
 import httpx
 from sqlalchemy import select
 
+from deploy.queues import federation_queues
 from libs.common.auth import client_secret
 from libs.common.clock import Clock
 from libs.common.contracts import NoticeRequested
 from libs.common.federation import default_federation
 from libs.common.messaging.memory import MemoryBroker
 from libs.common.messaging.outbox import make_envelope
-from libs.common.messaging.topology import DIRECT, federation_queues
+from libs.common.messaging.topology import DIRECT
 from libs.common.service import ServiceRuntime
 from libs.common.settings import DEV_SECRET
 from services.notifier.adapters.tables import notices
