@@ -110,6 +110,8 @@ class Tour:
         )
         if res.status_code != 201:
             raise TourFailed(f"{card} could not sign in at {library}: {res.text}")
+        # The tour calls with the token; the session cookie would go to every port of the host.
+        self.http.cookies.clear()
         return Party(f"{library} patron {card}", home.url, self.http, res.json()["access_token"])
 
     # ------------------------------------------------------------------ what each side says
@@ -119,7 +121,7 @@ class Tour:
         seen = {"requester": (await home.get(f"/api/v1/ill/borrowing/{txn}"))["state"]}
         broker = await (await self.broker()).get(f"/api/v1/transactions/{txn}")
         seen["broker"] = broker["state"]
-        lender = supplier or broker.get("lender")
+        lender = supplier or broker.get("current_lender")
         if lender:
             res = await (await self.library(lender)).http.get(
                 f"{self.fed.url(self.fed.library(lender).port)}/api/v1/ill/lending/{txn}",
@@ -150,7 +152,8 @@ class Tour:
 
     async def requestable_record(self, requester: str, query: str) -> dict:
         """A book the requester's patrons may ask for: another member has it AVAILABLE
-        (HKALL-02) and the home library has no copy in place (HKALL-03)."""
+        (HKALL-02), the home library has no copy in place (HKALL-03), and the lender's own
+        circulation service knows the copy the catalogue shows (the catalogue only mirrors)."""
         catalogue = self.fed.url(self.fed.services["catalog"].port)
         res = await self.http.get(
             f"{catalogue}/api/v1/search",
@@ -158,8 +161,18 @@ class Tour:
         )
         res.raise_for_status()
         for record in res.json()["results"]:
-            if (record.get("requestability") or {}).get("requestable"):
-                return record
+            requestability = record.get("requestability") or {}
+            if not requestability.get("requestable"):
+                continue
+            for holding in record["holdings"]:
+                if holding["library"] not in requestability["lenders"]:
+                    continue
+                lender = await self.library(holding["library"])
+                found = await self.http.get(
+                    f"{lender.url}/api/v1/items/{holding['item_id']}", headers=lender._headers()
+                )
+                if found.status_code == 200 and found.json()["status"] == "AVAILABLE":
+                    return record
         raise TourFailed(f"no record for {query!r} that {requester}'s patrons may request")
 
     async def loan(
@@ -172,12 +185,12 @@ class Tour:
         dry = await patron.post("/api/v1/me/ill-requests?dry_run=true", body)
         self.say(f"    dry run for “{record['title']}”: {dry}")
         made = await patron.post("/api/v1/me/ill-requests", body)
-        txn = made["id"]
+        txn = made["transaction_id"]
         await self.step(f"{card} at {requester} asks for “{record['title']}”", txn, requester, None)
         seen = await self.wait_for(
             txn, requester, "requester", {"ExpectToSupply", "WillSupply", "Shipped"}
         )
-        lender = (await (await self.broker()).get(f"/api/v1/transactions/{txn}"))["lender"]
+        lender = (await (await self.broker()).get(f"/api/v1/transactions/{txn}"))["current_lender"]
         await self.step(f"the broker asked {lender}", txn, requester, lender)
         staff = await self.library(lender)
         seen = await self.wait_for(
@@ -203,7 +216,7 @@ class Tour:
         )
         borrowing = await home.get(f"/api/v1/ill/borrowing/{txn}")
         await home.post(
-            "/api/v1/returns", {"item_id": borrowing["local_item_id"], "service_point": returned_at}
+            "/api/v1/returns", {"item_id": borrowing["item_id"], "service_point": returned_at}
         )
         await self.step(f"the patron returns it at {returned_at}", txn, requester, lender)
         await home.post(f"/api/v1/ill/borrowing/{txn}/ship-back")
@@ -231,7 +244,7 @@ async def run_tour(fed: Federation, secret: str, out: Any = sys.stdout) -> dict[
                 f"{hkall.upper()}000001",
                 points[-1],
                 points[0],
-                "Hong Kong",
+                "紅樓夢",
             )
         mala = _pick(fed, "MALA", prefer=("um",))
         if mala:
@@ -243,7 +256,7 @@ async def run_tour(fed: Federation, secret: str, out: Any = sys.stdout) -> dict[
                 f"{mala.upper()}000001",
                 point,
                 point,
-                "Macau",
+                "澳門文學史",
             )
         tour.say("\n== Final states ==")
         for consortium, seen in results.items():
