@@ -54,6 +54,15 @@ class Party:
             raise TourFailed(f"GET {self.name}{path}: {res.status_code} {res.text}")
         return res.json()
 
+    async def find(self, path: str) -> dict | None:
+        """Like :meth:`get`, but None for a 404 (not known there yet)."""
+        res = await self.http.get(self.url + path, headers=self._headers())
+        if res.status_code == 404:
+            return None
+        if res.status_code != 200:
+            raise TourFailed(f"GET {self.name}{path}: {res.status_code} {res.text}")
+        return res.json()
+
     async def post(self, path: str, body: dict | None = None, *, expect=(200, 201)) -> dict:
         headers = self._headers({"Idempotency-Key": str(uuid.uuid4())})
         res = await self.http.post(self.url + path, json=body or {}, headers=headers)
@@ -119,15 +128,14 @@ class Tour:
     async def states(self, txn: str, requester: str, supplier: str | None) -> dict[str, str]:
         home = await self.library(requester)
         seen = {"requester": (await home.get(f"/api/v1/ill/borrowing/{txn}"))["state"]}
-        broker = await (await self.broker()).get(f"/api/v1/transactions/{txn}")
-        seen["broker"] = broker["state"]
+        # The broker and the lender hear of the request through the bus, a moment later: until
+        # then they know nothing of it ("-").
+        broker = await (await self.broker()).find(f"/api/v1/transactions/{txn}") or {}
+        seen["broker"] = broker.get("state", "-")
         lender = supplier or broker.get("current_lender")
         if lender:
-            res = await (await self.library(lender)).http.get(
-                f"{self.fed.url(self.fed.library(lender).port)}/api/v1/ill/lending/{txn}",
-                headers=(await self.library(lender))._headers(),
-            )
-            seen["supplier"] = res.json()["state"] if res.status_code == 200 else "-"
+            lending = await (await self.library(lender)).find(f"/api/v1/ill/lending/{txn}")
+            seen["supplier"] = (lending or {}).get("state", "-")
         return seen
 
     async def step(self, text: str, txn: str, requester: str, supplier: str | None) -> None:
