@@ -33,6 +33,10 @@ class Library(_Model):
     port: int
     email: str
     service_points: tuple[ServicePoint, ...]
+    # As a lender: answer ILL requests at once when a copy is AVAILABLE (the consortium
+    # policy's ``[ill] auto_accept``), or leave every request to the library's staff. Unset:
+    # as the policy says.
+    ill_auto_accept: bool | None = None
 
 
 class Consortium(_Model):

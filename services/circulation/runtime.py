@@ -46,9 +46,15 @@ def library_context(
     code: str, fed: Federation, clock: Clock, hasher: SecretHasher | None = None
 ) -> Library:
     """The library's policy (its consortium's), clock, hasher and service points."""
+    policy = load_policy(fed.consortium_of(code).policy)
+    auto_accept = fed.library(code).ill_auto_accept
+    if auto_accept is not None:
+        # This library answers its lending requests its own way (staff decide, or at once).
+        ill = policy.ill.model_copy(update={"auto_accept": auto_accept})
+        policy = policy.model_copy(update={"ill": ill})
     return Library(
         code=code,
-        policy=load_policy(fed.consortium_of(code).policy),
+        policy=policy,
         clock=clock,
         hasher=hasher or SecretHasher(),
         service_points={sp.code: sp.name for sp in fed.library(code).service_points},

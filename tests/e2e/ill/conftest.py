@@ -64,6 +64,9 @@ LIBRARIES = [
         '[{ code = "main", name = "KWNC Library" }]',
     ),
 ]
+#: lenders whose staff answer every request themselves (the others answer at once when a copy
+#: of their own is AVAILABLE): the tests play their staff, or leave them silent
+STAFF_DECIDE = {"hkbu"}
 CONSORTIA = {
     "HKALL": ("Hong Kong Academic Library Link", "HKD", "Asia/Hong_Kong", "hkall"),
     "MALA": ("Macau Academic Library Alliance", "MOP", "Asia/Macau", "mala"),
@@ -86,6 +89,7 @@ def federation_toml(base: int) -> str:
         out.append(
             f'[[libraries]]\ncode = "{code}"\nname = "{name}"\nconsortium = "{consortium}"\n'
             f'port = {base}{port}\nemail = "ill@{code}.example.edu"\nservice_points = {points}'
+            + ("\nill_auto_accept = false" if code in STAFF_DECIDE else "")
         )
     out.append('[[operators]]\nclient_id = "operator"\nname = "Operations"')
     return "\n\n".join(out) + "\n"
