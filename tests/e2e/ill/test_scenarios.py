@@ -7,12 +7,13 @@ slept on, for the broker's answer deadline and the pickup window."""
 from __future__ import annotations
 
 import asyncio
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
 
-from tests.e2e.ill.world import QUIET_SECONDS, Book, World, new_world
+from tests.e2e.ill.world import QUIET_SECONDS, Book, World, drain_output, new_world
 
 pytestmark = [pytest.mark.pg, pytest.mark.rabbit]
 PROBLEM_JSON = "application/problem+json"
@@ -23,8 +24,11 @@ async def world(federation):
     # A federation that could not take its ports has exited: its tests would talk to whatever
     # else listens there.
     assert federation.proc.poll() is None, "the federation stopped:\n" + "".join(federation.output)
+    drain_output(federation)
     async with httpx.AsyncClient(timeout=15) as http:
         yield new_world(federation, http)
+    # Kept next to the federation's file (federation.log), for a failure to be explained.
+    drain_output(federation)
 
 
 def _days(start: str, end: str) -> int:
@@ -39,6 +43,12 @@ def _refused(res: httpx.Response, rule: str) -> dict:
     assert rule in problem["rules"], problem
     assert rule in {r["rule"] for r in problem["refusals"]}, problem
     return problem
+
+
+def _local_day(at: str) -> str:
+    """The Hong Kong calendar day of a UTC timestamp (the HKALL libraries' day)."""
+    moment = datetime.fromisoformat(at.replace("Z", "+00:00"))
+    return moment.astimezone(ZoneInfo("Asia/Hong_Kong")).date().isoformat()
 
 
 def _events(history: list[dict]) -> list[str]:
@@ -141,7 +151,8 @@ async def test_mala_user_refused_a_third_item_from_kwnc_MALA_02(world: World):
     (MALA-02: at most 2 items at a time from one lender, requests included); once those are
     cancelled, the third may be asked for."""
     books = [Book.new(f"Macau Harbour Notes vol {n}") for n in (1, 2, 3)]
-    records = [(await world.shelved(b, "kwnc"))[0] for b in books]
+    shelved = [await world.shelved(b, "kwnc") for b in books]
+    records = [record_id for record_id, _ in shelved]
     patron = await world.register("um", "student")
 
     first = await world.request(patron, records[0], "main")
@@ -161,6 +172,12 @@ async def test_mala_user_refused_a_third_item_from_kwnc_MALA_02(world: World):
     for txn in (first, second):
         cancelled = await world.requester_in("um", txn, "Cancelled")
         assert cancelled["quota_held"] is False
+        await world.lender_in("kwnc", txn, "Cancelled")
+    # KWNC had held its copies for the two (WillSupply): they are back on its shelf.
+    kwnc = await world.staff("kwnc")
+    for _, copies in shelved[:2]:
+        item = await kwnc.get(f"/api/v1/items/{copies['kwnc']['id']}")
+        assert item["status"] == "AVAILABLE", item
     again = await world.ask(patron, records[2], "main", dry_run=True)
     assert again.json()["accepted"] is True, again.json()
 
@@ -196,9 +213,13 @@ async def test_first_lender_unfilled_the_second_supplies(world: World):
     assert at_home["lender"] == "hku"
 
     events = _events(at_home["history"])
-    assert "routing:hkbu" in events and "routing:hku" in events, events
-    assert events.index("routing:hkbu") < events.index("supplier:Unfilled"), events
-    assert events.index("supplier:Unfilled") < events.index("routing:hku"), events
+    routed = [e for e in events if e.startswith("routing:")]
+    assert routed == ["routing:hkbu", "routing:hku"], events
+    # The broker's history holds HKBU's answer, with its reason, before HKU was asked.
+    history = (await world.brokered(txn) or {})["history"]
+    said = [h for h in history if h["side"] == "supplier" and h["status"] == "Unfilled"]
+    assert said and said[0]["actor"] == "hkbu", history
+    assert "the copy is at the bindery" in (said[0]["detail"] or ""), said
     await world.lender_in("hkbu", txn, "Unfilled")
 
     await world.receive("eduhk", txn, "mmw")
@@ -228,11 +249,15 @@ async def test_a_silent_lender_is_skipped_after_48_hours(world: World):
     still = await world.brokered(txn)
     assert still is not None and still["current_lender"] == "hkbu", still
 
-    world.federation.move_clock(timedelta(hours=49))
+    world.move_clock(timedelta(hours=49))
     brokered = await world.broker_in(txn, "ExpectToSupply", "WillSupply", lender="hku")
     tried = {t["lender"]: t["outcome"] for t in brokered["lenders_tried"]}
     assert tried.get("hkbu") == "no_answer", brokered["lenders_tried"]
     await world.lender_in("hkbu", txn, "Cancelled")
+    # A late yes from HKBU's staff is refused: the request has gone elsewhere.
+    late = await world.raw_post(await world.staff("hkbu"), f"/api/v1/ill/lending/{txn}/will-supply")
+    assert late.status_code == 409, late.text
+    assert late.headers["content-type"].startswith(PROBLEM_JSON)
     hkbu_item = await (await world.staff("hkbu")).get(f"/api/v1/items/{hkbu_copies['hkbu']['id']}")
     assert hkbu_item["status"] == "AVAILABLE"
 
@@ -240,6 +265,8 @@ async def test_a_silent_lender_is_skipped_after_48_hours(world: World):
     assert shipped["item_id"] == hku["id"]
     at_home = await world.requester_in("eduhk", txn, "Shipped")
     assert at_home["lender"] == "hku"
+    routed = [e for e in _events(at_home["history"]) if e.startswith("routing:")]
+    assert routed == ["routing:hkbu", "routing:hku"], at_home["history"]
     await world.receive("eduhk", txn, "tko")
     await (await world.staff("eduhk")).post(f"/api/v1/ill/borrowing/{txn}/checkout")
     await world.return_at("eduhk", txn, "mmw")
@@ -264,6 +291,7 @@ async def test_nobody_can_supply_the_request_ends_unfilled(world: World):
     unfilled = await world.requester_in("eduhk", txn, "Unfilled")
     assert unfilled["quota_held"] is False
     await world.broker_in(txn, "Unfilled")
+    await world.lender_in("hkbu", txn, "Unfilled")
     notice = await world.emailed(patron, "ill_unfilled")
     assert notice["payload"]["title"] == book.title
     mine = await patron.party.get(f"/api/v1/me/ill-requests/{txn}")
@@ -283,9 +311,14 @@ async def test_not_picked_up_in_5_days_goes_back_without_a_notice_HKALL_06(world
     txn = await world.request(patron, record_id, "tko")
     await world.ship("hku", txn)
     await world.receive("eduhk", txn, "tko")
-    await world.emailed(patron, "ill_arrived")
+    arrived = await world.emailed(patron, "ill_arrived")
+    received = await world.borrowing("eduhk", txn)
+    # The window: 5 days from the day of the notice, by the library's own calendar.
+    noticed = _local_day(next(h["at"] for h in received["history"] if h["event"] == "receive@tko"))
+    assert _days(noticed, received["pickup_by"]) == 5, received
+    assert arrived["payload"]["pickup_by"] == received["pickup_by"], arrived
 
-    world.federation.move_clock(timedelta(days=6))
+    world.move_clock(timedelta(days=6))
     gone = await world.requester_in("eduhk", txn, "NotPickedUp")
     assert gone["quota_held"] is True
     assert _events(gone["history"])[-1] == "pickup_expired", gone["history"]

@@ -7,10 +7,12 @@ from __future__ import annotations
 
 import asyncio
 import io
+import os
 import time
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any, TypeVar
 
 import httpx
@@ -63,6 +65,11 @@ class NotYet(AssertionError):
     pass
 
 
+class Unavailable(Exception):
+    """A read the service could not answer just now (a 5xx: the shared database server
+    refused a connection, say): asked again until the wait ends."""
+
+
 @dataclass
 class World:
     federation: RunningFederation
@@ -88,6 +95,12 @@ class World:
             self.tour.parties["notifier"] = Party("notifier", url, self.http, token)
         return self.tour.parties["notifier"]
 
+    def move_clock(self, delta: timedelta) -> None:
+        """Every process of the federation ``delta`` later; the tokens it issued before have
+        run out by then, so each party signs in again when next called."""
+        self.federation.move_clock(delta)
+        self.tour.parties.clear()
+
     async def until(
         self,
         what: str,
@@ -97,11 +110,14 @@ class World:
     ) -> T:
         """``fetch()`` again and again until ``ok`` of it (a short poll, ``seconds`` at most)."""
         deadline = time.monotonic() + seconds
+        seen: Any = None
         while True:
-            seen = await fetch()
             try:
+                seen = await fetch()
                 if ok(seen):
                     return seen
+            except Unavailable as exc:
+                seen = exc
             except (KeyError, TypeError, IndexError):
                 pass
             if time.monotonic() > deadline:
@@ -142,11 +158,15 @@ class World:
 
         async def fetch() -> dict | None:
             res = await self.catalogue("/api/v1/search", q=book.isbn)
+            if res.status_code >= 500:
+                raise Unavailable(f"catalogue search: {res.status_code} {res.text}")
             res.raise_for_status()
             found = [r for r in res.json()["results"] if r["title"] == book.title]
             if not found:
                 return None
             record = await self.catalogue(f"/api/v1/records/{found[0]['id']}")
+            if record.status_code >= 500:
+                raise Unavailable(f"catalogue record: {record.status_code} {record.text}")
             record.raise_for_status()
             return record.json()
 
@@ -206,14 +226,26 @@ class World:
         assert res.status_code == 201, res.text
         return res.json()["transaction_id"]
 
+    async def read(self, party: Party, path: str, **params: Any) -> dict | None:
+        """GET ``path``: its body, None for a 404; :class:`Unavailable` for a 5xx."""
+        res = await self.http.get(party.url + path, params=params or None, headers=party._headers())
+        if res.status_code == 404:
+            return None
+        if res.status_code >= 500:
+            raise Unavailable(f"GET {party.name}{path}: {res.status_code} {res.text}")
+        assert res.status_code == 200, f"GET {party.name}{path}: {res.status_code} {res.text}"
+        return res.json()
+
     async def borrowing(self, home: str, txn: str) -> dict:
-        return await (await self.staff(home)).get(f"/api/v1/ill/borrowing/{txn}")
+        found = await self.read(await self.staff(home), f"/api/v1/ill/borrowing/{txn}")
+        assert found is not None, f"{home} knows no request {txn}"
+        return found
 
     async def lending(self, lender: str, txn: str) -> dict | None:
-        return await (await self.staff(lender)).find(f"/api/v1/ill/lending/{txn}")
+        return await self.read(await self.staff(lender), f"/api/v1/ill/lending/{txn}")
 
     async def brokered(self, txn: str) -> dict | None:
-        return await (await self.broker()).find(f"/api/v1/transactions/{txn}")
+        return await self.read(await self.broker(), f"/api/v1/transactions/{txn}")
 
     async def requester_in(self, home: str, txn: str, *states: str) -> dict:
         return await self.until(
@@ -255,7 +287,8 @@ class World:
             params: dict[str, Any] = {"library": patron.library, "limit": 200}
             if cursor is not None:
                 params["cursor"] = cursor
-            page = await notifier.get("/api/v1/notices", **params)
+            page = await self.read(notifier, "/api/v1/notices", **params)
+            assert page is not None
             out += [n for n in page["items"] if n["patron_ref"] == patron.patron_id]
             cursor = page["next_cursor"]
             if cursor is None:
@@ -310,6 +343,33 @@ class World:
         await (await self.staff(home)).post(f"/api/v1/ill/borrowing/{txn}/checkout")
         await self.return_at(home, txn, pickup)
         await self.ship_back_and_check_in(home, lender, txn)
+
+
+def drain_output(federation: RunningFederation) -> str:
+    """What the federation's processes printed since last asked (their log), without
+    waiting; so that the pipe they write to never fills, and a failure can be explained."""
+    stream = federation.proc.stdout
+    if stream is None or stream.closed:
+        return ""
+    fd = stream.fileno()
+    chunks: list[bytes] = []
+    os.set_blocking(fd, False)
+    try:
+        while True:
+            try:
+                chunk = os.read(fd, 65536)
+            except BlockingIOError:
+                break
+            if not chunk:
+                break
+            chunks.append(chunk)
+    finally:
+        os.set_blocking(fd, True)
+    text = b"".join(chunks).decode(errors="replace")
+    if text:
+        with federation.path.with_name("federation.log").open("a") as log:
+            log.write(text)
+    return text
 
 
 def new_world(federation: RunningFederation, http: httpx.AsyncClient) -> World:
