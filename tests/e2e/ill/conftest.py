@@ -11,6 +11,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 import uuid
 from dataclasses import dataclass
@@ -148,18 +149,32 @@ def _start(tmp: Path, base: int, *args: str) -> tuple[subprocess.Popen, list[str
             continue
         out.append(line)
         if "/mailbox" in line:
+            _keep_reading(proc, path.with_name("federation.log"))
             return proc, out
     proc.kill()
     pytest.fail("the ILL federation did not start:\n" + "".join(out))
 
 
+def _keep_reading(proc: subprocess.Popen, log: Path) -> None:
+    """Everything the federation prints from now on goes to ``log`` (next to its file, to
+    explain a failure): read as it comes, so the pipe never fills and blocks the processes."""
+
+    def copy() -> None:
+        with log.open("a") as f:
+            for line in proc.stdout:
+                f.write(line)
+                f.flush()
+
+    threading.Thread(target=copy, name="federation-log", daemon=True).start()
+
+
 def _stop(proc: subprocess.Popen) -> None:
     proc.send_signal(signal.SIGINT)
     try:
-        proc.communicate(timeout=90)
+        proc.wait(timeout=90)
     except subprocess.TimeoutExpired:
         proc.kill()
-        proc.communicate()
+        proc.wait()
 
 
 @pytest.fixture(scope="session")

@@ -13,7 +13,7 @@ from zoneinfo import ZoneInfo
 import httpx
 import pytest
 
-from tests.e2e.ill.world import QUIET_SECONDS, Book, World, drain_output, new_world
+from tests.e2e.ill.world import QUIET_SECONDS, Book, World, new_world
 
 pytestmark = [pytest.mark.pg, pytest.mark.rabbit]
 PROBLEM_JSON = "application/problem+json"
@@ -24,11 +24,8 @@ async def world(federation):
     # A federation that could not take its ports has exited: its tests would talk to whatever
     # else listens there.
     assert federation.proc.poll() is None, "the federation stopped:\n" + "".join(federation.output)
-    drain_output(federation)
     async with httpx.AsyncClient(timeout=15) as http:
         yield new_world(federation, http)
-    # Kept next to the federation's file (federation.log), for a failure to be explained.
-    drain_output(federation)
 
 
 def _days(start: str, end: str) -> int:

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import asyncio
 import io
-import os
 import time
 import uuid
 from collections.abc import Awaitable, Callable
@@ -343,33 +342,6 @@ class World:
         await (await self.staff(home)).post(f"/api/v1/ill/borrowing/{txn}/checkout")
         await self.return_at(home, txn, pickup)
         await self.ship_back_and_check_in(home, lender, txn)
-
-
-def drain_output(federation: RunningFederation) -> str:
-    """What the federation's processes printed since last asked (their log), without
-    waiting; so that the pipe they write to never fills, and a failure can be explained."""
-    stream = federation.proc.stdout
-    if stream is None or stream.closed:
-        return ""
-    fd = stream.fileno()
-    chunks: list[bytes] = []
-    os.set_blocking(fd, False)
-    try:
-        while True:
-            try:
-                chunk = os.read(fd, 65536)
-            except BlockingIOError:
-                break
-            if not chunk:
-                break
-            chunks.append(chunk)
-    finally:
-        os.set_blocking(fd, True)
-    text = b"".join(chunks).decode(errors="replace")
-    if text:
-        with federation.path.with_name("federation.log").open("a") as log:
-            log.write(text)
-    return text
 
 
 def new_world(federation: RunningFederation, http: httpx.AsyncClient) -> World:
