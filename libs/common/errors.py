@@ -166,6 +166,19 @@ def install_problem_handlers(app: FastAPI) -> None:
         return problem_response(internal_error(), request.url.path)
 
 
+def _sqlstate(exc: DBAPIError) -> str:
+    """The SQLSTATE of a database error, from the driver's error or the one it wraps."""
+    for err in (exc.orig, getattr(exc.orig, "__cause__", None)):
+        code = getattr(err, "pgcode", None) or getattr(err, "sqlstate", None)
+        if code:
+            return str(code)
+    return ""
+
+
+#: SQLSTATE classes of a database that is away or full rather than of a bad request
+UNAVAILABLE_CLASSES = ("08", "53", "57P")
+
+
 def install_database_handlers(app: FastAPI) -> None:
     """A value the database cannot store is the client's 422, a race the database settled
     (two requests for the same copy, the same card number) the loser's 409; any other
@@ -191,10 +204,23 @@ def install_database_handlers(app: FastAPI) -> None:
     async def _database(request: Request, exc: DBAPIError):
         if isinstance(exc, IntegrityError):
             return await _integrity(request, exc)
-        code = str(getattr(exc.orig, "pgcode", None) or getattr(exc.orig, "sqlstate", None))
+        code = _sqlstate(exc)
         if code.startswith("22"):
             # SQL class 22, data exception: a NUL character, a number too large to store.
             return _unstorable(request)
+        if code.startswith(UNAVAILABLE_CLASSES) or exc.connection_invalidated:
+            # The database is away or full (class 08: connection exception; 53: insufficient
+            # resources, e.g. too many clients; 57P: shutting down): nothing was done, and the
+            # same request will work in a moment.
+            log.warning("database unavailable", path=request.url.path, error=repr(exc))
+            problem = Problem(
+                503,
+                "database-unavailable",
+                "Service unavailable",
+                "the library's database cannot take the request just now; nothing was done, "
+                "try again in a moment",
+            )
+            return problem_response(problem, request.url.path, headers={"Retry-After": "2"})
         log.error("database error", path=request.url.path, error=repr(exc))
         return problem_response(internal_error(), request.url.path)
 
