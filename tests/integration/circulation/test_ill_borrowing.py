@@ -414,6 +414,23 @@ async def test_HKALL_08_requests_in_flight_hold_the_quota_until_given_back(eduhk
     assert (await eduhk.ask(token, records[15])).status_code == 201
 
 
+async def test_HKALL_09_a_student_with_15_requests_borrows_35_home_items_not_36(eduhk):
+    patron, token = await eduhk.patron()
+    for _ in range(15):
+        res = await eduhk.ask(token, await eduhk.catalogued(("hku", "AVAILABLE")))
+        assert res.status_code == 201, res.text
+    home = [await eduhk.add_item(service_point="mmw") for _ in range(36)]
+    for item in home[:35]:
+        # HKALL-08's 15 are all taken by the requests: a home item is not one of them
+        res = await eduhk.checkout(patron["card_number"], item)
+        assert res.status_code == 201, res.text
+    # HKALL-09: 15 requests and 35 home loans fill the home quota of 50
+    doc = assert_refused(await eduhk.checkout(patron["card_number"], home[35]), "HKALL-09")
+    assert "51" in doc["detail"]
+    account = (await eduhk.get(f"/api/v1/patrons/{patron['patron_id']}")).json()
+    assert (account["quota"]["rule"], account["quota"]["items"]) == ("HKALL-08", 15)
+
+
 async def test_MALA_02_a_third_item_from_the_one_lender_is_refused(kwnc):
     _, token = await kwnc.patron()
     records = [await kwnc.catalogued(("um", "AVAILABLE")) for _ in range(3)]
