@@ -329,6 +329,9 @@ async def _apply(
                 requester=lib.code,
                 action=action,
                 occurred_at=lib.now(),
+                # Never a note: free text here could name the patron, and it would reach
+                # the lender (ILL.md, privacy). The broker and the lender drop one anyway.
+                note=None,
             ),
             causation_id=causation_id,
         )

@@ -466,6 +466,9 @@ def from_requester(
         return Refusal(f"{sender} is not the requester of this transaction")
     if view.state in TERMINAL:
         return _illegal(msg.action, view)
+    # Privacy (ILL.md): a requester's free text could name its patron, and a lender holds
+    # no personal data of another library's patron; the note goes no further than here.
+    msg = msg.model_copy(update={"note": None})
     action = msg.action
     if action == "Cancel":
         return _cancel(view, msg)

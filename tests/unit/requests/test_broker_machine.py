@@ -87,9 +87,9 @@ def supplier_msg(status, reason, answer=None, supplier="hku"):
     )
 
 
-def requester_msg(action):
+def requester_msg(action, note=None):
     return IllRequesterMessage(
-        transaction_id="t-1", seq=1, requester="eduhk", action=action, occurred_at=NOW
+        transaction_id="t-1", seq=1, requester="eduhk", action=action, occurred_at=NOW, note=note
     )
 
 
@@ -164,6 +164,22 @@ def test_a_requester_message_takes_an_allowed_step_or_is_refused(state, action, 
             assert action == "Cancel" and verdict.view.state == BrokerState.Cancelled
         else:
             assert s.to == before.lender
+
+
+@given(
+    st.sampled_from(list(BrokerState)),
+    st.sampled_from(ACTIONS),
+    st.sets(st.sampled_from(FLAGS)),
+    st.text(min_size=1, max_size=80),
+)
+def test_no_free_text_of_the_requester_reaches_a_lender(state, action, flags, note):
+    # privacy (ILL.md): a note could name the patron; the lender must never hold it
+    verdict = from_requester(view(state, flags), "eduhk", requester_msg(action, note), NOW)
+    if isinstance(verdict, Refusal):
+        return
+    for s in verdict.sends:
+        if s.to != "eduhk":
+            assert s.payload.note is None
 
 
 @given(st.sampled_from(list(BrokerState)), st.sampled_from(STATUSES))
