@@ -556,6 +556,39 @@ async def test_the_whole_way_to_completed_with_the_quota_back(eduhk):
     assert all(h["message_id"] for h in history if h["actor"] == "requests")
 
 
+async def test_the_lenders_item_leaves_for_good_and_is_never_listed_as_the_librarys_own(eduhk):
+    txn, _, _ = await requested(eduhk)
+    barcode = eduhk.unique("CU")
+    await eduhk.feed(eduhk.routing(txn, lender="cityu"))
+    await eduhk.feed(eduhk.loaned(txn, date(2026, 12, 31), barcode))
+    res = await eduhk.post(f"/api/v1/ill/borrowing/{txn}/receive", {"service_point": "mmw"})
+    item_id = res.json()["item_id"]
+    own = await eduhk.add_item(service_point="mmw")
+
+    async def listed() -> set[str]:
+        ids, cursor = set(), ""
+        while cursor is not None:
+            page = (await eduhk.get(f"/api/v1/items?limit=200&cursor={cursor}")).json()
+            ids |= {i["id"] for i in page["items"]}
+            cursor = page["next_cursor"]
+        return ids
+
+    # Visiting, not one of the library's items, though staff can still look it up.
+    assert own["id"] in await listed() and item_id not in await listed()
+    assert (await eduhk.get(f"/api/v1/items/{item_id}")).json()["status"] == "ON_HOLD_SHELF"
+    eduhk.clock.set(hkt(2026, 12, 7, 9))  # HKALL-06: not picked up in 5 days
+    assert await job(eduhk, "ill-pickup-expiry").run() == 1
+    await eduhk.login_staff()
+    res = await eduhk.post(f"/api/v1/ill/borrowing/{txn}/ship-back")
+    assert res.json()["state"] == "ShippedReturn", res.text
+    assert (await eduhk.get(f"/api/v1/items/{item_id}")).json()["status"] == "IN_TRANSIT"
+    await eduhk.feed(eduhk.supplier(txn, "LoanCompleted"))
+    assert (await eduhk.row(txn))["state"] == "Completed"
+    # Back with its lender: not left IN_TRANSIT here forever.
+    assert (await eduhk.get(f"/api/v1/items/{item_id}")).json()["status"] == "WITHDRAWN"
+    assert item_id not in await listed()
+
+
 async def shipped(home: Home) -> tuple[str, dict, str]:
     txn, patron, _ = await requested(home)
     barcode = home.unique("CU")
