@@ -47,8 +47,9 @@ SOAK_CHANGES ?= 5000
 soak: install  ## the fault scenarios of tests/faults with thousands of changes; prints the counts
 	$(VENV)/bin/python -m tests.faults.soak --changes $(SOAK_CHANGES)
 
-docs: install  ## regenerate the message contracts' JSON Schema / AsyncAPI document
+docs: install  ## regenerate the message contracts' AsyncAPI document and the ILL state diagrams
 	$(VENV)/bin/python -m libs.common.contracts.schema docs/asyncapi.json
+	$(VENV)/bin/python -m deploy.ill_states docs/ill-states.md
 
 definitions: install  ## regenerate deploy/rabbitmq/definitions.json from the topology code
 	$(VENV)/bin/python -m deploy.rabbitmq_definitions

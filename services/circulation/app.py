@@ -57,5 +57,6 @@ def create_app(
     for module in (items, patrons, overdue, loans, holds, charges, self_service):
         app.include_router(module.router)
     app.include_router(ill_borrowing.router)
+    app.include_router(ill_borrowing.staff_router)
     app.include_router(ill_lending.router)
     return app

@@ -24,6 +24,10 @@ LENDER_TIMEOUTS_EVERY = 300.0
 ROUTING_RETRY_EVERY = 30.0
 
 
+#: seconds the broker waits for the catalogue when routing
+ROUTING_CATALOGUE_TIMEOUT = 2.0
+
+
 def build_runtime(
     fed: Federation,
     database_url: str,
@@ -41,7 +45,11 @@ def build_runtime(
         clock=clock,
         relay=OutboxRelay(engine, outbox, bus, clock),
     )
-    ctx = broker_context(fed, clock, catalogue or CatalogueClient(catalogue_url(fed)))
+    # The broker asks the catalogue while it holds the transaction (its consumer's database
+    # transaction, the row locked): a catalogue slower than this is taken as away, and the
+    # request waits in Routing for the retry job rather than holding the lock for long.
+    client = catalogue or CatalogueClient(catalogue_url(fed), timeout=ROUTING_CATALOGUE_TIMEOUT)
+    ctx = broker_context(fed, clock, client)
     rt.extras["broker"] = ctx
     libraries = {lib.code for lib in fed.libraries}
     rt.consumers.append(

@@ -88,6 +88,20 @@ def _scoped_loans(policy: Policy, account: AccountFacts, lender: str | None) -> 
     return list(account.loans)  # HKPL-18: every loan of the account, whatever card
 
 
+def _through_consortium(item: ItemFacts) -> bool:
+    """Whether an item asked for comes from another library of the consortium (a request, or
+    the loan of a lender's item), rather than from the home library's own shelves."""
+    return item.ill or item.lender is not None
+
+
+def _scoped_adding(policy: Policy, adding: Sequence[ItemFacts]) -> list[ItemFacts]:
+    """What of ``adding`` a consortium's quota counts: HKALL-08 counts HKALL books and
+    MALA-02 a lender's items, never a home item lent at the home library's own counter."""
+    if policy.quotas.scope == "account":
+        return list(adding)
+    return [item for item in adding if _through_consortium(item)]
+
+
 def _scoped_requests(policy: Policy, account: AccountFacts, lender: str | None) -> int:
     if policy.quotas.scope == "lender":
         return sum(1 for code in account.requests_holding_quota if code == lender)
@@ -104,7 +118,9 @@ def quota_usage(
     """Quota in use by the account, with ``adding`` counted as if already borrowed.
 
     HKPL-09/HKPL-18: one quota per account; HKALL-08: by patron category, counting requests
-    that hold quota; HKALL-09: inside the home-library quota; MALA-02: per lender.
+    that hold quota and only what comes through the consortium; HKALL-09: every loan and
+    request inside the home-library quota, the home library's own items as much as the
+    consortium's; MALA-02: per lender.
     """
     quotas = policy.quotas
     category = policy.category(account.patron_category)
@@ -114,13 +130,16 @@ def quota_usage(
     if category is not None and category_quota is not None and category.rule:
         rule = category.rule  # HKALL-08: the quota comes from the category table
     loans_items, loans_back = _units(policy, _scoped_loans(policy, account, lender))
-    new_items, new_back = _units(policy, adding)
+    new_items, new_back = _units(policy, _scoped_adding(policy, adding))
     requests = _scoped_requests(policy, account, lender)
     home_used = home_limit = None
     if category is not None and category.home_quota is not None:
         all_items, all_back = _units(policy, account.loans)
+        added_items, added_back = _units(policy, adding)
+        # HKALL-09: the home quota holds everything: local loans, consortium loans, and the
+        # requests in flight that hold quota from the moment they are made.
         home_used = (
-            all_items + all_back + len(account.requests_holding_quota) + new_items + new_back
+            all_items + all_back + len(account.requests_holding_quota) + added_items + added_back
         )
         home_limit = category.home_quota
     return QuotaUsage(
@@ -154,7 +173,13 @@ def quota_refusals(
         "lender": " from this library",
     }[after.scope]
     refusals: list[Refusal] = []
-    if not _fits(after.items, after.back_issues, after.items_limit, after.back_issues_limit):
+    # A consortium's quota (HKALL-08, MALA-02) limits what comes through the consortium: a
+    # home item lent at the home counter is never refused by it, however many consortium
+    # items and requests the patron has (those count in the home quota, HKALL-09, below).
+    scoped = after.scope == "account" or bool(_scoped_adding(policy, items))
+    if scoped and not _fits(
+        after.items, after.back_issues, after.items_limit, after.back_issues_limit
+    ):
         if after.back_issues_limit is not None:
             held = (
                 f"{_plural(before.items, 'item')} and {_plural(before.back_issues, 'back issue')}"

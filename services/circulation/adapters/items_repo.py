@@ -15,7 +15,7 @@ from libs.common.messaging.outbox import send
 from libs.common.money import Money
 from libs.common.pagination import Page, cut, keyset
 from services.circulation.adapters.tables import items, outbox
-from services.circulation.domain.ill_borrowing import is_visiting
+from services.circulation.domain.ill_borrowing import VISITING_PREFIX, is_visiting
 from services.circulation.domain.items import Item
 
 _BIB = ("title", "authors", "isbn", "language", "publisher", "year")
@@ -79,8 +79,11 @@ async def find_by_barcode(conn: AsyncConnection, barcode: str) -> dict[str, Any]
 
 
 async def list_items(conn: AsyncConnection, *, after: str | None, limit: int) -> Page[dict]:
-    """A page of the library's items in id order, from the one after the cursor ``after``."""
-    q = keyset(select(items), items.c.id, after, limit)
+    """A page of the library's items in id order, from the one after the cursor ``after``.
+    Items other libraries lent this one (visiting ids) are not among its own."""
+    q = keyset(select(items), items.c.id, after, limit).where(
+        items.c.id.not_like(f"{VISITING_PREFIX}%")
+    )
     return cut([dict(r) for r in (await conn.execute(q)).mappings()], limit, lambda r: r["id"])
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import date
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -19,14 +19,54 @@ from libs.common.db import unit_of_work
 from libs.common.errors import Problem
 from libs.common.limits import BIGINT_MAX
 from services.circulation.adapters import ill_borrowing_repo, patrons_repo
-from services.circulation.api.common import PostOnce, read_only, signed_in_patron, staff
+from services.circulation.api.common import (
+    PostOnce,
+    library_staff,
+    read_only,
+    signed_in_patron,
+    staff,
+)
+from services.circulation.api.ill_views import (
+    IllDecisionView,
+    IllRequestDetail,
+    IllRequestList,
+    IllRequestPage,
+    IllRequestView,
+)
 from services.circulation.domain.ill_borrowing import CatalogueRecord
 from services.circulation.domain.ill_requester import RequesterState
 from services.circulation.handlers import ill_borrowing as handlers
 from services.circulation.handlers.context import Library, NotFound
 
-router = APIRouter(prefix="/api/v1", tags=["inter-library loans (borrowing)"])
+TAGS: list = ["inter-library loans (borrowing)"]
+router = APIRouter(prefix="/api/v1", tags=TAGS)
+staff_router = APIRouter(
+    prefix="/api/v1/ill/borrowing", tags=TAGS, dependencies=[Depends(library_staff)]
+)
 MAX_PAGE = 100
+TransactionId = Annotated[
+    str, Path(min_length=1, max_length=64, description="the ILL transaction's id")
+]
+#: the problem documents the routes answer with, besides those every route of its shape has
+NOT_FOUND = {404: {"description": "no such request (a patron sees only their own)"}}
+STEP_REFUSED = {
+    **NOT_FOUND,
+    409: {"description": "the request's state does not allow this step (it names the state)"},
+}
+REQUEST_ERRORS: dict = {
+    404: {"description": "no such record in the union catalogue, or no such patron"},
+    409: {
+        "description": "refused: the problem names every rule (HKALL-01..09, MALA-…), or "
+        "a duplicate of an open request"
+    },
+    503: {"description": "the union catalogue is away: nothing was requested, try again"},
+}
+DRY_RUN = {
+    200: {
+        "model": IllDecisionView,
+        "description": "dry run: whether it would be accepted, with the rules refusing",
+    }
+}
 
 
 class IllRequestIn(BaseModel):
@@ -131,12 +171,9 @@ DryRun = Annotated[
 @router.post(
     "/me/ill-requests",
     status_code=201,
+    response_model=IllRequestView,
     summary="Request a title from another library of the consortium",
-    responses={
-        200: {"description": "dry run: whether it would be accepted, with the rules refusing"},
-        409: {"description": "refused: the problem names every rule (HKALL-01..09, MALA-…)"},
-        503: {"description": "the union catalogue is away: nothing was requested, try again"},
-    },
+    responses={**DRY_RUN, **REQUEST_ERRORS},
 )
 async def my_request(
     body: IllRequestIn,
@@ -151,7 +188,11 @@ async def my_request(
     )
 
 
-@router.get("/me/ill-requests", summary="My inter-library loan requests and their status")
+@router.get(
+    "/me/ill-requests",
+    response_model=IllRequestList,
+    summary="My inter-library loan requests and their status",
+)
 async def my_requests(request: Request, principal: CurrentPrincipal):
     _, patron_id = signed_in_patron(request, principal)
 
@@ -162,16 +203,28 @@ async def my_requests(request: Request, principal: CurrentPrincipal):
     return await read_only(request, work)
 
 
-@router.get("/me/ill-requests/{transaction_id}", summary="One of my requests, with its history")
-async def my_request_detail(transaction_id: str, request: Request, principal: CurrentPrincipal):
+@router.get(
+    "/me/ill-requests/{transaction_id}",
+    response_model=IllRequestDetail,
+    summary="One of my requests, with its history",
+    responses=NOT_FOUND,
+)
+async def my_request_detail(
+    transaction_id: TransactionId, request: Request, principal: CurrentPrincipal
+):
     _, patron_id = signed_in_patron(request, principal)
     return await read_only(
         request, lambda conn: handlers.one_view(conn, transaction_id, patron_id=patron_id)
     )
 
 
-@router.post("/me/ill-requests/{transaction_id}/cancel", summary="Cancel my request")
-async def my_cancel(transaction_id: str, request: Request, principal: CurrentPrincipal):
+@router.post(
+    "/me/ill-requests/{transaction_id}/cancel",
+    response_model=IllRequestView,
+    summary="Cancel my request (before the lender ships it)",
+    responses=STEP_REFUSED,
+)
+async def my_cancel(transaction_id: TransactionId, request: Request, principal: CurrentPrincipal):
     lib, patron_id = signed_in_patron(request, principal)
     async with unit_of_work(request.app.state.runtime.engine) as conn:
         row = await handlers.cancel(
@@ -183,14 +236,12 @@ async def my_cancel(transaction_id: str, request: Request, principal: CurrentPri
 # ---------------------------------------------------------------------------------- staff
 
 
-@router.post(
-    "/ill/borrowing",
+@staff_router.post(
+    "",
     status_code=201,
+    response_model=IllRequestView,
     summary="Request a title for a patron (by card number or patron id)",
-    responses={
-        409: {"description": "refused: the problem names every rule"},
-        503: {"description": "the union catalogue is away: nothing was requested, try again"},
-    },
+    responses={**DRY_RUN, **REQUEST_ERRORS},
 )
 async def staff_request(
     body: StaffIllRequestIn,
@@ -218,7 +269,9 @@ async def staff_request(
     )
 
 
-@router.get("/ill/borrowing", summary="This library's patrons' requests, by state")
+@staff_router.get(
+    "", response_model=IllRequestPage, summary="This library's patrons' requests, by state"
+)
 async def staff_list(
     request: Request,
     principal: CurrentPrincipal,
@@ -242,8 +295,15 @@ async def staff_list(
     return await read_only(request, work)
 
 
-@router.get("/ill/borrowing/{transaction_id}", summary="One request, with its history")
-async def staff_detail(transaction_id: str, request: Request, principal: CurrentPrincipal):
+@staff_router.get(
+    "/{transaction_id}",
+    response_model=IllRequestDetail,
+    summary="One request, with its history",
+    responses=NOT_FOUND,
+)
+async def staff_detail(
+    transaction_id: TransactionId, request: Request, principal: CurrentPrincipal
+):
     staff(request, principal)
     return await read_only(request, lambda conn: handlers.one_view(conn, transaction_id))
 
@@ -255,8 +315,15 @@ async def _staff_step(request: Request, principal, step) -> dict:
     return handlers.request_view(row)
 
 
-@router.post("/ill/borrowing/{transaction_id}/cancel", summary="Cancel before shipping")
-async def staff_cancel(transaction_id: str, request: Request, principal: CurrentPrincipal):
+@staff_router.post(
+    "/{transaction_id}/cancel",
+    response_model=IllRequestView,
+    summary="Cancel before shipping",
+    responses=STEP_REFUSED,
+)
+async def staff_cancel(
+    transaction_id: TransactionId, request: Request, principal: CurrentPrincipal
+):
     return await _staff_step(
         request,
         principal,
@@ -264,12 +331,14 @@ async def staff_cancel(transaction_id: str, request: Request, principal: Current
     )
 
 
-@router.post(
-    "/ill/borrowing/{transaction_id}/receive",
+@staff_router.post(
+    "/{transaction_id}/receive",
+    response_model=IllRequestView,
     summary="The lender's item arrived at a service point: the patron is told (HKALL-05)",
+    responses=STEP_REFUSED,
 )
 async def staff_receive(
-    transaction_id: str, body: ReceiveIn, request: Request, principal: CurrentPrincipal
+    transaction_id: TransactionId, body: ReceiveIn, request: Request, principal: CurrentPrincipal
 ):
     return await _staff_step(
         request,
@@ -280,11 +349,21 @@ async def staff_receive(
     )
 
 
-@router.post(
-    "/ill/borrowing/{transaction_id}/checkout",
+@staff_router.post(
+    "/{transaction_id}/checkout",
+    response_model=IllRequestView,
     summary="The patron collects the item: a loan on the lender's terms",
+    responses={
+        **NOT_FOUND,
+        409: {
+            "description": "not waiting for pickup, or the patron's account is suspended "
+            "(the problem names the rule: HKALL-18/19, MALA-10…)"
+        },
+    },
 )
-async def staff_checkout(transaction_id: str, request: Request, principal: CurrentPrincipal):
+async def staff_checkout(
+    transaction_id: TransactionId, request: Request, principal: CurrentPrincipal
+):
     return await _staff_step(
         request,
         principal,
@@ -292,11 +371,15 @@ async def staff_checkout(transaction_id: str, request: Request, principal: Curre
     )
 
 
-@router.post(
-    "/ill/borrowing/{transaction_id}/ship-back",
+@staff_router.post(
+    "/{transaction_id}/ship-back",
+    response_model=IllRequestView,
     summary="Ship the item back to the lender (returned, or not picked up)",
+    responses=STEP_REFUSED,
 )
-async def staff_ship_back(transaction_id: str, request: Request, principal: CurrentPrincipal):
+async def staff_ship_back(
+    transaction_id: TransactionId, request: Request, principal: CurrentPrincipal
+):
     return await _staff_step(
         request,
         principal,

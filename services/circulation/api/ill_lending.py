@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, Path, Query, Request
 from pydantic import BaseModel, ConfigDict, Field
 
 from libs.common.auth import CurrentPrincipal
@@ -19,6 +19,7 @@ from libs.common.db import unit_of_work
 from libs.common.policy.vocabulary import RULE_ID_PATTERN
 from services.circulation.adapters import ill_lending_repo
 from services.circulation.api.common import library_staff, read_only, staff
+from services.circulation.api.ill_views import HistoryEntry
 from services.circulation.domain.ill_supplier import LendingState
 from services.circulation.handlers import ill_lending as handlers
 from services.circulation.handlers.context import NotFound
@@ -27,16 +28,17 @@ from services.circulation.handlers.ill_messages import history
 router = APIRouter(
     prefix="/api/v1/ill/lending", tags=["ill lending"], dependencies=[Depends(library_staff)]
 )
-
-
-class HistoryEntry(BaseModel):
-    at: datetime
-    from_state: str | None
-    to_state: str | None
-    event: str
-    actor: str
-    message_id: str | None
-    refused: str | None
+TransactionId = Annotated[
+    str, Path(min_length=1, max_length=64, description="the ILL transaction's id")
+]
+NOT_FOUND = {404: {"description": "this library was never asked to supply the transaction"}}
+STEP_REFUSED = {
+    **NOT_FOUND,
+    409: {
+        "description": "the lending's state does not allow this step, or the copy is not "
+        "lendable now (a rule refusal names its rule)"
+    },
+}
 
 
 class LendingView(BaseModel):
@@ -122,8 +124,13 @@ async def list_lendings(
     return await read_only(request, work)
 
 
-@router.get("/{transaction_id}", response_model=LendingView, summary="One lending, with history")
-async def get_lending(transaction_id: str, request: Request, principal: CurrentPrincipal):
+@router.get(
+    "/{transaction_id}",
+    response_model=LendingView,
+    summary="One lending, with history",
+    responses=NOT_FOUND,
+)
+async def get_lending(transaction_id: TransactionId, request: Request, principal: CurrentPrincipal):
     staff(request, principal)
 
     async def work(conn):
@@ -144,10 +151,11 @@ async def _act(request: Request, transaction_id: str, work) -> dict[str, Any]:
 @router.post(
     "/{transaction_id}/will-supply",
     response_model=LendingView,
+    responses=STEP_REFUSED,
     summary="Accept: hold a copy AVAILABLE here (HKALL-02) and answer WillSupply",
 )
 async def will_supply(
-    transaction_id: str, body: WillSupply, request: Request, principal: CurrentPrincipal
+    transaction_id: TransactionId, body: WillSupply, request: Request, principal: CurrentPrincipal
 ):
     lib = staff(request, principal)
     return await _act(
@@ -162,10 +170,11 @@ async def will_supply(
 @router.post(
     "/{transaction_id}/unfilled",
     response_model=LendingView,
+    responses=STEP_REFUSED,
     summary="Decline with the reason (and the rule, if one refuses)",
 )
 async def unfilled(
-    transaction_id: str, body: Unfilled, request: Request, principal: CurrentPrincipal
+    transaction_id: TransactionId, body: Unfilled, request: Request, principal: CurrentPrincipal
 ):
     lib = staff(request, principal)
     return await _act(
@@ -180,9 +189,12 @@ async def unfilled(
 @router.post(
     "/{transaction_id}/ship",
     response_model=LendingView,
+    responses=STEP_REFUSED,
     summary="Ship the copy: ON_ILL_LOAN, Loaned with the loan terms (HKALL-08, MALA-04)",
 )
-async def ship(transaction_id: str, body: Ship, request: Request, principal: CurrentPrincipal):
+async def ship(
+    transaction_id: TransactionId, body: Ship, request: Request, principal: CurrentPrincipal
+):
     lib = staff(request, principal)
     return await _act(
         request,
@@ -196,9 +208,10 @@ async def ship(transaction_id: str, body: Ship, request: Request, principal: Cur
 @router.post(
     "/{transaction_id}/check-in",
     response_model=LendingView,
+    responses=STEP_REFUSED,
     summary="The copy is back: AVAILABLE again, LoanCompleted",
 )
-async def check_in(transaction_id: str, request: Request, principal: CurrentPrincipal):
+async def check_in(transaction_id: TransactionId, request: Request, principal: CurrentPrincipal):
     lib = staff(request, principal)
     return await _act(
         request,

@@ -60,6 +60,17 @@ S = RequesterState
 BEFORE_SHIPPING = (S.REQUESTED, S.ROUTING, S.EXPECT_TO_SUPPLY, S.WILL_SUPPLY)
 #: no step leaves these; the quota is back
 FINISHED = (S.COMPLETED, S.UNFILLED, S.CANCELLED)
+#: the lender has shipped: the item is here, with the patron, or on its way back
+AFTER_SHIPPING = (
+    S.SHIPPED,
+    S.AWAITING_PICKUP,
+    S.CHECKED_OUT,
+    S.RETURNED,
+    S.NOT_PICKED_UP,
+    S.SHIPPED_RETURN,
+)
+#: what a lender answers a cancel with once the item has left it
+_SHIPPED_STATUSES = ("Loaned", "Overdue", "Recalled")
 #: states in which a request holds quota without a loan of its own (HKALL-08, HKALL-09,
 #: MALA-02): from the request until the lender checks the item in, except while the patron
 #: has it out (then the loan itself counts)
@@ -205,6 +216,10 @@ def on_supplier(state: RequesterState | str, msg: IllSupplierMessage) -> Outcome
         if msg.answer == "yes" or msg.status == "Cancelled":
             return _take(state, "cancelled", event, **cancelled)
         # The lender goes on: the request is where the lender's status says.
+        if state in AFTER_SHIPPING and msg.status in _SHIPPED_STATUSES:
+            # The lender's Loaned came first (it shipped as the cancel crossed it): the
+            # answer only confirms the cancel came too late.
+            return _note(state, event)
         if state is not S.CANCEL_REQUESTED:
             return Refused(state, event, f"no cancel is pending in state {state.value}")
         if msg.status == "Loaned":

@@ -21,6 +21,7 @@ from typing import Literal
 from libs.common.contracts.ill import (
     ErrorType,
     IllRefusal,
+    IllRequesterMessage,
     LoanTerms,
     ReasonForMessage,
     RequesterAction,
@@ -157,6 +158,16 @@ def on_requester_action(state: LendingState, action: RequesterAction) -> Outcome
     if action == "Notification":
         return Outcome()
     return _refused(state, action, ": this lender does not handle it (yet)")
+
+
+def without_free_text(payload: IllRequesterMessage) -> IllRequesterMessage:
+    """The requester's message as a lender may keep it: its ``note`` dropped. Free text is
+    what a home library's staff or patron typed, and could name the patron; a lender holds
+    no personal data of another library's patron (ILL.md, privacy), not even while the
+    message waits parked for its predecessor. Nothing a lender does depends on the note."""
+    if payload.note is None:
+        return payload
+    return payload.model_copy(update={"note": None})
 
 
 def staff_step(state: LendingState | str, step: str) -> LendingState:

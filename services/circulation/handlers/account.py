@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from libs.common.policy import days_overdue, loan_fine, quota_usage
 from services.circulation.adapters import (
     holds_repo,
+    ill_borrowing_repo,
     items_repo,
     ledger_repo,
     loans_repo,
@@ -152,7 +153,11 @@ async def summary(conn: AsyncConnection, lib: Library, patron_id: str) -> dict[s
     creds = await patrons_repo.get_credentials(conn, patron_id)
     loans = await loans_repo.active_loans(conn, patron_id)
     ledger = await ledger_repo.ledger(conn, patron_id, lib.policy.currency)
-    usage = quota_usage(lib.policy, account_facts(patron=patron, loans=loans, ledger=ledger))
+    requests = await ill_borrowing_repo.requests_holding_quota(conn, patron_id)
+    usage = quota_usage(
+        lib.policy,
+        account_facts(patron=patron, loans=loans, ledger=ledger, requests_holding_quota=requests),
+    )
     owed = await liabilities(conn, lib, patron_id)
     return {
         "patron": patron_view(patron),

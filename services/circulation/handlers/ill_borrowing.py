@@ -65,6 +65,8 @@ log = structlog.get_logger("illfed.circulation.ill_borrowing")
 ROLE = "requester"
 #: a returned ILL item waits here to be shipped back to its lender
 RETURNED_STATUS = "IN_PROCESSING"
+#: a lender's item once the lender has checked it in again
+VISIT_ENDED = "WITHDRAWN"
 S = RequesterState
 
 
@@ -306,6 +308,10 @@ async def _apply(
     elif not await repo.take_step(conn, txn, outcome.step, lib.now(), **values):
         # Another worker moved the transaction first: this step no longer applies.
         raise IllStepRefused(f"the request is no longer {outcome.state.value}")
+    if outcome.to is S.COMPLETED and row["item_id"]:
+        # The lender has its item back: the visiting copy is no longer here. Its row stays
+        # (the patron's loan names it), with the status that says it left for good.
+        await items_repo.set_status(conn, lib.code, row["item_id"], VISIT_ENDED, lib.clock)
     await ill_messages.record(
         conn,
         lib,
@@ -329,6 +335,9 @@ async def _apply(
                 requester=lib.code,
                 action=action,
                 occurred_at=lib.now(),
+                # Never a note: free text here could name the patron, and it would reach
+                # the lender (ILL.md, privacy). The broker and the lender drop one anyway.
+                note=None,
             ),
             causation_id=causation_id,
         )

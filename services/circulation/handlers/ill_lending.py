@@ -38,6 +38,7 @@ from services.circulation.domain.ill_supplier import (
     on_requester_action,
     patron_refusal,
     staff_step,
+    without_free_text,
 )
 from services.circulation.domain.items import Item
 from services.circulation.domain.loan_terms import loan_terms
@@ -70,7 +71,10 @@ async def on_request(
 async def on_requester_message(
     conn: AsyncConnection, lib: Library, env: Envelope, payload: IllRequesterMessage
 ) -> None:
-    """``ill.requester_message`` the broker forwards from the requester."""
+    """``ill.requester_message`` the broker forwards from the requester. Its note is dropped
+    before anything is written, parked or applied: privacy, see :func:`without_free_text`."""
+    payload = without_free_text(payload)
+    env = env.model_copy(update={"payload": payload.model_dump(mode="json")})
     await from_broker(conn, lib, env, payload, _applier(conn, lib))
 
 

@@ -14,6 +14,7 @@ from libs.common.policy import Decision, RenewalPlan, surcharge_refusal
 from services.circulation.adapters import (
     counters_repo,
     holds_repo,
+    ill_borrowing_repo,
     items_repo,
     ledger_repo,
     loans_repo,
@@ -119,6 +120,9 @@ async def checkout(
         ledger=ledger,
         borrowed_with=used,
         held_for_patron=set(held),
+        # HKALL-09: the patron's consortium requests in flight take room in the home quota
+        # (the policy keeps them out of the consortium's own limit for a home item).
+        requests_holding_quota=await ill_borrowing_repo.requests_holding_quota(conn, patron_id),
     )
     ensure(result.decision)
     for loan in result.loans:

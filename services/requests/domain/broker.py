@@ -73,7 +73,9 @@ MACHINE = StateMachine.of(
         "checked_out": ([S.Received], S.CheckedOut),
         # from Received too: an item not picked up goes back unread (HKALL-06)
         "shipped_return": ([S.Received, S.CheckedOut], S.ShippedReturn),
-        "loan_completed": ([S.ShippedReturn], S.LoanCompleted),
+        # The lender's check-in completes the loan (ILL.md), also when it comes before the
+        # requester's ShippedReturn: the lender holds the item, its word is the last.
+        "loan_completed": (ON_LOAN, S.LoanCompleted),
         "completed_without_return": (ON_LOAN, S.CompletedWithoutReturn),
         "cancelled": ([S.Requested, S.Routing, *WITH_LENDER], S.Cancelled),
     },
@@ -304,6 +306,13 @@ def lender_timed_out(view: TransactionView, now: datetime, hours: int) -> Decisi
     due = answer_due(view, hours)
     if due is None or now < due or view.lender is None:
         return None
+    if "cancel_pending" in view.flags:
+        return _cancelled_by_broker(
+            view,
+            outcome="no_answer",
+            at=now,
+            why=f"{view.lender} did not answer the cancel within {hours} hours",
+        )
     cancel = IllRequesterMessage(
         transaction_id=view.id,
         seq=1,
@@ -417,6 +426,12 @@ def _from_lender(view: TransactionView, msg: IllSupplierMessage, now: datetime) 
     if status == "WillSupply":
         tried = view.with_outcome(lender, "supplying", now)
         return _forward(view, msg, to, step="will_supply", tried=tried)
+    if status == "Unfilled" and "cancel_pending" in view.flags:
+        # The requester asked to cancel: a lender that cannot supply ends the request here;
+        # asking the next lender would lose the cancel.
+        return _cancelled_by_broker(
+            view, outcome="declined", at=now, why=f"{lender} cannot supply; the cancel stands"
+        )
     if status == "Unfilled":
         new = _take(
             view,
@@ -445,6 +460,34 @@ def _from_lender(view: TransactionView, msg: IllSupplierMessage, now: datetime) 
     )
 
 
+def _cancelled_by_broker(
+    view: TransactionView, *, outcome: Outcome, at: datetime, why: str
+) -> Decision:
+    """The requester's pending cancel is answered by the broker itself: the lender holding
+    the request declined or fell silent, so nobody else is asked and the request is
+    Cancelled; the lender is skipped (a late answer of its own changes nothing)."""
+    assert view.lender is not None
+    answer = IllSupplierMessage(
+        transaction_id=view.id,
+        seq=1,
+        supplier=BROKER,
+        status="Cancelled",
+        reason="CancelResponse",
+        answer="yes",
+        note=why[:500],
+        occurred_at=at,
+    )
+    new = _take(
+        view,
+        "cancelled",
+        lender=None,
+        asked_at=None,
+        tried=view.with_outcome(view.lender, outcome, at),
+        flags=_flags(view, drop={"cancel_pending"}),
+    )
+    return Decision(new, step="cancelled", sends=(Send(view.requester, answer),), note=why)
+
+
 # -- what the requester says ------------------------------------------------------------------
 
 #: actions that only set a flag, and where they may be said
@@ -466,6 +509,9 @@ def from_requester(
         return Refusal(f"{sender} is not the requester of this transaction")
     if view.state in TERMINAL:
         return _illegal(msg.action, view)
+    # Privacy (ILL.md): a requester's free text could name its patron, and a lender holds
+    # no personal data of another library's patron; the note goes no further than here.
+    msg = msg.model_copy(update={"note": None})
     action = msg.action
     if action == "Cancel":
         return _cancel(view, msg)

@@ -10,7 +10,7 @@ from libs.common.db import unit_of_work
 from services.requests.adapters import transactions as repo
 from services.requests.domain.broker import BrokerState, lender_timed_out
 from services.requests.handlers.context import Broker
-from services.requests.handlers.routing import route, settle
+from services.requests.handlers.routing import look_up, route, settle
 
 
 async def skip_silent_lenders(engine: AsyncEngine, ctx: Broker) -> int:
@@ -42,11 +42,17 @@ async def retry_routing(engine: AsyncEngine, ctx: Broker) -> int:
         waiting = await repo.in_state(conn, BrokerState.Routing)
     routed = 0
     for txn in waiting:
+        async with engine.connect() as conn:
+            found = await repo.load(conn, txn, lock=False)
+        if found is None or found[0].state != BrokerState.Routing:
+            continue
+        # The catalogue is asked before the transaction is locked: no lock waits on it.
+        looked = await look_up(ctx, found[1])
         async with unit_of_work(engine) as conn:
             found = await repo.load(conn, txn)
             if found is None or found[0].state != BrokerState.Routing:
-                continue
-            if not await route(conn, ctx, found[0], found[1], env=None):
+                continue  # moved on (cancelled, routed) while the catalogue answered
+            if not await route(conn, ctx, found[0], found[1], env=None, looked=looked):
                 break
             routed += 1
     return routed

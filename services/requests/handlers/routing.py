@@ -5,6 +5,8 @@ routing job tries again; it is never failed for that."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import structlog
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -26,6 +28,31 @@ from services.requests.handlers.outcome import carry_out
 log = structlog.get_logger("illfed.requests.routing")
 
 
+class Away:
+    """The catalogue did not answer (a record looked up before the transaction was locked)."""
+
+
+class Unasked:
+    """The catalogue has not been asked yet: :func:`route` asks it."""
+
+
+#: a record as the catalogue answered it: the record, None (no such record), or away
+Looked = dict[str, Any] | None | Away
+UNASKED = Unasked()
+
+
+async def look_up(ctx: Broker, request: IllRequest) -> Looked:
+    """The request's record with its holdings now, without holding anything: the retry job
+    asks before it locks the transaction."""
+    try:
+        return await ctx.catalogue.record(request.record.record_id)
+    except CatalogueUnavailable as exc:
+        log.warning(
+            "catalogue away; the request waits", transaction=request.transaction_id, error=str(exc)
+        )
+        return Away()
+
+
 async def route(
     conn: AsyncConnection,
     ctx: Broker,
@@ -33,13 +60,13 @@ async def route(
     request: IllRequest,
     *,
     env: Envelope | None,
+    looked: Looked | Unasked = UNASKED,
 ) -> bool:
-    """Ask the next lender (or end the rota). False when the catalogue was away."""
+    """Ask the next lender (or end the rota), by the record ``looked`` up already or by
+    asking the catalogue now. False when the catalogue was away."""
     assert view.state == BrokerState.Routing, view.state
-    try:
-        record = await ctx.catalogue.record(request.record.record_id)
-    except CatalogueUnavailable as exc:
-        log.warning("catalogue away; the request waits", transaction=view.id, error=str(exc))
+    record = await look_up(ctx, request) if isinstance(looked, Unasked) else looked
+    if isinstance(record, Away):
         if "awaiting_catalogue" not in view.flags:
             await carry_out(conn, ctx, view, catalogue_away(view), env=None)
         return False

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
+import httpx
 from argon2 import PasswordHasher
 from fastapi import FastAPI
 
@@ -16,6 +17,7 @@ from deploy.queues import federation_queues
 from deploy.seed import demo_items
 from deploy.units import build_unit, units
 from libs.common.auth import require_operator
+from libs.common.catalogue_client import CatalogueClient
 from libs.common.clock import ManualClock
 from libs.common.contracts.events import NoticeRequested
 from libs.common.db import make_engine, unit_of_work
@@ -140,13 +142,22 @@ def seeded_federation(data_dir: Path) -> dict[str, Service]:
     broker = MemoryBroker()
     broker.declare(federation_queues(fed))
     services: dict[str, Service] = {}
-    for u in chosen:
+    catalogue: CatalogueClient | None = None
+    # The catalogue first: the library's ILL requests look their records up in it, through
+    # its app (never a port of this machine).
+    for u in sorted(chosen, key=lambda u: u.service != "catalog"):
         bus = broker.handle(u.principal)
         if u.service == "circulation":
-            rt = circulation_runtime(LIBRARY, urls[u.key], bus, clock, fed=fed, hasher=hasher)
+            rt = circulation_runtime(
+                LIBRARY, urls[u.key], bus, clock, fed=fed, hasher=hasher, catalogue=catalogue
+            )
             app = circulation_app(rt, fed, DEV_SECRET)
         else:
             rt, app = asyncio.run(build_unit(u, fed, urls[u.key], bus, clock, DEV_SECRET))
+        if u.service == "catalog":
+            catalogue = CatalogueClient(
+                "http://catalog.test", transport=httpx.ASGITransport(app=app)
+            )
         issuer = app.state.tokens
         services[u.service] = Service(
             app,

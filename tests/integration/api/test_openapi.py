@@ -60,6 +60,54 @@ def test_every_error_an_operation_can_answer_is_a_documented_problem(federation,
     assert "HTTPValidationError" not in doc["components"]["schemas"]
 
 
+#: answers whose shape is a probe's own business
+UNTYPED = {("get", "/ready")}
+
+
+@pytest.mark.parametrize("name", ["circulation", "requests"])
+def test_every_answer_of_a_library_or_the_broker_has_a_documented_shape(federation, name):
+    doc = federation[name].app.openapi()
+    untyped = [
+        f"{method.upper()} {path} {code}"
+        for method, path, op in operations(doc)
+        for code, response in op["responses"].items()
+        if code.startswith("2")
+        and (method, path) not in UNTYPED
+        and "application/json" in response.get("content", {})
+        and not response["content"]["application/json"].get("schema")
+    ]
+    assert not untyped
+
+
+def _schema_of(doc: dict, path: str, method: str, code: str) -> dict:
+    ref = doc["paths"][path][method]["responses"][code]["content"]["application/json"]["schema"]
+    return doc["components"]["schemas"][ref["$ref"].rsplit("/", 1)[-1]]
+
+
+def test_the_borrowing_routes_describe_a_request_its_history_and_a_dry_run(federation):
+    doc = federation["circulation"].app.openapi()
+    for path in ("/api/v1/me/ill-requests", "/api/v1/ill/borrowing"):
+        created = _schema_of(doc, path, "post", "201")
+        assert {"transaction_id", "state", "quota_held", "due_date", "pickup_by"} <= set(
+            created["properties"]
+        )
+        dry_run = _schema_of(doc, path, "post", "200")
+        assert {"accepted", "rules", "refusals", "lenders"} <= set(dry_run["properties"])
+        errors = doc["paths"][path]["post"]["responses"]
+        assert {"404", "409", "422", "503"} <= set(errors)
+        assert "rule" in errors["409"]["description"]
+    detail = _schema_of(doc, "/api/v1/ill/borrowing/{transaction_id}", "get", "200")
+    assert "history" in detail["properties"]
+    page = _schema_of(doc, "/api/v1/ill/borrowing", "get", "200")
+    assert {"requests", "next_cursor"} <= set(page["properties"])
+    states = doc["components"]["schemas"]["RequesterState"]["enum"]
+    assert {"Requested", "AwaitingPickup", "Completed"} <= set(states)
+    for step in ("cancel", "receive", "checkout", "ship-back"):
+        op = doc["paths"][f"/api/v1/ill/borrowing/{{transaction_id}}/{step}"]["post"]
+        assert {"403", "404", "409"} <= set(op["responses"]), step
+        assert _schema_of(doc, f"/api/v1/ill/borrowing/{{transaction_id}}/{step}", "post", "200")
+
+
 def test_a_conflict_of_a_write_is_documented(federation):
     doc = federation["requests"].app.openapi()
     replay = doc["paths"]["/api/v1/dead-letters/{dl_id}/replay"]["post"]

@@ -414,6 +414,23 @@ async def test_HKALL_08_requests_in_flight_hold_the_quota_until_given_back(eduhk
     assert (await eduhk.ask(token, records[15])).status_code == 201
 
 
+async def test_HKALL_09_a_student_with_15_requests_borrows_35_home_items_not_36(eduhk):
+    patron, token = await eduhk.patron()
+    for _ in range(15):
+        res = await eduhk.ask(token, await eduhk.catalogued(("hku", "AVAILABLE")))
+        assert res.status_code == 201, res.text
+    home = [await eduhk.add_item(service_point="mmw") for _ in range(36)]
+    for item in home[:35]:
+        # HKALL-08's 15 are all taken by the requests: a home item is not one of them
+        res = await eduhk.checkout(patron["card_number"], item)
+        assert res.status_code == 201, res.text
+    # HKALL-09: 15 requests and 35 home loans fill the home quota of 50
+    doc = assert_refused(await eduhk.checkout(patron["card_number"], home[35]), "HKALL-09")
+    assert "51" in doc["detail"]
+    account = (await eduhk.get(f"/api/v1/patrons/{patron['patron_id']}")).json()
+    assert (account["quota"]["rule"], account["quota"]["items"]) == ("HKALL-08", 15)
+
+
 async def test_MALA_02_a_third_item_from_the_one_lender_is_refused(kwnc):
     _, token = await kwnc.patron()
     records = [await kwnc.catalogued(("um", "AVAILABLE")) for _ in range(3)]
@@ -537,6 +554,39 @@ async def test_the_whole_way_to_completed_with_the_quota_back(eduhk):
     ]
     assert any(h["event"] == "returned@tko" for h in history)
     assert all(h["message_id"] for h in history if h["actor"] == "requests")
+
+
+async def test_the_lenders_item_leaves_for_good_and_is_never_listed_as_the_librarys_own(eduhk):
+    txn, _, _ = await requested(eduhk)
+    barcode = eduhk.unique("CU")
+    await eduhk.feed(eduhk.routing(txn, lender="cityu"))
+    await eduhk.feed(eduhk.loaned(txn, date(2026, 12, 31), barcode))
+    res = await eduhk.post(f"/api/v1/ill/borrowing/{txn}/receive", {"service_point": "mmw"})
+    item_id = res.json()["item_id"]
+    own = await eduhk.add_item(service_point="mmw")
+
+    async def listed() -> set[str]:
+        ids, cursor = set(), ""
+        while cursor is not None:
+            page = (await eduhk.get(f"/api/v1/items?limit=200&cursor={cursor}")).json()
+            ids |= {i["id"] for i in page["items"]}
+            cursor = page["next_cursor"]
+        return ids
+
+    # Visiting, not one of the library's items, though staff can still look it up.
+    assert own["id"] in await listed() and item_id not in await listed()
+    assert (await eduhk.get(f"/api/v1/items/{item_id}")).json()["status"] == "ON_HOLD_SHELF"
+    eduhk.clock.set(hkt(2026, 12, 7, 9))  # HKALL-06: not picked up in 5 days
+    assert await job(eduhk, "ill-pickup-expiry").run() == 1
+    await eduhk.login_staff()
+    res = await eduhk.post(f"/api/v1/ill/borrowing/{txn}/ship-back")
+    assert res.json()["state"] == "ShippedReturn", res.text
+    assert (await eduhk.get(f"/api/v1/items/{item_id}")).json()["status"] == "IN_TRANSIT"
+    await eduhk.feed(eduhk.supplier(txn, "LoanCompleted"))
+    assert (await eduhk.row(txn))["state"] == "Completed"
+    # Back with its lender: not left IN_TRANSIT here forever.
+    assert (await eduhk.get(f"/api/v1/items/{item_id}")).json()["status"] == "WITHDRAWN"
+    assert item_id not in await listed()
 
 
 async def shipped(home: Home) -> tuple[str, dict, str]:

@@ -73,3 +73,29 @@ async def test_a_whole_lending_leaves_no_personal_data_of_the_patron_at_the_lend
     assert request.patron.ref in everything and "postgraduate" in everything
     leaked = [value for value in PERSONAL if value.lower() in everything.lower()]
     assert leaked == []
+
+
+async def test_a_note_naming_the_patron_is_not_kept_at_the_lender_even_while_parked(
+    database_url, clock
+):
+    async with open_lender(database_url, clock, "hku") as hku:
+        book = await hku.add_item(service_point="main", title="香港歷史", isbn="9789620000002")
+        request = hku.request(book, isbn="9789620000002")
+        await hku.deliver(request)
+        res = await hku.post(
+            f"/api/v1/ill/lending/{request.transaction_id}/ship", {"barcode": book["barcode"]}
+        )
+        assert res.status_code == 200, res.text
+        # The broker's second message is lost for now: the third waits, parked, for it.
+        await hku.deliver(
+            hku.says(request, 3, "CheckedOut", note=f"lent to {NAME_EN}, {PHONE}, HKID {HKID}")
+        )
+        parked = await _everything(hku.runtime.engine)
+        assert "CheckedOut" in parked  # the parked message is in the dump...
+        # ...without the note that named the patron
+        assert [value for value in PERSONAL if value.lower() in parked.lower()] == []
+        await hku.deliver(hku.says(request, 2, "Received", note=f"for {NAME_ZH} at {ADDRESS}"))
+        lending = (await hku.get(f"/api/v1/ill/lending/{request.transaction_id}")).json()
+        assert lending["checked_out_on"] is not None  # applied once the gap closed
+        everything = await _everything(hku.runtime.engine)
+    assert [value for value in PERSONAL if value.lower() in everything.lower()] == []

@@ -143,6 +143,19 @@ def test_a_cancel_answered_no_goes_back_to_what_the_lender_says():
     assert isinstance(late, Transition) and late.to is S.SHIPPED
 
 
+def test_a_cancel_that_crossed_the_shipment_is_answered_no_and_only_noted():
+    # The lender shipped as the cancel reached it: Loaned came first, then "no" to the cancel.
+    shipped = on_broker(S.CANCEL_REQUESTED, loaned(3))
+    assert isinstance(shipped, Transition) and shipped.to is S.SHIPPED
+    for state in (S.SHIPPED, S.AWAITING_PICKUP, S.CHECKED_OUT):
+        no = on_broker(state, supplier(4, "Loaned", "CancelResponse", answer="no"))
+        # a note, not a refusal answered with ill.error: nothing is wrong with the answer
+        assert isinstance(no, Transition) and no.to is state and not no.release_quota
+    assert isinstance(
+        on_broker(S.ROUTING, supplier(4, "Loaned", "CancelResponse", answer="no")), Refused
+    )
+
+
 def test_cancel_after_shipping_is_refused():
     for state in (S.SHIPPED, S.AWAITING_PICKUP, S.CHECKED_OUT):
         outcome = on_action(state, "cancel")

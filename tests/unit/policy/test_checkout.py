@@ -173,6 +173,45 @@ def test_hkall_09_hkall_loans_count_inside_the_home_quota(hkall):
     assert "home library quota of 50 items" in decision.messages[0]
 
 
+def test_hkall_09_requests_in_flight_count_inside_the_home_quota(hkall):
+    # HKALL-09: a student with a home quota of 50 and 15 HKALL requests borrows 35 home items
+    requests = ("hku",) * 15
+    home = [loan(f"H{i}", checkout=TODAY) for i in range(34)]
+    assert checkout_decision(
+        hkall, student(*home, requests_holding_quota=requests), [item()], TODAY
+    )
+    home.append(loan("H34", checkout=TODAY))
+    decision = checkout_decision(
+        hkall, student(*home, requests_holding_quota=requests), [item()], TODAY
+    )
+    # the 36th home item passes the home quota: refused by HKALL-09 alone, never by HKALL-08
+    assert decision.rules == ["HKALL-09"]
+    assert "would make 51 in all" in decision.messages[0]
+
+
+def test_hkall_09_hkall_books_and_requests_together_leave_room_for_35_home_items(hkall):
+    held = [*on_loan(10, ill=True), *[loan(f"H{i}", checkout=TODAY) for i in range(34)]]
+    facts = student(*held, requests_holding_quota=("hku",) * 5)
+    assert checkout_decision(hkall, facts, [item()], TODAY)
+    usage = quota_usage(hkall, facts, adding=[item()])
+    assert (usage.items, usage.home_used, usage.home_limit) == (15, 50, 50)
+
+
+def test_hkall_08_a_home_item_is_never_refused_by_the_consortium_limit(hkall):
+    # HKALL-08's 15 books are HKALL's: a home item at the home counter is not one of them
+    full = student(*on_loan(10, ill=True), requests_holding_quota=("hku",) * 5)
+    assert checkout_decision(hkall, full, [item()], TODAY)
+    assert checkout_decision(hkall, full, [item(ill=True)], TODAY).rules == ["HKALL-08"]
+    assert checkout_decision(hkall, full, [item(lender="hku")], TODAY).rules == ["HKALL-08"]
+
+
+def test_mala_02_a_home_item_is_not_counted_against_a_lender(mala):
+    two_home = account(*on_loan(2), patron_category="student")
+    assert checkout_decision(mala, two_home, [item()], TODAY)
+    from_kwnc = account(*on_loan(2, ill=True, lender="kwnc"), patron_category="student")
+    assert checkout_decision(mala, from_kwnc, [item()], TODAY)
+
+
 def test_hkall_18_overdue_recalled_book_suspends_all_privileges(hkall):
     recalled = loan("r", ill=True, recalled=True, due=TODAY - timedelta(days=1))
     decision = checkout_decision(hkall, student(recalled), [item(ill=True)], TODAY)

@@ -87,9 +87,9 @@ def supplier_msg(status, reason, answer=None, supplier="hku"):
     )
 
 
-def requester_msg(action):
+def requester_msg(action, note=None):
     return IllRequesterMessage(
-        transaction_id="t-1", seq=1, requester="eduhk", action=action, occurred_at=NOW
+        transaction_id="t-1", seq=1, requester="eduhk", action=action, occurred_at=NOW, note=note
     )
 
 
@@ -164,6 +164,22 @@ def test_a_requester_message_takes_an_allowed_step_or_is_refused(state, action, 
             assert action == "Cancel" and verdict.view.state == BrokerState.Cancelled
         else:
             assert s.to == before.lender
+
+
+@given(
+    st.sampled_from(list(BrokerState)),
+    st.sampled_from(ACTIONS),
+    st.sets(st.sampled_from(FLAGS)),
+    st.text(min_size=1, max_size=80),
+)
+def test_no_free_text_of_the_requester_reaches_a_lender(state, action, flags, note):
+    # privacy (ILL.md): a note could name the patron; the lender must never hold it
+    verdict = from_requester(view(state, flags), "eduhk", requester_msg(action, note), NOW)
+    if isinstance(verdict, Refusal):
+        return
+    for s in verdict.sends:
+        if s.to != "eduhk":
+            assert s.payload.note is None
 
 
 @given(st.sampled_from(list(BrokerState)), st.sampled_from(STATUSES))
@@ -284,3 +300,44 @@ def test_a_routed_request_carries_the_lenders_items_and_its_pseudonym():
     assert to_lender.payload.patron.ref == pseudonym("p-0123456789", "hku")
     assert to_requester.to == "eduhk" and to_requester.payload.lender == "hku"
     assert isinstance(new_transaction(request, "MALA"), Refusal)
+
+
+def test_a_lender_that_cannot_supply_while_a_cancel_waits_ends_in_cancelled_not_routing():
+    # The patron's Cancel crossed the lender's Unfilled: asking the next lender would lose it.
+    before = view(BrokerState.ExpectToSupply, flags={"cancel_pending"})
+    verdict = from_supplier(before, "hku", supplier_msg("Unfilled", "RequestResponse"), NOW)
+    assert isinstance(verdict, Decision) and not verdict.route
+    assert verdict.view.state == BrokerState.Cancelled and verdict.view.lender is None
+    assert "hku" in verdict.view.skipped and "cancel_pending" not in verdict.view.flags
+    [answer] = verdict.sends
+    assert answer.to == "eduhk"
+    assert (answer.payload.status, answer.payload.reason, answer.payload.answer) == (
+        "Cancelled",
+        "CancelResponse",
+        "yes",
+    )
+    # The lender's own answer to the Cancel, coming later, changes nothing.
+    late = from_supplier(
+        verdict.view, "hku", supplier_msg("Unfilled", "CancelResponse", "yes"), NOW
+    )
+    assert isinstance(late, Decision) and late.record_only
+
+
+def test_a_lender_silent_while_a_cancel_waits_is_not_followed_by_another_lender():
+    before = view(BrokerState.ExpectToSupply, flags={"cancel_pending"})
+    decision = lender_timed_out(before, NOW + timedelta(hours=48), 48)
+    assert decision is not None and not decision.route
+    assert decision.view.state == BrokerState.Cancelled
+    assert [s.to for s in decision.sends] == ["eduhk"]
+
+
+@given(st.sampled_from([BrokerState.Loaned, BrokerState.Received, BrokerState.CheckedOut]))
+def test_the_lenders_check_in_completes_the_loan_before_the_requesters_shipped_return(state):
+    # ILL.md: the lender's check-in completes the loan, whatever the broker heard before
+    verdict = from_supplier(view(state), "hku", supplier_msg("LoanCompleted", "StatusChange"), NOW)
+    assert isinstance(verdict, Decision)
+    assert verdict.view.state == BrokerState.LoanCompleted
+    assert [s.to for s in verdict.sends] == ["eduhk"]
+    # The requester's ShippedReturn, arriving after, is refused: nothing is left to ship.
+    late = from_requester(verdict.view, "eduhk", requester_msg("ShippedReturn"), NOW)
+    assert isinstance(late, Refusal)

@@ -1,0 +1,72 @@
+"""What the inter-library loan routes answer, as their OpenAPI document describes it: the
+requester's view of a request (the patron's home library), its history, the dry run's
+verdict, and the history entry both sides share."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+from pydantic import BaseModel, Field
+
+from services.circulation.domain.ill_requester import RequesterState
+
+
+class HistoryEntry(BaseModel):
+    """One transition (or refused message) of the transaction on this library's side."""
+
+    at: datetime
+    from_state: str | None
+    to_state: str | None
+    event: str
+    actor: str
+    message_id: str | None
+    refused: str | None
+
+
+class IllRequestView(BaseModel):
+    """A request of one of this library's patrons, as the home library keeps it."""
+
+    transaction_id: str
+    patron_id: str
+    record_id: int
+    title: str
+    pickup_location: str
+    needed_by: date | None
+    state: RequesterState
+    quota_held: bool = Field(description="HKALL-08/09, MALA-02: the request holds quota")
+    lender: str | None
+    due_date: date | None = Field(description="the lender's due date (its loan terms)")
+    pickup_by: date | None = Field(description="HKALL-06: the last day to pick it up")
+    item_id: str | None = Field(description="the lender's item as known here, once received")
+    barcode: str | None = Field(description="the lender's barcode")
+    loan_id: str | None = Field(description="the patron's loan, once picked up")
+    created_at: datetime
+    updated_at: datetime
+
+
+class IllRequestDetail(IllRequestView):
+    history: list[HistoryEntry]
+
+
+class IllRequestList(BaseModel):
+    requests: list[IllRequestView]
+
+
+class IllRequestPage(IllRequestList):
+    next_cursor: str | None
+
+
+class IllRefusalView(BaseModel):
+    rule: str
+    code: str
+    reason: str
+    message: str
+
+
+class IllDecisionView(BaseModel):
+    """A dry run's answer: would the request be accepted, and every rule that refuses it."""
+
+    accepted: bool
+    lenders: list[str] = Field(description="the libraries that could supply it")
+    rules: list[str]
+    refusals: list[IllRefusalView]
