@@ -15,7 +15,7 @@ import asyncio
 import importlib
 import sys
 
-BENCHMARKS = {"catalog": "bench.catalog.search_bench"}
+BENCHMARKS = {"catalog": "bench.catalog.search_bench", "hop": "bench.hop.hop_bench"}
 
 
 def main(argv: list[str]) -> int:
