@@ -373,6 +373,21 @@ async def _backends(databases: list[str]) -> list[int]:
         await conn.close()
 
 
+def _profile(target: Target, args) -> list[subprocess.Popen]:
+    """py-spy on both processes for the busy run (collapsed stacks, one file each)."""
+    if not args.profile:
+        return []
+    folder = Path(args.profile)
+    folder.mkdir(parents=True, exist_ok=True)
+    out = []
+    for role, p in (("publisher", target.publisher), ("consumer", target.consumer)):
+        path = folder / f"{target.name}-{role}.txt"
+        argv = [args.py_spy, "record", "--nonblocking", "--format", "raw", "-r", "200"]
+        argv += ["-d", str(int(args.seconds)), "-p", str(p.pid), "-o", str(path)]
+        out.append(subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+    return out
+
+
 async def measure(target: Target, args, probe: Probe) -> dict:
     rabbit = rabbitmq_pid()
 
@@ -388,9 +403,12 @@ async def measure(target: Target, args, probe: Probe) -> dict:
     print(f"  {target.name}: warming up {args.warmup:g} s", flush=True)
     await run_load(target, target.clients, probe, seconds=args.warmup)
     meter = CpuMeter()
+    profilers = _profile(target, args)
     meter.start(await groups())
     busy = await run_load(target, target.clients, probe, seconds=args.seconds)
     cpu = meter.stop(await groups())
+    for p in profilers:
+        p.wait(timeout=60)
     print(f"  {target.name}: {busy.hops} hops by {len(target.clients)} clients", flush=True)
     lone = await run_load(target, target.clients[:1], probe, hops=args.lone)
     result = {
@@ -545,6 +563,10 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--warmup", type=float, default=3.0, help="seconds of load before measuring")
     p.add_argument("--lone", type=int, default=300, help="hops of the lone client")
     p.add_argument("--label", default="", help="a note stored with the results")
+    p.add_argument(
+        "--profile", default="", help="folder for py-spy profiles of the busy run (raw stacks)"
+    )
+    p.add_argument("--py-spy", default="py-spy", help="the py-spy to profile with")
     return p
 
 
