@@ -405,7 +405,17 @@ async def measure(target: Target, args, probe: Probe) -> dict:
     meter = CpuMeter()
     profilers = _profile(target, args)
     meter.start(await groups())
-    busy = await run_load(target, target.clients, probe, seconds=args.seconds)
+
+    async def sampling() -> None:
+        while True:
+            await asyncio.sleep(0.25)
+            meter.sample(await groups())
+
+    sampler = asyncio.create_task(sampling())
+    try:
+        busy = await run_load(target, target.clients, probe, seconds=args.seconds)
+    finally:
+        sampler.cancel()
     cpu = meter.stop(await groups())
     for p in profilers:
         p.wait(timeout=60)

@@ -89,11 +89,13 @@ def rabbitmq_pid() -> int | None:
 class CpuMeter:
     """CPU seconds used by named groups of processes between :meth:`start` and :meth:`stop`.
 
-    A group is a callable giving its pids now, asked at both ends: a PostgreSQL backend that
-    appeared during the run counts from zero (its whole life is in the run)."""
+    A group is a list of pids, given again at every :meth:`sample` and at the end: a process
+    that appeared during the run (a PostgreSQL backend of a new pool connection) counts from
+    zero, and one that ended during it counts up to its last sample."""
 
     def __init__(self) -> None:
         self._before: dict[str, dict[int, float]] = {}
+        self._last: dict[str, dict[int, float]] = {}
 
     @staticmethod
     def _read(pids: Iterable[int]) -> dict[int, float]:
@@ -106,14 +108,19 @@ class CpuMeter:
 
     def start(self, groups: dict[str, list[int]]) -> None:
         self._before = {name: self._read(pids) for name, pids in groups.items()}
+        self._last = {name: dict(seen) for name, seen in self._before.items()}
+
+    def sample(self, groups: dict[str, list[int]]) -> None:
+        for name, pids in groups.items():
+            last = self._last.setdefault(name, {})
+            last.update(self._read(set(pids) | last.keys()))
 
     def stop(self, groups: dict[str, list[int]]) -> dict[str, float]:
-        used = {}
-        for name, pids in groups.items():
-            before = self._before.get(name, {})
-            after = self._read(set(pids) | before.keys())
-            used[name] = sum(cpu - before.get(pid, 0.0) for pid, cpu in after.items())
-        return used
+        self.sample(groups)
+        return {
+            name: sum(cpu - self._before.get(name, {}).get(pid, 0.0) for pid, cpu in last.items())
+            for name, last in self._last.items()
+        }
 
 
 # ---------------------------------------------------------------- the probe
