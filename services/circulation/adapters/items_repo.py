@@ -36,9 +36,10 @@ def _event(library: str, row: Any, change: str) -> ItemChanged:
 
 
 async def _announce(
-    conn: AsyncConnection, library: str, item_id: str, change: str, clock: Clock
+    conn: AsyncConnection, library: str, row: Any, change: str, clock: Clock
 ) -> None:
-    row = (await conn.execute(select(items).where(items.c.id == item_id))).one()
+    """Write ``item.changed`` for ``row``, the item as the change left it (the row the
+    change's own statement returned: no second read of the item)."""
     event = _event(library, row, change)
     # The item is the correlation of its own changes: consumers order by its version.
     await send(
@@ -62,9 +63,9 @@ async def add_item(
     # Copies of one work share a reservation queue; without a title id the ISBN names the work.
     if not values.get("title_id"):
         values["title_id"] = values.get("isbn") or item_id
-    await conn.execute(insert(items).values(**values))
-    await _announce(conn, library, item_id, "added", clock)
-    return await get_item(conn, item_id)  # type: ignore[return-value]
+    row = (await conn.execute(insert(items).values(**values).returning(*items.c))).one()
+    await _announce(conn, library, row, "added", clock)
+    return dict(row._mapping)
 
 
 async def get_item(conn: AsyncConnection, item_id: str) -> dict[str, Any] | None:
@@ -104,16 +105,21 @@ async def set_status(
     where = [items.c.id == item_id]
     if expected is not None:
         where.append(items.c.status.in_(expected))
-    res = await conn.execute(
-        update(items)
-        .where(*where)
-        .values(status=status, version=items.c.version + 1, updated_at=clock.now())
-    )
-    if res.rowcount == 0:
+    # One statement changes the item and returns it as changed: the announcement and the
+    # answer are built from that row, not from two more reads of it.
+    row = (
+        await conn.execute(
+            update(items)
+            .where(*where)
+            .values(status=status, version=items.c.version + 1, updated_at=clock.now())
+            .returning(*items.c)
+        )
+    ).first()
+    if row is None:
         return None
     change = "withdrawn" if status == "WITHDRAWN" else "status_changed"
-    await _announce(conn, library, item_id, change, clock)
-    return await get_item(conn, item_id)
+    await _announce(conn, library, row, change, clock)
+    return dict(row._mapping)
 
 
 # Domain reads ----------------------------------------------------------------------------
