@@ -8,6 +8,7 @@ repositories never commit.
 
 from __future__ import annotations
 
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
@@ -15,7 +16,7 @@ from pathlib import Path
 from typing import Any
 from weakref import WeakKeyDictionary
 
-from sqlalchemy import DateTime, Table, TypeDecorator, event
+from sqlalchemy import DateTime, Table, TypeDecorator, event, exc
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Dialect, make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
@@ -74,7 +75,45 @@ def make_engine(url: str, *, pool_size: int = 10) -> AsyncEngine:
         engine = create_async_engine(url, connect_args={"timeout": 30})
         _sqlite_pragmas(engine)
         return engine
-    return create_async_engine(url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True)
+    # Up to 2 x pool_size connections, all kept: an overflow connection would be closed on
+    # its return and opened again for the next burst (a new backend, a new TLS attempt,
+    # every statement prepared again), which under steady load is most of them.
+    engine = create_async_engine(url, pool_size=2 * pool_size, max_overflow=0)
+    _ping_when_idle(engine)
+    return engine
+
+
+#: seconds a pooled connection may sit unused and still be handed out without a ping
+PING_IDLE_AFTER = 2.0
+_IDLE_SINCE = "illfed.idle_since"
+
+
+def _ping_when_idle(engine: AsyncEngine) -> None:
+    """Ping a pooled connection before handing it out only when it has been idle for a
+    while, not on every checkout (``pool_pre_ping``: three round trips, BEGIN, a query and
+    ROLLBACK, before every unit of work). A connection in steady use was just seen working;
+    one that sat idle may have been cut (a database restart, a failover, an idle timeout) and
+    is pinged, and a failed ping renews every connection of the pool, as pre-ping does. A
+    connection cut while in use fails that one unit of work, which the caller retries (a
+    consumer redelivers, a client sends again), and SQLAlchemy then renews the pool."""
+    sync_engine = engine.sync_engine
+
+    @event.listens_for(sync_engine, "checkin")
+    def _checked_in(_dbapi_conn, record) -> None:  # pragma: no cover - pool callback
+        record.info[_IDLE_SINCE] = time.monotonic()
+
+    @event.listens_for(sync_engine, "checkout")
+    def _checked_out(dbapi_conn, record, _proxy) -> None:  # pragma: no cover - pool callback
+        since = record.info.get(_IDLE_SINCE)
+        if since is None or time.monotonic() - since < PING_IDLE_AFTER:
+            return  # new, or in use a moment ago
+        try:
+            alive = sync_engine.dialect.do_ping(dbapi_conn)
+        except Exception:
+            alive = False
+        if not alive:
+            # The pool replaces this connection, and every one older, and checks out again.
+            raise exc.InvalidatePoolError("an idle pooled connection failed its ping")
 
 
 def _sqlite_pragmas(engine: AsyncEngine) -> None:
