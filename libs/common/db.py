@@ -9,7 +9,7 @@ repositories never commit.
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from pathlib import Path
@@ -217,3 +217,17 @@ def insert_new(conn: AsyncConnection, table: Table, *unique: str) -> Any:
     the first to commit and then inserts nothing, instead of failing its whole transaction.
     The result's ``rowcount`` says whether the row was new."""
     return upsert(conn, table).on_conflict_do_nothing(index_elements=list(unique) or None)
+
+
+_STATEMENTS: dict[tuple[str, object], Any] = {}
+
+
+def statement(conn: AsyncConnection, key: object, build: Callable[[AsyncConnection], Any]) -> Any:
+    """The statement ``build(conn)`` makes, built once per database dialect and ``key``: a hot
+    path (a consumer's per-message upsert) then neither rebuilds it nor has SQLAlchemy work
+    out its cache key on every execution; the values go in as execution parameters."""
+    slot = (conn.dialect.name, key)
+    stmt = _STATEMENTS.get(slot)
+    if stmt is None:
+        stmt = _STATEMENTS[slot] = build(conn)
+    return stmt
