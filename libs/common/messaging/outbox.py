@@ -22,7 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from libs.common.clock import Clock
 from libs.common.contracts import Envelope, contract_of
 from libs.common.contracts.registry import kind_of, type_of
-from libs.common.db import OUTBOX_WRITTEN, on_outbox_commit
+from libs.common.db import OUTBOX_WRITTEN, on_outbox_commit, statement
 from libs.common.messaging.delivery import Bus
 from libs.common.messaging.topology import DIRECT, EVENTS
 
@@ -86,15 +86,16 @@ async def enqueue_raw(
 ) -> None:
     """Add an already-serialised message (a dead letter being replayed) to the outbox."""
     await conn.execute(
-        insert(outbox).values(
-            message_id=message_id,
-            exchange=exchange,
-            routing_key=routing_key,
-            correlation_id=correlation_id,
-            body=body,
-            headers=headers,
-            created_at=created_at,
-        )
+        statement(conn, ("outbox insert", outbox), lambda _: insert(outbox)),
+        {
+            "message_id": message_id,
+            "exchange": exchange,
+            "routing_key": routing_key,
+            "correlation_id": correlation_id,
+            "body": body,
+            "headers": headers,
+            "created_at": created_at,
+        },
     )
     conn.info[OUTBOX_WRITTEN] = True
 
