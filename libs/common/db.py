@@ -65,9 +65,13 @@ def is_sqlite(url_or_engine: str | AsyncEngine | AsyncConnection) -> bool:
     return url_or_engine.dialect.name == "sqlite"
 
 
-def make_engine(url: str, *, pool_size: int = 10) -> AsyncEngine:
+def make_engine(url: str, *, pool_size: int = 10, wait_for_flush: bool = True) -> AsyncEngine:
     """An async engine. SQLite gets WAL, a busy timeout and ``BEGIN IMMEDIATE`` so concurrent
-    writers of the embedded federation wait for each other instead of failing."""
+    writers of the embedded federation wait for each other instead of failing.
+
+    ``wait_for_flush=False``: on PostgreSQL a commit returns before its WAL reaches the disk
+    (``synchronous_commit = off``), for writes whose loss in a server crash only means doing
+    them again (an outbox relay's claims and sent marks)."""
     if is_sqlite(url):
         db_path = make_url(url).database
         if db_path and db_path != ":memory:":
@@ -75,10 +79,14 @@ def make_engine(url: str, *, pool_size: int = 10) -> AsyncEngine:
         engine = create_async_engine(url, connect_args={"timeout": 30})
         _sqlite_pragmas(engine)
         return engine
-    # Up to 2 x pool_size connections, all kept: an overflow connection would be closed on
-    # its return and opened again for the next burst (a new backend, a new TLS attempt,
-    # every statement prepared again), which under steady load is most of them.
-    engine = create_async_engine(url, pool_size=2 * pool_size, max_overflow=0)
+    # pool_size connections at most, all kept: more work waits for one of them. Overflow
+    # connections would be closed on their return and opened again for the next burst (a
+    # new backend, a new TLS attempt, every statement prepared again), which under steady
+    # load is most of them; and the units of a federation share one server's connections.
+    settings = {} if wait_for_flush else {"synchronous_commit": "off"}
+    engine = create_async_engine(
+        url, pool_size=pool_size, max_overflow=0, connect_args={"server_settings": settings}
+    )
     _ping_when_idle(engine)
     return engine
 

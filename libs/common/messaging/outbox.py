@@ -22,7 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from libs.common.clock import Clock
 from libs.common.contracts import Envelope, contract_of
 from libs.common.contracts.registry import kind_of, type_of
-from libs.common.db import OUTBOX_WRITTEN, on_outbox_commit, statement
+from libs.common.db import OUTBOX_WRITTEN, make_engine, on_outbox_commit, statement
 from libs.common.messaging.delivery import Bus
 from libs.common.messaging.topology import DIRECT, EVENTS
 
@@ -166,10 +166,21 @@ class OutboxRelay:
         self._wake = asyncio.Event()
         self._task: asyncio.Task | None = None
         self._die_flag = os.environ.get(DIE_AFTER_CONFIRM)
-        self._autocommit = (
+        # On PostgreSQL the relay's statements run on a connection of its own, each its own
+        # transaction, committed without waiting for the disk: a claim or a sent mark lost in
+        # a server crash only means the rows are published again, and the consumers' inboxes
+        # absorb that (as they absorb a relay dying between the confirm and the mark).
+        self._own_engine = (
             None
             if engine.dialect.name == "sqlite"
-            else engine.execution_options(isolation_level="AUTOCOMMIT")
+            else make_engine(
+                engine.url.render_as_string(hide_password=False), pool_size=1, wait_for_flush=False
+            )
+        )
+        self._autocommit = (
+            None
+            if self._own_engine is None
+            else self._own_engine.execution_options(isolation_level="AUTOCOMMIT")
         )
         on_outbox_commit(engine, self.wake)
 
@@ -312,3 +323,6 @@ class OutboxRelay:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
             self._task = None
+        if self._own_engine is not None:
+            # Its connection is closed; a later pass (a restart, a drain) opens another.
+            await self._own_engine.dispose()
