@@ -40,7 +40,7 @@ format: install
 	$(VENV)/bin/ruff check --fix .
 	$(VENV)/bin/ruff format .
 
-bench: install  ## benchmarks: figures are printed, nothing is asserted on time
+bench: install  ## the short benchmark suite, one table (python -m bench --help for the long runs)
 	$(VENV)/bin/python -m bench
 
 SOAK_CHANGES ?= 5000

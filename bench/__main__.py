@@ -1,40 +1,75 @@
-"""Run the benchmarks (``make bench``) and print their figures; nothing asserts on time.
+"""Run the benchmarks and print their figures; nothing asserts on time.
 
-    python -m bench                                # every benchmark, at full size
-    python -m bench catalog                        # one of them
-    python -m bench catalog --records 100000 --keep  # one, with its own options (--help)
+    python -m bench                      # the short suite (make bench), a few minutes
+    python -m bench --label "after X"    # the same, with a note stored with its results
+    python -m bench hop --help           # the hop at full length, and its options
+    python -m bench catalog --help       # the catalogue at 1,000,000 records, and its options
 
-``catalog``: the union catalogue's search on PostgreSQL, 1,000,000 records with about
-3,000,000 holdings (``bench.catalog.search_bench``). Every benchmark runs against the servers
-on 127.0.0.1 and cleans up after itself unless told to keep its data.
+The short suite runs the hop's floor and illfed's hop (``bench.hop.hop_bench``: a library's
+item status change through its outbox, RabbitMQ and the catalogue's consumer, against the same
+hop with nothing but asyncpg and aio-pika, in the same run) and the union catalogue's search
+at 10,000 records (``bench.catalog.search_bench``), then prints one table: figure, floor,
+illfed, ratio. Every run appends its results as one JSON line to bench/results/results.jsonl,
+so two runs can be compared. Every benchmark runs against the servers on 127.0.0.1 and
+removes what it made unless told to keep it.
 """
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import importlib
 import sys
 
-BENCHMARKS = {"catalog": "bench.catalog.search_bench"}
+BENCHMARKS = {"catalog": "bench.catalog.search_bench", "hop": "bench.hop.hop_bench"}
+SHORT_HOP = ["--seconds", "8", "--warmup", "2", "--lone", "60"]
+SHORT_CATALOG = ["--records", "10000", "--queries", "120"]
+SHORT_CATALOG += ["--database", "illfed_catalog_bench_short"]
+KINDS = ("keyword", "cjk", "isbn", "filtered", "scoped", "page2")
+
+
+async def short_suite(label: str) -> None:
+    from bench.catalog import search_bench
+    from bench.hop import hop_bench
+
+    hop_args = hop_bench.parser().parse_args(SHORT_HOP)
+    print("== hop: the floor and illfed's hop", flush=True)
+    hop = await hop_bench.run(hop_args)
+    print("== catalog: search at 10,000 records", flush=True)
+    catalog = await search_bench.run(search_bench.parser().parse_args(SHORT_CATALOG))
+    table = hop_bench.rows(hop, hop_args.clients)
+    records = catalog["records"]
+    table.append((f"catalogue {records:,}: load records/s", None, catalog["records_per_s"], ""))
+    if "all" in catalog["p50_ms"]:
+        table.append(
+            (f"catalogue {records:,}: search p50 ms, all", None, catalog["p50_ms"]["all"], "")
+        )
+    for kind in (*KINDS, "all"):
+        if kind in catalog["p95_ms"]:
+            p95 = catalog["p95_ms"][kind]
+            table.append((f"catalogue {records:,}: search p95 ms, {kind}", None, p95, ""))
+    table.append((f"catalogue {records:,}: peak RSS MB", None, catalog["peak_rss_mb"], ""))
+    print()
+    hop_bench.print_table(table)
+    hop_bench.record({"hop": hop, "catalog": catalog}, bench="short", label=label)
+    print(f"results appended to {hop_bench.RESULTS.relative_to(hop_bench.ROOT)}")
 
 
 def main(argv: list[str]) -> int:
-    if argv and argv[0] in ("-h", "--help"):
-        print(__doc__)
-        return 0
     if argv and argv[0] in BENCHMARKS:
-        chosen, options = [argv[0]], argv[1:]
-    elif argv:
-        print(f"unknown benchmark {argv[0]!r}; one of: {', '.join(BENCHMARKS)}", file=sys.stderr)
-        return 2
-    else:
-        chosen, options = list(BENCHMARKS), []
-    for name in chosen:
-        module = importlib.import_module(BENCHMARKS[name])
-        print(f"== {name} ({BENCHMARKS[name]})", flush=True)
+        module = importlib.import_module(BENCHMARKS[argv[0]])
         # Each benchmark reads its own options from the command line.
-        sys.argv = [f"python -m bench {name}", *options]
+        sys.argv = [f"python -m bench {argv[0]}", *argv[1:]]
         asyncio.run(module.main())
+        return 0
+    parser = argparse.ArgumentParser(
+        prog="python -m bench",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--label", default="", help="a note stored with the results")
+    args = parser.parse_args(argv)
+    asyncio.run(short_suite(args.label))
     return 0
 
 

@@ -5,6 +5,8 @@
     python -m deploy.launch up     # distributed: one process per service and per library,
                                    # PostgreSQL and RabbitMQ on this machine (make up)
 
+Each unit of the distributed way runs on uvloop, its HTTP parsed by httptools.
+
 Both read deploy/federation.toml, seed the demo consortium once, print the URLs and stop
 cleanly on Ctrl-C. Running again keeps the data.
 """
@@ -23,6 +25,7 @@ import time
 from pathlib import Path
 
 import uvicorn
+import uvloop
 
 from deploy.forking import UNITS_ENV, serve_forked
 from deploy.prepare import MIGRATED, Steps, check_servers, prepare
@@ -336,7 +339,8 @@ def serve_unit(key: str, federation_path: str | None, host: str | None = None) -
         with contextlib.suppress(asyncio.CancelledError):
             await task
 
-    asyncio.run(main())
+    # uvloop: the same asyncio API at a fraction of the CPU per socket operation.
+    uvloop.run(main())
 
 
 async def migrate_units(

@@ -191,7 +191,7 @@ async def load(url: str, count: int) -> float:
     elapsed = time.perf_counter() - started
     print(f"loaded {report.created:,} records, {report.holdings:,} holdings in {elapsed:.1f} s")
     # VACUUM cannot run in a transaction; it sets the visibility map for the bitmap scans.
-    u = await asyncpg.connect(host="127.0.0.1", user="postgres", database=DATABASE)
+    u = await asyncpg.connect(host="127.0.0.1", user="postgres", database=url.rsplit("/", 1)[-1])
     try:
         t = time.perf_counter()
         await u.execute("VACUUM ANALYZE")
@@ -254,7 +254,7 @@ async def run_queries(
         async with engine.connect() as conn:
             total = await conn.scalar(select(func.count()).select_from(records))
             size = await conn.scalar(
-                text("SELECT pg_size_pretty(pg_database_size(:d))"), {"d": DATABASE}
+                text("SELECT pg_size_pretty(pg_database_size(:d))"), {"d": url.rsplit("/", 1)[-1]}
             )
             print(f"catalogue: {total:,} records; database size {size}")
             rng = random.Random(seed)
@@ -319,25 +319,33 @@ def report(timings: dict[str, list[float]]) -> None:
         )
 
 
-async def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--records", type=int, default=1_000_000)
-    parser.add_argument("--queries", type=int, default=600)
-    parser.add_argument("--seed", type=int, default=7)
-    parser.add_argument("--reuse", action="store_true", help="search the existing load")
-    parser.add_argument("--keep", action="store_true", help="keep the database afterwards")
-    parser.add_argument("--slowest", type=int, default=0, help="list the N slowest searches")
-    parser.add_argument(
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="python -m bench catalog", description=__doc__.split("\n")[0])
+    p.add_argument("--records", type=int, default=1_000_000)
+    p.add_argument("--queries", type=int, default=600)
+    p.add_argument("--seed", type=int, default=7)
+    p.add_argument(
+        "--database", default=DATABASE, help=f"the database to load (default {DATABASE})"
+    )
+    p.add_argument("--reuse", action="store_true", help="search the existing load")
+    p.add_argument("--keep", action="store_true", help="keep the database afterwards")
+    p.add_argument("--slowest", type=int, default=0, help="list the N slowest searches")
+    p.add_argument(
         "--via",
         choices=("repository", "api"),
         default="api",
         help="search through GET /api/v1/search of the real app (default) or call the "
         "repository directly",
     )
-    args = parser.parse_args()
-    url = pg_url(DATABASE)
+    return p
+
+
+async def run(args) -> dict:
+    """Load (unless reusing), search, print the figures; they are also returned."""
+    url = pg_url(args.database)
+    load_s = None
     if not args.reuse:
-        await load(url, args.records)
+        load_s = await load(url, args.records)
     try:
         print(f"searching through the {'HTTP API' if args.via == 'api' else 'repository'}")
         timings = await run_queries(
@@ -351,6 +359,18 @@ async def main() -> None:
     finally:
         if not args.keep and not args.reuse:
             await drop_database(url)
+    return {
+        "records": args.records,
+        "load_s": load_s,
+        "records_per_s": args.records / load_s if load_s else None,
+        "p50_ms": {k: statistics.median(v) for k, v in timings.items()},
+        "p95_ms": {k: percentile(v, 95) for k, v in timings.items()},
+        "peak_rss_mb": peak_rss_mb(),
+    }
+
+
+async def main() -> None:
+    await run(parser().parse_args())
 
 
 if __name__ == "__main__":

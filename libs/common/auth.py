@@ -188,7 +188,11 @@ def issuer_of(request: Request) -> TokenIssuer:
 
 
 def current_principal(request: Request) -> Principal:
-    """The caller, from ``Authorization: Bearer`` or the patron session cookie."""
+    """The caller, from ``Authorization: Bearer`` or the patron session cookie.
+
+    A plain function that async dependencies call, never a dependency itself: FastAPI runs a
+    plain dependency in its thread pool, a thread hop on every request for work that never
+    blocks. Every dependency below is async for the same reason."""
     header = request.headers.get("authorization", "")
     token = None
     if header.lower().startswith("bearer "):
@@ -213,7 +217,7 @@ async def live_principal(request: Request) -> Principal:
 CurrentPrincipal = Annotated[Principal, Depends(live_principal)]
 
 
-def require_operator(principal: CurrentPrincipal) -> Principal:
+async def require_operator(principal: CurrentPrincipal) -> Principal:
     if not principal.is_operator:
         raise forbidden("only consortium operators may do this")
     return principal

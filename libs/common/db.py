@@ -8,14 +8,15 @@ repositories never commit.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import time
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 from weakref import WeakKeyDictionary
 
-from sqlalchemy import DateTime, Table, TypeDecorator, event
+from sqlalchemy import DateTime, Table, TypeDecorator, event, exc
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Dialect, make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
@@ -64,9 +65,13 @@ def is_sqlite(url_or_engine: str | AsyncEngine | AsyncConnection) -> bool:
     return url_or_engine.dialect.name == "sqlite"
 
 
-def make_engine(url: str, *, pool_size: int = 10) -> AsyncEngine:
+def make_engine(url: str, *, pool_size: int = 10, wait_for_flush: bool = True) -> AsyncEngine:
     """An async engine. SQLite gets WAL, a busy timeout and ``BEGIN IMMEDIATE`` so concurrent
-    writers of the embedded federation wait for each other instead of failing."""
+    writers of the embedded federation wait for each other instead of failing.
+
+    ``wait_for_flush=False``: on PostgreSQL a commit returns before its WAL reaches the disk
+    (``synchronous_commit = off``), for writes whose loss in a server crash only means doing
+    them again (an outbox relay's claims and sent marks)."""
     if is_sqlite(url):
         db_path = make_url(url).database
         if db_path and db_path != ":memory:":
@@ -74,7 +79,49 @@ def make_engine(url: str, *, pool_size: int = 10) -> AsyncEngine:
         engine = create_async_engine(url, connect_args={"timeout": 30})
         _sqlite_pragmas(engine)
         return engine
-    return create_async_engine(url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True)
+    # pool_size connections at most, all kept: more work waits for one of them. Overflow
+    # connections would be closed on their return and opened again for the next burst (a
+    # new backend, a new TLS attempt, every statement prepared again), which under steady
+    # load is most of them; and the units of a federation share one server's connections.
+    settings = {} if wait_for_flush else {"synchronous_commit": "off"}
+    engine = create_async_engine(
+        url, pool_size=pool_size, max_overflow=0, connect_args={"server_settings": settings}
+    )
+    _ping_when_idle(engine)
+    return engine
+
+
+#: seconds a pooled connection may sit unused and still be handed out without a ping
+PING_IDLE_AFTER = 2.0
+_IDLE_SINCE = "illfed.idle_since"
+
+
+def _ping_when_idle(engine: AsyncEngine) -> None:
+    """Ping a pooled connection before handing it out only when it has been idle for a
+    while, not on every checkout (``pool_pre_ping``: three round trips, BEGIN, a query and
+    ROLLBACK, before every unit of work). A connection in steady use was just seen working;
+    one that sat idle may have been cut (a database restart, a failover, an idle timeout) and
+    is pinged, and a failed ping renews every connection of the pool, as pre-ping does. A
+    connection cut while in use fails that one unit of work, which the caller retries (a
+    consumer redelivers, a client sends again), and SQLAlchemy then renews the pool."""
+    sync_engine = engine.sync_engine
+
+    @event.listens_for(sync_engine, "checkin")
+    def _checked_in(_dbapi_conn, record) -> None:  # pragma: no cover - pool callback
+        record.info[_IDLE_SINCE] = time.monotonic()
+
+    @event.listens_for(sync_engine, "checkout")
+    def _checked_out(dbapi_conn, record, _proxy) -> None:  # pragma: no cover - pool callback
+        since = record.info.get(_IDLE_SINCE)
+        if since is None or time.monotonic() - since < PING_IDLE_AFTER:
+            return  # new, or in use a moment ago
+        try:
+            alive = sync_engine.dialect.do_ping(dbapi_conn)
+        except Exception:
+            alive = False
+        if not alive:
+            # The pool replaces this connection, and every one older, and checks out again.
+            raise exc.InvalidatePoolError("an idle pooled connection failed its ping")
 
 
 def _sqlite_pragmas(engine: AsyncEngine) -> None:
@@ -178,3 +225,17 @@ def insert_new(conn: AsyncConnection, table: Table, *unique: str) -> Any:
     the first to commit and then inserts nothing, instead of failing its whole transaction.
     The result's ``rowcount`` says whether the row was new."""
     return upsert(conn, table).on_conflict_do_nothing(index_elements=list(unique) or None)
+
+
+_STATEMENTS: dict[tuple[str, object], Any] = {}
+
+
+def statement(conn: AsyncConnection, key: object, build: Callable[[AsyncConnection], Any]) -> Any:
+    """The statement ``build(conn)`` makes, built once per database dialect and ``key``: a hot
+    path (a consumer's per-message upsert) then neither rebuilds it nor has SQLAlchemy work
+    out its cache key on every execution; the values go in as execution parameters."""
+    slot = (conn.dialect.name, key)
+    stmt = _STATEMENTS.get(slot)
+    if stmt is None:
+        stmt = _STATEMENTS[slot] = build(conn)
+    return stmt

@@ -16,7 +16,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
 import structlog
-from fastapi import FastAPI, Request
+from fastapi import FastAPI
 from fastapi.responses import JSONResponse
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -49,8 +49,12 @@ def _too_large(limit: int) -> Problem:
 
 class RequestGuard:
     """What stands between the server and a service's app (pure ASGI, so it sees the body as
-    it streams in):
+    it streams in, and costs no extra task or stream per request as Starlette's
+    ``BaseHTTPMiddleware`` does):
 
+    * every log line of the request names the service and the request's correlation id (the
+      caller's ``X-Correlation-Id``, or a new one);
+    * a body whose Content-Length is over the limit is refused (413) before a byte is read;
     * it counts the bytes of every body as they arrive and answers 413 as soon as the count
       passes the limit: a chunked body has no Content-Length to check up front, and the app
       must not read tens of megabytes before saying no;
@@ -58,12 +62,27 @@ class RequestGuard:
       reaching the server, which would also drop the connection.
     """
 
-    def __init__(self, app: ASGIApp, max_body_bytes: int = MAX_BODY_BYTES) -> None:
-        self.app, self.max_body_bytes = app, max_body_bytes
+    def __init__(
+        self, app: ASGIApp, max_body_bytes: int = MAX_BODY_BYTES, service: str | None = None
+    ) -> None:
+        self.app, self.max_body_bytes, self.service = app, max_body_bytes, service
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
+            return
+        correlation, length = None, None
+        for name, value in scope["headers"]:
+            if name == b"x-correlation-id":
+                correlation = value.decode("latin-1")
+            elif name == b"content-length":
+                length = value
+        if self.service is not None:
+            reset_request_context(self.service)
+        bind_correlation(correlation or str(uuid.uuid4()))
+        if length is not None and length.isdigit() and int(length) > self.max_body_bytes:
+            response = problem_response(_too_large(self.max_body_bytes), scope.get("path"))
+            await response(scope, receive, send)
             return
         received, started, answered = 0, False, False
 
@@ -233,18 +252,8 @@ def create_service_app(
     install_problem_handlers(app)
     install_openapi(app)
 
-    @app.middleware("http")
-    async def _context(request: Request, call_next):
-        reset_request_context(runtime.name)
-        bind_correlation(request.headers.get("x-correlation-id") or str(uuid.uuid4()))
-        length = request.headers.get("content-length")
-        if length and length.isdigit() and int(length) > MAX_BODY_BYTES:
-            # Said before reading a byte; bodies without a length are counted by RequestGuard.
-            return problem_response(_too_large(MAX_BODY_BYTES), request.url.path)
-        return await call_next(request)
-
-    # Added last, so it is the outermost: it sees every body and every unhandled error.
-    app.add_middleware(RequestGuard, max_body_bytes=MAX_BODY_BYTES)
+    # The outermost part of the app: it sees every body and every unhandled error.
+    app.add_middleware(RequestGuard, max_body_bytes=MAX_BODY_BYTES, service=runtime.name)
 
     @app.get("/health", tags=["operations"], summary="The process is up")
     async def health() -> dict[str, str]:

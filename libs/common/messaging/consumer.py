@@ -21,7 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from libs.common.clock import Clock
 from libs.common.contracts import Envelope
 from libs.common.contracts.registry import UnknownContract, contract_of, parse_payload
-from libs.common.db import insert_new, unit_of_work
+from libs.common.db import insert_new, statement, unit_of_work
 from libs.common.logs import bind_correlation
 from libs.common.messaging.delivery import Bus, Delivery, Subscription
 from libs.common.messaging.retry import (
@@ -57,7 +57,8 @@ async def claim(
 ) -> bool:
     """Record that ``consumer`` processes ``message_id``; False if it already did."""
     values = {"consumer": consumer, "message_id": message_id, "processed_at": clock.now()}
-    result = await conn.execute(insert_new(conn, inbox).values(**values))
+    stmt = statement(conn, ("inbox claim", inbox), lambda c: insert_new(c, inbox))
+    result = await conn.execute(stmt, values)
     return result.rowcount == 1
 
 

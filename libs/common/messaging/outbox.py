@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+from collections.abc import AsyncIterator
 from datetime import datetime, timedelta
 
 import structlog
@@ -21,7 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from libs.common.clock import Clock
 from libs.common.contracts import Envelope, contract_of
 from libs.common.contracts.registry import kind_of, type_of
-from libs.common.db import OUTBOX_WRITTEN, on_outbox_commit
+from libs.common.db import OUTBOX_WRITTEN, make_engine, on_outbox_commit, statement
 from libs.common.messaging.delivery import Bus
 from libs.common.messaging.topology import DIRECT, EVENTS
 
@@ -85,15 +86,16 @@ async def enqueue_raw(
 ) -> None:
     """Add an already-serialised message (a dead letter being replayed) to the outbox."""
     await conn.execute(
-        insert(outbox).values(
-            message_id=message_id,
-            exchange=exchange,
-            routing_key=routing_key,
-            correlation_id=correlation_id,
-            body=body,
-            headers=headers,
-            created_at=created_at,
-        )
+        statement(conn, ("outbox insert", outbox), lambda _: insert(outbox)),
+        {
+            "message_id": message_id,
+            "exchange": exchange,
+            "routing_key": routing_key,
+            "correlation_id": correlation_id,
+            "body": body,
+            "headers": headers,
+            "created_at": created_at,
+        },
     )
     conn.info[OUTBOX_WRITTEN] = True
 
@@ -139,12 +141,12 @@ class OutboxRelay:
     """Publishes committed outbox rows in id order, with publisher confirms, then marks them
     sent.
 
-    No database transaction stays open while the broker confirms: a short transaction claims
-    a batch (``claimed_at``; on PostgreSQL with SKIP LOCKED, so several relays on one database
-    take different rows), the batch is published, and a second short transaction marks what
-    the broker confirmed as sent and gives the rest back. A claim older than ``claim_lease``
-    seconds (its relay died mid-batch) is taken again: that batch may go out twice, and the
-    consumers' inboxes absorb it."""
+    No database transaction stays open while the broker confirms: one statement claims a
+    batch (``claimed_at``; on PostgreSQL with SKIP LOCKED, so several relays on one database
+    take different rows), the batch is published, and one more marks what the broker
+    confirmed as sent and gives the rest back (a round trip each on PostgreSQL). A claim
+    older than ``claim_lease`` seconds (its relay died mid-batch) is taken again: that batch
+    may go out twice, and the consumers' inboxes absorb it."""
 
     def __init__(
         self,
@@ -164,54 +166,84 @@ class OutboxRelay:
         self._wake = asyncio.Event()
         self._task: asyncio.Task | None = None
         self._die_flag = os.environ.get(DIE_AFTER_CONFIRM)
+        # On PostgreSQL the relay's statements run on a connection of its own, each its own
+        # transaction, committed without waiting for the disk: a claim or a sent mark lost in
+        # a server crash only means the rows are published again, and the consumers' inboxes
+        # absorb that (as they absorb a relay dying between the confirm and the mark).
+        self._own_engine = (
+            None
+            if engine.dialect.name == "sqlite"
+            else make_engine(
+                engine.url.render_as_string(hide_password=False), pool_size=1, wait_for_flush=False
+            )
+        )
+        self._autocommit = (
+            None
+            if self._own_engine is None
+            else self._own_engine.execution_options(isolation_level="AUTOCOMMIT")
+        )
         on_outbox_commit(engine, self.wake)
 
     def wake(self) -> None:
         self._wake.set()
 
+    @contextlib.asynccontextmanager
+    async def _statement(self) -> AsyncIterator[AsyncConnection]:
+        """A connection for one statement that is its own transaction: on PostgreSQL in
+        autocommit (no BEGIN and COMMIT round trips around it), on SQLite in a transaction
+        (which takes the database's write lock up front)."""
+        if self._autocommit is not None:
+            async with self._autocommit.connect() as conn:
+                yield conn
+        else:
+            async with self.engine.begin() as conn:
+                yield conn
+
     async def _claim(self) -> list:
         t = self.outbox
         now = self.clock.now()
-        async with self.engine.begin() as conn:
-            rows = (
-                await conn.execute(
-                    select(
-                        t.c.id,
-                        t.c.message_id,
-                        t.c.exchange,
-                        t.c.routing_key,
-                        t.c.correlation_id,
-                        t.c.body,
-                        t.c.headers,
-                    )
-                    .where(
-                        t.c.sent_at.is_(None),
-                        or_(t.c.claimed_at.is_(None), t.c.claimed_at < now - self.claim_lease),
-                    )
-                    .order_by(t.c.id)
-                    .limit(self.batch_size)
-                    .with_for_update(skip_locked=True)
-                )
-            ).all()
-            if rows:
-                await conn.execute(
-                    update(t)
-                    .where(t.c.id.in_([r.id for r in rows]))
-                    .values(claimed_at=now, attempts=t.c.attempts + 1)
-                )
-        return list(rows)
+        # One statement picks the batch (skipping rows another relay has locked) and claims
+        # it; its rows come back in no particular order, and are published in id order.
+        pick = (
+            select(t.c.id)
+            .where(
+                t.c.sent_at.is_(None),
+                or_(t.c.claimed_at.is_(None), t.c.claimed_at < now - self.claim_lease),
+            )
+            .order_by(t.c.id)
+            .limit(self.batch_size)
+            .with_for_update(skip_locked=True)
+        )
+        claim = (
+            update(t)
+            .where(t.c.id.in_(pick))
+            .values(claimed_at=now, attempts=t.c.attempts + 1)
+            .returning(
+                t.c.id,
+                t.c.message_id,
+                t.c.exchange,
+                t.c.routing_key,
+                t.c.correlation_id,
+                t.c.body,
+                t.c.headers,
+            )
+        )
+        async with self._statement() as conn:
+            rows = (await conn.execute(claim)).all()
+        return sorted(rows, key=lambda r: r.id)
 
     async def _settle(self, sent: list[int], failed: list[int], error: str | None) -> None:
         t = self.outbox
-        async with self.engine.begin() as conn:
-            if sent:
+        if sent:
+            async with self._statement() as conn:
                 await conn.execute(
                     update(t)
                     .where(t.c.id.in_(sent))
                     .values(sent_at=self.clock.now(), claimed_at=None)
                 )
-            if failed:
-                # Given back at once: the next pass (of any relay) publishes them again.
+        if failed:
+            # Given back at once: the next pass (of any relay) publishes them again.
+            async with self._statement() as conn:
                 await conn.execute(
                     update(t)
                     .where(t.c.id.in_(failed), t.c.sent_at.is_(None))
@@ -291,3 +323,6 @@ class OutboxRelay:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
             self._task = None
+        if self._own_engine is not None:
+            # Its connection is closed; a later pass (a restart, a drain) opens another.
+            await self._own_engine.dispose()

@@ -5,13 +5,14 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from libs.common.db import upsert
+from libs.common.db import statement, upsert
+from services.catalog.adapters.libraries import ensure_libraries
 from services.catalog.adapters.sql import chunks
-from services.catalog.adapters.tables import holdings, record_search, records
-from services.catalog.domain.directory import Directory
+from services.catalog.adapters.tables import holdings, libraries, record_search, records
+from services.catalog.domain.directory import Directory, Library
 from services.catalog.domain.indexing import SearchDocument, build_document
 
 
@@ -26,19 +27,87 @@ def search_row(doc: SearchDocument, dialect: str) -> dict:
     }
 
 
-async def write_documents(conn: AsyncConnection, docs: Iterable[SearchDocument]) -> None:
-    rows = [search_row(d, conn.dialect.name) for d in docs]
-    if not rows:
-        return
+def _search_upsert(conn: AsyncConnection):
     stmt = upsert(conn, record_search)
-    stmt = stmt.on_conflict_do_update(
+    return stmt.on_conflict_do_update(
         index_elements=[record_search.c.record_id],
         set_={
             c: stmt.excluded[c] for c in ("rank_key", "material_type", "language", "libs", "tokens")
         },
     )
+
+
+async def write_documents(conn: AsyncConnection, docs: Iterable[SearchDocument]) -> None:
+    rows = [search_row(d, conn.dialect.name) for d in docs]
+    if not rows:
+        return
+    stmt = statement(conn, "search upsert", _search_upsert)
     for part in chunks(rows):
-        await conn.execute(stmt, list(part))
+        # One row is a plain execution (no executemany round of its own).
+        await conn.execute(stmt, part[0] if len(part) == 1 else list(part))
+
+
+_RECORD_COLUMNS = (
+    records.c.id,
+    records.c.title,
+    records.c.authors,
+    records.c.subjects,
+    records.c.isbns,
+    records.c.issn,
+    records.c.language,
+    records.c.material_type,
+)
+# An item change's records with their holdings and the holders' directory entries, in one
+# round trip: a changed item's record has a handful of holdings, not the whole directory.
+_RECORDS_HELD = (
+    select(
+        *_RECORD_COLUMNS,
+        holdings.c.library,
+        holdings.c.status,
+        libraries.c.bit,
+        libraries.c.consortium,
+    )
+    .select_from(
+        records.outerjoin(holdings, holdings.c.record_id == records.c.id).outerjoin(
+            libraries, libraries.c.code == holdings.c.library
+        )
+    )
+    .where(records.c.id.in_(bindparam("ids", expanding=True)))
+)
+
+
+async def reindex_for_change(conn: AsyncConnection, record_ids: Iterable[int], library: str) -> int:
+    """:func:`reindex` for the records an item change of ``library`` touched, numbering the
+    library first if the catalogue has not met it yet (as :func:`ensure_libraries`)."""
+    ids = sorted(set(record_ids))
+    rows = (await conn.execute(_RECORDS_HELD, {"ids": ids})).all()
+    if any(r.library is not None and r.bit is None for r in rows):
+        return await reindex(conn, ids, await ensure_libraries(conn, [library]))
+    directory = Directory.of(
+        {Library(r.library, r.bit, r.consortium) for r in rows if r.library is not None}
+    )
+    by_record: dict[int, tuple[object, list[tuple[str, str]]]] = {}
+    for r in rows:
+        _, held = by_record.setdefault(r.id, (r, []))
+        if r.library is not None:
+            held.append((r.library, r.status))
+    docs = [
+        build_document(
+            r.id,
+            title=r.title,
+            authors=r.authors,
+            subjects=r.subjects,
+            isbns=r.isbns,
+            issn=r.issn,
+            language=r.language,
+            material_type=r.material_type,
+            holdings=held,
+            directory=directory,
+        )
+        for r, held in by_record.values()
+    ]
+    await write_documents(conn, docs)
+    return len(docs)
 
 
 async def reindex(conn: AsyncConnection, record_ids: Iterable[int], directory: Directory) -> int:
@@ -54,18 +123,7 @@ async def reindex(conn: AsyncConnection, record_ids: Iterable[int], directory: D
         )
         for record_id, library, status in rows:
             held[record_id].append((library, status))
-        recs = await conn.execute(
-            select(
-                records.c.id,
-                records.c.title,
-                records.c.authors,
-                records.c.subjects,
-                records.c.isbns,
-                records.c.issn,
-                records.c.language,
-                records.c.material_type,
-            ).where(records.c.id.in_(part))
-        )
+        recs = await conn.execute(select(*_RECORD_COLUMNS).where(records.c.id.in_(part)))
         docs = [
             build_document(
                 r.id,

@@ -11,20 +11,19 @@ from __future__ import annotations
 import re
 from datetime import datetime
 
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from libs.common.contracts.events import ItemChanged
-from libs.common.db import upsert
-from services.catalog.adapters.indexer import reindex
-from services.catalog.adapters.libraries import ensure_libraries
+from libs.common.db import statement, upsert
+from services.catalog.adapters.indexer import reindex_for_change
 from services.catalog.adapters.matching_lock import lock_record_matching
 from services.catalog.adapters.rows import record_row
 from services.catalog.adapters.tables import holdings, record_keys, records
 from services.catalog.domain.identifiers import isbn13
 from services.catalog.domain.intake import HOLDING_LIMITS, MAX_YEAR, MIN_YEAR
 from services.catalog.domain.matching import match_keys, normalized_title
-from services.catalog.domain.model import WITHDRAWN, BibRecord, normalize_language
+from services.catalog.domain.model import AVAILABLE, WITHDRAWN, BibRecord, normalize_language
 
 # NUL and lone UTF-16 surrogates cannot be stored as text.
 _UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
@@ -64,14 +63,46 @@ def _storable(text: str | None, limit: int | None = None) -> str:
     return out[:limit] if limit is not None else out
 
 
+# Built once: an item change runs these for every message.
+_KEYS = select(record_keys.c.key, record_keys.c.record_id).where(
+    record_keys.c.key.in_(bindparam("keys", expanding=True))
+)
+# Locked until the change commits: another consumer applying a change of the same item
+# waits, so the holding read here is the one this change replaces (see _same_document).
+_HOLDING = (
+    select(holdings.c.record_id, holdings.c.version, holdings.c.status)
+    .where(holdings.c.library == bindparam("library"), holdings.c.item_id == bindparam("item_id"))
+    .with_for_update()
+)
+_HOLDING_VALUES = ("record_id", "status", "material_type", "service_point", "call_number")
+_HOLDING_VALUES += ("barcode", "version", "updated_at")
+
+
+def _holding_upsert(conn: AsyncConnection):
+    stmt = upsert(conn, holdings)
+    return stmt.on_conflict_do_update(
+        index_elements=[holdings.c.library, holdings.c.item_id],
+        set_={k: stmt.excluded[k] for k in _HOLDING_VALUES},
+        # A concurrent consumer may have applied a newer change since the read above.
+        where=holdings.c.version < stmt.excluded.version,
+    ).returning(holdings.c.version)
+
+
+_RECORD_TITLE = select(records.c.title, records.c.isbns).where(records.c.id == bindparam("id"))
+
+
+def _presence(status: str) -> int:
+    """What a holding's status tells the search document: withdrawn (no copy), available,
+    or held but not available (see ``domain.indexing.build_document``)."""
+    return 0 if status == WITHDRAWN else 2 if status == AVAILABLE else 1
+
+
 async def _match(
     conn: AsyncConnection, id_keys, work_key: str | None, keys: list[str]
 ) -> tuple[dict[str, int], int | None]:
     found: dict[str, int] = {}
     if keys:
-        rows = await conn.execute(
-            select(record_keys.c.key, record_keys.c.record_id).where(record_keys.c.key.in_(keys))
-        )
+        rows = await conn.execute(_KEYS, {"keys": keys})
         found = {key: record_id for key, record_id in rows}
     record_id = next((found[k] for k in id_keys if k in found), None)
     if record_id is None and work_key:
@@ -105,11 +136,7 @@ async def apply_item_change(
     newer change of the item was (a repeated or out-of-order event). The caller owns the
     transaction."""
     row = (
-        await conn.execute(
-            select(holdings.c.record_id, holdings.c.version).where(
-                holdings.c.library == event.library, holdings.c.item_id == event.item_id
-            )
-        )
+        await conn.execute(_HOLDING, {"library": event.library, "item_id": event.item_id})
     ).first()
     if row is not None and row.version >= event.version:
         return False
@@ -137,20 +164,24 @@ async def apply_item_change(
             for name in ("service_point", "call_number", "barcode")
         },
         "version": event.version,
-        "updated_at": now if now is not None else func.now(),
     }
-    stmt = upsert(conn, holdings).values(values)
-    stmt = stmt.on_conflict_do_update(
-        index_elements=[holdings.c.library, holdings.c.item_id],
-        set_={k: stmt.excluded[k] for k in values if k not in ("library", "item_id")},
-        # A concurrent consumer may have applied a newer change since the read above.
-        where=holdings.c.version < stmt.excluded.version,
-    ).returning(holdings.c.version)
-    applied = (await conn.execute(stmt)).first() is not None
+    if now is not None:
+        values["updated_at"] = now  # else the column's default: the database's now()
+    stmt = statement(conn, "holding upsert", _holding_upsert)
+    applied = (await conn.execute(stmt, values)).first() is not None
     touched = {r for r in (record_id, moved_from) if r is not None}
-    if applied and touched:
-        directory = await ensure_libraries(conn, [event.library])
-        await reindex(conn, touched, directory)
+    if not applied or not touched:
+        return applied
+    if (
+        row is not None
+        and moved_from is None
+        and row.record_id == record_id
+        and _presence(row.status) == _presence(status)
+    ):
+        # Same record, and the status tells search what the old one did (lent → in transit,
+        # missing → in processing): the record's search document is unchanged.
+        return applied
+    await reindex_for_change(conn, touched, event.library)
     return applied
 
 
@@ -165,11 +196,7 @@ async def _still_describes(conn: AsyncConnection, record_id: int, rec: BibRecord
         return True
     if found:
         return False  # its keys belong to another record
-    current = (
-        await conn.execute(
-            select(records.c.title, records.c.isbns).where(records.c.id == record_id)
-        )
-    ).first()
+    current = (await conn.execute(_RECORD_TITLE, {"id": record_id})).first()
     if current is None:
         return False
     if rec.isbns and current.isbns:

@@ -27,7 +27,7 @@ def federation_of(request: Request) -> Federation:
 
 
 @token_optional
-def optional_principal(request: Request) -> Principal | None:
+async def optional_principal(request: Request) -> Principal | None:
     """The caller when a token is sent (an invalid or expired one is a 401), else None."""
     header = request.headers.get("authorization", "")
     if not header and "illfed_session" not in request.cookies:

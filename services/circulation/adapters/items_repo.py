@@ -6,11 +6,12 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import ARRAY, String, any_, bindparam, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from libs.common.clock import Clock
 from libs.common.contracts import ItemChanged
+from libs.common.db import statement
 from libs.common.messaging.outbox import send
 from libs.common.money import Money
 from libs.common.pagination import Page, cut, keyset
@@ -37,9 +38,10 @@ def _event(library: str, row: Any, change: str) -> ItemChanged:
 
 
 async def _announce(
-    conn: AsyncConnection, library: str, item_id: str, change: str, clock: Clock
+    conn: AsyncConnection, library: str, row: Any, change: str, clock: Clock
 ) -> None:
-    row = (await conn.execute(select(items).where(items.c.id == item_id))).one()
+    """Write ``item.changed`` for ``row``, the item as the change left it (the row the
+    change's own statement returned: no second read of the item)."""
     event = _event(library, row, change)
     # The item is the correlation of its own changes: consumers order by its version.
     await send(
@@ -63,13 +65,39 @@ async def add_item(
     # Copies of one work share a reservation queue; without a title id the ISBN names the work.
     if not values.get("title_id"):
         values["title_id"] = values.get("isbn") or item_id
-    await conn.execute(insert(items).values(**values))
-    await _announce(conn, library, item_id, "added", clock)
-    return await get_item(conn, item_id)  # type: ignore[return-value]
+    row = (await conn.execute(insert(items).values(**values).returning(*items.c))).one()
+    await _announce(conn, library, row, "added", clock)
+    return dict(row._mapping)
+
+
+# Built once: a status change runs these on every call.
+_BY_ID = select(items).where(items.c.id == bindparam("item_id"))
+
+
+def _status_update(conn: AsyncConnection, expected: bool) -> Any:
+    where = [items.c.id == bindparam("item_id")]
+    if expected:
+        # PostgreSQL takes the statuses as one array parameter: an IN list would be
+        # rendered again, a cast per status, on every execution.
+        where.append(
+            items.c.status == any_(bindparam("expected", type_=ARRAY(String)))
+            if conn.dialect.name == "postgresql"
+            else items.c.status.in_(bindparam("expected", expanding=True))
+        )
+    return (
+        update(items)
+        .where(*where)
+        .values(
+            status=bindparam("new_status"),
+            version=items.c.version + 1,
+            updated_at=bindparam("now"),
+        )
+        .returning(*items.c)
+    )
 
 
 async def get_item(conn: AsyncConnection, item_id: str) -> dict[str, Any] | None:
-    row = (await conn.execute(select(items).where(items.c.id == item_id))).mappings().first()
+    row = (await conn.execute(_BY_ID, {"item_id": item_id})).mappings().first()
     return dict(row) if row else None
 
 
@@ -105,20 +133,20 @@ async def set_status(
     With ``expected``, the change happens only from one of those statuses (``None`` is
     returned otherwise), so two counters lending the same copy at once cannot both succeed.
     """
-    where = [items.c.id == item_id]
-    if expected is not None:
-        where.append(items.c.status.in_(expected))
-    res = await conn.execute(
-        update(items)
-        .where(*where)
-        .values(status=status, version=items.c.version + 1, updated_at=clock.now())
-    )
-    if res.rowcount == 0:
+    guarded = expected is not None
+    stmt = statement(conn, ("item status update", guarded), lambda c: _status_update(c, guarded))
+    params: dict[str, Any] = {"item_id": item_id, "new_status": status, "now": clock.now()}
+    if guarded:
+        params["expected"] = list(expected or ())
+    # One statement changes the item and returns it as changed: the announcement and the
+    # answer are built from that row, not from two more reads of it.
+    row = (await conn.execute(stmt, params)).first()
+    if row is None:
         return None
     if not is_visiting(item_id):  # another library's item: not ours to announce
         change = "withdrawn" if status == "WITHDRAWN" else "status_changed"
-        await _announce(conn, library, item_id, change, clock)
-    return await get_item(conn, item_id)
+        await _announce(conn, library, row, change, clock)
+    return dict(row._mapping)
 
 
 async def add_visiting_item(

@@ -46,7 +46,7 @@ def staff(request: Request, principal: Principal) -> Library:
     return lib
 
 
-def library_staff(request: Request, principal: CurrentPrincipal) -> None:
+async def library_staff(request: Request, principal: CurrentPrincipal) -> None:
     """:func:`staff` as a router dependency: checked before the body is read, so a caller
     who may not act is told so (403) rather than how its body was wrong (422)."""
     staff(request, principal)

@@ -22,9 +22,11 @@ from services.circulation.domain.items import (
 )
 
 
-def _caller(request: Request, principal: CurrentPrincipal) -> None:
+async def _caller(request: Request, principal: CurrentPrincipal) -> None:
     """Operators may look at the library's items; only the library itself changes them.
-    Checked before the body is read, so a caller who may not act gets a 403, not a 422."""
+    Checked before the body is read, so a caller who may not act gets a 403, not a 422.
+    Async, as every dependency of a request path: FastAPI runs a plain function in its
+    thread pool, a thread hop per request for a check that never blocks."""
     library = request.app.state.runtime.library.code
     if request.method in ("GET", "HEAD"):
         require_library(principal, library)

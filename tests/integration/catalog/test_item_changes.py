@@ -84,6 +84,31 @@ async def test_status_changes_move_availability_and_requestability(conn):
     assert [r.rule for r in page.hits[0].requestability.refusals] == ["HKALL-02"]
 
 
+async def test_availability_follows_every_status_change_of_a_copy(conn):
+    async def available_at_hku() -> bool:
+        q = SearchQuery(text="香港", libraries=("hku",), available_now=True)
+        return (await search(conn, q)).total == 1
+
+    async def held_by_hku() -> bool:
+        return (await search(conn, SearchQuery(text="香港", libraries=("hku",)))).total == 1
+
+    await apply_item_change(conn, event(1, library="hku", item_id="hku-2"))
+    assert await available_at_hku()
+    # Lent, then in transit, then on the hold shelf: held all along, available at no point
+    # (the two later changes leave the search document as it was)...
+    steps = [("ON_LOAN", False), ("IN_TRANSIT", False), ("ON_HOLD_SHELF", False)]
+    # ...back on the shelf, missing, found, withdrawn.
+    steps += [("AVAILABLE", True), ("MISSING", False), ("AVAILABLE", True)]
+    for version, (status, available) in enumerate(steps, start=2):
+        change = event(version, "status_changed", status, library="hku", item_id="hku-2")
+        assert await apply_item_change(conn, change)
+        assert await available_at_hku() is available, status
+        assert await held_by_hku()
+    withdrawn = event(len(steps) + 2, "withdrawn", "WITHDRAWN", library="hku", item_id="hku-2")
+    assert await apply_item_change(conn, withdrawn)
+    assert not await held_by_hku()
+
+
 async def test_withdrawn_item_is_kept_as_withdrawn_and_leaves_the_scope(conn):
     await apply_item_change(conn, event(1))
     assert await apply_item_change(conn, event(2, "withdrawn", "WITHDRAWN"))
