@@ -1,6 +1,6 @@
 """One small ILL federation per way of running, started once for the whole session: HKALL's
 EdUHK (two service points), HKU and HKBU, MALA's UM and KWNC, with the broker, catalogue and
-notifier. The embedded one is ``deploy.launch run`` (one process, SQLite, in-process bus); the
+notifier; stopped when this package's tests are done. The embedded one is ``deploy.launch run`` (one process, SQLite, in-process bus); the
 distributed one is ``deploy.launch up`` (a process per service and library, PostgreSQL,
 RabbitMQ on a virtual host of its own). Tests drive them through the public APIs only."""
 
@@ -177,7 +177,7 @@ def _stop(proc: subprocess.Popen) -> None:
         proc.wait()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def embedded_federation(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("ill-embedded")
     proc, out = _start(tmp, 18, "run")
@@ -194,7 +194,7 @@ def embedded_federation(tmp_path_factory):
         _stop(proc)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def distributed_federation(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("ill-distributed")
     tag = uuid.uuid4().hex[:6]
