@@ -1,8 +1,9 @@
-"""One small ILL federation per way of running, started once for the whole session: HKALL's
-EdUHK (two service points), HKU and HKBU, MALA's UM and KWNC, with the broker, catalogue and
-notifier; stopped when this package's tests are done. The embedded one is ``deploy.launch run`` (one process, SQLite, in-process bus); the
-distributed one is ``deploy.launch up`` (a process per service and library, PostgreSQL,
-RabbitMQ on a virtual host of its own). Tests drive them through the public APIs only."""
+"""One small ILL federation per way of running, started once for this package's tests and
+stopped after them: HKALL's EdUHK (two service points), HKU and HKBU, MALA's UM and KWNC, with
+the broker, catalogue and notifier. The embedded one is ``deploy.launch run`` (one process,
+SQLite, in-process bus); the distributed one is ``deploy.launch up`` (a process per service and
+library, PostgreSQL, RabbitMQ on a virtual host of its own). Tests drive them through the
+public APIs only."""
 
 from __future__ import annotations
 
