@@ -5,10 +5,12 @@ given back."""
 
 from __future__ import annotations
 
+import asyncio
 from collections import Counter
 from dataclasses import dataclass, field
 
 from sqlalchemy import bindparam, text
+from sqlalchemy.exc import DBAPIError
 
 from deploy.queues import federation_queues
 from libs.common.db import make_engine
@@ -81,16 +83,23 @@ class IllTally:
 
 
 async def _rows(url: str, sql: str, **params):
-    engine = make_engine(url, pool_size=1)
-    try:
-        async with engine.connect() as conn:
-            stmt = text(sql)
-            for name, value in params.items():
-                if isinstance(value, list | tuple):
-                    stmt = stmt.bindparams(bindparam(name, expanding=True))
-            return (await conn.execute(stmt, params)).all()
-    finally:
-        await engine.dispose()
+    stmt = text(sql)
+    for name, value in params.items():
+        if isinstance(value, list | tuple):
+            stmt = stmt.bindparams(bindparam(name, expanding=True))
+    for attempt in range(30):
+        engine = make_engine(url, pool_size=1)
+        try:
+            async with engine.connect() as conn:
+                return (await conn.execute(stmt, params)).all()
+        except DBAPIError:
+            # The PostgreSQL server is shared: when every connection slot is taken, ask again.
+            if attempt == 29:
+                raise
+        finally:
+            await engine.dispose()
+        await asyncio.sleep(1.0)
+    raise AssertionError("unreachable")
 
 
 async def tally_loans(tf: IllFederation, loans: list[Loan]) -> IllTally:

@@ -433,8 +433,29 @@ class Driver:
         loan.last_step = "completed at the broker"
         await self._wait(loan, self.broker, f"/api/v1/transactions/{txn}", {"LoanCompleted"}, until)
 
-    async def run(self, loans: list[Loan], concurrency: int, budget: float) -> None:
-        await _bounded(concurrency, [lambda ln=ln: self.run_loan(ln, budget) for ln in loans])
+    async def run(
+        self,
+        loans: list[Loan],
+        concurrency: int,
+        budget: float,
+        progress: Callable[[str], None] | None = None,
+    ) -> None:
+        """Every loan, ``concurrency`` at a time; ``progress`` hears how far the run is."""
+        start = time.monotonic()
+        ended = 0
+
+        async def one(loan: Loan) -> None:
+            nonlocal ended
+            await self.run_loan(loan, budget)
+            ended += 1
+            if progress is not None and (ended % 50 == 0 or ended == len(loans)):
+                done = sum(1 for ln in loans if ln.completed)
+                progress(
+                    f"{ended}/{len(loans)} loans ended ({done} completed) after "
+                    f"{time.monotonic() - start:.0f}s, {self.stats.failed_calls} calls retried"
+                )
+
+        await _bounded(concurrency, [lambda ln=ln: one(ln) for ln in loans])
 
     async def sides(self, loan: Loan) -> dict[str, str | None]:
         """Each side's state of a loan (for a report on one that did not complete)."""

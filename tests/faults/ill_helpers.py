@@ -1,7 +1,8 @@
 """A distributed inter-library loan federation for fault tests: the union catalogue, the
 consortium's request broker (``requests``), the notifier and four libraries (HKU and EdUHK of
 HKALL, UM and KWNC of MALA), each its own OS process started the way ``python -m
-deploy.launch up`` starts them (``serve-unit``), on free ports, against databases and a
+deploy.launch up`` starts them (forked from one process that imported the services once,
+each then running ``serve-unit``), on free ports, against databases and a
 RabbitMQ virtual host of their own, so that a test can SIGKILL any one of them and start it
 again while loans go on.
 """
@@ -9,11 +10,19 @@ again while loans go on.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import json
 import os
+import signal
+import subprocess
 import sys
+import time
 import uuid
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
+
+import httpx
 
 from deploy.queues import federation_queues
 from libs.common.db import drop_database, ensure_database, pg_url
@@ -23,7 +32,7 @@ from libs.common.messaging.broker_admin import delete_vhost, setup_broker
 from libs.common.messaging.topology import principals
 from libs.common.migrate import upgrade
 from libs.common.settings import DEV_SECRET
-from tests.faults.proc_helpers import RABBIT, Unit, free_port
+from tests.faults.proc_helpers import RABBIT, ROOT, Unit, free_port
 
 #: (code, consortium): each library borrows from the other member of its consortium
 LIBRARIES = (("hku", "HKALL"), ("eduhk", "HKALL"), ("um", "MALA"), ("kwnc", "MALA"))
@@ -66,6 +75,7 @@ class IllFederation:
     admin_url: str
     db: dict[str, str] = field(default_factory=dict)  # unit key -> database URL
     units: dict[str, Unit] = field(default_factory=dict)
+    forker: Forker | None = None
 
     @property
     def broker(self) -> Unit:
@@ -90,13 +100,41 @@ class IllFederation:
         c = self.consortium(code)
         return next(other for other, oc in LIBRARIES if oc == c and other != code)
 
-    async def restart(self, unit: Unit, *, down_for: float = 0.0) -> None:
-        """SIGKILL ``unit``, leave it down ``down_for`` seconds, start it and wait until ready."""
+    def log_events(self) -> Counter:
+        """(unit, event) -> count of the warnings and errors the units logged: what the
+        processes went through (retries, dead letters, failed passes)."""
+        seen: Counter = Counter()
+        for key, unit in self.units.items():
+            if not unit.log.exists():
+                continue
+            for line in unit.log.read_text(errors="replace").splitlines():
+                try:
+                    entry = json.loads(line)
+                except ValueError:
+                    continue
+                if isinstance(entry, dict) and entry.get("level") in ("warning", "error"):
+                    event = str(entry.get("event", "?"))
+                    if "too many clients" in str(entry.get("error", "")):
+                        event += " (PostgreSQL: too many clients)"
+                    seen[(key, event)] += 1
+        return seen
+
+    async def restart(self, unit: Unit, *, down_for: float = 0.0) -> str:
+        """SIGKILL ``unit``, leave it down ``down_for`` seconds, start it and wait until
+        ready; says how long each part took."""
+        t0 = time.monotonic()
         unit.kill()
+        t1 = time.monotonic()
         if down_for:
             await asyncio.sleep(down_for)
         unit.start()
+        t2 = time.monotonic()
         await unit.wait_ready(timeout=120.0)
+        took = f"killed in {t1 - t0:.1f}s, forked in {t2 - t1 - down_for:.1f}s, ready in "
+        took += f"{time.monotonic() - t2:.1f}s"
+        if isinstance(unit, ForkedUnit) and time.monotonic() - t2 > 5:
+            took += f" (it said: {unit.not_ready})"
+        return took
 
 
 def _write_federation(folder: Path, ports: dict[str, int]) -> Path:
@@ -104,6 +142,107 @@ def _write_federation(folder: Path, ports: dict[str, int]) -> Path:
     fed_file = folder / "federation.toml"
     fed_file.write_text(federation_toml(ports))
     return fed_file
+
+
+class Forker:
+    """The forking process (:mod:`tests.faults.forker`): asked to start a unit, it forks one
+    and answers its pid."""
+
+    def __init__(self, folder: Path) -> None:
+        self.errors = open(folder / "forker.log", "ab")  # closed in close()
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "tests.faults.forker"],
+            cwd=ROOT,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=self.errors,
+            text=True,
+        )
+
+    def ready(self) -> None:
+        assert self.proc.stdout is not None
+        if self.proc.stdout.readline().strip() != "ready":
+            raise RuntimeError("the forking process did not start")
+
+    def fork(self, argv: list[str], env: dict[str, str], log: Path) -> int:
+        assert self.proc.stdin is not None and self.proc.stdout is not None
+        self.proc.stdin.write(json.dumps({"argv": argv, "env": env, "log": str(log)}) + "\n")
+        self.proc.stdin.flush()
+        return int(self.proc.stdout.readline())
+
+    def close(self) -> None:
+        """Its children are stopped (SIGTERM) when its standard input closes."""
+        if self.proc.stdin is not None:
+            with contextlib.suppress(OSError):
+                self.proc.stdin.close()
+        try:
+            self.proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait(timeout=10)
+        self.errors.close()
+
+
+def _running(pid: int) -> bool:
+    """Whether ``pid`` is a live process (not gone, not a zombie waiting to be reaped)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat.rsplit(")", 1)[-1].split()[0] not in ("Z", "X")
+
+
+@dataclass
+class ForkedUnit(Unit):
+    """A unit forked by the :class:`Forker`; killed and stopped by its pid."""
+
+    forker: Forker | None = None
+    pid: int | None = None
+    not_ready: str = ""  # the last answer of /ready while it was starting
+
+    def start(self, **extra_env: str) -> None:
+        assert not self.alive(), f"{self.key} is running"
+        assert self.forker is not None
+        self.pid = self.forker.fork(self.argv, {**self.env, **extra_env}, self.log)
+
+    def _signal(self, sig: signal.Signals, wait: float) -> bool:
+        if self.pid is None or not _running(self.pid):
+            return True
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(self.pid, sig)
+        end = time.monotonic() + wait
+        while _running(self.pid):
+            if time.monotonic() > end:
+                return False
+            time.sleep(0.02)
+        return True
+
+    def kill(self) -> None:
+        """SIGKILL: no shutdown, no acks, no last commit."""
+        self._signal(signal.SIGKILL, 10)
+
+    def stop(self) -> None:
+        if not self._signal(signal.SIGTERM, 15):
+            self.kill()
+
+    def alive(self) -> bool:
+        return self.pid is not None and _running(self.pid)
+
+    async def wait_ready(self, timeout: float = 90.0) -> None:
+        deadline = time.monotonic() + timeout
+        async with httpx.AsyncClient(timeout=2.0) as client:
+            while time.monotonic() < deadline:
+                if not self.alive():
+                    raise RuntimeError(f"{self.key} exited: {self.tail()}")
+                try:
+                    res = await client.get(self.url + "/ready")
+                    if res.status_code == 200:
+                        return
+                    self.not_ready = res.text[:300]
+                except httpx.HTTPError as exc:
+                    self.not_ready = repr(exc)
+                await asyncio.sleep(0.1)
+        raise RuntimeError(f"{self.key} not ready after {timeout:.0f}s: {self.tail()}")
 
 
 async def start_ill_federation(folder: Path) -> IllFederation:
@@ -125,6 +264,8 @@ async def start_ill_federation(folder: Path) -> IllFederation:
     ]
     for key, _, _ in keys:
         tf.db[key] = pg_url(f"illfed_illfaults_{tag}_{key.replace('-', '_')}")
+    # The services are imported once, while the databases and the broker are prepared.
+    tf.forker = Forker(folder)
     try:
         await setup_broker(admin_url, passwords, federation_queues(fed), fed)
         # CREATE DATABASE waits on a disk flush: all at once they share the waits; alembic
@@ -135,7 +276,6 @@ async def start_ill_federation(folder: Path) -> IllFederation:
         for key, service, port in keys:
             prefix = f"ILLFED_{service.upper()}_"
             env = {
-                **os.environ,
                 f"{prefix}DATABASE_URL": tf.db[key],
                 f"{prefix}BUS_URL": f"amqp://{RABBIT}/{vhost}",
                 f"{prefix}SECRET_KEY": DEV_SECRET,
@@ -143,18 +283,11 @@ async def start_ill_federation(folder: Path) -> IllFederation:
                 f"{prefix}LOG_LEVEL": "WARNING",
                 "ILLFED_DATA_DIR": str(folder),
             }
-            argv = [
-                sys.executable,
-                "-m",
-                "deploy.launch",
-                "--federation",
-                str(fed_file),
-                "--data",
-                str(folder),
-                "serve-unit",
-                key,
-            ]
-            tf.units[key] = Unit(key, service, port, env, argv, folder / f"{key}.log")
+            argv = ["--federation", str(fed_file), "--data", str(folder), "serve-unit", key]
+            tf.units[key] = ForkedUnit(
+                key, service, port, env, argv, folder / f"{key}.log", forker=tf.forker
+            )
+        tf.forker.ready()
         for unit in tf.units.values():
             unit.start()
         for unit in tf.units.values():
@@ -168,6 +301,8 @@ async def start_ill_federation(folder: Path) -> IllFederation:
 async def stop_ill_federation(tf: IllFederation) -> None:
     for unit in tf.units.values():
         unit.stop()
+    if tf.forker is not None:
+        tf.forker.close()
     for url in tf.db.values():
         await drop_database(url)
     await delete_vhost(tf.vhost)

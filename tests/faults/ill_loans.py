@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -20,7 +21,7 @@ import httpx
 
 from tests.faults.conn_helpers import drop_connections
 from tests.faults.ill_checks import IllTally, tally_loans
-from tests.faults.ill_driver import Driver, Loan, Stats
+from tests.faults.ill_driver import Driver, Loan, LoanStuck, Stats
 from tests.faults.ill_helpers import IllFederation
 
 #: the steps of one loan the driver takes (request, ship, receive, checkout, return,
@@ -38,6 +39,8 @@ class IllOutcome:
     seconds: float  # from the first request to the last loan completed
     prepare_seconds: float
     faults: list[str] = field(default_factory=list)
+    #: (unit, event) -> times the units logged it as a warning or an error
+    events: Counter = field(default_factory=Counter)
 
     @property
     def per_second(self) -> float:
@@ -50,6 +53,10 @@ class IllOutcome:
             f"{self.stats.calls} calls, {self.stats.failed_calls} failed and retried; "
             f"faults: {'; '.join(self.faults)}"
         )
+
+    def report(self) -> str:
+        events = "\n  ".join(f"{k[0]}: {k[1]} x{n}" for k, n in sorted(self.events.items()))
+        return f"{self.line()}\n{self.tally.details()}\nlogged:\n  {events}"
 
 
 def _faults(tf: IllFederation, cycles: int) -> list[tuple[str, Callable]]:
@@ -75,7 +82,14 @@ def _faults(tf: IllFederation, cycles: int) -> list[tuple[str, Callable]]:
     return out
 
 
-async def _break(tf: IllFederation, driver: Driver, total: int, cycles: int, log: list[str]):
+async def _break(
+    tf: IllFederation,
+    driver: Driver,
+    total: int,
+    cycles: int,
+    log: list[str],
+    progress: Callable[[str], None] | None,
+) -> None:
     """Each fault when its share of the loans' steps is done, so that loans are in every
     stage of their lives when it strikes."""
     faults = _faults(tf, cycles)
@@ -88,11 +102,13 @@ async def _break(tf: IllFederation, driver: Driver, total: int, cycles: int, log
                 break
             await asyncio.sleep(0.1)
         t = time.monotonic()
-        await do()
+        how = await do()
         log.append(
             f"{what} at {t - start:.0f}s (step {driver.stats.steps}/{total}, back in "
-            f"{time.monotonic() - t:.1f}s)"
+            f"{time.monotonic() - t:.1f}s{': ' + how if how else ''})"
         )
+        if progress is not None:
+            progress(log[-1])
 
 
 async def settle(tf: IllFederation, loans: list[Loan], timeout: float = 60.0) -> IllTally:
@@ -114,19 +130,28 @@ async def loans_under_faults(
     concurrency: int = 16,
     cycles: int = 1,
     loan_budget: float = 300.0,
+    progress: Callable[[str], None] | None = None,
 ) -> IllOutcome:
     """``loans`` whole loans, half HKALL and half MALA, ``concurrency`` at a time, while
     ``cycles`` rounds of faults strike."""
     async with httpx.AsyncClient() as http:
         driver = await Driver.signed_in(tf, http)
         t0 = time.monotonic()
-        ready = await driver.prepare(loans)
+        try:
+            ready = await driver.prepare(loans)
+        except LoanStuck as exc:
+            events = "; ".join(f"{k[0]}: {k[1]} x{n}" for k, n in tf.log_events().items())
+            raise LoanStuck(f"{exc}; the units logged: {events}") from exc
         prepared = time.monotonic() - t0
+        if progress is not None:
+            progress(f"{loans} loans prepared in {prepared:.0f}s (patrons, books, catalogue)")
         log: list[str] = []
         t1 = time.monotonic()
-        breaking = asyncio.create_task(_break(tf, driver, STEPS_PER_LOAN * loans, cycles, log))
+        breaking = asyncio.create_task(
+            _break(tf, driver, STEPS_PER_LOAN * loans, cycles, log, progress)
+        )
         try:
-            await driver.run(ready, concurrency, loan_budget)
+            await driver.run(ready, concurrency, loan_budget, progress)
         finally:
             took = time.monotonic() - t1
             if not breaking.done():
@@ -149,4 +174,4 @@ async def loans_under_faults(
                 s + (f" sides {sides}" if s.startswith(f"loan {ln.n} ") else "")
                 for s in tally.stuck
             ]
-        return IllOutcome(tally, driver.stats, loans, took, prepared, log)
+        return IllOutcome(tally, driver.stats, loans, took, prepared, log, tf.log_events())

@@ -29,7 +29,7 @@ def ill_federation(tmp_path_factory):
 async def test_loans_survive_killed_processes_and_dropped_connections(ill_federation):
     outcome = await loans_under_faults(ill_federation, LOANS, concurrency=16, cycles=1)
     t = outcome.tally
-    print(outcome.line())
+    print(outcome.report())
     # Every fault struck while loans were under way.
     assert len(outcome.faults) == 3 and all("SIG" in f or "dropped" in f for f in outcome.faults)
     # Half HKALL, half MALA, each on every side at its end.
@@ -37,11 +37,11 @@ async def test_loans_survive_killed_processes_and_dropped_connections(ill_federa
         ("requester", "Completed"): LOANS,
         ("supplier", "LoanCompleted"): LOANS,
         ("broker", "LoanCompleted"): LOANS,
-    }, t.details()
-    assert (t.completed, t.lost, t.applied_twice) == (LOANS, 0, 0), t.details()
-    assert t.duplicates == [], t.details()
-    assert not any(t.parked.values()), t.details()  # no early message left waiting for a gap
-    assert not any(t.unsent.values()), t.details()
-    assert t.dead_letters == 0 and not any(t.dlq.values()), t.details()
-    assert not t.items_not_available, t.details()  # back on the lenders' shelves
-    assert (t.quota_held, t.loans_open) == (0, 0), t.details()  # the homes' quotas given back
+    }, outcome.report()
+    assert (t.completed, t.lost, t.applied_twice) == (LOANS, 0, 0), outcome.report()
+    assert t.duplicates == [], outcome.report()
+    assert not any(t.parked.values()), outcome.report()  # no early message left waiting for a gap
+    assert not any(t.unsent.values()), outcome.report()
+    assert t.dead_letters == 0 and not any(t.dlq.values()), outcome.report()
+    assert not t.items_not_available, outcome.report()  # back on the lenders' shelves
+    assert (t.quota_held, t.loans_open) == (0, 0), outcome.report()  # the homes' quotas given back
