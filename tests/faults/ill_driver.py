@@ -34,7 +34,8 @@ from tests.faults.ill_helpers import SERVICE_POINT, IllFederation
 #: HKALL-08 / MALA-02: a student holds at most 15 HKALL items, and 2 from one MALA lender;
 #: two loans per patron stays inside both
 LOANS_PER_PATRON = 2
-POLL = 0.4
+#: seconds between two looks at a loan's state: first, and at most
+POLL_FIRST, POLL_MAX = 0.2, 1.5
 #: transport-level failures of a process that is down or restarting
 DOWN = (httpx.TransportError,)
 
@@ -283,13 +284,17 @@ class Driver:
     # ------------------------------------------------------------------------ one loan
 
     async def _wait(self, loan: Loan, api: Api, path: str, wanted: set[str], until: float) -> str:
+        pause = POLL_FIRST
         while True:
             state = await api.state(path)
             if state in wanted:
                 return state
             if time.monotonic() > until:
                 raise LoanStuck(f"{api.name}{path} stayed {state}, never {sorted(wanted)}")
-            await asyncio.sleep(POLL)
+            await asyncio.sleep(pause)
+            # A message takes a fraction of a second when all is well, seconds while a
+            # process restarts: polled less often the longer it takes.
+            pause = min(pause * 1.5, POLL_MAX)
 
     async def _step(
         self,
@@ -300,28 +305,32 @@ class Driver:
         after: set[str],
         post: Callable[[], Awaitable[httpx.Response | None]],
         until: float,
-    ) -> None:
-        """Take a step on the loan once: before each attempt the loan's state is read, and a
-        step the state shows taken (an earlier attempt whose answer was lost) is not sent
-        again."""
+    ) -> dict[str, Any] | None:
+        """Take a step on the loan once. The first attempt is sent at once (the state the
+        driver waited for allows it); an attempt whose answer was lost (the process died, a
+        timeout, a 5xx, or a 409 because the lost attempt went through) is sent again only
+        after reading the loan's state shows the step was not taken. Returns the answer of
+        the attempt that went through, None when it was found taken."""
         loan.last_step = name
-        tried = False
+        answer: dict[str, Any] | None = None
+        first = True
         while True:
-            if await api.state(state_path) in after:
-                if tried:
-                    self.stats.second_tries[name] += 1
+            if not first and await api.state(state_path) in after:
+                self.stats.second_tries[name] += 1
                 break
+            first = False
             res = await post()
-            tried = True
             if res is not None and res.status_code in (200, 201):
+                answer = res.json()
                 break
             if res is not None and res.status_code != 409:
                 raise LoanStuck(f"{name} at {api.name}: {res.status_code} {res.text}")
             # Down, failed, or a conflict with an attempt whose answer was lost: look again.
             if time.monotonic() > until:
                 raise LoanStuck(f"{name} at {api.name} never went through")
-            await asyncio.sleep(POLL)
+            await asyncio.sleep(POLL_FIRST)
         self.stats.steps += 1
+        return answer
 
     async def run_loan(self, loan: Loan, budget: float) -> None:
         start = time.monotonic()
@@ -379,7 +388,7 @@ class Driver:
             ),
             until,
         )
-        await self._step(
+        checked_out = await self._step(
             loan,
             "checkout",
             home,
@@ -388,7 +397,7 @@ class Driver:
             lambda: home.once("POST", f"{borrowing}/checkout"),
             until,
         )
-        item = (await home.call("GET", borrowing)).json()["item_id"]
+        item = (checked_out or (await home.call("GET", borrowing)).json())["item_id"]
 
         async def give_back() -> httpx.Response | None:
             # The normal returns route, keyed: its retry gets the first answer.
