@@ -44,8 +44,9 @@ bench: install  ## the short benchmark suite, one table (python -m bench --help 
 	$(VENV)/bin/python -m bench
 
 SOAK_CHANGES ?= 5000
-soak: install  ## the fault scenarios of tests/faults with thousands of changes; prints the counts
-	$(VENV)/bin/python -m tests.faults.soak --changes $(SOAK_CHANGES)
+SOAK_LOANS ?= 1000
+soak: install  ## the fault scenarios of tests/faults with thousands of changes and 1,000 whole ILL loans; prints the counts
+	$(VENV)/bin/python -m tests.faults.soak --changes $(SOAK_CHANGES) --loans $(SOAK_LOANS)
 
 docs: install  ## regenerate the message contracts' AsyncAPI document and the ILL state diagrams
 	$(VENV)/bin/python -m libs.common.contracts.schema docs/asyncapi.json

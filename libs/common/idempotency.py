@@ -4,7 +4,8 @@ and given again for a retry, so a client that lost the response can safely send 
 A route takes the boundary as a FastAPI dependency (:func:`idempotent_post`): a retry with the
 same key and the same request gets the first answer, stored in the same transaction as the
 work it reports; the same key with a different request is refused; of two requests racing
-with the same key, the one that commits second is answered with the first one's answer."""
+with the same key, the one that commits (or fails) second is answered with the first one's
+answer."""
 
 from __future__ import annotations
 
@@ -18,7 +19,6 @@ from fastapi import Header, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.responses import JSONResponse
 from sqlalchemy import Table, insert, select
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from libs.common.auth import CurrentPrincipal
@@ -133,13 +133,14 @@ class Once:
                             body,
                             self.clock,
                         )
-        except IntegrityError:
+        except Exception:
             # The same key sent again while the first request was still working: that one
-            # committed first, and this one's work was rolled back.
+            # committed first, and this one's work was rolled back: by the key's unique row
+            # (IntegrityError), or by what the first one's commit changed (a rule refusing
+            # what now looks like a second request, such as a duplicate ILL request).
             if not self.key:
                 raise
-            async with self.engine.connect() as conn:
-                stored = await self._lookup(conn)
+            stored = await self._stored_after_failure()
             if stored is None:
                 raise
         if refused is not None:
@@ -147,6 +148,17 @@ class Once:
         if stored is not None:
             status, body = stored
         return JSONResponse(body, status_code=status)
+
+    async def _stored_after_failure(self) -> tuple[int, Any] | None:
+        """The answer a twin request with this key committed, if any; None when there is
+        none, or the database cannot say (the original failure is then what is answered)."""
+        try:
+            async with self.engine.connect() as conn:
+                return await self._lookup(conn)
+        except Problem:
+            raise
+        except Exception:
+            return None
 
     async def _lookup(self, conn: AsyncConnection) -> tuple[int, Any] | None:
         return await lookup(conn, self.table, self.principal, self.key, self.request_hash)

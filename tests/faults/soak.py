@@ -1,10 +1,17 @@
-"""The fault scenarios of tests/faults with a long stream of changes, for a soak run:
+"""The fault scenarios of tests/faults with a long stream of changes and many whole
+inter-library loans, for a soak run:
 
-    python -m tests.faults.soak --changes 5000      (make soak; SOAK_CHANGES=... to change it)
+    python -m tests.faults.soak --changes 5000 --loans 1000
+        (make soak; SOAK_CHANGES=... and SOAK_LOANS=... to change them)
 
-Starts its own tiny federation (a library and the catalogue as OS processes on free ports,
-their own databases and virtual host), runs each scenario and prints what was sent, applied,
-lost and applied twice. Exits non-zero if anything was lost or applied twice.
+For the changes it starts its own tiny federation (a library and the catalogue as OS
+processes on free ports, their own databases and virtual host), runs each scenario and prints
+what was sent, applied, lost and applied twice. For the loans it starts an ILL federation
+(catalogue, broker, notifier, two HKALL and two MALA libraries, each its own process) and runs
+the loans, half HKALL and half MALA, while the broker's and the libraries' processes are
+killed and started again and RabbitMQ drops the connections, round after round, then prints
+how many completed, were lost or applied twice, how long it took and how many loans a second.
+Exits non-zero if anything was lost or applied twice.
 """
 
 from __future__ import annotations
@@ -12,8 +19,11 @@ from __future__ import annotations
 import argparse
 import asyncio
 import tempfile
+import time
 from pathlib import Path
 
+from tests.faults.ill_helpers import start_ill_federation, stop_ill_federation
+from tests.faults.ill_loans import loans_under_faults
 from tests.faults.proc_helpers import (
     Outcome,
     consumer_database_dropped,
@@ -28,6 +38,10 @@ SCENARIOS = {
     "publisher-killed-after-confirm": publisher_killed_after_confirm,
     "consumer-database-dropped": consumer_database_dropped,
 }
+ILL_LOANS = "ill-loans"
+#: loans per round of faults (broker, a library, dropped connections; every other round the
+#: catalogue and the notifier too)
+LOANS_PER_CYCLE = 250
 
 
 async def soak(changes: int, items: int, settle_within: float, only: list[str]) -> bool:
@@ -53,6 +67,34 @@ async def soak(changes: int, items: int, settle_within: float, only: list[str]) 
     return ok
 
 
+async def soak_loans(loans: int, concurrency: int, cycles: int | None) -> bool:
+    rounds = cycles if cycles is not None else max(1, -(-loans // LOANS_PER_CYCLE))
+    with tempfile.TemporaryDirectory(prefix="illfed-soak-ill-") as folder:
+        start = time.monotonic()
+        tf = await start_ill_federation(Path(folder))
+        print(f"{ILL_LOANS}: federation up in {time.monotonic() - start:.0f}s", flush=True)
+        try:
+            outcome = await loans_under_faults(
+                tf,
+                loans,
+                concurrency=concurrency,
+                cycles=rounds,
+                progress=lambda line: print(f"{ILL_LOANS}: {line}", flush=True),
+            )
+        finally:
+            await stop_ill_federation(tf)
+    t = outcome.tally
+    good = t.clean
+    print(
+        f"{ILL_LOANS}: {'ok' if good else 'FAILED'}: {loans} loans, completed {t.completed}, "
+        f"lost {t.lost}, applied twice {t.applied_twice}, in {outcome.seconds:.1f}s "
+        f"({outcome.per_second:.2f} loans/s)",
+        flush=True,
+    )
+    print(outcome.report(), flush=True)
+    return good
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m tests.faults.soak", description=__doc__)
     parser.add_argument("--changes", type=int, default=5000, help="status changes per scenario")
@@ -60,11 +102,23 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument(
         "--settle-within", type=float, default=60.0, help="seconds to wait for the catalogue"
     )
-    parser.add_argument("--scenario", action="append", choices=sorted(SCENARIOS))
-    args = parser.parse_args(argv)
-    ok = asyncio.run(
-        soak(args.changes, args.items, args.settle_within, args.scenario or list(SCENARIOS))
+    parser.add_argument("--loans", type=int, default=0, help="whole ILL loans (0: none)")
+    parser.add_argument("--concurrency", type=int, default=16, help="loans at a time")
+    parser.add_argument(
+        "--loan-cycles",
+        type=int,
+        default=None,
+        help=f"rounds of faults during the loans (default: one per {LOANS_PER_CYCLE} loans)",
     )
+    parser.add_argument("--scenario", action="append", choices=[*sorted(SCENARIOS), ILL_LOANS])
+    args = parser.parse_args(argv)
+    chosen = args.scenario or [*SCENARIOS, *([ILL_LOANS] if args.loans else [])]
+    changes = [name for name in chosen if name in SCENARIOS]
+    ok = True
+    if changes and args.changes:
+        ok = asyncio.run(soak(args.changes, args.items, args.settle_within, changes))
+    if ILL_LOANS in chosen:
+        ok = asyncio.run(soak_loans(args.loans or 1000, args.concurrency, args.loan_cycles)) and ok
     raise SystemExit(0 if ok else 1)
 
 

@@ -338,6 +338,27 @@ async def test_an_hkall_student_requests_and_the_quota_is_held_HKALL_08(eduhk):
     assert [(h["from_state"], h["to_state"]) for h in one["history"]] == [(None, "Requested")]
 
 
+async def test_a_retry_sent_while_the_first_request_still_works_gets_its_answer(eduhk):
+    """A client whose request timed out sends it again with the same Idempotency-Key while
+    the first is still being placed: both are answered with the one request made, never
+    with "you already have an open request" for the client's own first attempt."""
+    record_id = await eduhk.catalogued(("cityu", "AVAILABLE"))
+    _, token = await eduhk.patron()
+
+    async def send() -> httpx.Response:
+        return await eduhk.client.post(
+            "/api/v1/me/ill-requests",
+            json={"record_id": record_id, "pickup_location": "tko"},
+            headers={**token, "Idempotency-Key": "twin-1"},
+        )
+
+    first, retry = await asyncio.gather(send(), send())
+    assert (first.status_code, retry.status_code) == (201, 201), retry.text
+    assert first.json()["transaction_id"] == retry.json()["transaction_id"]
+    mine = (await eduhk.client.get("/api/v1/me/ill-requests", headers=token)).json()
+    assert len(mine["requests"]) == 1
+
+
 async def test_dry_run_says_whether_it_would_be_accepted_and_creates_nothing(eduhk):
     record_id = await eduhk.catalogued(("cityu", "AVAILABLE"))
     _, token = await eduhk.patron()
