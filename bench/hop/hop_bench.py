@@ -548,10 +548,11 @@ def print_table(table: list[tuple[str, float | None, float | None, str]]) -> Non
     def num(v):
         return "" if v is None else (f"{v:.0f}" if v >= 100 else f"{v:.1f}")
 
-    print(f"| {'figure':<38} | {'floor':>8} | {'illfed':>8} | {'ratio':>6} |")
-    print(f"|{'-' * 40}|{'-' * 10}|{'-' * 10}|{'-' * 8}|")
+    width = max(38, *(len(label) for label, *_ in table))
+    print(f"| {'figure':<{width}} | {'floor':>8} | {'illfed':>8} | {'ratio':>6} |")
+    print(f"|{'-' * (width + 2)}|{'-' * 10}|{'-' * 10}|{'-' * 8}|")
     for label, a, b, r in table:
-        print(f"| {label:<38} | {num(a):>8} | {num(b):>8} | {r:>6} |")
+        print(f"| {label:<{width}} | {num(a):>8} | {num(b):>8} | {r:>6} |")
 
 
 def record(results: dict, path: Path = RESULTS, **extra) -> None:
