@@ -448,13 +448,20 @@ class Driver:
         concurrency: int,
         budget: float,
         progress: Callable[[str], None] | None = None,
-    ) -> None:
-        """Every loan, ``concurrency`` at a time; ``progress`` hears how far the run is."""
+        start_until: float | None = None,
+    ) -> list[Loan]:
+        """Every loan, ``concurrency`` at a time; ``progress`` hears how far the run is. No
+        loan is started after the monotonic time ``start_until`` (a bounded soak): those
+        already under way go to their end. Returns the loans that were started."""
         start = time.monotonic()
         ended = 0
+        started: list[Loan] = []
 
         async def one(loan: Loan) -> None:
             nonlocal ended
+            if start_until is not None and time.monotonic() > start_until:
+                return
+            started.append(loan)
             await self.run_loan(loan, budget)
             ended += 1
             if progress is not None and (ended % 50 == 0 or ended == len(loans)):
@@ -465,6 +472,7 @@ class Driver:
                 )
 
         await _bounded(concurrency, [lambda ln=ln: one(ln) for ln in loans])
+        return sorted(started, key=lambda ln: ln.n)
 
     async def sides(self, loan: Loan) -> dict[str, str | None]:
         """Each side's state of a loan (for a report on one that did not complete)."""

@@ -131,9 +131,11 @@ async def loans_under_faults(
     cycles: int = 1,
     loan_budget: float = 300.0,
     progress: Callable[[str], None] | None = None,
+    start_for: float | None = None,
 ) -> IllOutcome:
     """``loans`` whole loans, half HKALL and half MALA, ``concurrency`` at a time, while
-    ``cycles`` rounds of faults strike."""
+    ``cycles`` rounds of faults strike. With ``start_for``, no loan is started after that
+    many seconds (the outcome counts the loans started)."""
     async with httpx.AsyncClient() as http:
         driver = await Driver.signed_in(tf, http)
         t0 = time.monotonic()
@@ -151,7 +153,8 @@ async def loans_under_faults(
             _break(tf, driver, STEPS_PER_LOAN * loans, cycles, log, progress)
         )
         try:
-            await driver.run(ready, concurrency, loan_budget, progress)
+            until = None if start_for is None else time.monotonic() + start_for
+            ready = await driver.run(ready, concurrency, loan_budget, progress, until)
         finally:
             took = time.monotonic() - t1
             if not breaking.done():
@@ -174,4 +177,4 @@ async def loans_under_faults(
                 s + (f" sides {sides}" if s.startswith(f"loan {ln.n} ") else "")
                 for s in tally.stuck
             ]
-        return IllOutcome(tally, driver.stats, loans, took, prepared, log, tf.log_events())
+        return IllOutcome(tally, driver.stats, len(ready), took, prepared, log, tf.log_events())

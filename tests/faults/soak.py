@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import signal
 import tempfile
 import time
 from pathlib import Path
@@ -67,8 +68,15 @@ async def soak(changes: int, items: int, settle_within: float, only: list[str]) 
     return ok
 
 
-async def soak_loans(loans: int, concurrency: int, cycles: int | None) -> bool:
+async def soak_loans(
+    loans: int, concurrency: int, cycles: int | None, start_for: float | None
+) -> bool:
     rounds = cycles if cycles is not None else max(1, -(-loans // LOANS_PER_CYCLE))
+    # SIGTERM (a time limit) stops the run the way Ctrl-C does: the federation's processes,
+    # databases and virtual host are cleaned up.
+    task = asyncio.current_task()
+    assert task is not None
+    asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, task.cancel)
     with tempfile.TemporaryDirectory(prefix="illfed-soak-ill-") as folder:
         start = time.monotonic()
         tf = await start_ill_federation(Path(folder))
@@ -80,13 +88,15 @@ async def soak_loans(loans: int, concurrency: int, cycles: int | None) -> bool:
                 concurrency=concurrency,
                 cycles=rounds,
                 progress=lambda line: print(f"{ILL_LOANS}: {line}", flush=True),
+                start_for=start_for,
             )
         finally:
             await stop_ill_federation(tf)
     t = outcome.tally
     good = t.clean
     print(
-        f"{ILL_LOANS}: {'ok' if good else 'FAILED'}: {loans} loans, completed {t.completed}, "
+        f"{ILL_LOANS}: {'ok' if good else 'FAILED'}: {t.loans} loans started of {loans}, "
+        f"completed {t.completed}, "
         f"lost {t.lost}, applied twice {t.applied_twice}, in {outcome.seconds:.1f}s "
         f"({outcome.per_second:.2f} loans/s)",
         flush=True,
@@ -110,6 +120,12 @@ def main(argv: list[str] | None = None) -> None:
         default=None,
         help=f"rounds of faults during the loans (default: one per {LOANS_PER_CYCLE} loans)",
     )
+    parser.add_argument(
+        "--start-for",
+        type=float,
+        default=None,
+        help="seconds after which no more loans are started (those under way finish)",
+    )
     parser.add_argument("--scenario", action="append", choices=[*sorted(SCENARIOS), ILL_LOANS])
     args = parser.parse_args(argv)
     chosen = args.scenario or [*SCENARIOS, *([ILL_LOANS] if args.loans else [])]
@@ -118,7 +134,12 @@ def main(argv: list[str] | None = None) -> None:
     if changes and args.changes:
         ok = asyncio.run(soak(args.changes, args.items, args.settle_within, changes))
     if ILL_LOANS in chosen:
-        ok = asyncio.run(soak_loans(args.loans or 1000, args.concurrency, args.loan_cycles)) and ok
+        ok = (
+            asyncio.run(
+                soak_loans(args.loans or 1000, args.concurrency, args.loan_cycles, args.start_for)
+            )
+            and ok
+        )
     raise SystemExit(0 if ok else 1)
 
 
