@@ -270,19 +270,19 @@ async def ship(
         material_type=item.material_type,
         section=item.section,
     )
-    moved = await repo.step(
+    await _step(
         conn,
-        transaction_id,
+        lib,
+        row,
         "ship",
-        lib.now(),
+        S.LOANED,
+        actor=actor,
         item_id=item.item_id,
         barcode=item.barcode,
         shipped_on=lib.today(),
         due_date=terms.due_date,
         loan_terms=terms.model_dump(mode="json"),
     )
-    if not moved:
-        raise LendingConflict(f"{transaction_id} was changed meanwhile; look at it again")
     lent = await items_repo.set_status(
         conn,
         lib.code,
@@ -295,16 +295,6 @@ async def ship(
         raise ItemNotAvailable(f"the copy {item.barcode} is no longer {item.status}")
     if swapped and row["item_id"]:
         await _release(conn, lib, row["item_id"])
-    await record(
-        conn,
-        lib,
-        transaction_id=transaction_id,
-        role=ROLE,
-        from_state=row["state"],
-        to_state=S.LOANED,
-        event="ship",
-        actor=actor,
-    )
     reply = Reply(
         "Loaned",
         "StatusChange",
@@ -326,23 +316,12 @@ async def check_in(
     if row["state"] == S.LOAN_COMPLETED:
         return row
     staff_step(row["state"], "check_in")
-    if not await repo.step(conn, transaction_id, "check_in", lib.now()):
-        raise LendingConflict(f"{transaction_id} was changed meanwhile; look at it again")
+    await _step(conn, lib, row, "check_in", S.LOAN_COMPLETED, actor=actor)
     back = await items_repo.set_status(
         conn, lib.code, row["item_id"], "AVAILABLE", lib.clock, expected=("ON_ILL_LOAN",)
     )
     if back is None:
         raise ItemNotAvailable(f"the copy {row['barcode']} is not ON_ILL_LOAN")
-    await record(
-        conn,
-        lib,
-        transaction_id=transaction_id,
-        role=ROLE,
-        from_state=row["state"],
-        to_state=S.LOAN_COMPLETED,
-        event="check_in",
-        actor=actor,
-    )
     reply = Reply("LoanCompleted", "StatusChange", item_id=row["item_id"], barcode=row["barcode"])
     await _tell(conn, lib, transaction_id, reply, causation_id=None)
     return await _load(conn, transaction_id)
@@ -415,20 +394,16 @@ async def _will_supply(
     causation_id: str | None,
 ) -> None:
     txn = row["transaction_id"]
-    if not await repo.step(
-        conn, txn, "will_supply", lib.now(), item_id=item.item_id, barcode=item.barcode
-    ):
-        raise LendingConflict(f"{txn} was answered meanwhile; look at it again")
-    await record(
+    await _step(
         conn,
         lib,
-        transaction_id=txn,
-        role=ROLE,
-        from_state=row["state"],
-        to_state=S.WILL_SUPPLY,
-        event="will_supply",
+        row,
+        "will_supply",
+        S.WILL_SUPPLY,
         actor=actor,
-        message_id=causation_id,
+        causation_id=causation_id,
+        item_id=item.item_id,
+        barcode=item.barcode,
     )
     reply = Reply("WillSupply", "RequestResponse", item_id=item.item_id, barcode=item.barcode)
     await _tell(conn, lib, txn, reply, causation_id=causation_id)
@@ -444,25 +419,16 @@ async def _unfilled(
     causation_id: str | None,
 ) -> None:
     txn = row["transaction_id"]
-    if not await repo.step(
-        conn,
-        txn,
-        "unfilled",
-        lib.now(),
-        refusal_rule=refusal.rule,
-        refusal_reason=refusal.reason[:500],
-    ):
-        raise LendingConflict(f"{txn} was answered meanwhile; look at it again")
-    await record(
+    await _step(
         conn,
         lib,
-        transaction_id=txn,
-        role=ROLE,
-        from_state=row["state"],
-        to_state=S.UNFILLED,
-        event="unfilled",
+        row,
+        "unfilled",
+        S.UNFILLED,
         actor=actor,
-        message_id=causation_id,
+        causation_id=causation_id,
+        refusal_rule=refusal.rule,
+        refusal_reason=refusal.reason[:500],
     )
     await _tell(
         conn,
@@ -470,6 +436,35 @@ async def _unfilled(
         txn,
         Reply("Unfilled", "RequestResponse", refusal=refusal),
         causation_id=causation_id,
+    )
+
+
+async def _step(
+    conn: AsyncConnection,
+    lib: Library,
+    row: dict[str, Any],
+    step: str,
+    to_state: str,
+    *,
+    actor: str,
+    causation_id: str | None = None,
+    **values: Any,
+) -> None:
+    """Take ``step`` on the lending (a guarded update: another worker that answered first
+    wins) and record the transition; ``values`` are what the step writes with it."""
+    txn = row["transaction_id"]
+    if not await repo.step(conn, txn, step, lib.now(), **values):
+        raise LendingConflict(f"{txn} was changed meanwhile; look at it again")
+    await record(
+        conn,
+        lib,
+        transaction_id=txn,
+        role=ROLE,
+        from_state=row["state"],
+        to_state=to_state,
+        event=step,
+        actor=actor,
+        message_id=causation_id,
     )
 
 
