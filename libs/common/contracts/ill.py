@@ -33,13 +33,15 @@ SupplierStatus = Literal[
     "Overdue",
     "Recalled",
     "LoanCompleted",
+    "CompletedWithoutReturn",
     "Cancelled",
 ]
 ReasonForMessage = Literal[
     "RequestResponse", "StatusChange", "RenewResponse", "CancelResponse", "Notification"
 ]
-#: ``CheckedOut``, ``ClaimedReturned`` and ``Damaged`` are this federation's additions to ISO
-#: 18626's actions (the checkout date starts a recall's minimum use period, HKALL-11).
+#: ``CheckedOut``, ``ClaimedReturned``, ``Damaged`` and ``ChargePaid`` are this federation's
+#: additions to ISO 18626's actions (the checkout date starts a recall's minimum use period,
+#: HKALL-11; ``ChargePaid``: the patron paid the lender's charge at home, MALA-13).
 RequesterAction = Literal[
     "Received",
     "CheckedOut",
@@ -49,6 +51,7 @@ RequesterAction = Literal[
     "Lost",
     "ClaimedReturned",
     "Damaged",
+    "ChargePaid",
     "StatusRequest",
     "Notification",
 ]
@@ -118,6 +121,9 @@ class LoanTerms(_Strict):
     cap_waived_when_recovered: bool = Field(default=False, description="HKALL-17")
     recall_minimum_use_days: int | None = Field(default=None, ge=0, description="HKALL-11")
     lost_item_rule: str | None = Field(default=None, description="HKALL-20, MALA-11")
+    fine_rule: str | None = Field(default=None, description="the rule of the normal fine")
+    recalled_fine_rule: str | None = Field(default=None, description="of the recalled fine")
+    recovered_rule: str | None = Field(default=None, description="HKALL-17: the waived cap")
     rules: list[str] = Field(default=[], description="the rule IDs these terms come from")
 
 
@@ -216,6 +222,8 @@ class IllSupplierMessage(_Strict):
     loan_terms: LoanTerms | None = Field(default=None, description="at Loaned")
     refusal: IllRefusal | None = Field(default=None, description="for Unfilled or a denial")
     charge: Money | None = Field(default=None, description="for a lost or damaged item")
+    charge_kind: Literal["lost_item", "damaged_item"] | None = None
+    charge_rule: str | None = Field(default=None, max_length=16, description="HKALL-20, MALA-11")
     note: str | None = Field(default=None, max_length=500)
     occurred_at: datetime
 

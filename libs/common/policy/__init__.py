@@ -72,7 +72,7 @@ from libs.common.policy.loader import (
     parse_policy,
     policy_path,
 )
-from libs.common.policy.models import Policy
+from libs.common.policy.models import FineRate, FineTerms, LenderTerms, Policy
 from libs.common.policy.recall import RecallOutcome, recall_decision
 from libs.common.policy.renewal import (
     RenewalOutcome,
@@ -100,7 +100,10 @@ __all__ = [
     "ChargeLine",
     "Decision",
     "FineAssessment",
+    "FineRate",
+    "FineTerms",
     "ItemFacts",
+    "LenderTerms",
     "LoanFacts",
     "MaterialType",
     "Policy",

@@ -21,7 +21,9 @@ def assumed_lost_on(policy: Policy, loan: LoanFacts) -> date | None:
         return None
     candidates: list[date] = []
     if terms.when_max_fine_reached:
-        days = days_to_max_fine(policy, section=loan.section, recalled=loan.recalled)
+        days = days_to_max_fine(
+            policy, section=loan.section, recalled=loan.recalled, lender_terms=loan.lender_terms
+        )
         if days is not None:
             candidates.append(loan.due_date + timedelta(days=days))
     if terms.overdue_more_than_months is not None:

@@ -11,6 +11,7 @@ from datetime import date
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from libs.common.policy.models import LenderTerms
 from libs.common.policy.vocabulary import MaterialType, MinorAmount, RuleId, Section
 
 
@@ -55,6 +56,12 @@ class LoanFacts(_Facts):
     )
     outstanding_charges_minor: MinorAmount = Field(
         default=0, description="billed charges for this item not yet paid"
+    )
+    lender_terms: LenderTerms | None = Field(
+        default=None, description="an ILL loan's fine terms, as its lender stated them"
+    )
+    fines_stop_on: date | None = Field(
+        default=None, description="no fine runs after this day (claimed returned)"
     )
 
     @property

@@ -165,6 +165,15 @@ class FineTerms(_Data):
     recovered_rule: RuleId | None = None
 
 
+class LenderTerms(_Data):
+    """The fine terms an inter-library loan was lent on, as its lender stated them (ILL.md:
+    loan terms travel with the loan): the home library fines that loan by these, in the
+    lender's currency, never by its own policy (HKALL-16, HKALL-17, MALA-08)."""
+
+    currency: str = Field(min_length=3, max_length=3)
+    fines: FineTerms
+
+
 class CardReplacementFee(_Data):
     """Replacement card fee by age (HKPL-12; MALA-12 charges everyone the same)."""
 

@@ -208,7 +208,11 @@ def renewal_decision(
         due_date=loan.due_date,
         new_due_date=new_due,
         overdue_fine=fine,
-        needs_lender_approval=decision.allowed and policy.renewals.needs_lender_approval,
+        # HKALL-13, MALA-05: the lender approves the renewal of its own item lent through
+        # the consortium; a library's own loans renew at home.
+        needs_lender_approval=decision.allowed
+        and loan.ill
+        and policy.renewals.needs_lender_approval,
     )
 
 

@@ -8,6 +8,7 @@ from typing import Any
 from sqlalchemy import insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from libs.common.policy import LenderTerms
 from services.circulation.adapters.store import aware, save
 from services.circulation.adapters.tables import (
     loans,
@@ -49,7 +50,20 @@ def _loan(row: Any) -> Loan:
     values = {k: getattr(row, k) for k in _LOAN_FIELDS}
     for k in _INSTANTS:
         values[k] = aware(values[k])
-    return Loan(loan_id=row.id, **values)
+    terms = row.lender_terms
+    return Loan(
+        loan_id=row.id,
+        lender_terms=LenderTerms.model_validate(terms) if terms else None,
+        **values,
+    )
+
+
+def _values(loan: Loan) -> dict[str, Any]:
+    values = {k: getattr(loan, k) for k in _LOAN_FIELDS}
+    values["lender_terms"] = (
+        loan.lender_terms.model_dump(mode="json") if loan.lender_terms else None
+    )
+    return values
 
 
 async def active_loans(conn: AsyncConnection, patron_id: str) -> list[Loan]:
@@ -91,7 +105,7 @@ async def active_loan_of_item(
 
 
 async def save_loan(conn: AsyncConnection, loan: Loan) -> None:
-    await save(conn, loans, {"id": loan.loan_id}, {k: getattr(loan, k) for k in _LOAN_FIELDS})
+    await save(conn, loans, {"id": loan.loan_id}, _values(loan))
 
 
 async def save_active_loan(conn: AsyncConnection, loan: Loan) -> bool:
@@ -101,7 +115,7 @@ async def save_active_loan(conn: AsyncConnection, loan: Loan) -> bool:
     res = await conn.execute(
         update(loans)
         .where(loans.c.id == loan.loan_id, loans.c.returned_at.is_(None))
-        .values(**{k: getattr(loan, k) for k in _LOAN_FIELDS})
+        .values(**_values(loan))
     )
     return res.rowcount == 1
 

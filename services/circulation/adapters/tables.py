@@ -155,6 +155,8 @@ loans = Table(
     Column("returned_at", UtcDateTime(), nullable=True),
     Column("returned_to", String(32), nullable=True),
     Column("borrowed_with", String(40), nullable=True),
+    # an ILL loan's fine terms as its lender stated them (ILL.md: the terms travel with it)
+    Column("lender_terms", JSON, nullable=True),
     # An item is on one loan at a time, even if two counters check it out at once.
     Index(
         "ux_loans_active_item",
@@ -314,6 +316,22 @@ ill_borrowing = Table(
     Column("requested_by", String(80), nullable=False),
     Column("created_at", UtcDateTime(), nullable=False),
     Column("updated_at", UtcDateTime(), nullable=False),
+    # HKALL-13, MALA-05: a renewal asked of the lender: pending until it answers, then
+    # approved or denied (with the rule); never renewed without its answer
+    Column("renewal_state", String(16), nullable=True),
+    Column("renewal_requested_at", UtcDateTime(), nullable=True),
+    Column("renewal_rule", String(16), nullable=True),
+    Column("renewal_reason", String(500), nullable=True),
+    Column("recalled_on", Date, nullable=True),
+    Column("loss_reported_on", Date, nullable=True),
+    # the lender's charge for a lost or damaged item (HKALL-20, MALA-11), posted to the
+    # patron as ledger entry ``charge_entry_id``
+    Column("charge_minor", Integer, nullable=True),
+    Column("charge_currency", String(3), nullable=True),
+    Column("charge_kind", String(16), nullable=True),
+    Column("charge_rule", String(16), nullable=True),
+    Column("charge_entry_id", String(64), nullable=True),
+    Column("charge_paid_at", UtcDateTime(), nullable=True),
     Index("ix_ill_borrowing_patron_record", "patron_id", "record_id"),
 )
 
@@ -352,4 +370,16 @@ ill_lending = Table(
     Column("checked_out_on", Date, nullable=True),
     Column("created_at", UtcDateTime(), nullable=False),
     Column("updated_at", UtcDateTime(), nullable=False),
+    # renewals it approved (MALA-05: one), its recall (HKALL-11, MALA-06) and who asked it
+    Column("renewals", Integer, nullable=False, server_default="0"),
+    Column("recalled_on", Date, nullable=True),
+    Column("recalled_by", String(80), nullable=True),
+    Column("lost_on", Date, nullable=True),
+    Column("claimed_returned_on", Date, nullable=True),
+    # what it charges for a lost or damaged copy (HKALL-20, MALA-11)
+    Column("charge_minor", Integer, nullable=True),
+    Column("charge_currency", String(3), nullable=True),
+    Column("charge_kind", String(16), nullable=True),
+    Column("charge_rule", String(16), nullable=True),
+    Column("charge_paid_on", Date, nullable=True),
 )

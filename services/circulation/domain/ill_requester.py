@@ -53,13 +53,19 @@ class RequesterState(StrEnum):
     UNFILLED = "Unfilled"
     CANCEL_REQUESTED = "CancelRequested"
     CANCELLED = "Cancelled"
+    LOST = "Lost"
+    CLAIMED_RETURNED = "ClaimedReturned"
+    COMPLETED_WITHOUT_RETURN = "CompletedWithoutReturn"
 
 
 S = RequesterState
 #: before the lender ships: the patron or staff may still cancel
 BEFORE_SHIPPING = (S.REQUESTED, S.ROUTING, S.EXPECT_TO_SUPPLY, S.WILL_SUPPLY)
 #: no step leaves these; the quota is back
-FINISHED = (S.COMPLETED, S.UNFILLED, S.CANCELLED)
+FINISHED = (S.COMPLETED, S.UNFILLED, S.CANCELLED, S.COMPLETED_WITHOUT_RETURN)
+#: the patron's loan of the lender's item is still out (lost or claimed returned: until the
+#: lender's charge or check-in settles it)
+LOAN_OUT = (S.CHECKED_OUT, S.LOST, S.CLAIMED_RETURNED)
 #: the lender has shipped: the item is here, with the patron, or on its way back
 AFTER_SHIPPING = (
     S.SHIPPED,
@@ -68,13 +74,15 @@ AFTER_SHIPPING = (
     S.RETURNED,
     S.NOT_PICKED_UP,
     S.SHIPPED_RETURN,
+    S.LOST,
+    S.CLAIMED_RETURNED,
 )
 #: what a lender answers a cancel with once the item has left it
 _SHIPPED_STATUSES = ("Loaned", "Overdue", "Recalled")
 #: states in which a request holds quota without a loan of its own (HKALL-08, HKALL-09,
 #: MALA-02): from the request until the lender checks the item in, except while the patron
 #: has it out (then the loan itself counts)
-HOLDS_QUOTA_WITHOUT_LOAN = tuple(s for s in S if s not in (*FINISHED, S.CHECKED_OUT))
+HOLDS_QUOTA_WITHOUT_LOAN = tuple(s for s in S if s not in (*FINISHED, *LOAN_OUT))
 
 REQUESTER = StateMachine.of(
     "ill requester",
@@ -95,15 +103,29 @@ REQUESTER = StateMachine.of(
         "cancel_refused_will_supply": ((S.CANCEL_REQUESTED,), S.WILL_SUPPLY),
         # the request moves on while the patron's cancel waits for its answer
         "while_cancelling": ((S.CANCEL_REQUESTED,), S.CANCEL_REQUESTED),
-        # The lender may check the item in before our ShippedReturn message reaches it.
-        "loan_completed": ((S.RETURNED, S.NOT_PICKED_UP, S.SHIPPED_RETURN), S.COMPLETED),
+        # The lender may check the item in before our ShippedReturn message reaches it; a
+        # check-in also settles a claim that the item was returned, or a loss reported
+        # before the lender charged it (it was found).
+        "loan_completed": (
+            (S.RETURNED, S.NOT_PICKED_UP, S.SHIPPED_RETURN, S.CLAIMED_RETURNED, S.LOST),
+            S.COMPLETED,
+        ),
+        # HKALL-13, MALA-05: the lender's answer to a renewal asked of it
+        "renewal_answered": ((S.CHECKED_OUT,), S.CHECKED_OUT),
+        # HKALL-20, MALA-11: the lender charged the lost item; the loan ends with the charge
+        "charged": ((S.LOST,), S.COMPLETED_WITHOUT_RETURN),
         # local actions (staff, patron, the pickup job)
         "cancel": (BEFORE_SHIPPING, S.CANCEL_REQUESTED),
         "receive": ((S.SHIPPED,), S.AWAITING_PICKUP),
         "checkout": ((S.AWAITING_PICKUP,), S.CHECKED_OUT),
         "pickup_expired": ((S.AWAITING_PICKUP,), S.NOT_PICKED_UP),
-        "returned": ((S.CHECKED_OUT,), S.RETURNED),
+        "returned": ((S.CHECKED_OUT, S.CLAIMED_RETURNED), S.RETURNED),
         "ship_back": ((S.RETURNED, S.NOT_PICKED_UP), S.SHIPPED_RETURN),
+        # HKALL-13, MALA-05: the patron asks; the lender decides
+        "renew": ((S.CHECKED_OUT,), S.CHECKED_OUT),
+        # reported by staff or the patron, or the assumed-lost job (HKALL-19, MALA-09)
+        "lost": ((S.CHECKED_OUT, S.CLAIMED_RETURNED), S.LOST),
+        "claimed_returned": ((S.CHECKED_OUT,), S.CLAIMED_RETURNED),
     },
 )
 
@@ -112,7 +134,7 @@ _NOTES: dict[str, tuple[RequesterState, ...]] = {
     # a lender declined: the broker's IllRouting says who is asked next
     "Unfilled": (S.REQUESTED, S.ROUTING, S.EXPECT_TO_SUPPLY, S.WILL_SUPPLY, S.CANCEL_REQUESTED),
     "ExpectToSupply": (S.EXPECT_TO_SUPPLY, S.CANCEL_REQUESTED),
-    "Overdue": (S.CHECKED_OUT,),
+    "Overdue": (S.AWAITING_PICKUP, S.CHECKED_OUT, S.LOST, S.CLAIMED_RETURNED),
 }
 
 
@@ -237,6 +259,16 @@ def on_supplier(state: RequesterState | str, msg: IllSupplierMessage) -> Outcome
                 "UnrecognisedDataValue",
             )
         return _take(state, by_status[msg.status], event, updates={"lender": msg.supplier})
+    if msg.reason == "RenewResponse":
+        return _renewal_answer(state, msg, event)
+    if msg.status == "Recalled":
+        return _recalled(state, msg, event)
+    if msg.status == "CompletedWithoutReturn":
+        return _charged(state, msg, event, "charged")
+    if msg.charge is not None:
+        # A damaged item's charge (HKALL-20, MALA-11): posted to the patron; the loan and
+        # the request go on as they are.
+        return _charged(state, msg, event, "note")
     if msg.status == "WillSupply":
         if state is S.CANCEL_REQUESTED:
             return _take(state, "while_cancelling", event, updates={"lender": msg.supplier})
@@ -251,8 +283,84 @@ def on_supplier(state: RequesterState | str, msg: IllSupplierMessage) -> Outcome
         if state in _NOTES[msg.status]:
             return _note(state, event)
         return Refused(state, event, f"{event} is not possible in state {state.value}")
-    # Recalls and renewal answers change the loan's due date: not taken in yet.
     return Refused(state, event, f"{msg.status} ({msg.reason}) is not handled by this library")
+
+
+def _renewal_answer(state: RequesterState, msg: IllSupplierMessage, event: str) -> Outcome:
+    """HKALL-13, MALA-05: yes with the new due date, or no with the rule; the patron is
+    e-mailed either way. Only the loan out with the patron is renewed."""
+    if state is not S.CHECKED_OUT:
+        return Refused(state, event, f"no renewal can be answered in state {state.value}")
+    if msg.answer == "yes":
+        if msg.due_date is None:
+            return Refused(
+                state,
+                event,
+                "a renewal answered yes must carry the new due date",
+                "UnrecognisedDataValue",
+            )
+        return _take(
+            state,
+            "renewal_answered",
+            event,
+            notice="ill_renewed",
+            updates={"renewal_state": "approved", "due_date": msg.due_date},
+        )
+    refusal = msg.refusal
+    return _take(
+        state,
+        "renewal_answered",
+        event,
+        notice="ill_renewal_denied",
+        updates={
+            "renewal_state": "denied",
+            "renewal_rule": refusal.rule if refusal else None,
+            "renewal_reason": (refusal.reason if refusal else "the lending library said no")[:500],
+        },
+    )
+
+
+def _recalled(state: RequesterState, msg: IllSupplierMessage, event: str) -> Outcome:
+    """HKALL-11, MALA-06: the lender recalls its item: the due date it gives (never later
+    than the current one) and the recalled fine rate from now on; the patron is e-mailed at
+    once. Once the item is on its way back, there is nothing left to recall."""
+    if state not in (S.SHIPPED, S.AWAITING_PICKUP, *LOAN_OUT):
+        if state in AFTER_SHIPPING:
+            return _note(state, event)
+        return Refused(state, event, f"{event} is not possible in state {state.value}")
+    if msg.due_date is None:
+        return Refused(
+            state, event, "a recall must carry the date to return by", "UnrecognisedDataValue"
+        )
+    return Transition(
+        "note",
+        state,
+        state,
+        event,
+        notice="ill_recalled" if state in LOAN_OUT else None,
+        updates={"recalled_on": msg.occurred_at.date(), "due_date": msg.due_date},
+    )
+
+
+def _charged(state: RequesterState, msg: IllSupplierMessage, event: str, step: str) -> Outcome:
+    """The lender's charge for a lost (HKALL-20, MALA-11: then the request completes without
+    a return) or damaged item: posted to the patron by the handler."""
+    charge = msg.charge
+    if charge is None:
+        return Refused(
+            state, event, "a charge message must carry the charge", "UnrecognisedDataValue"
+        )
+    updates = {
+        "charge_minor": charge.amount_minor,
+        "charge_currency": charge.currency,
+        "charge_kind": msg.charge_kind or ("lost_item" if step == "charged" else "damaged_item"),
+        "charge_rule": msg.charge_rule,
+    }
+    if step == "note":
+        if state not in (S.CHECKED_OUT, S.RETURNED, S.SHIPPED_RETURN, S.COMPLETED):
+            return Refused(state, event, f"a damage charge is not possible in state {state.value}")
+        return Transition("note", state, state, event, notice="ill_charged", updates=updates)
+    return _take(state, step, event, notice="ill_charged", release_quota=True, updates=updates)
 
 
 def on_broker(state: RequesterState | str, msg: IllRouting | IllSupplierMessage) -> Outcome:
@@ -268,6 +376,24 @@ _ACTIONS: dict[str, RequesterAction | None] = {
     "pickup_expired": None,
     "returned": None,
     "ship_back": "ShippedReturn",
+    "renew": "Renew",
+    "lost": "Lost",
+    "claimed_returned": "ClaimedReturned",
+}
+#: actions that tell the lender something and change no state here
+_TELLING: dict[str, tuple[tuple[RequesterState, ...], RequesterAction, str]] = {
+    # reported at the desk, with the item in hand or still with the patron
+    "damaged": (
+        (S.CHECKED_OUT, S.RETURNED, S.SHIPPED_RETURN),
+        "Damaged",
+        "a damaged item can be reported only while it is on loan or on its way back",
+    ),
+    # MALA-13: the patron paid the lender's charge here; the broker's ledger records it
+    "charge_paid": (
+        (S.COMPLETED_WITHOUT_RETURN, S.COMPLETED, S.CHECKED_OUT, S.RETURNED, S.SHIPPED_RETURN),
+        "ChargePaid",
+        "there is no charge of the lender's on this request",
+    ),
 }
 _NOTICES: dict[str, str | None] = {
     # HKALL-05: e-mailed when the book arrives at the pickup point
@@ -279,8 +405,14 @@ _NOTICES: dict[str, str | None] = {
 
 def on_action(state: RequesterState | str, action: str) -> Outcome:
     """A staff, patron or job action on the transaction (``cancel``, ``receive``,
-    ``checkout``, ``pickup_expired``, ``returned``, ``ship_back``)."""
+    ``checkout``, ``pickup_expired``, ``returned``, ``ship_back``, ``renew``, ``lost``,
+    ``claimed_returned``; ``damaged`` and ``charge_paid`` only tell the lender)."""
     state = S(state)
+    if action in _TELLING:
+        states, message, why = _TELLING[action]
+        if state not in states:
+            return Refused(state, action, f"{why} (the request is {state.value})")
+        return Transition("note", state, state, action, send=message)
     if action not in _ACTIONS:
         raise KeyError(f"no requester action {action!r}")
     outcome = _take(state, action, action, send=_ACTIONS[action], notice=_NOTICES.get(action))
@@ -290,6 +422,9 @@ def on_action(state: RequesterState | str, action: str) -> Outcome:
             "receive": "only an item the lender has shipped can be received",
             "checkout": "only an item waiting for pickup can be checked out",
             "ship_back": "only a returned or uncollected item can be shipped back",
+            "renew": "only an item the patron has out can be renewed",
+            "lost": "only an item the patron has out can be reported lost",
+            "claimed_returned": "only an item the patron has out can be claimed returned",
         }
         reason = words.get(action, outcome.reason)
         return Refused(state, action, f"{reason} (the request is {state.value})")

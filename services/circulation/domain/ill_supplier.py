@@ -23,6 +23,7 @@ from libs.common.contracts.ill import (
     IllRefusal,
     IllRequesterMessage,
     LoanTerms,
+    Money,
     ReasonForMessage,
     RequesterAction,
     SupplierStatus,
@@ -42,6 +43,8 @@ class LendingState(StrEnum):
     RETURN_SHIPPED = "ReturnShipped"
     LOAN_COMPLETED = "LoanCompleted"
     CANCELLED = "Cancelled"
+    LOST = "Lost"
+    COMPLETED_WITHOUT_RETURN = "CompletedWithoutReturn"
 
 
 S = LendingState
@@ -58,9 +61,19 @@ LENDING = StateMachine.of(
         "unfilled": ((S.REQUEST_RECEIVED,), S.UNFILLED),
         "ship": ((S.WILL_SUPPLY,), S.LOANED),
         "return_shipped": (OUT, S.RETURN_SHIPPED),
-        # Checked in after the requester said it shipped it back, or when it simply arrives.
-        "check_in": ((*OUT, S.RETURN_SHIPPED), S.LOAN_COMPLETED),
+        # Checked in after the requester said it shipped it back, or when it simply arrives
+        # (a copy reported lost that turns up before it was charged, too).
+        "check_in": ((*OUT, S.RETURN_SHIPPED, S.LOST), S.LOAN_COMPLETED),
         "cancel": (BEFORE_SHIPPING, S.CANCELLED),
+        # the lender's daily job: past the due date (both sides agree on the loan's standing)
+        "overdue": ((S.LOANED,), S.OVERDUE),
+        # HKALL-11, MALA-06: its staff, or a hold by one of its own users
+        "recall": ((S.LOANED, S.OVERDUE), S.RECALLED),
+        # HKALL-12/13, MALA-05: a renewal it approved (an overdue loan is due again later)
+        "renew": ((S.LOANED, S.OVERDUE), S.LOANED),
+        # the requester reported it lost (HKALL-19/20, MALA-09/11); then charged
+        "lost": ((*OUT, S.RETURN_SHIPPED), S.LOST),
+        "charge": ((S.LOST,), S.COMPLETED_WITHOUT_RETURN),
     },
 )
 
@@ -75,6 +88,8 @@ STATUS_OF: dict[LendingState, SupplierStatus] = {
     S.RETURN_SHIPPED: "Loaned",  # ISO 18626 has no supplier status for a copy on its way back
     S.LOAN_COMPLETED: "LoanCompleted",
     S.CANCELLED: "Cancelled",
+    S.LOST: "Loaned",  # still the lender's loan until it is charged
+    S.COMPLETED_WITHOUT_RETURN: "CompletedWithoutReturn",
 }
 
 
@@ -96,17 +111,26 @@ class Reply:
     due_date: date | None = None
     loan_terms: LoanTerms | None = None
     refusal: IllRefusal | None = None
+    charge: Money | None = None
+    charge_kind: Literal["lost_item", "damaged_item"] | None = None
+    charge_rule: str | None = None
     note: str | None = None
+
+
+Remembered = Literal["received_on", "checked_out_on", "claimed_returned_on", "charge_paid_on"]
 
 
 @dataclass(frozen=True)
 class Outcome:
     """What a requester's message does: a step of :data:`LENDING` (None: the state stays),
-    an answer, facts to keep (``remember``: which date to store), or a refusal."""
+    an answer, facts to keep (``remember``: which date to store), what the handler must
+    decide by the policy now (``decide``: a renewal, a lost or damaged copy's charge), or
+    a refusal."""
 
     step: str | None = None
     reply: Reply | None = None
-    remember: Literal["received_on", "checked_out_on"] | None = None
+    remember: Remembered | None = None
+    decide: Literal["renewal", "lost_charge", "damaged_charge"] | None = None
     refused: str | None = None
     error_type: ErrorType = "UnsupportedActionType"
 
@@ -155,9 +179,32 @@ def on_requester_action(state: LendingState, action: RequesterAction) -> Outcome
         if state in OUT:
             return Outcome(remember="received_on" if action == "Received" else "checked_out_on")
         return _refused(state, action, ": the item has not been shipped to the requester")
+    if action == "Renew":
+        # HKALL-12/13, MALA-05: decided by this library's policy and its own users' holds
+        if state in OUT:
+            return Outcome(decide="renewal")
+        return _refused(state, action, ": the item is not on loan to the requester")
+    if action == "Lost":
+        if state in (*OUT, S.RETURN_SHIPPED):
+            return Outcome(step="lost", decide="lost_charge")
+        return _refused(state, action, ": the item is not on loan to the requester")
+    if action == "Damaged":
+        if state in (*OUT, S.RETURN_SHIPPED, S.LOAN_COMPLETED):
+            return Outcome(decide="damaged_charge")
+        return _refused(state, action, ": the item has not been lent to the requester")
+    if action == "ClaimedReturned":
+        # Recorded: the copy stays on loan here until it is checked in or reported lost.
+        if state in OUT:
+            return Outcome(remember="claimed_returned_on")
+        return _refused(state, action, ": the item is not on loan to the requester")
+    if action == "ChargePaid":
+        # MALA-13: the home library collected this library's charge from its patron.
+        if state in (S.COMPLETED_WITHOUT_RETURN, S.LOAN_COMPLETED, *OUT, S.RETURN_SHIPPED):
+            return Outcome(remember="charge_paid_on")
+        return _refused(state, action, ": nothing was charged on this loan")
     if action == "Notification":
         return Outcome()
-    return _refused(state, action, ": this lender does not handle it (yet)")
+    return _refused(state, action, ": this lender does not handle it")
 
 
 def without_free_text(payload: IllRequesterMessage) -> IllRequesterMessage:

@@ -11,7 +11,7 @@ from typing import Literal
 
 from pydantic import Field
 
-from libs.common.policy import LoanFacts
+from libs.common.policy import LenderTerms, LoanFacts
 from libs.common.policy.vocabulary import MaterialType, Section
 from services.circulation.domain.base import DomainModel, new_id
 from services.circulation.domain.holds import ReservationState
@@ -45,6 +45,9 @@ class Loan(DomainModel):
         default=None,
         description="the credential used (HKPL-15: the borrower answers for items borrowed on "
         "a card until its loss is reported)",
+    )
+    lender_terms: LenderTerms | None = Field(
+        default=None, description="an ILL loan's fine terms, as its lender stated them"
     )
 
     @property
@@ -84,4 +87,7 @@ class Loan(DomainModel):
             other_copy_available=reservation.other_copy_available,
             recovered_after_loss=returning and self.loss is not None,
             outstanding_charges_minor=outstanding_charges_minor,
+            lender_terms=self.lender_terms,
+            # A claim that the item was returned stops its fine until it is resolved.
+            fines_stop_on=self.loss_marked_on if self.loss == "claimed_returned" else None,
         )

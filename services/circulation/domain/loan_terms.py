@@ -16,6 +16,9 @@ from datetime import date
 
 from libs.common.contracts.ill import LoanTerms
 from libs.common.policy import (
+    FineRate,
+    FineTerms,
+    LenderTerms,
     MaterialType,
     Policy,
     Section,
@@ -80,5 +83,35 @@ def loan_terms(
         cap_waived_when_recovered=policy.fines.cap_waived_when_recovered,
         recall_minimum_use_days=recalls.minimum_use_days if recalls is not None else None,
         lost_item_rule=policy.lost_damaged.rule,
+        fine_rule=fine_rule,
+        recalled_fine_rule=(policy.fines.recalled_rule or policy.fines.rule) if recalled else None,
+        recovered_rule=policy.fines.recovered_rule
+        if policy.fines.cap_waived_when_recovered
+        else None,
         rules=list(dict.fromkeys(rules)),
+    )
+
+
+def lender_terms_of(terms: LoanTerms, *, fallback_rule: str) -> LenderTerms:
+    """The fine terms the home library keeps on its patron's loan of the lender's item, from
+    the terms the lender sent with Loaned (HKALL-16, HKALL-17, MALA-08): fines are run up at
+    the lender's rates, to its caps, in its currency. ``fallback_rule`` names the fines of
+    terms that name no rule of their own (the consortium's rules are shared)."""
+    recalled = None
+    if terms.recalled_fine_per_day_minor is not None:
+        recalled = FineRate(
+            per_day_minor=terms.recalled_fine_per_day_minor,
+            cap_minor=terms.recalled_fine_cap_minor,
+        )
+    rule = terms.fine_rule or fallback_rule
+    return LenderTerms(
+        currency=terms.currency,
+        fines=FineTerms(
+            rule=rule,
+            normal=FineRate(per_day_minor=terms.fine_per_day_minor, cap_minor=terms.fine_cap_minor),
+            recalled=recalled,
+            recalled_rule=terms.recalled_fine_rule,
+            cap_waived_when_recovered=terms.cap_waived_when_recovered,
+            recovered_rule=terms.recovered_rule,
+        ),
     )

@@ -29,6 +29,7 @@ from libs.common.contracts.ill import (
     IllRequesterMessage,
     IllRouting,
     IllSupplierMessage,
+    LoanTerms,
 )
 from libs.common.policy import Decision, pickup_deadline, standing_refusals
 from services.circulation.adapters import (
@@ -56,6 +57,7 @@ from services.circulation.domain.ill_borrowing import (
 )
 from services.circulation.domain.ill_requester import RequesterState, Transition
 from services.circulation.domain.loan import Loan
+from services.circulation.domain.loan_terms import lender_terms_of
 from services.circulation.handlers import ill_messages
 from services.circulation.handlers.context import Invalid, Library, NotFound, Refused
 from services.circulation.handlers.notices import request_notice
@@ -545,8 +547,8 @@ async def checkout(
     blocked = standing_refusals(lib.policy, account, lib.today(), "checkout")
     if blocked:  # a suspension since the request was made (HKALL-18/19, MALA-10…)
         raise Refused(Decision.of("checkout", blocked))
-    terms = row["loan_terms"] or {}
-    due = row["due_date"] or date.fromisoformat(terms["due_date"])
+    terms = LoanTerms.model_validate(row["loan_terms"])
+    due = row["due_date"] or terms.due_date
     loan = Loan(
         patron_id=patron.patron_id,
         item_id=row["item_id"],
@@ -559,6 +561,9 @@ async def checkout(
         checkout_date=lib.today(),
         due_date=due,
         borrowed_with="ill",
+        # Fined at the lender's rates, caps and currency, never the home policy's (ILL.md).
+        lender_terms=lender_terms_of(terms, fallback_rule=lib.policy.fines.rule),
+        recalled_on=row.get("recalled_on"),
     )
     await loans_repo.save_loan(conn, loan)
     await items_repo.set_status(conn, lib.code, row["item_id"], "ON_LOAN", lib.clock)

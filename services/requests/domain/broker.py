@@ -450,9 +450,13 @@ def _from_lender(view: TransactionView, msg: IllSupplierMessage, now: datetime) 
             return _illegal(status, view)
         return _forward(view, msg, to, flags=_flags(view, add={_NOTES_ON_LOAN[status]}))
     if status == "LoanCompleted":
-        unreturned = view.flags & {"lost", "claimed_returned"}
-        step = "completed_without_return" if unreturned else "loan_completed"
-        return _forward(view, msg, to, step=step)
+        # checked in: also a copy once reported lost or claimed returned (it was found)
+        return _forward(view, msg, to, step="loan_completed")
+    if status == "CompletedWithoutReturn":
+        # HKALL-20, MALA-11: the lender charged the lost copy; nothing comes back
+        if msg.charge is None:
+            return Refusal("CompletedWithoutReturn must carry the charge", "UnrecognisedDataValue")
+        return _forward(view, msg, to, step="completed_without_return")
     # Cancelled without a cancel asked of it: a lender that cannot supply says Unfilled.
     return Refusal(
         "Cancelled answers a Cancel; a lender that cannot supply says Unfilled",
@@ -507,6 +511,11 @@ def from_requester(
     while nobody holds it is answered by the broker itself."""
     if sender != view.requester:
         return Refusal(f"{sender} is not the requester of this transaction")
+    if msg.action == "ChargePaid" and view.state in (S.LoanCompleted, S.CompletedWithoutReturn):
+        # MALA-13: the home library collected the lender's charge after the loan ended
+        if view.lender is None:
+            return Refusal("ChargePaid: no lender holds this request")
+        return _forward(view, msg.model_copy(update={"note": None}), view.lender)
     if view.state in TERMINAL:
         return _illegal(msg.action, view)
     # Privacy (ILL.md): a requester's free text could name its patron, and a lender holds
