@@ -323,9 +323,13 @@ class IllTerms(_Data):
     library's own copies of the record is AVAILABLE in its own database (held for the
     requester), or Unfilled citing ``unavailable_rule`` (HKALL-02) or the material rule
     (HKALL-01, MALA-03). Without it every request waits for the library's staff.
+
+    ``renewal_answer_hours``: a renewal asked of a lender and not answered within it is shown
+    to the patron as late (still pending: a loan is never renewed without the lender's yes).
     """
 
     lender_answer_hours: Annotated[int, Field(ge=1, le=24 * 60)] | None = None
+    renewal_answer_hours: Annotated[int, Field(ge=1, le=24 * 60)] = 48
     auto_accept: bool = False
     unavailable_rule: RuleId | None = Field(
         default=None, description="cited when no copy is AVAILABLE (HKALL-02)"

@@ -96,3 +96,11 @@ async def candidate_rows(conn: AsyncConnection, item_ids: list[str], isbn: str |
     rows = list((await conn.execute(select(items).where(or_(*conditions)))).all())
     named = {item_id: n for n, item_id in enumerate(item_ids)}
     return sorted(rows, key=lambda r: (named.get(r.id, len(named)), r.id))
+
+
+async def open_by_item(conn: AsyncConnection, item_id: str) -> dict[str, Any] | None:
+    """The lending its copy ``item_id`` is out on (or was last lent on)."""
+    row = (
+        await conn.execute(select(t).where(t.c.item_id == item_id).order_by(t.c.id.desc()).limit(1))
+    ).first()
+    return dict(row._mapping) if row else None

@@ -385,3 +385,19 @@ async def staff_ship_back(
         principal,
         lambda conn, lib, actor: handlers.ship_back(conn, lib, transaction_id, actor=actor),
     )
+
+
+@staff_router.post(
+    "/{transaction_id}/recall",
+    response_model=IllRequestView,
+    summary="Refused: only the lending library recalls its item (HKALL-10)",
+    responses=STEP_REFUSED,
+)
+async def staff_recall(
+    transaction_id: TransactionId, request: Request, principal: CurrentPrincipal
+):
+    return await _staff_step(
+        request,
+        principal,
+        lambda conn, lib, actor: handlers.recall_here(conn, lib, transaction_id),
+    )

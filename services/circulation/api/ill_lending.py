@@ -22,6 +22,7 @@ from services.circulation.api.common import library_staff, read_only, staff
 from services.circulation.api.ill_views import HistoryEntry
 from services.circulation.domain.ill_supplier import LendingState
 from services.circulation.handlers import ill_lending as handlers
+from services.circulation.handlers import ill_lending_loan
 from services.circulation.handlers.context import NotFound
 from services.circulation.handlers.ill_messages import history
 
@@ -67,6 +68,9 @@ class LendingView(BaseModel):
     refusal_reason: str | None
     received_on: date | None
     checked_out_on: date | None
+    renewals: int = 0
+    recalled_on: date | None = None
+    recalled_by: str | None = None
     updated_at: datetime
     history: list[HistoryEntry] | None = None
 
@@ -217,4 +221,20 @@ async def check_in(transaction_id: TransactionId, request: Request, principal: C
         request,
         transaction_id,
         lambda conn: handlers.check_in(conn, lib, transaction_id, actor=_actor(principal)),
+    )
+
+
+@router.post(
+    "/{transaction_id}/recall",
+    response_model=LendingView,
+    responses=STEP_REFUSED,
+    summary="Recall the copy: due by the policy's date, never inside the minimum use period "
+    "(HKALL-11, MALA-06); the borrower is e-mailed by the home library",
+)
+async def recall(transaction_id: TransactionId, request: Request, principal: CurrentPrincipal):
+    lib = staff(request, principal)
+    return await _act(
+        request,
+        transaction_id,
+        lambda conn: ill_lending_loan.recall(conn, lib, transaction_id, actor=_actor(principal)),
     )

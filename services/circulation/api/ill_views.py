@@ -40,6 +40,10 @@ class IllRequestView(BaseModel):
     item_id: str | None = Field(description="the lender's item as known here, once received")
     barcode: str | None = Field(description="the lender's barcode")
     loan_id: str | None = Field(description="the patron's loan, once picked up")
+    renewal_state: str | None = Field(
+        default=None, description="a renewal asked of the lender: pending, approved, denied"
+    )
+    recalled_on: date | None = Field(default=None, description="the lender recalled it")
     created_at: datetime
     updated_at: datetime
 

@@ -61,10 +61,18 @@ def plan_view(plan) -> dict:
                 "selected": o.selected,
                 "renewable": o.renewable,
                 "due_date": o.due_date,
-                "new_due_date": o.new_due_date,
+                # the home policy cannot promise a date the lender decides
+                "new_due_date": None if o.needs_lender_approval else o.new_due_date,
                 "overdue_fine_minor": o.overdue_fine.amount.amount_minor if o.overdue_fine else 0,
                 "rules": o.decision.rules,
-                "messages": o.decision.messages,
+                "messages": o.decision.messages
+                + (
+                    # HKALL-13, MALA-05: the date is the lender's to give
+                    ["the lending library decides this renewal: it would be asked for it"]
+                    if o.needs_lender_approval
+                    else []
+                ),
+                "needs_lender_approval": o.needs_lender_approval,
             }
             for o in plan.outcomes
         ],
@@ -73,14 +81,31 @@ def plan_view(plan) -> dict:
 
 def renewal_view(outcome: handlers.Renewed) -> dict:
     t = outcome.transaction
+    pending = {p.loan_id for p in outcome.pending}
+    asked = {o.loan_id for o in outcome.plan.renewable if o.needs_lender_approval}
     return {
-        "transaction_ref": t.reference,
-        "renewed_at": t.at,
+        "transaction_ref": t.reference if t else None,
+        "renewed_at": t.at if t else None,
         "items": [
             {"loan_id": i.loan_id, "item_id": i.item_id, "new_due_date": i.new_due_date}
-            for i in t.items
+            for i in (t.items if t else ())
         ],
-        "refused": [o for o in plan_view(outcome.plan)["outcomes"] if not o["renewable"]],
+        "pending": [
+            {
+                "loan_id": p.loan_id,
+                "item_id": p.item_id,
+                "transaction_id": p.transaction_id,
+                "lender": p.lender,
+                "due_date": p.due_date,
+                "message": f"pending the approval of the lending library ({p.lender})",
+            }
+            for p in outcome.pending
+        ],
+        "refused": [
+            o
+            for o in plan_view(outcome.plan)["outcomes"]
+            if not o["renewable"] or (o["loan_id"] in asked and o["loan_id"] not in pending)
+        ],
         "fines": [_entry(e) for e in outcome.fines],
     }
 

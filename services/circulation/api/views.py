@@ -4,7 +4,7 @@ integer minor units (cents) with its currency."""
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel
 
@@ -70,6 +70,27 @@ class CredentialChangeView(BaseModel):
     charge: EntryView | None
 
 
+class IllRenewalView(BaseModel):
+    """HKALL-13, MALA-05: pending (``answer_late`` once past the configured time: still not
+    renewed), approved, or denied with the lender's rule and reason."""
+
+    state: Literal["pending", "approved", "denied"]
+    lender: str | None
+    requested_at: datetime | None
+    answer_late: bool
+    rule: str | None
+    reason: str | None
+
+
+class IllLoanView(BaseModel):
+    """Another library's item lent through the consortium."""
+
+    transaction_id: str
+    lender: str | None
+    recalled_on: date | None
+    renewal: IllRenewalView | None
+
+
 class LoanView(BaseModel):
     loan_id: str
     item_id: str
@@ -86,6 +107,9 @@ class LoanView(BaseModel):
     returned_at: datetime | None
     returned_to: str | None
     loss: str | None
+    recalled_on: date | None = None
+    fine_currency: str | None = None
+    ill: IllLoanView | None = None
 
 
 class LoansView(BaseModel):
@@ -221,6 +245,7 @@ class OutcomeView(BaseModel):
     overdue_fine_minor: int
     rules: list[str]
     messages: list[str]
+    needs_lender_approval: bool = False
 
 
 class PlanView(BaseModel):
@@ -234,12 +259,25 @@ class RenewedView(BaseModel):
     new_due_date: date
 
 
-class RenewalView(BaseModel):
-    """HKPL-06: the Transaction Reference Number and each item's new due date."""
+class PendingRenewalView(BaseModel):
+    """HKALL-13, MALA-05: asked of the lending library; the due date stays until it answers."""
 
-    transaction_ref: str
-    renewed_at: datetime
+    loan_id: str
+    item_id: str
+    transaction_id: str
+    lender: str
+    due_date: date
+    message: str
+
+
+class RenewalView(BaseModel):
+    """HKPL-06: the Transaction Reference Number and each item's new due date; renewals of
+    other libraries' items pending their lender's approval (HKALL-13)."""
+
+    transaction_ref: str | None
+    renewed_at: datetime | None
     items: list[RenewedView]
+    pending: list[PendingRenewalView] = []
     refused: list[OutcomeView]
     fines: list[EntryView]
 

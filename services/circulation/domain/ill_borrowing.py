@@ -273,3 +273,17 @@ def duplicate_of(requests: Sequence[OpenRequest], record_id: int) -> OpenRequest
     """The patron's open request for the same record, if any (ILL.md: refused as a
     duplicate)."""
     return next((r for r in requests if r.record_id == record_id), None)
+
+
+def visiting_recall_refusal(policy: Policy) -> Refusal:
+    """HKALL-10: this library's patrons cannot recall (or reserve, which would recall) an item
+    another library lent here through the consortium: only its lender recalls it."""
+    recalls = policy.recalls
+    rule = (recalls.owner_only_rule or recalls.rule) if recalls else policy.renewals.rule
+    return Refusal(
+        rule=rule,
+        code="not_owner",
+        action="recall",
+        reason="only the library that owns this item can recall it; it is lent here through "
+        "the consortium",
+    )

@@ -303,7 +303,7 @@ def _renewal_answer(state: RequesterState, msg: IllSupplierMessage, event: str) 
             state,
             "renewal_answered",
             event,
-            notice="ill_renewed",
+            notice="renewal_approved",
             updates={"renewal_state": "approved", "due_date": msg.due_date},
         )
     refusal = msg.refusal
@@ -311,7 +311,7 @@ def _renewal_answer(state: RequesterState, msg: IllSupplierMessage, event: str) 
         state,
         "renewal_answered",
         event,
-        notice="ill_renewal_denied",
+        notice="renewal_denied",
         updates={
             "renewal_state": "denied",
             "renewal_rule": refusal.rule if refusal else None,
@@ -337,7 +337,7 @@ def _recalled(state: RequesterState, msg: IllSupplierMessage, event: str) -> Out
         state,
         state,
         event,
-        notice="ill_recalled" if state in LOAN_OUT else None,
+        notice="recall" if state in LOAN_OUT else None,
         updates={"recalled_on": msg.occurred_at.date(), "due_date": msg.due_date},
     )
 

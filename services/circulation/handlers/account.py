@@ -20,10 +20,26 @@ from services.circulation.domain.account import account_facts
 from services.circulation.domain.guarantee import Liability, guarantor_liability
 from services.circulation.domain.loan import Loan
 from services.circulation.handlers.context import Library
+from services.circulation.handlers.ill_borrowing import renewal_status
 from services.circulation.handlers.patrons import load_patron
 
 
-def loan_view(lib: Library, loan: Loan, row: Any | None) -> dict[str, Any]:
+def ill_view(lib: Library, ill: dict[str, Any] | None) -> dict[str, Any] | None:
+    """An ILL loan's lender, recall and renewal asked of the lender (HKALL-13: "waiting for
+    the lending library" until it answers)."""
+    if ill is None:
+        return None
+    return {
+        "transaction_id": ill["transaction_id"],
+        "lender": ill["lender"],
+        "recalled_on": ill.get("recalled_on"),
+        "renewal": renewal_status(ill, lib.now(), lib.policy.ill.renewal_answer_hours),
+    }
+
+
+def loan_view(
+    lib: Library, loan: Loan, row: Any | None, ill: dict[str, Any] | None = None
+) -> dict[str, Any]:
     today = lib.today()
     fine = loan_fine(lib.policy, loan.facts(), today) if loan.active else None
     return {
@@ -42,6 +58,9 @@ def loan_view(lib: Library, loan: Loan, row: Any | None) -> dict[str, Any]:
         "returned_at": loan.returned_at,
         "returned_to": loan.returned_to,
         "loss": loan.loss,
+        "recalled_on": loan.recalled_on,
+        "fine_currency": fine.amount.currency if fine else None,
+        "ill": ill_view(lib, ill),
     }
 
 
@@ -49,7 +68,12 @@ async def loans_view(conn: AsyncConnection, lib: Library, patron_id: str) -> lis
     await load_patron(conn, lib, patron_id)
     loans = await loans_repo.active_loans(conn, patron_id)
     rows = await items_repo.item_rows(conn, [loan.item_id for loan in loans])
-    return [loan_view(lib, loan, rows.get(loan.item_id)) for loan in loans]
+    ill = {
+        loan.loan_id: await ill_borrowing_repo.by_item(conn, loan.item_id)
+        for loan in loans
+        if loan.ill
+    }
+    return [loan_view(lib, loan, rows.get(loan.item_id), ill.get(loan.loan_id)) for loan in loans]
 
 
 def hold_view(hold) -> dict[str, Any]:

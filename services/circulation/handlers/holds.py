@@ -10,7 +10,9 @@ from libs.common.policy import Decision
 from services.circulation.adapters import holds_repo, items_repo
 from services.circulation.domain.events import DomainEvent
 from services.circulation.domain.holds import Hold, HoldQueue
+from services.circulation.domain.ill_borrowing import is_visiting, visiting_recall_refusal
 from services.circulation.domain.patrons import Patron, block_refusals
+from services.circulation.handlers import ill_lending_loan
 from services.circulation.handlers.context import Invalid, Library, NotFound, Refused
 from services.circulation.handlers.notices import notify_events
 from services.circulation.handlers.patrons import load_patron
@@ -63,6 +65,8 @@ async def place(
     copies = await _titles(conn, title_id)
     if not copies:
         raise NotFound(f"no title {title_id} in this library")
+    if all(is_visiting(c.id) for c in copies):
+        raise Refused(Decision.of("reservation", [visiting_recall_refusal(lib.policy)]))
     queue = await holds_repo.queue(conn, title_id)
     change = queue.place(patron_id, pickup_location=pickup_location, at=lib.now())
     hold = change.hold
@@ -70,6 +74,9 @@ async def place(
     queue, assigned, events, titles = await _assign_shelf_copy(conn, lib, change.queue, copies)
     await holds_repo.save_holds(conn, [queue.get(hold.hold_id), *assigned])
     await _notify(conn, lib, {patron_id: patron}, events, titles)
+    if not assigned:
+        # HKALL-11: none on the shelf; a copy out on ILL comes back for this library's user.
+        await ill_lending_loan.recall_for_hold(conn, lib, title_id, hold_id=hold.hold_id)
     return queue.get(hold.hold_id)
 
 

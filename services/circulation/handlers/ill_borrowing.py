@@ -10,9 +10,10 @@ every transition in ``ill_history`` with the message or the action that caused i
 
 from __future__ import annotations
 
+import hashlib
 import uuid
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime, timedelta
 from typing import Any
 
 import structlog
@@ -31,14 +32,15 @@ from libs.common.contracts.ill import (
     IllSupplierMessage,
     LoanTerms,
 )
-from libs.common.policy import Decision, pickup_deadline, standing_refusals
+from libs.common.policy import Decision, Refusal, pickup_deadline, standing_refusals
 from services.circulation.adapters import (
-    ill_borrowing_repo as repo,
-)
-from services.circulation.adapters import (
+    counters_repo,
     items_repo,
     ledger_repo,
     loans_repo,
+)
+from services.circulation.adapters import (
+    ill_borrowing_repo as repo,
 )
 from services.circulation.adapters.tables import items
 from services.circulation.domain import ill_requester as machine
@@ -54,13 +56,23 @@ from services.circulation.domain.ill_borrowing import (
     isbn_keys,
     new_pseudonym,
     visiting_item_id,
+    visiting_recall_refusal,
 )
 from services.circulation.domain.ill_requester import RequesterState, Transition
+from services.circulation.domain.lending import (
+    RenewalTransaction,
+    RenewedItem,
+    transaction_reference,
+)
 from services.circulation.domain.loan import Loan
 from services.circulation.domain.loan_terms import lender_terms_of
 from services.circulation.handlers import ill_messages
 from services.circulation.handlers.context import Invalid, Library, NotFound, Refused
-from services.circulation.handlers.notices import request_notice
+from services.circulation.handlers.notices import (
+    notify_renewal,
+    notify_renewal_denied,
+    request_notice,
+)
 from services.circulation.handlers.patrons import load_patron
 
 log = structlog.get_logger("illfed.circulation.ill_borrowing")
@@ -343,7 +355,10 @@ async def _apply(
             ),
             causation_id=causation_id,
         )
-    if outcome.notice is not None:
+    reference = await _loan_follows(conn, lib, row, outcome, values)
+    if outcome.notice in _LOAN_NOTICES:
+        await _notify_loan_change(conn, lib, row, outcome, values, reference, message_id)
+    elif outcome.notice is not None:
         patron = await load_patron(conn, lib, row["patron_id"])
         fields: dict[str, Any] = {"title": row["title"]}
         if outcome.notice == "ill_arrived":
@@ -353,6 +368,161 @@ async def _apply(
     updated = await repo.get(conn, txn)
     assert updated is not None
     return updated
+
+
+# --------------------------------------------------------------------------------------------
+# After the checkout: renewals asked of the lender, its answers and its recalls
+
+#: notices about the patron's loan itself, told like the home library's own loans' are
+_LOAN_NOTICES = ("renewal_approved", "renewal_denied", "recall")
+
+
+async def _loan_follows(
+    conn: AsyncConnection,
+    lib: Library,
+    row: dict[str, Any],
+    outcome: Transition,
+    values: dict[str, Any],
+) -> str | None:
+    """The patron's loan follows what the lender said: an approved renewal's new due date
+    (recorded under a Transaction Reference Number, HKALL-13: the new due date shows in the
+    patron's account), or a recall's date and the recalled fine rate (HKALL-11, HKALL-16).
+    Returns the renewal's reference number."""
+    approved = outcome.step == "renewal_answered" and values.get("renewal_state") == "approved"
+    recalled = "recalled_on" in values
+    if not (approved or recalled) or not row["loan_id"]:
+        return None
+    loan = await loans_repo.get_loan(conn, row["loan_id"], for_update=True)
+    if loan is None or not loan.active:
+        return None
+    if recalled:
+        # A recall never extends the loan (HKALL-11); the recalled rate applies from now.
+        due = min(loan.due_date, values["due_date"])
+        await _save_loan(
+            conn, loan.model_copy(update={"due_date": due, "recalled_on": values["recalled_on"]})
+        )
+        return None
+    due = values["due_date"]
+    renewed = loan.model_copy(
+        update={
+            "due_date": due,
+            "renewals": loan.renewals + 1,
+            "consecutive_renewals": loan.consecutive_renewals + 1,
+        }
+    )
+    await _save_loan(conn, renewed)
+    reference = transaction_reference(
+        lib.code, lib.today(), await counters_repo.next_number(conn, "renewal")
+    )
+    await loans_repo.add_renewal_transaction(
+        conn,
+        RenewalTransaction(
+            reference=reference,
+            patron_id=loan.patron_id,
+            at=lib.now(),
+            items=(RenewedItem(loan_id=loan.loan_id, item_id=loan.item_id, new_due_date=due),),
+        ),
+        lib.today(),
+    )
+    return reference
+
+
+async def _save_loan(conn: AsyncConnection, loan: Loan) -> None:
+    if not await loans_repo.save_active_loan(conn, loan):
+        raise IllStepRefused(f"the loan {loan.loan_id} was returned meanwhile")
+
+
+async def _notify_loan_change(
+    conn: AsyncConnection,
+    lib: Library,
+    row: dict[str, Any],
+    outcome: Transition,
+    values: dict[str, Any],
+    reference: str | None,
+    message_id: str | None,
+) -> None:
+    """HKALL-13: the renewal's answer is e-mailed either way; HKALL-11, MALA-06: a recall at
+    once, with the date to return by."""
+    patron = await load_patron(conn, lib, row["patron_id"])
+    title = row["title"]
+    # one notice per answer: a loan may be renewed, or refused, more than once
+    once = hashlib.sha256(f"{row['transaction_id']}:{message_id}".encode()).hexdigest()[:24]
+    if outcome.notice == "renewal_approved" and reference is not None:
+        await notify_renewal(conn, lib, patron, reference, [(title, values["due_date"])])
+    elif outcome.notice == "renewal_denied":
+        refusal = Refusal(
+            rule=values.get("renewal_rule") or lib.policy.renewals.rule,
+            code="lender_refused",
+            action="renewal",
+            reason=values.get("renewal_reason") or "the lending library did not renew it",
+        )
+        await notify_renewal_denied(
+            conn, lib, patron, f"ill-renewal-denied:{once}", [(title, row["due_date"], [refusal])]
+        )
+    elif outcome.notice == "recall":
+        await request_notice(
+            conn,
+            lib,
+            patron,
+            "recall",
+            f"ill-recall:{once}",
+            title=title,
+            due_date=values["due_date"],
+        )
+
+
+async def ask_renewal(conn: AsyncConnection, lib: Library, loan: Loan, *, actor: str) -> dict:
+    """HKALL-13, MALA-05: the patron's renewal of another library's item is asked of its
+    lender (Renew); the loan is renewed only when the lender says yes, never silently."""
+    found = await repo.by_item(conn, loan.item_id)
+    if found is None:
+        raise NotFound(f"no inter-library loan request for item {loan.item_id}")
+    row = await _load(conn, found["transaction_id"])
+    if row["renewal_state"] == "pending":
+        raise IllStepRefused(
+            "a renewal of this item is already waiting for the lending library's answer"
+        )
+    outcome = _decided(row["state"], "renew")
+    return await _apply(
+        conn,
+        lib,
+        row,
+        outcome,
+        actor=actor,
+        message_id=None,
+        causation_id=None,
+        extra={
+            "renewal_state": "pending",
+            "renewal_requested_at": lib.now(),
+            "renewal_rule": None,
+            "renewal_reason": None,
+        },
+    )
+
+
+async def recall_here(conn: AsyncConnection, lib: Library, transaction_id: str) -> dict:
+    """HKALL-10: this library cannot recall another library's item from its own patron; only
+    the lender recalls (its staff, or a hold by one of its own users)."""
+    await _load(conn, transaction_id)
+    raise Refused(Decision.of("recall", [visiting_recall_refusal(lib.policy)]))
+
+
+def renewal_status(row: dict[str, Any], now: datetime, answer_hours: int) -> dict[str, Any] | None:
+    """What the patron sees of a renewal asked of the lender: pending (and whether its answer
+    is late: a loan is never renewed without it), approved or denied with the rule."""
+    state = row.get("renewal_state")
+    if state is None:
+        return None
+    asked = row.get("renewal_requested_at")
+    late = state == "pending" and asked is not None and now - asked > timedelta(hours=answer_hours)
+    return {
+        "state": state,
+        "lender": row["lender"],
+        "requested_at": asked,
+        "answer_late": late,
+        "rule": row.get("renewal_rule"),
+        "reason": row.get("renewal_reason"),
+    }
 
 
 # --------------------------------------------------------------------------------------------
@@ -646,6 +816,8 @@ def request_view(row: dict[str, Any], history: list[dict[str, Any]] | None = Non
         "item_id": row["item_id"],
         "barcode": row["lender_barcode"],
         "loan_id": row["loan_id"],
+        "renewal_state": row.get("renewal_state"),
+        "recalled_on": row.get("recalled_on"),
         "created_at": row["created_at"],
         "updated_at": row["updated_at"],
     }

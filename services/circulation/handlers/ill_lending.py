@@ -42,6 +42,7 @@ from services.circulation.domain.ill_supplier import (
 )
 from services.circulation.domain.items import Item
 from services.circulation.domain.loan_terms import loan_terms
+from services.circulation.handlers import ill_lending_loan
 from services.circulation.handlers.context import Library, NotFound, Refused
 from services.circulation.handlers.ill_messages import from_broker, record, refuse, to_broker
 
@@ -166,6 +167,9 @@ async def _requester_message(
         return
     state = S(row["state"])
     outcome = on_requester_action(state, payload.action)
+    if outcome.decide == "renewal" and outcome.refused is None:
+        await ill_lending_loan.answer_renewal(conn, lib, env, row, payload)
+        return
     if outcome.refused is not None:
         await refuse(
             conn,
@@ -202,7 +206,7 @@ async def _requester_message(
         message_id=env.message_id,
     )
     if outcome.reply is not None:
-        await _tell(conn, lib, txn, outcome.reply, causation_id=env.message_id)
+        await tell(conn, lib, txn, outcome.reply, causation_id=env.message_id)
 
 
 # Staff actions ---------------------------------------------------------------------------
@@ -212,7 +216,7 @@ async def will_supply(
     conn: AsyncConnection, lib: Library, transaction_id: str, *, barcode: str | None, actor: str
 ) -> dict[str, Any]:
     """Staff accept a waiting request, with the copy they chose or the first AVAILABLE one."""
-    row = await _load(conn, transaction_id)
+    row = await load(conn, transaction_id)
     if row["state"] == S.WILL_SUPPLY and barcode in (None, row["barcode"]):
         return row  # already answered: a repeat changes nothing
     staff_step(row["state"], "will_supply")
@@ -227,7 +231,7 @@ async def will_supply(
     if not await _hold(conn, lib, item):
         raise ItemNotAvailable(f"the copy {item.barcode} was lent meanwhile")
     await _will_supply(conn, lib, row, item, actor=actor, causation_id=None)
-    return await _load(conn, transaction_id)
+    return await load(conn, transaction_id)
 
 
 async def unfilled(
@@ -240,14 +244,14 @@ async def unfilled(
     actor: str,
 ) -> dict[str, Any]:
     """Staff decline a waiting request, with the reason (and the rule, if one refuses)."""
-    row = await _load(conn, transaction_id)
+    row = await load(conn, transaction_id)
     if row["state"] == S.UNFILLED:
         return row
     staff_step(row["state"], "unfilled")
     await _unfilled(
         conn, lib, row, IllRefusal(rule=rule, reason=reason), actor=actor, causation_id=None
     )
-    return await _load(conn, transaction_id)
+    return await load(conn, transaction_id)
 
 
 async def ship(
@@ -255,7 +259,7 @@ async def ship(
 ) -> dict[str, Any]:
     """Staff send the copy: it is ON_ILL_LOAN to the requester, due by the loan terms of
     the lender's policy for the patron's category (HKALL-08, MALA-04), sent with Loaned."""
-    row = await _load(conn, transaction_id)
+    row = await load(conn, transaction_id)
     if row["state"] != S.WILL_SUPPLY and row["barcode"] == barcode and row["shipped_on"]:
         return row  # shipped already: a repeat changes nothing
     staff_step(row["state"], "ship")
@@ -270,7 +274,7 @@ async def ship(
         material_type=item.material_type,
         section=item.section,
     )
-    await _step(
+    await take_step(
         conn,
         lib,
         row,
@@ -303,8 +307,8 @@ async def ship(
         due_date=terms.due_date,
         loan_terms=terms,
     )
-    await _tell(conn, lib, transaction_id, reply, causation_id=None)
-    return await _load(conn, transaction_id)
+    await tell(conn, lib, transaction_id, reply, causation_id=None)
+    return await load(conn, transaction_id)
 
 
 async def check_in(
@@ -312,25 +316,25 @@ async def check_in(
 ) -> dict[str, Any]:
     """The copy is back: AVAILABLE again (the catalogue hears of it through item.changed),
     the loan completed, and the requester told."""
-    row = await _load(conn, transaction_id)
+    row = await load(conn, transaction_id)
     if row["state"] == S.LOAN_COMPLETED:
         return row
     staff_step(row["state"], "check_in")
-    await _step(conn, lib, row, "check_in", S.LOAN_COMPLETED, actor=actor)
+    await take_step(conn, lib, row, "check_in", S.LOAN_COMPLETED, actor=actor)
     back = await items_repo.set_status(
         conn, lib.code, row["item_id"], "AVAILABLE", lib.clock, expected=("ON_ILL_LOAN",)
     )
     if back is None:
         raise ItemNotAvailable(f"the copy {row['barcode']} is not ON_ILL_LOAN")
     reply = Reply("LoanCompleted", "StatusChange", item_id=row["item_id"], barcode=row["barcode"])
-    await _tell(conn, lib, transaction_id, reply, causation_id=None)
-    return await _load(conn, transaction_id)
+    await tell(conn, lib, transaction_id, reply, causation_id=None)
+    return await load(conn, transaction_id)
 
 
 # Shared steps ----------------------------------------------------------------------------
 
 
-async def _load(conn: AsyncConnection, transaction_id: str) -> dict[str, Any]:
+async def load(conn: AsyncConnection, transaction_id: str) -> dict[str, Any]:
     row = await repo.get(conn, transaction_id, for_update=True)
     if row is None:
         raise NotFound(f"no lending of ILL transaction {transaction_id}")
@@ -394,7 +398,7 @@ async def _will_supply(
     causation_id: str | None,
 ) -> None:
     txn = row["transaction_id"]
-    await _step(
+    await take_step(
         conn,
         lib,
         row,
@@ -406,7 +410,7 @@ async def _will_supply(
         barcode=item.barcode,
     )
     reply = Reply("WillSupply", "RequestResponse", item_id=item.item_id, barcode=item.barcode)
-    await _tell(conn, lib, txn, reply, causation_id=causation_id)
+    await tell(conn, lib, txn, reply, causation_id=causation_id)
 
 
 async def _unfilled(
@@ -419,7 +423,7 @@ async def _unfilled(
     causation_id: str | None,
 ) -> None:
     txn = row["transaction_id"]
-    await _step(
+    await take_step(
         conn,
         lib,
         row,
@@ -430,7 +434,7 @@ async def _unfilled(
         refusal_rule=refusal.rule,
         refusal_reason=refusal.reason[:500],
     )
-    await _tell(
+    await tell(
         conn,
         lib,
         txn,
@@ -439,7 +443,7 @@ async def _unfilled(
     )
 
 
-async def _step(
+async def take_step(
     conn: AsyncConnection,
     lib: Library,
     row: dict[str, Any],
@@ -468,7 +472,7 @@ async def _step(
     )
 
 
-async def _tell(
+async def tell(
     conn: AsyncConnection,
     lib: Library,
     transaction_id: str,

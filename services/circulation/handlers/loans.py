@@ -10,7 +10,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from libs.common.outcome import Outcome
-from libs.common.policy import Decision, RenewalPlan, surcharge_refusal
+from libs.common.policy import Decision, Refusal, RenewalPlan, surcharge_refusal
 from services.circulation.adapters import (
     counters_repo,
     holds_repo,
@@ -268,20 +268,79 @@ async def preview_renewals(
     )
 
 
+@dataclass(frozen=True)
+class PendingRenewal:
+    """HKALL-13, MALA-05: a renewal of another library's item, asked of its lender; the loan
+    keeps its due date until the lender answers."""
+
+    loan_id: str
+    item_id: str
+    transaction_id: str
+    lender: str
+    due_date: Any
+
+
 @dataclass
 class Renewed:
     plan: RenewalPlan
-    transaction: RenewalTransaction
+    transaction: RenewalTransaction | None
     loans: dict[str, Loan]
     fines: tuple[LedgerEntry, ...]
+    pending: tuple[PendingRenewal, ...] = ()
+    #: loans the plan allowed that could not be asked of their lender (one already pending)
+    not_asked: tuple[Refusal, ...] = ()
+
+
+async def _ask_lenders(
+    conn: AsyncConnection, lib: Library, loans: Sequence[Loan], plan: RenewalPlan, actor: str
+) -> tuple[list[PendingRenewal], list[Refusal]]:
+    """Send Renew to the lender of every ILL loan the home library has no objection to (the
+    patron's standing, HKALL-18/19, MALA-10); the lender decides the rest."""
+    by_id = {loan.loan_id: loan for loan in loans}
+    pending: list[PendingRenewal] = []
+    refused: list[Refusal] = []
+    for outcome in plan.renewable:
+        if not outcome.needs_lender_approval:
+            continue
+        loan = by_id[outcome.loan_id]
+        try:
+            row = await ill_borrowing.ask_renewal(conn, lib, loan, actor=actor)
+        except ill_borrowing.IllStepRefused as exc:
+            refused.append(
+                Refusal(
+                    rule=lib.policy.renewals.approval_rule or lib.policy.renewals.rule,
+                    code="renewal_pending",
+                    action="renewal",
+                    reason=str(exc),
+                    item_id=loan.item_id,
+                )
+            )
+            continue
+        pending.append(
+            PendingRenewal(
+                loan_id=loan.loan_id,
+                item_id=loan.item_id,
+                transaction_id=row["transaction_id"],
+                lender=row["lender"],
+                due_date=loan.due_date,
+            )
+        )
+    return pending, refused
 
 
 async def renew(
-    conn: AsyncConnection, lib: Library, patron_id: str, selected: Sequence[str]
+    conn: AsyncConnection,
+    lib: Library,
+    patron_id: str,
+    selected: Sequence[str],
+    *,
+    actor: str | None = None,
 ) -> Outcome[Renewed]:
     """Renew what may be renewed (HKPL-02: 14 days from today; HKPL-04: overdue too, the
     late days charged now; HKPL-05: a set together) under one Transaction Reference Number
-    (HKPL-06), at any hour (HKPL-07). When nothing may be renewed, every refusal is told."""
+    (HKPL-06), at any hour (HKPL-07). Another library's item is asked of its lender and
+    answered "pending the lender's approval" (HKALL-13, MALA-05). When nothing may be
+    renewed or asked, every refusal is told."""
     patron, loans, chosen, ledger, reservations = await _renewal_inputs(
         conn, lib, patron_id, selected
     )
@@ -294,41 +353,56 @@ async def renew(
         reservations=reservations,
     )
     plan = domain.preview_renewals(lib.policy, **kwargs)
-    if not plan.renewable:
-        refusals = [r for o in plan.refused for r in o.decision.refusals]
+    pending, not_asked = await _ask_lenders(conn, lib, loans, plan, actor or f"patron:{patron_id}")
+    local = [o for o in plan.renewable if not o.needs_lender_approval]
+    if not local and not pending:
+        refusals = [*not_asked, *(r for o in plan.refused for r in o.decision.refusals)]
         await _notify_refused(conn, lib, patron, plan, reference=None)
         # The patron is told by e-mail too (HKALL-13), so the notice is committed although
         # the request is answered with the refusal.
         return Outcome.refuse(Decision.of("renewal", refusals))
-    sequence = await counters_repo.next_number(conn, "renewal")
-    result = domain.renew_loans(lib.policy, library=lib.code, sequence=sequence, **kwargs)
-    transaction = result.transaction
-    if transaction is None:  # pragma: no cover - HKPL renewals need no lender approval
-        raise Refused(Decision.of("renewal", []))
-    renewed = {i.loan_id for i in transaction.items}
-    by_id = {loan.loan_id: loan for loan in result.loans}
-    for loan_id in renewed:
-        await _save_active(conn, by_id[loan_id], renewing=True)
-    await loans_repo.add_renewal_transaction(conn, transaction, plan.renewal_day)
-    await ledger_repo.add_entries(conn, *result.fines)
-    rows = await items_repo.item_rows(conn, [i.item_id for i in transaction.items])
-    titles = {
-        i.item_id: rows[i.item_id].title if i.item_id in rows else i.item_id
-        for i in transaction.items
-    }
-    # HKPL-04: the late days' fines posted now are told like any other fine.
-    await notify_events(conn, lib, {patron.patron_id: patron}, result.events, titles=titles)
-    await notify_renewal(
-        conn,
-        lib,
-        patron,
-        transaction.reference,
-        [(titles[i.item_id], i.new_due_date) for i in transaction.items],
-    )
+    transaction = None
+    by_id = {loan.loan_id: loan for loan in loans}
+    fines: tuple[LedgerEntry, ...] = ()
+    if local:
+        sequence = await counters_repo.next_number(conn, "renewal")
+        result = domain.renew_loans(lib.policy, library=lib.code, sequence=sequence, **kwargs)
+        transaction = result.transaction
+        assert transaction is not None  # local loans renew here, with no approval
+        renewed = {i.loan_id for i in transaction.items}
+        by_id = {loan.loan_id: loan for loan in result.loans}
+        fines = result.fines
+        for loan_id in renewed:
+            await _save_active(conn, by_id[loan_id], renewing=True)
+        await loans_repo.add_renewal_transaction(conn, transaction, plan.renewal_day)
+        await ledger_repo.add_entries(conn, *result.fines)
+        rows = await items_repo.item_rows(conn, [i.item_id for i in transaction.items])
+        titles = {
+            i.item_id: rows[i.item_id].title if i.item_id in rows else i.item_id
+            for i in transaction.items
+        }
+        # HKPL-04: the late days' fines posted now are told like any other fine.
+        await notify_events(conn, lib, {patron.patron_id: patron}, result.events, titles=titles)
+        await notify_renewal(
+            conn,
+            lib,
+            patron,
+            transaction.reference,
+            [(titles[i.item_id], i.new_due_date) for i in transaction.items],
+        )
     if plan.refused:
-        await _notify_refused(conn, lib, patron, plan, reference=transaction.reference)
+        await _notify_refused(
+            conn, lib, patron, plan, reference=transaction.reference if transaction else None
+        )
     return Outcome.done(
-        Renewed(plan=plan, transaction=transaction, loans=by_id, fines=result.fines)
+        Renewed(
+            plan=plan,
+            transaction=transaction,
+            loans=by_id,
+            fines=fines,
+            pending=tuple(pending),
+            not_asked=tuple(not_asked),
+        )
     )
 
 
