@@ -26,6 +26,7 @@ from libs.common.policy import (
     lost_or_damaged_charge,
     plan_renewals,
     recall_decision,
+    standing_refusals,
 )
 from services.circulation.domain.account import account_facts
 from services.circulation.domain.base import DomainModel
@@ -292,7 +293,29 @@ def preview_renewals(
     """The dry run: per-loan decisions and new due dates if ``selected`` were renewed at
     ``at``; nothing changes. :func:`renew_loans` applies exactly this plan."""
     account = account_facts(patron=patron, loans=loans, ledger=ledger, reservations=reservations)
-    return plan_renewals(policy, account, selected, policy.local_date(at))
+    on = policy.local_date(at)
+    plan = plan_renewals(policy, account, selected, on)
+    lent_here = {loan.loan_id for loan in loans if loan.ill}
+    if not lent_here or not policy.renewals.needs_lender_approval:
+        return plan
+    # HKALL-13, MALA-05: another library's item is renewed by its lender, by the lender's own
+    # policy (periods, its users' holds, its recalls: it answers with the rule). The home
+    # library only asks for a patron in good standing (HKALL-18/19, MALA-10).
+    standing = standing_refusals(policy, account, on, "renewal")
+    outcomes = tuple(
+        o.model_copy(
+            update={
+                "decision": Decision.of("renewal", standing),
+                "new_due_date": None,
+                "overdue_fine": None,
+                "needs_lender_approval": not standing,
+            }
+        )
+        if o.loan_id in lent_here
+        else o
+        for o in plan.outcomes
+    )
+    return plan.model_copy(update={"outcomes": outcomes})
 
 
 def renew_loans(
@@ -306,15 +329,14 @@ def renew_loans(
     sequence: int,
     ledger: Ledger | None = None,
     reservations: Mapping[str, ReservationState] | None = None,
-    lender_approved: bool = False,
 ) -> RenewalResult:
     """Renew the selected loans (a set always together, HKPL-05) and return the renewed loans,
     the fines for late days and the Transaction Reference Number (HKPL-06).
 
     HKPL-02: 14 days from the renewal day; HKPL-03 conditions refuse; HKPL-04: an overdue
     item renews, and the overdue charge for its late days is posted now. Where the lender
-    must approve (HKALL-13, MALA-05), allowed loans are only listed in ``awaiting_approval``
-    until the lender runs this with ``lender_approved=True``.
+    must approve (HKALL-13, MALA-05), allowed loans are only listed in ``awaiting_approval``:
+    the home library asks the lender, and applies its answer when it comes.
     """
     plan = preview_renewals(
         policy,
@@ -327,7 +349,7 @@ def renew_loans(
     )
     today = plan.renewal_day
     by_id = {loan.loan_id: loan for loan in loans}
-    apply = [o for o in plan.renewable if not (o.needs_lender_approval and not lender_approved)]
+    apply = [o for o in plan.renewable if not o.needs_lender_approval]
     waiting = tuple(o.loan_id for o in plan.renewable if o not in apply)
     if not apply:
         return RenewalResult(plan=plan, loans=tuple(loans), awaiting_approval=waiting)
