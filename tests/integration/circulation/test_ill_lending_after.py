@@ -150,3 +150,15 @@ async def test_mala_refuses_a_renewal_asked_after_the_due_date_MALA_05(kwnc: Len
     answer = renew_answer(await kwnc.answers(request.transaction_id))
     assert answer["answer"] == "no" and answer["refusal"]["rule"] == "MALA-05"
     assert "before the due date" in answer["refusal"]["reason"]
+
+
+async def test_a_renewed_loan_can_still_be_recalled_HKALL_14(hku: Lender):
+    _, request, base = await lent(hku, category="academic_staff")
+    await hku.deliver(hku.says(request, 3, "Renew", at=hkt(2026, 2, 20, 10)))
+    assert renew_answer(await hku.answers(request.transaction_id))["answer"] == "yes"
+    hku.clock.set(hkt(2026, 2, 21, 10))
+    await hku.login_staff()
+    res = await hku.post(f"{base}/recall")
+    assert res.status_code == 200, res.text
+    # the same loan, renewed: recalled to the recall day plus 7 days
+    assert (res.json()["state"], res.json()["due_date"]) == ("Recalled", "2026-02-28")
