@@ -14,6 +14,7 @@ from it is answered with a Cancel, so that lender releases its copy.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
@@ -340,6 +341,7 @@ def lender_timed_out(view: TransactionView, now: datetime, hours: int) -> Decisi
 # -- what a lender says -----------------------------------------------------------------------
 
 _NOTES_ON_LOAN = {"Overdue": "overdue", "Recalled": "recalled"}
+_CURRENCY = re.compile("[A-Z]{3}")
 
 
 def _forward(view: TransactionView, msg: BaseModel, to: str, **changes) -> Decision:
@@ -397,6 +399,13 @@ def _from_lender(view: TransactionView, msg: IllSupplierMessage, now: datetime) 
     lender, to = msg.supplier, view.requester
     if view.state in TERMINAL:
         return _illegal(f"{msg.status} ({msg.reason})", view)
+    if msg.charge is not None and not _CURRENCY.fullmatch(msg.charge.currency):
+        # MALA-13: a charge enters the settlement ledger in its currency; one that names
+        # none the ledger can add up is refused, not passed on
+        return Refusal(
+            f"the charge's currency {msg.charge.currency!r} is not an ISO 4217 code",
+            "UnrecognisedDataValue",
+        )
     if msg.reason == "CancelResponse":
         if "cancel_pending" not in view.flags:
             return Refusal("no cancel was asked of this lender", "UnsupportedReasonForMessageType")

@@ -34,6 +34,7 @@ from services.requests.domain.broker import (
 from services.requests.handlers.context import Broker
 from services.requests.handlers.outcome import refuse, side_of
 from services.requests.handlers.routing import route, settle
+from services.requests.handlers.settlement import enter
 
 
 def _same_transaction(env: Envelope, payload: Any) -> None:
@@ -133,6 +134,9 @@ async def _apply(conn: AsyncConnection, ctx: Broker, env: Envelope, payload: Any
         await refuse(conn, ctx, view, env, payload, verdict, transaction_id=txn)
         return
     await settle(conn, ctx, view, verdict, request, env=env, payload=payload)
+    if not verdict.record_only:
+        # MALA-13: the ledger follows what the broker passed on, in the same transaction
+        await enter(conn, ctx, view, env, payload)
 
 
 async def _new_request(
