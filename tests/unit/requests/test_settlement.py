@@ -197,3 +197,18 @@ def test_mala_13_statement_sums_are_the_entries_sums(rows):
             for e in entries
             if e.amount.currency == t.currency and e.collected
         )
+
+
+def test_mala_13_the_broker_refuses_a_charge_in_no_currency_the_ledger_can_add():
+    from services.requests.domain.broker import Refusal, from_supplier
+
+    msg = _supplier(reason="Notification", charge=Charge(amount_minor=100, currency="mop"))
+    verdict = from_supplier(VIEW, "mpu", msg, NOW)
+    assert isinstance(verdict, Refusal) and "ISO 4217" in verdict.reason
+    ok = from_supplier(
+        VIEW,
+        "mpu",
+        msg.model_copy(update={"charge": Charge(amount_minor=100, currency="MOP")}),
+        NOW,
+    )
+    assert not isinstance(ok, Refusal)
