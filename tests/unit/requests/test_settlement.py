@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from libs.common.contracts import IllRequesterMessage, IllSupplierMessage
 from libs.common.contracts.ill import Money as Charge
 from libs.common.money import Money
-from services.requests.domain.broker import BrokerState, TransactionView
+from services.requests.domain.broker import BrokerState, Refusal, TransactionView, from_supplier
 from services.requests.domain.settlement import (
     CSV_COLUMNS,
     Entry,
@@ -200,8 +200,6 @@ def test_mala_13_statement_sums_are_the_entries_sums(rows):
 
 
 def test_mala_13_the_broker_refuses_a_charge_in_no_currency_the_ledger_can_add():
-    from services.requests.domain.broker import Refusal, from_supplier
-
     msg = _supplier(reason="Notification", charge=Charge(amount_minor=100, currency="mop"))
     verdict = from_supplier(VIEW, "mpu", msg, NOW)
     assert isinstance(verdict, Refusal) and "ISO 4217" in verdict.reason
