@@ -9,6 +9,7 @@ from libs.common.federation import Federation
 from libs.common.service import create_service_app
 from services.circulation.api import (
     charges,
+    clearance,
     holds,
     ill_borrowing,
     ill_lending,
@@ -54,7 +55,7 @@ def create_app(
 
     app.state.tokens.session_check = session_live
     install_circulation_errors(app)
-    for module in (items, patrons, overdue, loans, holds, charges, self_service):
+    for module in (items, patrons, clearance, overdue, loans, holds, charges, self_service):
         app.include_router(module.router)
     app.include_router(ill_borrowing.router)
     app.include_router(ill_borrowing.staff_router)
