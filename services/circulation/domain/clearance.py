@@ -187,7 +187,8 @@ def clearance(
         if r["state"] not in finished
     )
     left = ledger.remaining()
-    ill_charges, charges = [], []
+    ill_charges: list[ChargeOwed] = []
+    charges: list[ChargeOwed] = []
     for entry in ledger.charges():
         unpaid = left.get(entry.entry_id, 0)
         if unpaid <= 0:
