@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from libs.common.contracts import (
     Envelope,
+    IllCardLost,
     IllError,
     IllRequest,
     IllRequesterMessage,
@@ -31,6 +32,7 @@ from services.requests.domain.broker import (
     from_supplier,
     new_transaction,
 )
+from services.requests.handlers.card_losses import on_card_lost
 from services.requests.handlers.context import Broker
 from services.requests.handlers.outcome import refuse, side_of
 from services.requests.handlers.routing import route, settle
@@ -110,6 +112,7 @@ HANDLERS: dict = {
     IllSupplierMessage: on_supplier_message,
     IllRequesterMessage: on_requester_message,
     IllError: on_error,
+    IllCardLost: on_card_lost,
 }
 
 
