@@ -24,6 +24,7 @@ from services.requests.domain.settlement import (
     Period,
     Statement,
     csv_rows,
+    net,
     statements,
     totals,
 )
@@ -66,6 +67,13 @@ class TotalsOut(BaseModel):
     outstanding_minor: int
 
 
+class NetOut(BaseModel):
+    debtor: str
+    creditor: str
+    currency: str
+    amount_minor: int
+
+
 class StatementsOut(BaseModel):
     rule: str
     library: str | None
@@ -73,6 +81,7 @@ class StatementsOut(BaseModel):
     start: date | None
     end: date | None
     statements: list[StatementOut]
+    net: list[NetOut]
     totals: list[TotalsOut]
 
 
@@ -161,6 +170,7 @@ def _json(asked: Asked, found: list[Statement]) -> dict[str, Any]:
             }
             for s in found
         ],
+        "net": [n.__dict__ for n in net(found)],
         "totals": [t.__dict__ for t in totals(found)],
     }
 

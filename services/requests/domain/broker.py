@@ -397,15 +397,16 @@ def _from_other_lender(
 
 def _from_lender(view: TransactionView, msg: IllSupplierMessage, now: datetime) -> Verdict:
     lender, to = msg.supplier, view.requester
+    if msg.reason == "Notification" and msg.charge is not None and view.state == S.LoanCompleted:
+        # HKALL-20, MALA-11: damage found when the lender checked the item in is charged
+        # after the loan ended (MALA-13: the home library still owes it); nothing else moves
+        if not _CURRENCY.fullmatch(msg.charge.currency):
+            return _bad_currency(msg.charge.currency)
+        return _forward(view, msg, to)
     if view.state in TERMINAL:
         return _illegal(f"{msg.status} ({msg.reason})", view)
     if msg.charge is not None and not _CURRENCY.fullmatch(msg.charge.currency):
-        # MALA-13: a charge enters the settlement ledger in its currency; one that names
-        # none the ledger can add up is refused, not passed on
-        return Refusal(
-            f"the charge's currency {msg.charge.currency!r} is not an ISO 4217 code",
-            "UnrecognisedDataValue",
-        )
+        return _bad_currency(msg.charge.currency)
     if msg.reason == "CancelResponse":
         if "cancel_pending" not in view.flags:
             return Refusal("no cancel was asked of this lender", "UnsupportedReasonForMessageType")
@@ -470,6 +471,14 @@ def _from_lender(view: TransactionView, msg: IllSupplierMessage, now: datetime) 
     return Refusal(
         "Cancelled answers a Cancel; a lender that cannot supply says Unfilled",
         "UnsupportedReasonForMessageType",
+    )
+
+
+def _bad_currency(currency: str) -> Refusal:
+    # MALA-13: a charge enters the settlement ledger in its currency; one that names none the
+    # ledger can add up is refused, not passed on
+    return Refusal(
+        f"the charge's currency {currency!r} is not an ISO 4217 code", "UnrecognisedDataValue"
     )
 
 

@@ -199,6 +199,34 @@ def totals(found: Iterable[Statement]) -> list[Totals]:
     return [Totals(c, *sums[c]) for c in sorted(sums)]
 
 
+@dataclass(frozen=True)
+class Net:
+    """What one library of a pair owes the other in one currency, after what each owes the
+    other is set off: ``debtor`` pays ``creditor`` ``amount_minor`` (0: they are square)."""
+
+    debtor: str
+    creditor: str
+    currency: str
+    amount_minor: int
+
+
+def net(found: Iterable[Statement]) -> list[Net]:
+    """Each pair's balance per currency, the two directions set off against each other (what
+    a home library owes is owed in full, paid by its patron or not: MALA-13)."""
+    owed: dict[tuple[str, str, str], int] = {}
+    for s in found:
+        owed[(s.home, s.lender, s.currency)] = owed.get((s.home, s.lender, s.currency), 0) + (
+            s.owed_minor
+        )
+    pairs = sorted({(min(h, le), max(h, le), c) for h, le, c in owed})
+    out = []
+    for a, b, currency in pairs:
+        balance = owed.get((a, b, currency), 0) - owed.get((b, a, currency), 0)
+        debtor, creditor = (a, b) if balance >= 0 else (b, a)
+        out.append(Net(debtor, creditor, currency, abs(balance)))
+    return out
+
+
 #: the columns of a statement as CSV, one line per entry
 CSV_COLUMNS = (
     "home_library",

@@ -214,3 +214,35 @@ async def test_mala_13_statements_by_period(world):
         )
         assert res.status_code == 422
         assert res.headers["content-type"].startswith("application/problem+json")
+
+
+async def test_mala_13_damage_found_at_check_in_is_owed_and_pairs_are_netted(world):
+    txn = await _checked_out(world, "um", "mpu")
+    await world.requester_says("um", txn, "ShippedReturn")
+    await world.lender_says("mpu", txn, "LoanCompleted", reason="StatusChange")
+    await world.lender_says(
+        "mpu",
+        txn,
+        "LoanCompleted",
+        reason="Notification",
+        charge=Money(amount_minor=8_000, currency="MOP"),
+        charge_kind="damaged_item",
+        charge_rule="MALA-11",
+    )
+    # passed on to the home library, which posts it to its patron
+    [told] = [
+        e
+        for e in world.received("um", txn, "ill.supplier_message")
+        if e.payload["reason"] == "Notification"
+    ]
+    assert told.payload["charge"] == {"amount_minor": 8_000, "currency": "MOP"}
+    assert (await world.transaction(txn))["state"] == "LoanCompleted"
+    await _lost_and_charged(world, "mpu", "um", 3_000, "MOP")
+    body = await _statements(world, "library", "um")
+    assert {(s["home"], s["lender"], s["owed_minor"]) for s in body["statements"]} == {
+        ("um", "mpu", 8_000),
+        ("mpu", "um", 3_000),
+    }
+    assert body["net"] == [
+        {"debtor": "um", "creditor": "mpu", "currency": "MOP", "amount_minor": 5_000}
+    ]

@@ -20,6 +20,7 @@ from services.requests.domain.settlement import (
     charge_of,
     collected_by,
     csv_rows,
+    net,
     statements,
     totals,
 )
@@ -210,3 +211,38 @@ def test_mala_13_the_broker_refuses_a_charge_in_no_currency_the_ledger_can_add()
         NOW,
     )
     assert not isinstance(ok, Refusal)
+
+
+def test_mala_13_a_pairs_net_sets_the_two_directions_off_per_currency():
+    entries = [
+        _entry(1, minor=45_000, paid=True),
+        _entry(2, home="mpu", lender="um", minor=30_000),
+        _entry(3, home="usj", lender="mpu", minor=7_500),
+        _entry(4, home="mpu", lender="usj", minor=7_500),
+        _entry(5, home="um", lender="mpu", minor=1_000, currency="HKD"),
+    ]
+    assert [n.__dict__ for n in net(statements(entries))] == [
+        {"debtor": "um", "creditor": "mpu", "currency": "HKD", "amount_minor": 1_000},
+        {"debtor": "um", "creditor": "mpu", "currency": "MOP", "amount_minor": 15_000},
+        {"debtor": "mpu", "creditor": "usj", "currency": "MOP", "amount_minor": 0},
+    ]
+
+
+def test_mala_13_damage_found_at_check_in_is_charged_after_the_loan_ended():
+    done = TransactionView(
+        id="t-1", requester="um", consortium="MALA", state=BrokerState.LoanCompleted, lender="mpu"
+    )
+    damaged = _supplier(
+        status="LoanCompleted",
+        reason="Notification",
+        charge=Charge(amount_minor=5_000, currency="MOP"),
+        charge_kind="damaged_item",
+    )
+    verdict = from_supplier(done, "mpu", damaged, NOW)
+    assert not isinstance(verdict, Refusal)
+    assert verdict.view.state is BrokerState.LoanCompleted
+    assert [s.to for s in verdict.sends] == ["um"]
+    entry = charge_of(done, damaged, "m-9", date(2026, 12, 1))
+    assert entry is not None and entry.kind == "damaged_item"
+    # but nothing else is heard from a lender once the loan has ended
+    assert isinstance(from_supplier(done, "mpu", _supplier(status="Overdue"), NOW), Refusal)
