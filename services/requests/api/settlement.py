@@ -13,7 +13,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from libs.common.auth import CurrentPrincipal, Principal, forbidden
 from libs.common.errors import Problem
@@ -78,8 +78,8 @@ class StatementsOut(BaseModel):
     rule: str
     library: str | None
     counterparty: str | None
-    start: date | None
-    end: date | None
+    start: date | None = Field(alias="from", description="first day, included")
+    end: date | None = Field(alias="to", description="last day, included")
     statements: list[StatementOut]
     net: list[NetOut]
     totals: list[TotalsOut]
@@ -142,8 +142,8 @@ def _json(asked: Asked, found: list[Statement]) -> dict[str, Any]:
         "rule": RULE,
         "library": asked.library,
         "counterparty": asked.counterparty,
-        "start": asked.period.start,
-        "end": asked.period.end,
+        "from": asked.period.start,
+        "to": asked.period.end,
         "statements": [
             {
                 "home": s.home,

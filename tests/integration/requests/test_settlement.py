@@ -246,3 +246,8 @@ async def test_mala_13_damage_found_at_check_in_is_owed_and_pairs_are_netted(wor
     assert body["net"] == [
         {"debtor": "um", "creditor": "mpu", "currency": "MOP", "amount_minor": 5_000}
     ]
+
+
+async def test_mala_13_a_statement_says_its_period(world):
+    body = await _statements(world, **{"from": "2026-12-01", "to": "2026-12-31"})
+    assert (body["from"], body["to"], body["statements"]) == ("2026-12-01", "2026-12-31", [])
