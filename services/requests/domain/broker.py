@@ -427,6 +427,9 @@ def _from_lender(view: TransactionView, msg: IllSupplierMessage, now: datetime) 
             return Refusal("no renewal was asked of this lender", "UnsupportedReasonForMessageType")
         return _forward(view, msg, to, flags=_flags(view, drop={"renewal_pending"}))
     if msg.reason == "Notification":
+        if msg.charge is not None and view.state not in ON_LOAN:
+            # a damage charge is for a copy that was lent (MALA-13: it is owed in the ledger)
+            return _illegal("a charge on a copy not lent", view)
         return _forward(view, msg, to)
     status = msg.status
     if status == "ExpectToSupply":

@@ -246,3 +246,17 @@ def test_mala_13_damage_found_at_check_in_is_charged_after_the_loan_ended():
     assert entry is not None and entry.kind == "damaged_item"
     # but nothing else is heard from a lender once the loan has ended
     assert isinstance(from_supplier(done, "mpu", _supplier(status="Overdue"), NOW), Refusal)
+
+
+def test_mala_13_no_charge_is_heard_for_a_copy_not_lent():
+    asked = TransactionView(
+        id="t-1", requester="um", consortium="MALA", state=BrokerState.WillSupply, lender="mpu"
+    )
+    damaged = _supplier(
+        status="WillSupply",
+        reason="Notification",
+        charge=Charge(amount_minor=5_000, currency="MOP"),
+    )
+    assert isinstance(from_supplier(asked, "mpu", damaged, NOW), Refusal)
+    note = damaged.model_copy(update={"charge": None})
+    assert not isinstance(from_supplier(asked, "mpu", note, NOW), Refusal)
