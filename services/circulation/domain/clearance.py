@@ -117,8 +117,8 @@ class Clearance(DomainModel):
         return (
             f"the patron has {' and '.join(owed)}; before a patron graduates or leaves, the "
             "home library makes sure every item borrowed from another library is back with "
-            "its lender and every charge for it is paid (MALA-14, the home library's duty for "
-            "every inter-library loan, HKALL's as MALA's)"
+            "its lender and every charge for it is paid, for every inter-library loan, "
+            "HKALL's as MALA's"
         )
 
     def local_reason(self) -> str | None:
