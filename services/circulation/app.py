@@ -8,7 +8,9 @@ from libs.common.auth import Principal
 from libs.common.federation import Federation
 from libs.common.service import create_service_app
 from services.circulation.api import (
+    card_losses,
     charges,
+    clearance,
     holds,
     ill_borrowing,
     ill_lending,
@@ -54,7 +56,18 @@ def create_app(
 
     app.state.tokens.session_check = session_live
     install_circulation_errors(app)
-    for module in (items, patrons, overdue, loans, holds, charges, self_service):
+    routers = (
+        items,
+        patrons,
+        clearance,
+        card_losses,
+        overdue,
+        loans,
+        holds,
+        charges,
+        self_service,
+    )
+    for module in routers:
         app.include_router(module.router)
     app.include_router(ill_borrowing.router)
     app.include_router(ill_borrowing.staff_router)

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from libs.common.catalogue_client import CatalogueClient, catalogue_url
 from libs.common.clock import Clock
 from libs.common.contracts.ill import (
+    IllCardLost,
     IllError,
     IllRequest,
     IllRequesterMessage,
@@ -27,9 +28,9 @@ from libs.common.policy import load_policy
 from libs.common.service import PeriodicJob, ServiceRuntime
 from services.circulation.adapters.tables import inbox, outbox
 from services.circulation.domain.hashing import SecretHasher
+from services.circulation.handlers import card_losses, ill_errors
 from services.circulation.handlers import holds as hold_handlers
 from services.circulation.handlers import ill_borrowing as ill_borrowing_handlers
-from services.circulation.handlers import ill_errors
 from services.circulation.handlers import ill_lending as ill_lending_handlers
 from services.circulation.handlers import overdue as overdue_handlers
 from services.circulation.handlers.context import Library
@@ -58,6 +59,9 @@ def library_context(
         clock=clock,
         hasher=hasher or SecretHasher(),
         service_points={sp.code: sp.name for sp in fed.library(code).service_points},
+        peers=frozenset(
+            lib.code for lib in fed.members(fed.library(code).consortium) if lib.code != code
+        ),
     )
 
 
@@ -108,6 +112,9 @@ HANDLERS.update(
         IllRequesterMessage: ill_lending_handlers.on_requester_message,
     }
 )
+
+# MALA-12: a borrower's lost card of this library, reported by the borrower's home library.
+HANDLERS[IllCardLost] = card_losses.on_card_lost
 
 
 def _jobs(rt: CirculationRuntime) -> list[PeriodicJob]:

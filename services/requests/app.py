@@ -7,7 +7,7 @@ from fastapi import FastAPI
 
 from libs.common.federation import Federation
 from libs.common.service import ServiceRuntime, create_service_app
-from services.requests.api import dead_letters, transactions
+from services.requests.api import dead_letters, settlement, transactions
 
 AUDIENCE = "illfed:requests"
 
@@ -27,4 +27,5 @@ def create_app(
     )
     app.include_router(dead_letters.router)
     app.include_router(transactions.router)
+    app.include_router(settlement.router)
     return app

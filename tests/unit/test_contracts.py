@@ -26,6 +26,7 @@ ILL_TYPES = [
     "ill.requester_message",
     "ill.routing",
     "ill.error",
+    "ill.card_lost",
 ]
 
 

@@ -4,6 +4,7 @@ from libs.common.contracts import events, ill  # noqa: F401  (registers the cont
 from libs.common.contracts.envelope import Envelope, new_id
 from libs.common.contracts.events import ItemChanged, NoticeRequested
 from libs.common.contracts.ill import (
+    IllCardLost,
     IllError,
     IllRequest,
     IllRequesterMessage,
@@ -15,6 +16,7 @@ from libs.common.contracts.registry import contract, contract_of, model_for, par
 
 __all__ = [
     "Envelope",
+    "IllCardLost",
     "IllError",
     "IllRequest",
     "IllRequesterMessage",

@@ -14,7 +14,7 @@ the home library and the patron's category (what the loan terms depend on).
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Any, Literal, cast
+from typing import Annotated, Any, Literal, cast
 
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic.config import JsonDict
@@ -305,3 +305,41 @@ class IllError(_Strict):
     error_type: ErrorType
     reason: str = Field(min_length=1, max_length=500)
     state: str | None = Field(default=None, max_length=40, description="the receiver's state")
+
+
+_CARD_LOST_EXAMPLE = {
+    "report_id": "9a3e4c1d-2b7f-4e8a-b6d5-3c2f1e0d9b8a",
+    "requester": "um",
+    "lender": "mpu",
+    "patron_ref": "p-4f1c2e9a7b3d5e6f8a9b0c1d",
+    "transactions": ["5f0c7a52-3f2e-4f64-9a43-0b7c2b1d9e11"],
+    "reported_at": "2026-12-04T02:30:00Z",
+    "fee": {"amount_minor": 12000, "currency": "MOP"},
+    "rule": "MALA-12",
+}
+
+
+@contract("ill.card_lost", 1, "command")
+class IllCardLost(_Strict):
+    """MALA-12: a patron's institutional card for a lending library was reported lost at the
+    home library (the patron answers for its use until then; the replacement fee is posted at
+    home): requester → broker → that lender. Not about one transaction and not sequenced: the
+    envelope's ``correlation_id`` is ``report_id``.
+
+    Privacy: the patron is named only by a pseudonym. The home library sends its own; the
+    broker passes on the one derived for the lender, as it does for a request; ``transactions``
+    are the patron's requests with that lender still open, so the lender can tie the report to
+    the loans it holds."""
+
+    model_config = _with_example(_CARD_LOST_EXAMPLE)
+
+    report_id: str = Field(min_length=1, max_length=64, description="the home library's id")
+    requester: str = LIBRARY
+    lender: str = LIBRARY
+    patron_ref: str = Field(min_length=1, max_length=64, description="a pseudonym, never a name")
+    transactions: list[Annotated[str, Field(min_length=1, max_length=64)]] = Field(
+        default=[], max_length=50
+    )
+    reported_at: datetime
+    fee: Money | None = Field(default=None, description="the replacement fee posted at home")
+    rule: Literal["MALA-12"] = "MALA-12"

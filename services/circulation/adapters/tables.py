@@ -18,6 +18,7 @@ from sqlalchemy import (
     MetaData,
     String,
     Table,
+    UniqueConstraint,
     text,
 )
 
@@ -382,4 +383,27 @@ ill_lending = Table(
     Column("charge_kind", String(16), nullable=True),
     Column("charge_rule", String(16), nullable=True),
     Column("charge_paid_on", Date, nullable=True),
+)
+
+
+# MALA-12: institutional cards reported lost, on both sides. At the home library (``role``
+# requester) the patron, the lender that issued the card, and the fee posted; at the lender
+# (``role`` supplier) only what the broker passed on: the home library, the pseudonym derived
+# for the lender and the open transactions, never who the patron is.
+institutional_card_losses = Table(
+    "institutional_card_losses",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("report_id", String(64), nullable=False),
+    Column("role", String(10), nullable=False),
+    # the other library: the lender at home, the home library at the lender
+    Column("library", String(40), nullable=False),
+    Column("patron_id", String(64), ForeignKey("patrons.id"), nullable=True, index=True),
+    Column("patron_ref", String(64), nullable=False),
+    Column("transactions", JSON, nullable=False),
+    Column("fee_entry_id", String(64), nullable=True),
+    Column("reported_at", UtcDateTime(), nullable=False),
+    Column("recorded_at", UtcDateTime(), nullable=False),
+    Column("message_id", String(64), nullable=True),
+    UniqueConstraint("report_id", "role", name="uq_institutional_card_losses_report"),
 )

@@ -181,3 +181,9 @@ class Waiver(Body):
 class SignIn(Body):
     identifier: str = Field(min_length=1, max_length=32, description="card number or HKID")
     secret: str = Field(min_length=1, max_length=128, description="password or phone digits")
+
+
+class Leaving(Body):
+    """MALA-14: why the patron leaves the library."""
+
+    reason: Literal["graduation", "left"]

@@ -149,6 +149,8 @@ class Outstanding(DomainModel):
 
     items_on_loan: int = Field(default=0, ge=0)
     unpaid: Money | None = None
+    #: MALA-14: why the patron's inter-library loans keep the account open, if they do
+    ill_reason: str | None = None
 
     def reason(self) -> str | None:
         """HKPL-17, why the account cannot be given up yet, in the patron's words."""
@@ -190,12 +192,28 @@ def withdraw(
         # Giving up the account ends the borrower's means of returning and paying through
         # it; until then the library still needs a card to hold them to (HKPL-17).
         why = outstanding.reason() if outstanding is not None else None
-        if why is not None:
-            refusal = Refusal(
-                rule="HKPL-17", code="account_has_outstanding", action="cancellation", reason=why
+        refusals = []
+        if outstanding is not None and outstanding.ill_reason is not None:
+            refusals.append(
+                Refusal(
+                    rule="MALA-14",
+                    code="ill_not_cleared",
+                    action="cancellation",
+                    reason=outstanding.ill_reason,
+                )
             )
+        if why is not None:
+            refusals.append(
+                Refusal(
+                    rule="HKPL-17",
+                    code="account_has_outstanding",
+                    action="cancellation",
+                    reason=why,
+                )
+            )
+        if refusals:
             return CredentialChange(
-                decision=Decision.of("cancellation", [refusal]), credentials=creds, patron=patron
+                decision=Decision.of("cancellation", refusals), credentials=creds, patron=patron
             )
         patron, cancelled = patron.cancel(at=at, on=on)
         events += cancelled

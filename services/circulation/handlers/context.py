@@ -21,6 +21,8 @@ class Library:
     #: service point code -> name, for the notices (where to pick up)
     service_points: dict[str, str]
     throttle: SignInThrottle = field(default_factory=SignInThrottle)
+    #: the other members of its consortium (the libraries it borrows from and lends to)
+    peers: frozenset[str] = frozenset()
 
     def now(self) -> datetime:
         return self.clock.now()

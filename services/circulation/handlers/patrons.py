@@ -12,10 +12,11 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from libs.common.outcome import Outcome
 from libs.common.policy import Decision, Refusal
-from services.circulation.adapters import ledger_repo, loans_repo, patrons_repo
-from services.circulation.domain import cards, smart_id_use
+from services.circulation.adapters import ledger_repo, patrons_repo
+from services.circulation.domain import cards, clearance, smart_id_use
 from services.circulation.domain import credentials as cred
 from services.circulation.domain import sign_in as signing
+from services.circulation.domain.clearance import Clearance, LeavingReason
 from services.circulation.domain.credentials import CredentialChange, CredentialSet
 from services.circulation.domain.errors import (
     CredentialInUse,
@@ -35,6 +36,7 @@ from services.circulation.domain.patrons import (
 )
 from services.circulation.domain.smart_id import read_smart_id
 from services.circulation.handlers import sessions
+from services.circulation.handlers.clearance import clearance_of
 from services.circulation.handlers.context import Invalid, Library, NotFound, Refused, ensure
 from services.circulation.handlers.notices import notify_events
 
@@ -303,12 +305,28 @@ async def replace_card(conn: AsyncConnection, lib: Library, card_number: str, ne
 
 
 async def _outstanding(conn: AsyncConnection, lib: Library, patron_id: str) -> cred.Outstanding:
-    """HKPL-17: what must be settled before the account may be given up."""
-    loans = await loans_repo.active_loans(conn, patron_id)
-    ledger = await ledger_repo.ledger(conn, patron_id, lib.policy.currency)
+    """HKPL-17: what must be settled before the account may be given up; MALA-14: the
+    patron's inter-library loans and their charges first of all."""
+    cleared = await clearance_of(conn, lib, patron_id)
+    unpaid = sum(m.amount_minor for m in cleared.unpaid() if m.currency == lib.policy.currency)
     return cred.Outstanding(
-        items_on_loan=len(loans), unpaid=lib.policy.money(ledger.outstanding_minor())
+        items_on_loan=len(cleared.loans),
+        unpaid=lib.policy.money(unpaid),
+        ill_reason=cleared.ill_reason(),
     )
+
+
+async def close_account(
+    conn: AsyncConnection, lib: Library, patron_id: str, reason: LeavingReason
+) -> tuple[CredentialChange, Clearance]:
+    """MALA-14: the patron graduates or leaves: closed only once the clearance is clear
+    (refused, naming what remains, otherwise)."""
+    patron, creds = await _account(conn, lib, patron_id)
+    cleared = await clearance_of(conn, lib, patron_id)
+    change = clearance.close_account(
+        creds, patron, cleared, reason=reason, at=lib.now(), on=lib.today()
+    )
+    return await _apply(conn, lib, change), cleared
 
 
 async def cancel_card(conn: AsyncConnection, lib: Library, card_number: str):

@@ -4,6 +4,7 @@ from sqlalchemy import (
     JSON,
     BigInteger,
     Column,
+    Date,
     Index,
     Integer,
     MetaData,
@@ -89,3 +90,31 @@ ill_transaction_history = Table(
 )
 
 ill_seq = sequence_tables(metadata)
+
+# MALA-13: what each home library owes each lender, one entry per lender charge the broker
+# passed on (lost or damaged item), owed whether or not the patron pays; ``collected_at`` when
+# the home library said its patron paid (ChargePaid). Amounts in minor units of ``currency``.
+settlement_entries = Table(
+    "settlement_entries",
+    metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    # the lender's charge message: one entry per message, even if it were applied twice
+    Column("message_id", String(64), nullable=False),
+    Column("transaction_id", String(64), nullable=False),
+    Column("home", String(40), nullable=False),  # owes
+    Column("lender", String(40), nullable=False),  # is owed
+    Column("consortium", String(16), nullable=False),
+    Column("kind", String(16), nullable=False),  # lost_item | damaged_item
+    Column("amount_minor", BigInteger, nullable=False),
+    Column("currency", String(3), nullable=False),
+    Column("rule", String(16), nullable=True),
+    Column("charged_at", UtcDateTime(), nullable=False),
+    Column("charged_on", Date, nullable=False),  # the consortium's day: statements' periods
+    Column("recorded_at", UtcDateTime(), nullable=False),
+    Column("collected_at", UtcDateTime(), nullable=True),
+    Column("collected_message_id", String(64), nullable=True),
+    UniqueConstraint("message_id", name="uq_settlement_entries_message"),
+    Index("ix_settlement_entries_pair", "home", "lender", "charged_on"),
+    Index("ix_settlement_entries_lender", "lender", "charged_on"),
+    Index("ix_settlement_entries_txn", "transaction_id"),
+)

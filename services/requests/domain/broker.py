@@ -14,6 +14,7 @@ from it is answered with a Cancel, so that lender releases its copy.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
@@ -340,6 +341,7 @@ def lender_timed_out(view: TransactionView, now: datetime, hours: int) -> Decisi
 # -- what a lender says -----------------------------------------------------------------------
 
 _NOTES_ON_LOAN = {"Overdue": "overdue", "Recalled": "recalled"}
+_CURRENCY = re.compile("[A-Z]{3}")
 
 
 def _forward(view: TransactionView, msg: BaseModel, to: str, **changes) -> Decision:
@@ -395,8 +397,16 @@ def _from_other_lender(
 
 def _from_lender(view: TransactionView, msg: IllSupplierMessage, now: datetime) -> Verdict:
     lender, to = msg.supplier, view.requester
+    if msg.reason == "Notification" and msg.charge is not None and view.state == S.LoanCompleted:
+        # HKALL-20, MALA-11: damage found when the lender checked the item in is charged
+        # after the loan ended (MALA-13: the home library still owes it); nothing else moves
+        if not _CURRENCY.fullmatch(msg.charge.currency):
+            return _bad_currency(msg.charge.currency)
+        return _forward(view, msg, to)
     if view.state in TERMINAL:
         return _illegal(f"{msg.status} ({msg.reason})", view)
+    if msg.charge is not None and not _CURRENCY.fullmatch(msg.charge.currency):
+        return _bad_currency(msg.charge.currency)
     if msg.reason == "CancelResponse":
         if "cancel_pending" not in view.flags:
             return Refusal("no cancel was asked of this lender", "UnsupportedReasonForMessageType")
@@ -417,6 +427,9 @@ def _from_lender(view: TransactionView, msg: IllSupplierMessage, now: datetime) 
             return Refusal("no renewal was asked of this lender", "UnsupportedReasonForMessageType")
         return _forward(view, msg, to, flags=_flags(view, drop={"renewal_pending"}))
     if msg.reason == "Notification":
+        if msg.charge is not None and view.state not in ON_LOAN:
+            # a damage charge is for a copy that was lent (MALA-13: it is owed in the ledger)
+            return _illegal("a charge on a copy not lent", view)
         return _forward(view, msg, to)
     status = msg.status
     if status == "ExpectToSupply":
@@ -461,6 +474,14 @@ def _from_lender(view: TransactionView, msg: IllSupplierMessage, now: datetime) 
     return Refusal(
         "Cancelled answers a Cancel; a lender that cannot supply says Unfilled",
         "UnsupportedReasonForMessageType",
+    )
+
+
+def _bad_currency(currency: str) -> Refusal:
+    # MALA-13: a charge enters the settlement ledger in its currency; one that names none the
+    # ledger can add up is refused, not passed on
+    return Refusal(
+        f"the charge's currency {currency!r} is not an ISO 4217 code", "UnrecognisedDataValue"
     )
 
 

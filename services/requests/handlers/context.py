@@ -4,6 +4,8 @@ consortium), the clock, the catalogue client, and each consortium's lender answe
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import date, datetime
+from zoneinfo import ZoneInfo
 
 from libs.common.catalogue_client import CatalogueClient
 from libs.common.clock import Clock
@@ -19,6 +21,8 @@ class Broker:
     #: consortium -> hours a lender has to answer (policy ``[ill] lender_answer_hours``); a
     #: consortium whose policy sets none has no timeout
     answer_hours: dict[str, int] = field(default_factory=dict)
+    #: consortium -> the timezone its days are counted in (its policy's)
+    timezones: dict[str, str] = field(default_factory=dict)
 
     @property
     def members(self) -> dict[str, str]:
@@ -28,11 +32,18 @@ class Broker:
     def consortium_of(self, library: str) -> str | None:
         return self.members.get(library)
 
+    def local_date(self, consortium: str, at: datetime) -> date:
+        """The consortium's day at ``at`` (UTC when its policy is unknown)."""
+        tz = self.timezones.get(consortium)
+        return at.astimezone(ZoneInfo(tz)).date() if tz else at.date()
+
 
 def broker_context(fed: Federation, clock: Clock, catalogue: CatalogueClient) -> Broker:
-    hours = {}
+    hours, zones = {}, {}
     for name, consortium in fed.consortia.items():
-        answer_hours = load_policy(consortium.policy).ill.lender_answer_hours
+        policy = load_policy(consortium.policy)
+        zones[name] = policy.timezone
+        answer_hours = policy.ill.lender_answer_hours
         if answer_hours is not None:
             hours[name] = answer_hours
-    return Broker(fed=fed, clock=clock, catalogue=catalogue, answer_hours=hours)
+    return Broker(fed=fed, clock=clock, catalogue=catalogue, answer_hours=hours, timezones=zones)

@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from libs.common.contracts import (
     Envelope,
+    IllCardLost,
     IllError,
     IllRequest,
     IllRequesterMessage,
@@ -31,9 +32,11 @@ from services.requests.domain.broker import (
     from_supplier,
     new_transaction,
 )
+from services.requests.handlers.card_losses import on_card_lost
 from services.requests.handlers.context import Broker
 from services.requests.handlers.outcome import refuse, side_of
 from services.requests.handlers.routing import route, settle
+from services.requests.handlers.settlement import enter
 
 
 def _same_transaction(env: Envelope, payload: Any) -> None:
@@ -109,6 +112,7 @@ HANDLERS: dict = {
     IllSupplierMessage: on_supplier_message,
     IllRequesterMessage: on_requester_message,
     IllError: on_error,
+    IllCardLost: on_card_lost,
 }
 
 
@@ -133,6 +137,9 @@ async def _apply(conn: AsyncConnection, ctx: Broker, env: Envelope, payload: Any
         await refuse(conn, ctx, view, env, payload, verdict, transaction_id=txn)
         return
     await settle(conn, ctx, view, verdict, request, env=env, payload=payload)
+    if not verdict.record_only:
+        # MALA-13: the ledger follows what the broker passed on, in the same transaction
+        await enter(conn, ctx, view, env, payload)
 
 
 async def _new_request(
