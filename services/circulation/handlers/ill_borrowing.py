@@ -58,7 +58,7 @@ from services.circulation.domain.ill_borrowing import (
 from services.circulation.domain.ill_requester import RequesterState, Transition
 from services.circulation.domain.loan import Loan
 from services.circulation.domain.loan_terms import lender_terms_of
-from services.circulation.handlers import ill_messages
+from services.circulation.handlers import ill_loan_end, ill_messages
 from services.circulation.handlers.context import Invalid, Library, NotFound, Refused
 from services.circulation.handlers.notices import request_notice
 from services.circulation.handlers.patrons import load_patron
@@ -349,6 +349,12 @@ async def _apply(
         if outcome.notice == "ill_arrived":
             fields["pickup_location"] = lib.service_point_name(row["pickup_location"])
             fields["pickup_by"] = values.get("pickup_by")
+        if outcome.notice == "ill_charged":  # HKALL-20, MALA-11: the lender's charge
+            fields.update(
+                amount_minor=values.get("charge_minor"),
+                currency=values.get("charge_currency"),
+                rule=values.get("charge_rule"),
+            )
         await request_notice(conn, lib, patron, outcome.notice, f"{outcome.notice}:{txn}", **fields)
     updated = await repo.get(conn, txn)
     assert updated is not None
@@ -408,6 +414,9 @@ async def on_broker_message(
             message_id=envelope.message_id,
             causation_id=envelope.message_id,
         )
+        # the lender's charge, or its check-in of an item reported lost or claimed
+        # returned, settles the patron's loan here (HKALL-17, HKALL-20, MALA-11)
+        await ill_loan_end.after_lender(conn, lib, row, outcome)
 
     await ill_messages.from_broker(conn, lib, env, payload, apply)
 
@@ -648,6 +657,7 @@ def request_view(row: dict[str, Any], history: list[dict[str, Any]] | None = Non
         "loan_id": row["loan_id"],
         "created_at": row["created_at"],
         "updated_at": row["updated_at"],
+        **ill_loan_end.loss_view(row),
     }
     if history is not None:
         view["history"] = [
