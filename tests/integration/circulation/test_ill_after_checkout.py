@@ -354,3 +354,30 @@ async def test_claimed_returned_stops_the_fine_and_the_lenders_check_in_settles_
     assert (fine["amount_minor"], fine["rule"]) == (4000, "HKALL-17")
     dump = await lender_dump(cityu)
     assert [v for v in PERSONAL if v.lower() in dump] == []
+
+
+async def test_a_lost_item_found_before_it_was_charged_comes_back_uncapped_HKALL_17(
+    world: World,
+):
+    eduhk, cityu = world["eduhk"], world["cityu"]
+    txn, patron, book = await lent(world, "eduhk", "cityu", pickup="mmw")  # no price, no pages
+    await world.travel(hkt(2027, 1, 5, 9))
+    res = await eduhk.post(f"/api/v1/ill/borrowing/{txn}/lost")
+    assert res.status_code == 200 and res.json()["state"] == "Lost", res.text
+    await world.settle()
+    assert (await row_of(cityu, ill_lending, txn))["state"] == "Lost"  # waiting for its staff
+    await world.travel(hkt(2027, 1, 6, 9))  # the patron finds it: 21 days late
+    res = await eduhk.post("/api/v1/returns", {"barcode": book["barcode"], "service_point": "mmw"})
+    assert res.status_code == 201, res.text
+    [fine] = [e for e in await ledger(eduhk, patron["patron_id"]) if e["kind"] == "overdue_fine"]
+    assert (fine["amount_minor"], fine["rule"]) == (4200, "HKALL-17")  # no $30 cap
+    res = await eduhk.post(f"/api/v1/ill/borrowing/{txn}/ship-back")
+    assert res.json()["state"] == "ShippedReturn", res.text
+    await world.settle()
+    assert (await row_of(cityu, ill_lending, txn))["state"] == "ReturnShipped"
+    res = await cityu.post(f"/api/v1/ill/lending/{txn}/check-in")
+    assert res.json()["state"] == "LoanCompleted", res.text
+    await world.settle()
+    assert (await row_of(eduhk, ill_borrowing, txn))["state"] == "Completed"
+    fines = [e for e in await ledger(eduhk, patron["patron_id"]) if e["kind"] == "overdue_fine"]
+    assert len(fines) == 1  # the loan ended once
