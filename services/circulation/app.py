@@ -14,6 +14,7 @@ from services.circulation.api import (
     holds,
     ill_borrowing,
     ill_lending,
+    ill_loss,
     items,
     loans,
     overdue,
@@ -72,4 +73,6 @@ def create_app(
     app.include_router(ill_borrowing.router)
     app.include_router(ill_borrowing.staff_router)
     app.include_router(ill_lending.router)
+    for router in (ill_loss.router, ill_loss.staff_router, ill_loss.lending_router):
+        app.include_router(router)
     return app

@@ -28,10 +28,11 @@ from libs.common.policy import load_policy
 from libs.common.service import PeriodicJob, ServiceRuntime
 from services.circulation.adapters.tables import inbox, outbox
 from services.circulation.domain.hashing import SecretHasher
-from services.circulation.handlers import card_losses, ill_errors
+from services.circulation.handlers import card_losses, ill_errors, ill_lending_charges
 from services.circulation.handlers import holds as hold_handlers
 from services.circulation.handlers import ill_borrowing as ill_borrowing_handlers
 from services.circulation.handlers import ill_lending as ill_lending_handlers
+from services.circulation.handlers import ill_loss as ill_loss_handlers
 from services.circulation.handlers import overdue as overdue_handlers
 from services.circulation.handlers.context import Library
 
@@ -117,6 +118,36 @@ HANDLERS.update(
 HANDLERS[IllCardLost] = card_losses.on_card_lost
 
 
+# After the checkout (ILL.md): hourly, like the overdue notices, since each reads its day
+# from the clock and finds nothing new until the library day changes.
+LOAN_STANDING_EVERY = 3600.0
+
+
+def _loan_standing_jobs(rt: CirculationRuntime) -> list[PeriodicJob]:
+    lib = rt.library
+
+    async def assumed_lost() -> int:
+        # HKALL-19, MALA-09: treated as lost; an ILL loan's lender is told Lost
+        async with unit_of_work(rt.engine) as conn:
+            return await ill_loss_handlers.mark_assumed_lost(conn, lib)
+
+    async def suspensions_lifted() -> int:
+        # HKALL-18, HKALL-19: the condition cleared, the patron told once
+        async with unit_of_work(rt.engine) as conn:
+            return len((await ill_loss_handlers.send_liftings(conn, lib)).sent)
+
+    async def lendings_overdue() -> int:
+        # this library as the lender: its copies out past the due date are Overdue
+        async with unit_of_work(rt.engine) as conn:
+            return await ill_lending_charges.mark_overdue(conn, lib)
+
+    return [
+        PeriodicJob("assumed-lost", assumed_lost, LOAN_STANDING_EVERY),
+        PeriodicJob("suspension-lifted", suspensions_lifted, LOAN_STANDING_EVERY),
+        PeriodicJob("ill-lending-overdue", lendings_overdue, LOAN_STANDING_EVERY),
+    ]
+
+
 def _jobs(rt: CirculationRuntime) -> list[PeriodicJob]:
     lib = rt.library
 
@@ -174,4 +205,5 @@ def build_runtime(
     # ILL requests look the record up in the union catalogue (tests hand in their own).
     rt.extras["catalogue"] = catalogue or CatalogueClient(catalogue_url(fed))
     rt.jobs.extend(_ill_borrowing_jobs(rt))
+    rt.jobs.extend(_loan_standing_jobs(rt))
     return rt

@@ -55,6 +55,8 @@ NoticeKind = Literal[
     "lost_card_reported",
     "ill_unfilled",
     "ill_cancelled",
+    "ill_charged",
+    "suspension_lifted",
 ]
 
 

@@ -72,6 +72,14 @@ class LendingView(BaseModel):
     recalled_on: date | None = None
     recalled_by: str | None = None
     updated_at: datetime
+    # after the checkout: lost or claimed returned, and the charge sent (HKALL-20, MALA-11)
+    lost_on: date | None = None
+    claimed_returned_on: date | None = None
+    charge_minor: int | None = None
+    charge_currency: str | None = None
+    charge_kind: str | None = None
+    charge_rule: str | None = None
+    charge_paid_on: date | None = None
     history: list[HistoryEntry] | None = None
 
 

@@ -23,6 +23,17 @@ class HistoryEntry(BaseModel):
     refused: str | None
 
 
+class IllChargeView(BaseModel):
+    """The lender's charge for its lost or damaged item, posted to the patron's ledger."""
+
+    amount_minor: int
+    currency: str
+    kind: str = Field(description="lost_item or damaged_item")
+    rule: str | None
+    entry_id: str | None = Field(description="the patron's ledger entry")
+    paid_at: datetime | None = Field(description="paid in full (the lender was told)")
+
+
 class IllRequestView(BaseModel):
     """A request of one of this library's patrons, as the home library keeps it."""
 
@@ -46,6 +57,10 @@ class IllRequestView(BaseModel):
     recalled_on: date | None = Field(default=None, description="the lender recalled it")
     created_at: datetime
     updated_at: datetime
+    loss_reported_on: date | None = Field(default=None, description="reported lost that day")
+    charge: IllChargeView | None = Field(
+        default=None, description="HKALL-20, MALA-11: the lender's charge, as posted here"
+    )
 
 
 class IllRequestDetail(IllRequestView):

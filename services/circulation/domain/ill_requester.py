@@ -119,7 +119,8 @@ REQUESTER = StateMachine.of(
         "receive": ((S.SHIPPED,), S.AWAITING_PICKUP),
         "checkout": ((S.AWAITING_PICKUP,), S.CHECKED_OUT),
         "pickup_expired": ((S.AWAITING_PICKUP,), S.NOT_PICKED_UP),
-        "returned": ((S.CHECKED_OUT, S.CLAIMED_RETURNED), S.RETURNED),
+        # a copy reported lost that turns up at the desk before the lender charged it
+        "returned": ((S.CHECKED_OUT, S.CLAIMED_RETURNED, S.LOST), S.RETURNED),
         "ship_back": ((S.RETURNED, S.NOT_PICKED_UP), S.SHIPPED_RETURN),
         # HKALL-13, MALA-05: the patron asks; the lender decides
         "renew": ((S.CHECKED_OUT,), S.CHECKED_OUT),

@@ -60,7 +60,8 @@ LENDING = StateMachine.of(
         "will_supply": ((S.REQUEST_RECEIVED,), S.WILL_SUPPLY),
         "unfilled": ((S.REQUEST_RECEIVED,), S.UNFILLED),
         "ship": ((S.WILL_SUPPLY,), S.LOANED),
-        "return_shipped": (OUT, S.RETURN_SHIPPED),
+        # (a copy reported lost, found by the requester before it was charged, too)
+        "return_shipped": ((*OUT, S.LOST), S.RETURN_SHIPPED),
         # Checked in after the requester said it shipped it back, or when it simply arrives
         # (a copy reported lost that turns up before it was charged, too).
         "check_in": ((*OUT, S.RETURN_SHIPPED, S.LOST), S.LOAN_COMPLETED),
@@ -170,7 +171,7 @@ def on_requester_action(state: LendingState, action: RequesterAction) -> Outcome
     if action == "Cancel":
         return on_cancel(state)
     if action == "ShippedReturn":
-        if state in OUT:
+        if state in (*OUT, S.LOST):
             return Outcome(step="return_shipped")
         return _refused(state, action, ": the item is not on loan to the requester")
     if action in ("Received", "CheckedOut"):

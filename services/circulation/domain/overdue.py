@@ -30,7 +30,7 @@ class LoanNotice:
     """One notice a loan owes its patron today."""
 
     loan: Loan
-    kind: Literal["overdue", "suspension"]
+    kind: Literal["overdue", "suspension", "suspension_lifted"]
     notice_id: str
     number: int  # the reminder's number in the schedule; 1 for a suspension
     days_overdue: int

@@ -8,6 +8,7 @@ from libs.common.policy import Decision
 from services.circulation.adapters import ledger_repo
 from services.circulation.domain.guarantee import payment_refusal
 from services.circulation.domain.ledger import Ledger, LedgerEntry, payment_entry, waiver_entry
+from services.circulation.handlers import ill_loss
 from services.circulation.handlers.context import Invalid, Library, NotFound, Refused
 from services.circulation.handlers.patrons import load_patron
 
@@ -62,4 +63,7 @@ async def settle(
     except ValueError as exc:
         raise Invalid(str(exc)) from exc
     await ledger_repo.add_entries(conn, entry)
+    if kind == "payment":
+        # MALA-13: a lender's charge paid in full here is told to the lender
+        await ill_loss.charges_paid(conn, lib, patron_id, ledger)
     return entry, ledger

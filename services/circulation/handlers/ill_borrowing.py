@@ -66,7 +66,7 @@ from services.circulation.domain.lending import (
 )
 from services.circulation.domain.loan import Loan
 from services.circulation.domain.loan_terms import lender_terms_of
-from services.circulation.handlers import ill_messages
+from services.circulation.handlers import ill_loan_end, ill_messages
 from services.circulation.handlers.context import Invalid, Library, NotFound, Refused
 from services.circulation.handlers.notices import (
     notify_renewal,
@@ -364,6 +364,12 @@ async def _apply(
         if outcome.notice == "ill_arrived":
             fields["pickup_location"] = lib.service_point_name(row["pickup_location"])
             fields["pickup_by"] = values.get("pickup_by")
+        if outcome.notice == "ill_charged":  # HKALL-20, MALA-11: the lender's charge
+            fields.update(
+                amount_minor=values.get("charge_minor"),
+                currency=values.get("charge_currency"),
+                rule=values.get("charge_rule"),
+            )
         await request_notice(conn, lib, patron, outcome.notice, f"{outcome.notice}:{txn}", **fields)
     updated = await repo.get(conn, txn)
     assert updated is not None
@@ -578,6 +584,9 @@ async def on_broker_message(
             message_id=envelope.message_id,
             causation_id=envelope.message_id,
         )
+        # the lender's charge, or its check-in of an item reported lost or claimed
+        # returned, settles the patron's loan here (HKALL-17, HKALL-20, MALA-11)
+        await ill_loan_end.after_lender(conn, lib, row, outcome)
 
     await ill_messages.from_broker(conn, lib, env, payload, apply)
 
@@ -820,6 +829,7 @@ def request_view(row: dict[str, Any], history: list[dict[str, Any]] | None = Non
         "recalled_on": row.get("recalled_on"),
         "created_at": row["created_at"],
         "updated_at": row["updated_at"],
+        **ill_loan_end.loss_view(row),
     }
     if history is not None:
         view["history"] = [

@@ -207,6 +207,14 @@ async def _requester_message(
     )
     if outcome.reply is not None:
         await tell(conn, lib, txn, outcome.reply, causation_id=env.message_id)
+    if outcome.decide in ("lost_charge", "damaged_charge"):
+        # HKALL-20, MALA-11: priced by this library's own policy (a module built on the
+        # steps here, hence imported at the call)
+        from services.circulation.handlers import ill_lending_charges
+
+        await ill_lending_charges.decide(
+            conn, lib, txn, outcome.decide, payload, causation_id=env.message_id
+        )
 
 
 # Staff actions ---------------------------------------------------------------------------
@@ -493,6 +501,9 @@ async def tell(
             due_date=reply.due_date,
             loan_terms=reply.loan_terms,
             refusal=reply.refusal,
+            charge=reply.charge,
+            charge_kind=reply.charge_kind,
+            charge_rule=reply.charge_rule,
             note=reply.note,
             occurred_at=lib.now(),
         )

@@ -32,6 +32,10 @@ REQUIRED_FIELDS: Mapping[str, tuple[str, ...]] = {
     "lost_card_reported": (),
     "ill_unfilled": ("title",),
     "ill_cancelled": ("title",),
+    # HKALL-20, MALA-11: the lender's charge for its lost or damaged item, and how much.
+    "ill_charged": ("title", "amount_minor", "currency"),
+    # HKALL-18, HKALL-19: the condition that suspended the patron is cleared.
+    "suspension_lifted": (),
 }
 
 if set(REQUIRED_FIELDS) != set(NOTICE_KINDS):

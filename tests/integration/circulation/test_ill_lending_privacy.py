@@ -99,3 +99,32 @@ async def test_a_note_naming_the_patron_is_not_kept_at_the_lender_even_while_par
         assert lending["checked_out_on"] is not None  # applied once the gap closed
         everything = await _everything(hku.runtime.engine)
     assert [value for value in PERSONAL if value.lower() in everything.lower()] == []
+
+
+async def test_a_lost_copy_charged_and_paid_leaves_no_personal_data_at_the_lender(
+    database_url, clock
+):
+    """After the checkout (HKALL-20, MALA-11): the requester's Lost, ClaimedReturned and
+    ChargePaid, each with a note naming the patron, and the charge this library sends back
+    by its own policy: its tables still know the patron by the pseudonym alone."""
+    async with open_lender(database_url, clock, "hku") as hku:
+        book = await hku.add_item(
+            service_point="main", title="香港歷史", isbn="9789620000003", price_minor=42000
+        )
+        request = hku.request(book, isbn="9789620000003")
+        await hku.deliver(request)
+        base = f"/api/v1/ill/lending/{request.transaction_id}"
+        assert (await hku.post(f"{base}/ship", {"barcode": book["barcode"]})).status_code == 200
+        await hku.deliver(hku.says(request, 2, "CheckedOut", note=f"lent to {NAME_EN} ({EMAIL})"))
+        await hku.deliver(
+            hku.says(request, 3, "ClaimedReturned", note=f"{NAME_ZH} says so, call {PHONE}")
+        )
+        await hku.deliver(hku.says(request, 4, "Lost", note=f"HKID {HKID}, {ADDRESS}"))
+        lending = (await hku.get(base)).json()
+        assert lending["state"] == "CompletedWithoutReturn"
+        assert (lending["charge_minor"], lending["charge_rule"]) == (42000, "HKALL-20")
+        await hku.deliver(hku.says(request, 5, "ChargePaid", note=f"paid by {NAME_EN}"))
+        assert (await hku.get(base)).json()["charge_paid_on"] is not None
+        everything = await _everything(hku.runtime.engine)
+    assert request.patron.ref in everything
+    assert [value for value in PERSONAL if value.lower() in everything.lower()] == []

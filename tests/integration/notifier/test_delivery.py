@@ -419,6 +419,8 @@ KIND_FACTS: dict[str, tuple[str, ...]] = {
     "lost_card_reported": ("amount",),  # HKPL-12, HKPL-15, MALA-12
     "ill_unfilled": ("transaction_ref",),
     "ill_cancelled": ("transaction_ref",),
+    "ill_charged": ("amount", "rule"),  # HKALL-20, MALA-11: the lender's charge
+    "suspension_lifted": ("rule", "reason"),  # HKALL-18, HKALL-19: the condition cleared
 }
 
 

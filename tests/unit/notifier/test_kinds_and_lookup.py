@@ -17,7 +17,7 @@ from services.notifier.domain.templates import PARTS, file_name, template_candid
 
 def test_the_contract_kinds_and_languages_are_all_known() -> None:
     assert set(NOTICE_KINDS) == set(REQUIRED_FIELDS)
-    assert len(NOTICE_KINDS) == 11
+    assert len(NOTICE_KINDS) == 13
     assert LANGUAGES == ("en", "zh-Hant")
 
 
