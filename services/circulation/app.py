@@ -21,6 +21,7 @@ from services.circulation.api import (
 from services.circulation.api.common import install_circulation_errors
 from services.circulation.handlers import sessions
 from services.circulation.runtime import CirculationRuntime
+from services.circulation.web.app import mount_pages
 
 
 def audience(library: str) -> str:
@@ -59,4 +60,6 @@ def create_app(
     app.include_router(ill_borrowing.router)
     app.include_router(ill_borrowing.staff_router)
     app.include_router(ill_lending.router)
+    # The patron portal (/portal) and the circulation desk (/desk): pages on the same handlers.
+    mount_pages(app, runtime, fed, secret_key, app.state.tokens)
     return app

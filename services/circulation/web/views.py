@@ -1,0 +1,49 @@
+"""What the pages show of the handlers' views: money in words, an ILL request with whether
+its renewal waits for the lender, a loan with the ILL request it came from."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from services.circulation.adapters import loans_repo
+from services.circulation.handlers import ill_borrowing as ill
+
+#: the requester's states in which the item is here or with the patron
+HERE = ("AwaitingPickup", "CheckedOut", "Returned", "NotPickedUp")
+
+
+def money(minor: int | None, currency: str) -> str:
+    """Integer minor units as the patron reads them: ``HKD 12.50``."""
+    minor = minor or 0
+    sign = "-" if minor < 0 else ""
+    whole, cents = divmod(abs(minor), 100)
+    return f"{currency} {sign}{whole}.{cents:02d}"
+
+
+def request_row(row: dict[str, Any]) -> dict[str, Any]:
+    """An ILL request as the pages list it. ``renewal_pending``: a renewal the home library
+    sent on to the lender and the lender has not answered (HKALL-13), when the request
+    keeps a ``renewal_state``."""
+    if not row:
+        return {}
+    view = ill.request_view(row)
+    view["renewal_pending"] = row.get("renewal_state") == "pending"
+    view["renewal_state"] = row.get("renewal_state")
+    return view
+
+
+def loan_row(loan: dict[str, Any], request: dict[str, Any] | None) -> dict[str, Any]:
+    return {
+        **loan,
+        "ill": request is not None,
+        "lender": request["lender"] if request else None,
+        "renewal_pending": bool(request and request.get("renewal_pending")),
+        "transaction_id": request["transaction_id"] if request else None,
+    }
+
+
+async def renewal_references(conn: AsyncConnection, patron_id: str) -> list[str]:
+    """HKPL-06: the patron's Transaction Reference Numbers, newest first."""
+    return await loans_repo.renewal_references(conn, patron_id, limit=10)
