@@ -190,6 +190,11 @@ def page(browser, request):
     try:
         yield pg
     finally:
+        # The page as the test left it (on a failure: what went wrong), kept as an artifact.
+        for n, open_page in enumerate(context.pages):
+            if not open_page.is_closed():
+                path = ARTIFACTS / f"{pg.test_name}-last-{n}.png"  # type: ignore[attr-defined]
+                open_page.screenshot(path=str(path), full_page=True)
         context.close()
 
 

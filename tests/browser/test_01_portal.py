@@ -8,25 +8,9 @@ from __future__ import annotations
 import re
 
 from tests.browser.conftest import accessible, shot
+from tests.browser.helpers import sign_in_desk, sign_in_patron
 
 TITLE = "澳門文學史"  # on the shelves of HKBU and CUHK, not of EdUHK
-
-
-def sign_in_patron(page, federation, library: str, card: str, secret: str) -> None:
-    page.goto(federation.url(library, "/portal/"))
-    accessible(page, "sign-in")
-    page.get_by_label(re.compile("card number")).fill(card)
-    page.get_by_label(re.compile("Password")).fill(secret)
-    page.get_by_role("button", name="Sign in").click()
-    page.wait_for_url(re.compile(r"/portal/account"))
-
-
-def sign_in_desk(page, federation, library: str) -> None:
-    page.goto(federation.url(library, "/desk/"))
-    page.get_by_label(re.compile("Client id|用戶編號")).fill(library)
-    page.get_by_label(re.compile("Client secret|密鑰")).fill(federation.secret(library))
-    page.get_by_role("button", name=re.compile("Sign in|登入")).click()
-    page.wait_for_url(re.compile(r"/desk/$"))
 
 
 def test_patron_requests_beyond_their_library_and_sees_it_ready(page, federation):
@@ -70,6 +54,7 @@ def test_patron_requests_beyond_their_library_and_sees_it_ready(page, federation
     desk = page.context.new_page()
     desk.test_name, desk.shots = page.test_name + "_desk", 0
     sign_in_desk(desk, federation, lender)
+    desk.wait_for_url(re.compile(r"/desk/$"))
     desk.get_by_role("link", name=re.compile("館際借出|ILL lending")).click()
     row = desk.locator(f"tr.lending[data-txn='{transaction}']")
     accessible(desk, "lending-list")
@@ -80,6 +65,7 @@ def test_patron_requests_beyond_their_library_and_sees_it_ready(page, federation
 
     # The home library's staff receive it at the pickup point.
     sign_in_desk(desk, federation, "eduhk")
+    desk.wait_for_url(re.compile(r"/desk/$"))
     desk.get_by_role("link", name=re.compile("館際借入|ILL borrowing")).click()
     row = desk.locator(f"tr.borrowing[data-txn='{transaction}']")
     for _ in range(50):

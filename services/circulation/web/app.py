@@ -49,7 +49,13 @@ def mount_pages(
     }
     for prefix, router, scope, site, on_sign_in in (
         ("/portal", portal.router, lib.code, "portal", (portal.SignInFirst, portal.sign_in_redirect)),
-        ("/desk", desk.router, f"{lib.code}_desk", "desk", (desk.DeskSignInFirst, desk.desk_sign_in_redirect)),
+        (
+            "/desk",
+            desk.router,
+            f"{lib.code}_desk",
+            "desk",
+            (desk.DeskSignInFirst, desk.desk_sign_in_redirect),
+        ),
     ):
         pages = Pages(
             TEMPLATES,
@@ -62,6 +68,8 @@ def mount_pages(
                 "names": names,
                 "library": lib.code,
                 "site": site,
+                # error pages keep the site's header (its navigation, who is signed in)
+                "layout": f"{site}_base.html",
                 "site_names": names[lib.code],
             },
         )

@@ -29,8 +29,14 @@ def mount_pages(
         ("/dashboard", dashboard.router, "requests"),
         ("/start", start.router, "start"),
     ):
+        layout = "dashboard_base.html" if router is dashboard.router else "base.html"
         pages = Pages(
-            TEMPLATES, scope=scope, secret_key=secret_key, prefix=prefix, translations=ZH
+            TEMPLATES,
+            scope=scope,
+            secret_key=secret_key,
+            prefix=prefix,
+            translations=ZH,
+            globals={"layout": layout},
         )
         sub = web_app(pages, **state)
         sub.include_router(router)
