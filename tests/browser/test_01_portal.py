@@ -75,7 +75,10 @@ def test_patron_requests_beyond_their_library_and_sees_it_ready(page, federation
         desk.reload()
     accessible(desk, "borrowing-list")
     row.get_by_role("button", name=re.compile("收件|Receive")).click()
-    assert re.search("待取書|AwaitingPickup", desk.locator(f"tr.borrowing[data-txn='{transaction}'] .state").inner_text())
+    assert re.search(
+        "待取書|AwaitingPickup",
+        desk.locator(f"tr.borrowing[data-txn='{transaction}'] .state").inner_text(),
+    )
     shot(desk, "received")
 
     page.goto(federation.url("eduhk", "/portal/account"))

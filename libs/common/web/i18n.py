@@ -24,7 +24,9 @@ SHARED: dict[str, str] = {
     "Not found": "找不到",
     "Forbidden": "禁止存取",
     "Not authenticated": "未登入",
-    "Something went wrong on our side; the operators have been told.": "系統出現問題，已通知營運人員。",
+    "Something went wrong on our side; the operators have been told.": (
+        "系統出現問題，已通知營運人員。"
+    ),
     "Internal error": "內部錯誤",
     "This form cannot be accepted": "無法接受此表格",
     "The form was not sent from this site, or it has expired. Go back, reload the page and "

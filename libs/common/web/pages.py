@@ -102,9 +102,7 @@ class Pages:
     # -- CSRF ------------------------------------------------------------------------
 
     def _csrf_value(self, request: Request) -> str:
-        value = getattr(request.state, "csrf_value", None) or request.cookies.get(
-            self.csrf_cookie
-        )
+        value = getattr(request.state, "csrf_value", None) or request.cookies.get(self.csrf_cookie)
         if not value or len(value) > 100:
             value = secrets.token_urlsafe(32)
             request.state.csrf_new = True
@@ -193,8 +191,7 @@ class Pages:
             "prefix": self.prefix,
             "url": self.url,
             "flash": unquote(flash) if flash else None,
-            "here": request.url.path
-            + (("?" + request.url.query) if request.url.query else ""),
+            "here": request.url.path + (("?" + request.url.query) if request.url.query else ""),
             **(context or {}),
         }
         response = self.templates.TemplateResponse(
@@ -291,9 +288,7 @@ def web_app(
     @app.exception_handler(RequestValidationError)
     async def _invalid(request: Request, exc: RequestValidationError):
         t = pages.translator(request)
-        fields = "; ".join(
-            f"{e.get('loc', ['?'])[-1]}: {e.get('msg')}" for e in exc.errors()
-        )
+        fields = "; ".join(f"{e.get('loc', ['?'])[-1]}: {e.get('msg')}" for e in exc.errors())
         return pages.error(
             request,
             Problem(422, "invalid", t("The form is not filled in correctly"), fields[:500]),

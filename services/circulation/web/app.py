@@ -48,7 +48,13 @@ def mount_pages(
         "library_names": names,
     }
     for prefix, router, scope, site, on_sign_in in (
-        ("/portal", portal.router, lib.code, "portal", (portal.SignInFirst, portal.sign_in_redirect)),
+        (
+            "/portal",
+            portal.router,
+            lib.code,
+            "portal",
+            (portal.SignInFirst, portal.sign_in_redirect),
+        ),
         (
             "/desk",
             desk.router,

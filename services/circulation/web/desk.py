@@ -157,7 +157,8 @@ async def checkin(request: Request) -> Response:
     t = pages.translator(request)
     text = f"{t('Checked in')}: {outcome.loan.item_id} → {outcome.item_status}"
     if outcome.fine is not None:
-        text += f"; {t('fine')} {views.money(outcome.fine.amount.amount_minor, outcome.fine.amount.currency)}"
+        fine = outcome.fine.amount
+        text += f"; {t('fine')} {views.money(fine.amount_minor, fine.currency)}"
     return pages.redirect(request, "/", text)
 
 
@@ -239,9 +240,7 @@ async def borrowing_step(request: Request, transaction_id: str, step: str) -> Re
 
 
 @router.get("/patrons")
-async def patron_lookup(
-    request: Request, card: str = Query(default="", max_length=20)
-) -> Response:
+async def patron_lookup(request: Request, card: str = Query(default="", max_length=20)) -> Response:
     _staff(request)
     lib = _lib(request)
     found = None

@@ -43,7 +43,9 @@ ERRORS: dict[type[Exception], Any] = {
     Refused: _refused,
     NotFound: lambda exc: Problem(404, "not-found", "Not found", exc.what),
     Invalid: lambda exc: Problem(422, "invalid", "This cannot be carried out", str(exc)),
-    ChargeError: lambda exc: Problem(422, "invalid-charge", "The charge cannot be computed", str(exc)),
+    ChargeError: lambda exc: Problem(
+        422, "invalid-charge", "The charge cannot be computed", str(exc)
+    ),
     DomainError: _conflict,
     CatalogueUnavailable: _away,
     httpx.HTTPStatusError: _bad_query,

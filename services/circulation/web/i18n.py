@@ -12,8 +12,10 @@ ZH: dict[str, str] = {
     "My Account": "我的帳戶",
     "Sign in with your library card number, or your HKID number if your smart ID card is "
     "registered for library use, and your password or the last four digits of your registered "
-    "telephone number (HKPL-08).": "請以圖書證號碼，或已登記作圖書館用途的智能身份證的香港身份證號碼，"
-    "連同密碼或登記電話號碼的最後四位數字登入（HKPL-08）。",
+    "telephone number (HKPL-08).": (
+        "請以圖書證號碼，或已登記作圖書館用途的智能身份證的香港身份證號碼，"
+        "連同密碼或登記電話號碼的最後四位數字登入（HKPL-08）。"
+    ),
     "Sign-in refused": "登入被拒",
     "Library card number or HKID number": "圖書證號碼或香港身份證號碼",
     "Password or last four phone digits": "密碼或電話號碼最後四位數字",
@@ -62,7 +64,9 @@ ZH: dict[str, str] = {
     "What": "事項",
     "Renewed": "已續借",
     "Transaction Reference Number": "交易參考編號",
-    "Keep this number: you can look it up later (HKPL-06).": "請保留此編號，以便日後查詢（HKPL-06）。",
+    "Keep this number: you can look it up later (HKPL-06).": (
+        "請保留此編號，以便日後查詢（HKPL-06）。"
+    ),
     "Title": "書名",
     "New due date": "新到期日",
     "Not renewed": "未能續借",

@@ -72,16 +72,12 @@ async def search(
         query = query.where(or_(t.c.requester == library, t.c.current_lender == library))
     if text:
         like = f"%{text.lower()}%"
-        query = query.where(
-            or_(t.c.id.like(f"{text}%"), func.lower(t.c.record_title).like(like))
-        )
+        query = query.where(or_(t.c.id.like(f"{text}%"), func.lower(t.c.record_title).like(like)))
     if stuck_at is not None:
         query = query.where(_stuck_condition(stuck_at))
     return [dict(r) for r in (await conn.execute(query)).mappings()]
 
 
 async def stuck(conn: AsyncConnection, now: datetime, limit: int = 50) -> list[dict[str, Any]]:
-    query = (
-        select(t).where(and_(_stuck_condition(now))).order_by(t.c.updated_at).limit(limit)
-    )
+    query = select(t).where(and_(_stuck_condition(now))).order_by(t.c.updated_at).limit(limit)
     return [dict(r) for r in (await conn.execute(query)).mappings()]

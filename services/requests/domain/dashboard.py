@@ -65,7 +65,9 @@ def library_figures(
     return list(figures.values())
 
 
-def per_day(moments: Iterable[datetime], today: date, days: int, tz: tzinfo) -> list[tuple[date, int]]:
+def per_day(
+    moments: Iterable[datetime], today: date, days: int, tz: tzinfo
+) -> list[tuple[date, int]]:
     """How many happened on each of the last ``days`` days (in the consortium's time zone),
     oldest first, days with none included."""
     counts = {today - timedelta(days=n): 0 for n in range(days)}

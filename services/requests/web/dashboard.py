@@ -68,7 +68,12 @@ def _render(request: Request, template: str, **context: Any) -> Response:
     return _pages(request).render(
         request,
         template,
-        {"operator": True, "poll": POLL_SECONDS, "states": [s.value for s in BrokerState], **context},
+        {
+            "operator": True,
+            "poll": POLL_SECONDS,
+            "states": [s.value for s in BrokerState],
+            **context,
+        },
     )
 
 
@@ -136,7 +141,9 @@ async def _overview(request: Request) -> dict[str, Any]:
             await queries.borrowing_by_state(conn),
             await queries.lenders_tried(conn, now - timedelta(days=365)),
         )
-        days = figures.per_day(await queries.created_since(conn, since), now.astimezone(tz).date(), DAYS, tz)
+        days = figures.per_day(
+            await queries.created_since(conn, since), now.astimezone(tz).date(), DAYS, tz
+        )
         pickup = figures.pickup_hours(await queries.pickup_times(conn, since))
         parked = await dead_letters_repo.list_dead_letters(
             conn, status="parked", queue=None, after=None, limit=50

@@ -48,9 +48,7 @@ async def start_page(request: Request) -> Response:
                 "desk_secret": client_secret(secret_key, lib.code) if show else None,
             }
         )
-    services = [
-        (name, fed.url(spec.port)) for name, spec in fed.services.items()
-    ]
+    services = [(name, fed.url(spec.port)) for name, spec in fed.services.items()]
     operators = [
         (op.client_id, client_secret(secret_key, op.client_id) if show else None)
         for op in fed.operators
