@@ -171,6 +171,7 @@ def browser():
         )
     from playwright.sync_api import sync_playwright
 
+    shutil.rmtree(ARTIFACTS, ignore_errors=True)  # this run's screenshots only
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     with sync_playwright() as pw:
         chromium = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)

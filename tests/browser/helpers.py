@@ -7,9 +7,12 @@ import uuid
 
 import httpx
 
+from tests.browser.conftest import accessible
+
 
 def sign_in_patron(page, federation, library: str, card: str, secret: str) -> None:
     page.goto(federation.url(library, "/portal/"))
+    accessible(page, "portal-sign-in")
     page.get_by_label(re.compile("card number|圖書證號碼")).fill(card)
     page.get_by_label(re.compile("Password|密碼")).fill(secret)
     page.get_by_role("button", name=re.compile("Sign in|登入")).click()
@@ -19,6 +22,7 @@ def sign_in_patron(page, federation, library: str, card: str, secret: str) -> No
 def sign_in_desk(page, federation, library: str, as_client: str | None = None) -> None:
     client = as_client or library
     page.goto(federation.url(library, "/desk/"))
+    accessible(page, "desk-sign-in")
     page.get_by_label(re.compile("Client id|用戶編號")).fill(client)
     page.get_by_label(re.compile("Client secret|密鑰")).fill(federation.secret(client))
     page.get_by_role("button", name=re.compile("Sign in|登入")).click()

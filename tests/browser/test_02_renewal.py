@@ -39,3 +39,15 @@ def test_hkpl_renewal_shows_the_transaction_reference_number(page, federation):
     page.get_by_role("link", name=reference).click()
     assert page.locator("#transaction-ref").inner_text().strip() == reference
     shot(page, "looked-up")
+
+
+def test_a_patron_reserves_a_title_on_their_own_librarys_shelves(page, federation):
+    """HKALL-04 (scope: my library), HKPL-11"""
+    sign_in_patron(page, federation, "hkpl", "HKPL000001", "demo-reader")
+    page.goto(federation.url("hkpl", "/portal/search?scope=library&q=Macau"))
+    result = page.locator("article.result").filter(has_text="Macau: A Cultural Janus").first
+    accessible(page, "search-my-library")
+    result.get_by_role("button", name=re.compile("^(Reserve|預約)$")).click()
+    page.wait_for_url(re.compile(r"/portal/account"))
+    assert "Macau: A Cultural Janus" in page.locator("main").inner_text()
+    accessible(page, "reserved")

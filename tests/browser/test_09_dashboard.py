@@ -81,6 +81,7 @@ def test_operator_sees_stuck_and_replays_a_dead_letter(page, federation):
     federation.clock.advance(timedelta(days=8))
 
     page.goto(federation.url("requests", "/dashboard/"))
+    accessible(page, "operator-sign-in")
     page.get_by_label("Operator client id").fill("operator")
     page.get_by_label("Client secret").fill(federation.secret("operator"))
     page.get_by_role("button", name=re.compile("Sign in|登入")).click()

@@ -187,6 +187,7 @@ async def search(
         results=results,
         total=page.get("total", 0),
         next_cursor=page.get("next_cursor"),
+        service_points=lib.service_points,
         names=request.app.state.library_names,
     )
 
@@ -275,6 +276,7 @@ async def my_account(request: Request) -> Response:
         statement = await account.statement_view(conn, lib, patron_id)
         rows = await ill_borrowing_repo.for_patron(conn, patron_id)
         references = await views.renewal_references(conn, patron_id)
+        hold_titles = await views.hold_titles(conn, summary["holds"])
     requests = [views.request_row(r) for r in rows]
     by_loan = {r["loan_id"]: r for r in requests if r["loan_id"]}
     loans = [views.loan_row(loan, by_loan.get(loan["loan_id"])) for loan in summary["loans"]]
@@ -287,6 +289,7 @@ async def my_account(request: Request) -> Response:
         requests=requests,
         statement=statement,
         references=references,
+        hold_titles=hold_titles,
         service_points=lib.service_points,
         names=request.app.state.library_names,
         money=views.money,

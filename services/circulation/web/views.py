@@ -7,7 +7,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from services.circulation.adapters import loans_repo
+from services.circulation.adapters import items_repo, loans_repo
 from services.circulation.handlers import ill_borrowing as ill
 
 #: the requester's states in which the item is here or with the patron
@@ -47,3 +47,13 @@ def loan_row(loan: dict[str, Any], request: dict[str, Any] | None) -> dict[str, 
 async def renewal_references(conn: AsyncConnection, patron_id: str) -> list[str]:
     """HKPL-06: the patron's Transaction Reference Numbers, newest first."""
     return await loans_repo.renewal_references(conn, patron_id, limit=10)
+
+
+async def hold_titles(conn: AsyncConnection, holds: list[dict[str, Any]]) -> dict[str, str]:
+    """The title of each reserved title id, as its copies here name it."""
+    titles: dict[str, str] = {}
+    for hold in holds:
+        rows = await items_repo.title_rows(conn, hold["title_id"])
+        if rows and rows[0].title:
+            titles[hold["title_id"]] = rows[0].title
+    return titles
