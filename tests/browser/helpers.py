@@ -21,7 +21,7 @@ def sign_in_patron(page, federation, library: str, card: str, secret: str) -> No
 
 def sign_in_desk(page, federation, library: str, as_client: str | None = None) -> None:
     client = as_client or library
-    page.goto(federation.url(library, "/desk/"))
+    page.goto(federation.url(library, "/desk/sign-in"))
     accessible(page, "desk-sign-in")
     page.get_by_label(re.compile("Client id|用戶編號")).fill(client)
     page.get_by_label(re.compile("Client secret|密鑰")).fill(federation.secret(client))

@@ -13,7 +13,7 @@ from tests.browser.helpers import sign_in_desk, sign_in_patron
 TITLE = "澳門文學史"  # on the shelves of HKBU and CUHK, not of EdUHK
 
 
-def test_patron_requests_beyond_their_library_and_sees_it_ready(page, federation):
+def request_and_receive(page, federation) -> tuple[str, str]:
     """HKALL-04, HKALL-05"""
     sign_in_patron(page, federation, "eduhk", "EDUHK000001", "demo-reader")
     accessible(page, "account")
@@ -88,3 +88,57 @@ def test_patron_requests_beyond_their_library_and_sees_it_ready(page, federation
     page.get_by_role("link", name=TITLE).first.click()
     assert "你的書已可領取" in page.inner_text("main")
     accessible(page, "ready-detail")
+    return transaction, lender
+
+
+def test_patron_requests_beyond_their_library_and_the_loan_goes_round(page, federation):
+    """HKALL-04, HKALL-05, HKALL-07: the request, then the patron collects the item, returns it
+    at another service point of the home library, EdUHK ships it back and the lender checks it
+    in: every staff step at a desk page."""
+    transaction, lender = request_and_receive(page, federation)
+    desk = page.context.new_page()
+    desk.test_name, desk.shots = page.test_name + "_round", 0
+    sign_in_desk(desk, federation, "eduhk")
+    desk.wait_for_url(re.compile(r"/desk/$"))
+    desk.goto(federation.url("eduhk", "/desk/borrowing"))
+    row = desk.locator(f"tr.borrowing[data-txn='{transaction}']")
+    row.get_by_role("button", name=re.compile("借予讀者|Lend to the patron")).click()
+    row = desk.locator(f"tr.borrowing[data-txn='{transaction}']")
+    assert re.search("已借出|CheckedOut", row.locator(".state").inner_text())
+    barcode = row.locator("td").first.inner_text().split("·")[-1].strip()
+
+    page.goto(federation.url("eduhk", "/portal/account"))
+    loan = page.locator("tr.loan").filter(has_text=TITLE)
+    assert federation.fed.library(lender).names["zh-Hant"] in loan.inner_text()
+    assert re.search(r"\d{4}-\d{2}-\d{2}", loan.locator(".due").inner_text())
+    accessible(page, "on-loan")
+
+    desk.goto(federation.url("eduhk", "/desk/"))
+    desk.get_by_label(re.compile("Item barcode|條碼")).nth(1).fill(barcode)
+    desk.get_by_label(re.compile("Service point|服務點")).select_option("mmw")
+    desk.get_by_role("button", name=re.compile("^(Check in|歸還)$")).click()
+    assert re.search("Checked in|已歸還", desk.locator(".flash").inner_text())
+    desk.goto(federation.url("eduhk", "/desk/borrowing"))
+    row = desk.locator(f"tr.borrowing[data-txn='{transaction}']")
+    row.get_by_role("button", name=re.compile("寄回|Ship back")).click()
+    assert re.search(
+        "已寄回|ShippedReturn",
+        desk.locator(f"tr.borrowing[data-txn='{transaction}'] .state").inner_text(),
+    )
+    shot(desk, "shipped-back")
+
+    sign_in_desk(desk, federation, lender)
+    desk.wait_for_url(re.compile(r"/desk/$"))
+    desk.goto(federation.url(lender, "/desk/lending"))
+    row = desk.locator(f"tr.lending[data-txn='{transaction}']")
+    for _ in range(50):
+        if re.search("已寄回|ReturnShipped", row.locator(".state").inner_text()):
+            break
+        desk.wait_for_timeout(200)
+        desk.reload()
+    row.get_by_role("button", name=re.compile("^(Check in|歸還)$")).click()
+    assert re.search(
+        "借閱完成|LoanCompleted",
+        desk.locator(f"tr.lending[data-txn='{transaction}'] .state").inner_text(),
+    )
+    shot(desk, "checked-in")
