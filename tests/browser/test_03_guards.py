@@ -86,3 +86,22 @@ def test_the_start_page_links_everything(page, federation):
     text = page.inner_text("main")
     assert "EDUHK000001 / demo-reader" in text and federation.secret("operator") in text
     shot(page, "start")
+
+
+def test_the_pages_work_from_the_keyboard_and_sign_out_ends_the_session(page, federation):
+    sign_in_patron(page, federation, "eduhk", "EDUHK000003", "demo-reader")
+    page.keyboard.press("Tab")
+    skip = page.get_by_role("link", name=re.compile("Skip to the content|跳至內容"))
+    assert skip.evaluate("e => e === document.activeElement")
+    page.keyboard.press("Enter")
+    assert page.evaluate("() => document.activeElement.id") == "main"
+    cookie = next(c for c in page.context.cookies() if c["name"] == "illfed_eduhk_session")
+    page.get_by_role("button", name=re.compile("Sign out|登出")).click()
+    page.wait_for_url(re.compile(r"/portal/sign-in"))
+    # The token still signs, but its session has ended: the account is not shown.
+    res = httpx.get(
+        federation.url("eduhk", "/portal/account"),
+        cookies={"illfed_eduhk_session": cookie["value"]},
+        follow_redirects=False,
+    )
+    assert res.status_code == 303 and "/portal/sign-in" in res.headers["location"]

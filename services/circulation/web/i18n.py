@@ -53,6 +53,8 @@ ZH: dict[str, str] = {
     "Renewal": "續借",
     "waiting for the lending library": "等候借出圖書館回覆",
     "Renewal: waiting for the lending library": "續借：等候借出圖書館回覆",
+    "Renewal approved by the lending library": "借出圖書館已批准續借",
+    "Renewal refused by the lending library": "借出圖書館不批准續借",
     "Your item is ready to pick up.": "你的書已可領取。",
     "ready to pick up": "可領取",
     "Cancel this request": "取消此申請",

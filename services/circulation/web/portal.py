@@ -188,6 +188,7 @@ async def search(
         total=page.get("total", 0),
         next_cursor=page.get("next_cursor"),
         service_points=lib.service_points,
+        consortium=lib.policy.policy.consortium,
         names=request.app.state.library_names,
     )
 

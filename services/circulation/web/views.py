@@ -40,6 +40,7 @@ def loan_row(loan: dict[str, Any], request: dict[str, Any] | None) -> dict[str, 
         "ill": request is not None,
         "lender": request["lender"] if request else None,
         "renewal_pending": bool(request and request.get("renewal_pending")),
+        "renewal_state": request.get("renewal_state") if request else None,
         "transaction_id": request["transaction_id"] if request else None,
     }
 

@@ -34,6 +34,12 @@ class LibraryFigures:
         return self.borrowing_filled / done if done else None
 
     @property
+    def balance(self) -> int:
+        """Loans it supplied less loans its patrons received: what it gives the consortium
+        against what it takes."""
+        return self.lending_supplied - self.borrowing_filled
+
+    @property
     def lending_fill_rate(self) -> float | None:
         """Of the requests it answered, the share it supplied."""
         answered = self.lending_supplied + self.lending_declined

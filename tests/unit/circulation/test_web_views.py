@@ -45,6 +45,7 @@ def test_a_request_without_a_renewal_state_is_not_pending():
         "ill": False,
         "lender": None,
         "renewal_pending": False,
+        "renewal_state": None,
         "transaction_id": None,
     }
 

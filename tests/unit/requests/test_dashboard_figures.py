@@ -29,6 +29,7 @@ def test_fill_rates_count_only_what_ended_one_way_or_the_other():
     assert figures["hkbu"].lending_fill_rate == 0.0
     assert figures["cuhk"].lending_asked == 2 and figures["cuhk"].lending_fill_rate == 1.0
     assert figures["eduhk"].lending_fill_rate is None
+    assert figures["eduhk"].balance == -2 and figures["cuhk"].balance == 1
 
 
 def test_requests_per_day_in_the_consortiums_time_zone():
