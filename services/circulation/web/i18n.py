@@ -54,6 +54,7 @@ ZH: dict[str, str] = {
     "waiting for the lending library": "等候借出圖書館回覆",
     "Renewal: waiting for the lending library": "續借：等候借出圖書館回覆",
     "Renewal approved by the lending library": "借出圖書館已批准續借",
+    "Asked of the lending library": "已向借出圖書館申請",
     "Renewal refused by the lending library": "借出圖書館不批准續借",
     "Your item is ready to pick up.": "你的書已可領取。",
     "ready to pick up": "可領取",

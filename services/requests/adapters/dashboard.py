@@ -40,8 +40,11 @@ async def created_since(conn: AsyncConnection, since: datetime) -> list[datetime
     return [r for (r,) in rows.all()]
 
 
-async def pickup_times(conn: AsyncConnection, since: datetime) -> list[tuple[datetime, datetime]]:
-    """(requested at, checked out to the patron at) for the loans picked up since ``since``."""
+async def pickup_times(
+    conn: AsyncConnection, since: datetime
+) -> list[tuple[str, datetime, datetime]]:
+    """(requester, requested at, checked out to the patron at) for the loans picked up since
+    ``since``."""
     first = (
         select(history_t.c.transaction_id, func.min(history_t.c.at).label("at"))
         .where(history_t.c.to_state == "CheckedOut", history_t.c.at >= since)
@@ -49,9 +52,11 @@ async def pickup_times(conn: AsyncConnection, since: datetime) -> list[tuple[dat
         .subquery()
     )
     rows = await conn.execute(
-        select(t.c.created_at, first.c.at).join(first, first.c.transaction_id == t.c.id)
+        select(t.c.requester, t.c.created_at, first.c.at).join(
+            first, first.c.transaction_id == t.c.id
+        )
     )
-    return [(a, b) for a, b in rows.all()]
+    return [(r, a, b) for r, a, b in rows.all()]
 
 
 async def search(

@@ -88,3 +88,14 @@ def pickup_hours(pairs: Iterable[tuple[datetime, datetime]]) -> float | None:
     """The median time, in hours, from a patron's request to picking the item up."""
     hours = [(b - a).total_seconds() / 3600 for a, b in pairs if b >= a]
     return median(hours) if hours else None
+
+
+def pickup_hours_by_library(
+    rows: Iterable[tuple[str, datetime, datetime]],
+) -> dict[str, float]:
+    """The median time from request to pickup of each requesting library's patrons."""
+    by: dict[str, list[tuple[datetime, datetime]]] = {}
+    for library, asked, picked in rows:
+        by.setdefault(library, []).append((asked, picked))
+    out = {lib: pickup_hours(pairs) for lib, pairs in sorted(by.items())}
+    return {lib: h for lib, h in out.items() if h is not None}

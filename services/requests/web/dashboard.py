@@ -144,10 +144,12 @@ async def _overview(request: Request) -> dict[str, Any]:
         days = figures.per_day(
             await queries.created_since(conn, since), now.astimezone(tz).date(), DAYS, tz
         )
-        pickup = figures.pickup_hours(await queries.pickup_times(conn, since))
+        picked = await queries.pickup_times(conn, since)
         parked = await dead_letters_repo.list_dead_letters(
             conn, status="parked", queue=None, after=None, limit=50
         )
+    pickup = figures.pickup_hours((a, b) for _, a, b in picked)
+    by_library = figures.pickup_hours_by_library(picked)
     charts = {
         "per_day": bar_chart(
             "Requests per day", [(d.strftime("%m-%d"), n) for d, n in days], ident="per-day"
@@ -158,6 +160,12 @@ async def _overview(request: Request) -> dict[str, Any]:
             scale=1.0,
             label=percent,
             ident="fill-rate",
+        ),
+        "pickup": bar_chart(
+            "Median hours from request to pickup, per requesting library",
+            list(by_library.items()),
+            label=lambda v: "—" if v is None else f"{v:.1f} h",
+            ident="pickup",
         ),
     }
     return {

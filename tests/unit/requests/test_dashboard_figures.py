@@ -6,7 +6,12 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from services.requests.domain.dashboard import library_figures, per_day, pickup_hours
+from services.requests.domain.dashboard import (
+    library_figures,
+    per_day,
+    pickup_hours,
+    pickup_hours_by_library,
+)
 
 
 def test_fill_rates_count_only_what_ended_one_way_or_the_other():
@@ -44,3 +49,5 @@ def test_median_time_to_pickup():
     pairs = [(t0, t0 + timedelta(hours=h)) for h in (10, 30, 50)]
     assert pickup_hours(pairs) == 30
     assert pickup_hours([]) is None
+    rows = [("eduhk", a, b) for a, b in pairs] + [("um", t0, t0 + timedelta(hours=4))]
+    assert pickup_hours_by_library(rows) == {"eduhk": 30, "um": 4}
