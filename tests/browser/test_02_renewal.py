@@ -29,9 +29,17 @@ def test_hkpl_renewal_shows_the_transaction_reference_number(page, federation):
     loan = page.locator("tr.loan").first
     loan.get_by_role("checkbox").check()
     accessible(page, "account-loans")
+    sent = {
+        name: page.locator(f"form[action$='/renewals'] input[name={name}]").input_value()
+        for name in ("csrf_token", "form_key")
+    }
+    sent["loan_id"] = loan.get_by_role("checkbox").input_value()
     page.get_by_role("button", name=re.compile("Renew selected|續借所選項目")).click()
     reference = page.locator("#transaction-ref").inner_text().strip()
     assert re.fullmatch(r"[A-Z0-9-]{6,}", reference), reference
+    # The same form sent again (a double click, a reload): renewed once, the same answer.
+    again = page.request.post(federation.url("hkpl", "/portal/renewals"), form=sent)
+    assert again.status == 200 and reference in again.text()
     assert page.locator("td.new-due").first.inner_text().strip()
     accessible(page, "renewed")
 

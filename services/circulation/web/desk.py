@@ -26,6 +26,7 @@ from services.circulation.handlers import ill_lending as lending
 from services.circulation.handlers import loans as loans_handlers
 from services.circulation.handlers.context import Invalid, Library, NotFound
 from services.circulation.web import views
+from services.circulation.web.once import FormOnce, new_key
 from services.circulation.web.sessions import DESK_TTL_SECONDS, desk_cookie, desk_staff
 
 router = APIRouter()
@@ -253,7 +254,14 @@ async def patron_lookup(request: Request, card: str = Query(default="", max_leng
                 "summary": await account.summary(conn, lib, patron_id),
                 "statement": await account.statement_view(conn, lib, patron_id),
             }
-    return _render(request, "desk_patron.html", card=card, found=found, money=views.money)
+    return _render(
+        request,
+        "desk_patron.html",
+        card=card,
+        found=found,
+        money=views.money,
+        form_key=new_key(),
+    )
 
 
 def _minor(text: str) -> int:
@@ -270,22 +278,25 @@ async def take_payment(request: Request, patron_id: str) -> Response:
     pages, lib = _pages(request), _lib(request)
     form = await pages.form(request)
     amount = _minor(str(form.get("amount") or ""))
-    async with unit_of_work(request.app.state.runtime.engine) as conn:
-        entry, ledger = await charges_handlers.settle(
-            conn,
-            lib,
-            patron_id[:64],
-            kind="payment",
-            amount_minor=amount,
-            actor=actor,
-            reason=str(form.get("reason") or "paid at the desk")[:200],
-            applies_to=None,
-        )
-        card = str(form.get("card") or "")[:20]
+    reason = str(form.get("reason") or "paid at the desk")[:200]
+    card = str(form.get("card") or "")[:20]
     t = pages.translator(request)
-    return pages.redirect(
-        request,
-        f"/patrons?card={card}",
-        f"{t('Payment taken')}: {views.money(entry.amount.amount_minor, entry.amount.currency)}; "
-        f"{t('still owed')} {views.money(ledger.outstanding_minor(), ledger.currency)}",
-    )
+    once = FormOnce(actor, form, f"/desk/patrons/{patron_id}/payments", [amount, reason])
+    async with unit_of_work(request.app.state.runtime.engine) as conn:
+        kept = await once.prior(conn)
+        if kept is None:
+            entry, ledger = await charges_handlers.settle(
+                conn,
+                lib,
+                patron_id[:64],
+                kind="payment",
+                amount_minor=amount,
+                actor=actor,
+                reason=reason,
+                applies_to=None,
+            )
+            paid = views.money(entry.amount.amount_minor, entry.amount.currency)
+            owed = views.money(ledger.outstanding_minor(), ledger.currency)
+            kept = {"flash": f"{t('Payment taken')}: {paid}; {t('still owed')} {owed}"}
+            await once.keep(conn, lib, kept)
+    return pages.redirect(request, f"/patrons?card={card}", kept["flash"])

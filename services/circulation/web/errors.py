@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 import httpx
+from sqlalchemy.exc import IntegrityError
 
 from libs.common.catalogue_client import CatalogueUnavailable
 from libs.common.errors import Problem, refusal_problem
@@ -39,7 +40,13 @@ def _bad_query(exc: httpx.HTTPStatusError) -> Problem:
     return Problem(422, "invalid-query", "The search cannot be run", detail)
 
 
+def _twice(exc: IntegrityError) -> Problem:
+    # Two sends of one form raced: the other one did the work.
+    return Problem(409, "sent-twice", "This form was already sent", "reload the page to see it")
+
+
 ERRORS: dict[type[Exception], Any] = {
+    IntegrityError: _twice,
     Refused: _refused,
     NotFound: lambda exc: Problem(404, "not-found", "Not found", exc.what),
     Invalid: lambda exc: Problem(422, "invalid", "This cannot be carried out", str(exc)),

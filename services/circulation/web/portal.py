@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter, Query, Request
+from fastapi.encoders import jsonable_encoder
 from fastapi.responses import Response
 
 from libs.common.catalogue_client import CatalogueClient
@@ -27,6 +28,7 @@ from services.circulation.handlers import loans as loans_handlers
 from services.circulation.handlers import patrons as patrons_handlers
 from services.circulation.handlers.context import Library
 from services.circulation.web import views
+from services.circulation.web.once import FormOnce, new_key
 from services.circulation.web.sessions import patron_cookie, session_of, signed_in_patron
 
 router = APIRouter()
@@ -291,6 +293,7 @@ async def my_account(request: Request) -> Response:
         statement=statement,
         references=references,
         hold_titles=hold_titles,
+        form_key=new_key(),
         service_points=lib.service_points,
         names=request.app.state.library_names,
         money=views.money,
@@ -308,17 +311,24 @@ async def renew(request: Request) -> Response:
     if not selected:
         t = pages.translator(request)
         raise Problem(422, "nothing-selected", t("Select the loans to renew"), None)
+    once = FormOnce(f"patron:{patron_id}", form, "/portal/renewals", sorted(selected))
     async with unit_of_work(request.app.state.runtime.engine) as conn:
-        titles = {
-            loan["loan_id"]: loan["title"]
-            for loan in await account.loans_view(conn, lib, patron_id)
-        }
-        outcome = await loans_handlers.renew(conn, lib, patron_id, selected)
+        kept = await once.prior(conn)
+        if kept is None:
+            titles = {
+                loan["loan_id"]: loan["title"]
+                for loan in await account.loans_view(conn, lib, patron_id)
+            }
+            outcome = await loans_handlers.renew(conn, lib, patron_id, selected)
+            if outcome.allowed:
+                kept = jsonable_encoder(
+                    {"renewal": renewal_view(outcome.answer()), "titles": titles}
+                )
+                await once.keep(conn, lib, kept)
     # Committed first: a refusal's notice to the patron stays (HKALL-13).
-    if outcome.refused:
+    if kept is None:
         raise outcome.problem()
-    view = renewal_view(outcome.answer())
-    return _render(request, "portal_renewed.html", True, renewal=view, titles=titles)
+    return _render(request, "portal_renewed.html", True, **kept)
 
 
 @router.get("/renewals/{reference}")
