@@ -92,9 +92,17 @@ def test_operator_sees_stuck_and_replays_a_dead_letter(page, federation):
     assert "the lender to ship the item" in row.inner_text()
     accessible(page, "stuck")
 
-    page.goto(federation.url("requests", "/dashboard/transactions?stuck=true"))
+    page.goto(federation.url("requests", "/dashboard/transactions"))
+    page.get_by_label("Search").fill(TITLE)
+    page.get_by_label("State").select_option("WillSupply")
+    page.get_by_label("stuck only").check()
+    page.get_by_role("button", name="Filter").click()
+    assert page.locator("tr.txn").count() == 1
     assert page.locator(f"tr.txn.stuck[data-txn='{txn}']").count() == 1
     accessible(page, "transactions-stuck")
+    page.get_by_label("State").select_option("Loaned")
+    page.get_by_role("button", name="Filter").click()
+    assert page.locator("tr.txn[data-txn]").count() == 0
     page.goto(federation.url("requests", f"/dashboard/transactions/{txn}"))
     assert page.locator("#txn-state").inner_text() == "WillSupply"
     accessible(page, "transaction")
