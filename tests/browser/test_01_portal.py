@@ -55,7 +55,10 @@ def request_and_receive(page, federation) -> tuple[str, str]:
     desk.test_name, desk.shots = page.test_name + "_desk", 0
     sign_in_desk(desk, federation, lender)
     desk.wait_for_url(re.compile(r"/desk/$"))
-    desk.get_by_role("link", name=re.compile("館際借出|ILL lending")).click()
+    # What waits for the lender's desk, linked to the list of it.
+    todo = desk.locator("section", has=desk.get_by_role("heading", name="待處理"))
+    accessible(desk, "desk-todo")
+    todo.get_by_role("link", name="借出館將提供").click()
     row = desk.locator(f"tr.lending[data-txn='{transaction}']")
     accessible(desk, "lending-list")
     row.get_by_role("button", name=re.compile("寄出|Ship")).click()

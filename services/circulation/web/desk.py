@@ -19,6 +19,8 @@ from libs.common.db import unit_of_work
 from libs.common.errors import Problem
 from libs.common.web import Pages
 from services.circulation.adapters import ill_borrowing_repo, ill_lending_repo, patrons_repo
+from services.circulation.domain.ill_requester import RequesterState
+from services.circulation.domain.ill_supplier import LendingState
 from services.circulation.handlers import account
 from services.circulation.handlers import charges as charges_handlers
 from services.circulation.handlers import ill_borrowing as borrowing
@@ -113,10 +115,24 @@ async def sign_out(request: Request) -> Response:
     return response
 
 
+#: what waits for the desk: lending states (accept or decline, ship) and borrowing states
+#: (receive, lend to the patron, ship back)
+LENDING_TODO = ("RequestReceived", "WillSupply")
+BORROWING_TODO = ("Shipped", "AwaitingPickup", "Returned", "NotPickedUp")
+
+
 @router.get("/")
 async def desk_home(request: Request) -> Response:
     _staff(request)
-    return _render(request, "desk_home.html")
+    todo: list[tuple[str, str, int]] = []
+    async with request.app.state.runtime.engine.connect() as conn:
+        for state in LENDING_TODO:
+            page = await ill_lending_repo.page(conn, state=state, after=None, limit=LIST_LIMIT)
+            todo.append(("/lending", state, len(page.items)))
+        for state in BORROWING_TODO:
+            rows = await ill_borrowing_repo.listing(conn, state=state, after=None, limit=LIST_LIMIT)
+            todo.append(("/borrowing", state, len(rows)))
+    return _render(request, "desk_home.html", todo=[x for x in todo if x[2]])
 
 
 @router.post("/checkout")
@@ -167,12 +183,20 @@ async def checkin(request: Request) -> Response:
 
 
 @router.get("/lending")
-async def lending_list(request: Request) -> Response:
+async def lending_list(request: Request, state: str = Query(default="", max_length=24)) -> Response:
     _staff(request)
+    if state and state not in set(LendingState):
+        raise Invalid(f"no lending state {state!r}")
     async with request.app.state.runtime.engine.connect() as conn:
-        page = await ill_lending_repo.page(conn, state=None, after=None, limit=LIST_LIMIT)
+        page = await ill_lending_repo.page(conn, state=state or None, after=None, limit=LIST_LIMIT)
     rows = sorted(page.items, key=lambda r: r["updated_at"], reverse=True)
-    return _render(request, "desk_lending.html", lendings=rows)
+    return _render(
+        request,
+        "desk_lending.html",
+        lendings=rows,
+        state=state,
+        states=[s.value for s in LendingState],
+    )
 
 
 @router.post("/lending/{transaction_id}/{step}")
@@ -206,14 +230,33 @@ async def lending_step(request: Request, transaction_id: str, step: str) -> Resp
 
 
 @router.get("/borrowing")
-async def borrowing_list(request: Request) -> Response:
+async def borrowing_list(
+    request: Request, state: str = Query(default="", max_length=24)
+) -> Response:
     _staff(request)
+    lib = _lib(request)
+    if state and state not in set(RequesterState):
+        raise Invalid(f"no request state {state!r}")
     async with request.app.state.runtime.engine.connect() as conn:
-        rows = await ill_borrowing_repo.listing(conn, state=None, after=None, limit=LIST_LIMIT)
+        rows = await ill_borrowing_repo.listing(
+            conn, state=state or None, after=None, limit=LIST_LIMIT
+        )
+        # Whose each item is: the home library's own staff shelve it for that patron.
+        patrons = {}
+        for patron_id in {r["patron_id"] for r in rows}:
+            patron = await patrons_repo.get_patron(conn, lib.code, patron_id)
+            patrons[patron_id] = patron.name_en if patron else patron_id
     requests = sorted(
         (views.request_row(r) for r in rows), key=lambda r: r["updated_at"], reverse=True
     )
-    return _render(request, "desk_borrowing.html", requests=requests)
+    return _render(
+        request,
+        "desk_borrowing.html",
+        requests=requests,
+        patrons=patrons,
+        state=state,
+        states=[s.value for s in RequesterState],
+    )
 
 
 @router.post("/borrowing/{transaction_id}/{step}")
