@@ -29,12 +29,16 @@ def _broker_state(federation, txn: str, operator: str) -> dict:
 
 
 def _wait(federation, txn: str, operator: str, state: str) -> dict:
+    row: dict = {}
     for _ in range(100):
-        row = _broker_state(federation, txn, operator)
-        if row["state"] == state:
+        try:
+            row = _broker_state(federation, txn, operator)
+        except httpx.HTTPStatusError:
+            row = {}  # the request is still on its way to the broker
+        if row.get("state") == state:
             return row
         time.sleep(0.1)
-    raise AssertionError(f"{txn} is {row['state']}, not {state}")
+    raise AssertionError(f"{txn} is {row.get('state')}, not {state}")
 
 
 def test_operator_sees_stuck_and_replays_a_dead_letter(page, federation):

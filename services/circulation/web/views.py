@@ -31,6 +31,9 @@ def request_row(row: dict[str, Any]) -> dict[str, Any]:
     view = ill.request_view(row)
     view["renewal_pending"] = row.get("renewal_state") == "pending"
     view["renewal_state"] = row.get("renewal_state")
+    # the lender's answer to a renewal it refused: the rule and its reason
+    view["renewal_rule"] = row.get("renewal_rule")
+    view["renewal_reason"] = row.get("renewal_reason")
     return view
 
 
@@ -41,6 +44,8 @@ def loan_row(loan: dict[str, Any], request: dict[str, Any] | None) -> dict[str, 
         "lender": request["lender"] if request else None,
         "renewal_pending": bool(request and request.get("renewal_pending")),
         "renewal_state": request.get("renewal_state") if request else None,
+        "renewal_reason": request.get("renewal_reason") if request else None,
+        "renewal_rule": request.get("renewal_rule") if request else None,
         "transaction_id": request["transaction_id"] if request else None,
     }
 

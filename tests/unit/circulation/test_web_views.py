@@ -46,6 +46,8 @@ def test_a_request_without_a_renewal_state_is_not_pending():
         "lender": None,
         "renewal_pending": False,
         "renewal_state": None,
+        "renewal_reason": None,
+        "renewal_rule": None,
         "transaction_id": None,
     }
 
