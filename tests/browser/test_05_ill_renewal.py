@@ -16,7 +16,7 @@ import pytest
 from libs.common.messaging.consumer import RejectMessage
 from services.circulation.handlers import ill_borrowing
 from tests.browser.conftest import accessible, shot
-from tests.browser.helpers import patron_requests, sign_in_patron, token
+from tests.browser.helpers import patron_requests, sign_in_desk, sign_in_patron, token
 
 TITLE = "澳門文學史"
 
@@ -35,8 +35,8 @@ def _until(check, what: str, tries: int = 100):
     raise AssertionError(f"never {what}")
 
 
-def _on_loan_to_the_patron(federation, card: str) -> str:
-    txn = patron_requests(federation, "eduhk", card, TITLE, "mmw")
+def _on_loan_to_the_patron(federation, card: str, title: str = TITLE) -> str:
+    txn = patron_requests(federation, "eduhk", card, title, "mmw")
     operator = {"Authorization": f"Bearer {token(federation, 'requests', 'operator')}"}
 
     def broker(state):
@@ -130,3 +130,32 @@ def test_an_ill_renewal_shows_pending_then_approved(page, federation):
     assert loan.locator(".due").inner_text() != due_before
     shot(page, "renewal-approved")
     assert txn
+
+
+def test_a_lender_recalls_its_item_from_its_desk(page, federation):
+    """HKALL-11: the lender's staff recall the copy; the borrower's account says so."""
+    txn = _on_loan_to_the_patron(federation, "EDUHK000001", "紅樓夢")
+    lender = httpx.get(
+        federation.url("eduhk", f"/api/v1/ill/borrowing/{txn}"),
+        headers={"Authorization": f"Bearer {token(federation, 'eduhk', 'eduhk')}"},
+    ).json()["lender"]
+    sign_in_desk(page, federation, lender)
+    page.wait_for_url(re.compile(r"/desk/$"))
+    page.goto(federation.url(lender, "/desk/lending?state=Loaned"))
+    row = page.locator(f"tr.lending[data-txn='{txn}']")
+    accessible(page, "recallable")
+    row.get_by_role("button", name=re.compile("^(Recall|催還)$")).click()
+    assert re.search(
+        "Recalled|已催還", page.locator(f"tr.lending[data-txn='{txn}'] .state").inner_text()
+    )
+    shot(page, "recalled")
+
+    sign_in_patron(page, federation, "eduhk", "EDUHK000001", "demo-reader")
+    loan = page.locator("tr.loan").filter(has_text="紅樓夢")
+    for _ in range(50):
+        if loan.locator(".recalled").count():
+            break
+        page.wait_for_timeout(200)
+        page.reload()
+    assert loan.locator(".recalled").count() == 1, loan.inner_text()
+    accessible(page, "recalled-account")

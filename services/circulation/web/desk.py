@@ -31,8 +31,15 @@ from services.circulation.web import views
 from services.circulation.web.once import FormOnce, new_key
 from services.circulation.web.sessions import DESK_TTL_SECONDS, desk_cookie, desk_staff
 
+try:  # the lender's recall of an ILL loan (HKALL-11, MALA-06), where that flow is built
+    from services.circulation.handlers import ill_lending_loan
+except ImportError:  # pragma: no cover - before it is
+    ill_lending_loan = None  # type: ignore[assignment]
+
 router = APIRouter()
 LIST_LIMIT = 200
+#: the lender's states in which its copy is out with the requester's patron
+RECALLABLE = ("Loaned", "Overdue")
 
 
 class DeskSignInFirst(Exception):
@@ -194,6 +201,7 @@ async def lending_list(request: Request, state: str = Query(default="", max_leng
         request,
         "desk_lending.html",
         lendings=rows,
+        recallable=RECALLABLE if ill_lending_loan is not None else (),
         state=state,
         states=[s.value for s in LendingState],
     )
@@ -220,6 +228,8 @@ async def lending_step(request: Request, transaction_id: str, step: str) -> Resp
             await lending.ship(conn, lib, txn, barcode=barcode, actor=actor)
         elif step == "check-in":
             await lending.check_in(conn, lib, txn, actor=actor)
+        elif step == "recall" and ill_lending_loan is not None:
+            await ill_lending_loan.recall(conn, lib, txn, actor=actor)
         else:
             raise NotFound(f"no step {step}")
     t = pages.translator(request)

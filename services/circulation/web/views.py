@@ -34,6 +34,8 @@ def request_row(row: dict[str, Any]) -> dict[str, Any]:
     # the lender's answer to a renewal it refused: the rule and its reason
     view["renewal_rule"] = row.get("renewal_rule")
     view["renewal_reason"] = row.get("renewal_reason")
+    # HKALL-11, MALA-06: the lender recalled its item; the loan is due by the date it gave
+    view["recalled_on"] = row.get("recalled_on")
     return view
 
 
@@ -46,6 +48,7 @@ def loan_row(loan: dict[str, Any], request: dict[str, Any] | None) -> dict[str, 
         "renewal_state": request.get("renewal_state") if request else None,
         "renewal_reason": request.get("renewal_reason") if request else None,
         "renewal_rule": request.get("renewal_rule") if request else None,
+        "recalled_on": request.get("recalled_on") if request else None,
         "transaction_id": request["transaction_id"] if request else None,
     }
 

@@ -48,6 +48,7 @@ def test_a_request_without_a_renewal_state_is_not_pending():
         "renewal_state": None,
         "renewal_reason": None,
         "renewal_rule": None,
+        "recalled_on": None,
         "transaction_id": None,
     }
 
