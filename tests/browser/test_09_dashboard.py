@@ -94,6 +94,7 @@ def test_operator_sees_stuck_and_replays_a_dead_letter(page, federation):
     row.wait_for()
     assert lender in row.locator(".party").inner_text()
     assert "the lender to ship the item" in row.inner_text()
+    assert page.locator("table.libraries tr").count() == 1 + len(federation.fed.libraries)
     accessible(page, "stuck")
 
     page.goto(federation.url("requests", "/dashboard/transactions"))

@@ -27,6 +27,19 @@ from services.requests.domain import dashboard as figures
 from services.requests.domain.broker import BrokerState, stuck
 from services.requests.web.charts import bar_chart, percent
 
+
+def money(minor: int, currency: str) -> str:
+    whole, cents = divmod(abs(minor), 100)
+    return f"{currency} {'-' if minor < 0 else ''}{whole}.{cents:02d}"
+
+
+try:  # the inter-library settlement ledger (MALA-13), where it is kept
+    from services.requests.adapters import settlement as settlement_repo
+    from services.requests.domain.settlement import statements as settlement_statements
+except ImportError:  # pragma: no cover - before it is
+    settlement_repo = None  # type: ignore[assignment]
+    settlement_statements = None  # type: ignore[assignment]
+
 router = APIRouter()
 COOKIE = "illfed_requests_operator"
 OPERATOR_TTL_SECONDS = 8 * 3600
@@ -148,6 +161,20 @@ async def _overview(request: Request) -> dict[str, Any]:
         parked = await dead_letters_repo.list_dead_letters(
             conn, status="parked", queue=None, after=None, limit=50
         )
+        settlement = None
+        if settlement_repo is not None and settlement_statements is not None:
+            # What each home library owes each lender for its patrons' charges, per currency.
+            settlement = [
+                {
+                    "home": x.home,
+                    "lender": x.lender,
+                    "currency": x.currency,
+                    "owed_minor": x.owed_minor,
+                    "collected_minor": x.collected_minor,
+                    "outstanding_minor": x.outstanding_minor,
+                }
+                for x in settlement_statements(await settlement_repo.entries(conn))
+            ]
     pickup = figures.pickup_hours((a, b) for _, a, b in picked)
     by_library = figures.pickup_hours_by_library(picked)
     charts = {
@@ -177,6 +204,8 @@ async def _overview(request: Request) -> dict[str, Any]:
         "charts": charts,
         "pickup_hours": pickup,
         "dead_letters": parked.items,
+        "settlement": settlement,
+        "money": money,
         "percent": percent,
         "now": now,
     }
