@@ -9,6 +9,7 @@ serious or critical accessibility violations, and photographed into ``test-artif
 from __future__ import annotations
 
 import asyncio
+import os
 import re
 import shutil
 import threading
@@ -142,6 +143,9 @@ class Running:
 def federation(tmp_path_factory) -> Iterator[Running]:
     from deploy.launch import start_embedded
 
+    # The launcher turns the demo's mailbox and sign-ins on in the environment: put back as
+    # it was afterwards, for the tests that run after this package.
+    environment = dict(os.environ)
     folder = tmp_path_factory.mktemp("browser-federation")
     path = folder / "federation.toml"
     path.write_text(FEDERATION)
@@ -160,6 +164,8 @@ def federation(tmp_path_factory) -> Iterator[Running]:
         asyncio.run_coroutine_threadsafe(embedded.stop(), loop).result(60)
         loop.call_soon_threadsafe(loop.stop)
         thread.join(10)
+        os.environ.clear()
+        os.environ.update(environment)
 
 
 @pytest.fixture(scope="package")
