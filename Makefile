@@ -5,7 +5,7 @@ UV := .tools/bin/uv
 VENV := .venv
 STAMP := $(VENV)/.installed-$(shell cat requirements.lock pyproject.toml Makefile | cksum | cut -d' ' -f1)
 
-.PHONY: install run up test test-fast lint format bench soak lock clean-data docs definitions manifests
+.PHONY: install browser run up test test-fast lint format bench soak lock clean-data docs definitions manifests
 
 $(UV):
 	$(PYTHON) -m venv .tools
@@ -24,7 +24,13 @@ run: install  ## the embedded federation: one process, SQLite, in-process bus
 up: install  ## the distributed federation: a process per service and library, PostgreSQL, RabbitMQ
 	$(VENV)/bin/python -m deploy.launch up
 
-test: install  ## every test (needs the local PostgreSQL and RabbitMQ)
+# The browser tests drive Debian's chromium (and a font with Chinese characters for their
+# screenshots); nothing downloads a browser of its own.
+browser:  ## install Debian's chromium for the browser tests, unless it is there
+	@command -v chromium >/dev/null || (apt-get update -qq && apt-get install -y -qq chromium)
+	@fc-list 2>/dev/null | grep -qi "wenquanyi\|noto sans cjk" || apt-get install -y -qq fonts-wqy-zenhei || true
+
+test: install browser  ## every test (needs the local PostgreSQL and RabbitMQ)
 	$(VENV)/bin/python -m pytest -q -p no:cacheprovider
 
 test-fast: install  ## unit tests only

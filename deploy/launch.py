@@ -22,6 +22,7 @@ import signal
 import subprocess
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import uvicorn
@@ -32,13 +33,14 @@ from deploy.prepare import MIGRATED, Steps, check_servers, prepare
 from deploy.queues import federation_queues
 from deploy.units import Unit, build_unit, units
 from libs.common.auth import client_secret
-from libs.common.clock import clock_from_environment
+from libs.common.clock import Clock, clock_from_environment
 from libs.common.federation import Federation, load_federation
 from libs.common.logs import configure_logging
 from libs.common.messaging import broker_password, connect_bus
 from libs.common.messaging.memory import MemoryBroker
 from libs.common.messaging.topology import principals
 from libs.common.migrate import is_current, upgrade
+from libs.common.service import ServiceRuntime
 from libs.common.settings import CommonSettings
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -78,6 +80,8 @@ def _stop_event() -> asyncio.Event:
 def _print_urls(fed: Federation, all_units: list[Unit], mode: str, extra: list[str]) -> None:
     host = fed.federation.host
     print(f"\nillfed is running ({mode}). Ctrl-C stops it.\n", flush=True)
+    start = f"http://{host}:{fed.services['requests'].port}/start/"
+    print(f"  {'start page (portals, desks, dashboard, mailbox, API docs)':58} {start}\n")
     for u in all_units:
         name = u.key if not u.library else f"circulation {fed.library(u.library).name}"
         base = f"http://{host}:{u.port}"
@@ -95,10 +99,32 @@ async def _seed(fed: Federation, all_units: list[Unit], urls: dict[str, str]) ->
     await seed_catalogue(fed, urls["catalog"])
 
 
-async def run_embedded(fed: Federation, data_dir: Path, secret_key: str) -> None:
+@dataclass
+class Embedded:
+    """A running embedded federation: every unit's runtime and server in this process."""
 
-    configure_logging("illfed", os.environ.get("ILLFED_LOG_LEVEL", "WARNING"))
+    fed: Federation
+    broker: MemoryBroker
+    clock: Clock
+    runtimes: dict[str, ServiceRuntime]
+    servers: list[_QuietServer]
+    tasks: list[asyncio.Task]
+
+    async def stop(self) -> None:
+        for s in self.servers:
+            s.should_exit = True
+        await asyncio.gather(*self.tasks, return_exceptions=True)
+        for rt in self.runtimes.values():
+            await rt.close()
+
+
+async def start_embedded(
+    fed: Federation, data_dir: Path, secret_key: str, clock: Clock | None = None
+) -> Embedded:
+    """Migrate, seed once, and start every unit of ``fed`` on SQLite files in ``data_dir`` and
+    one in-process bus; returns once every server listens."""
     _demo_mailbox_on()
+    _demo_signins_on()
     all_units = units(fed)
     urls = {u.key: u.sqlite_url(data_dir) for u in all_units}
     for u in all_units:
@@ -106,31 +132,36 @@ async def run_embedded(fed: Federation, data_dir: Path, secret_key: str) -> None
     await _seed(fed, all_units, urls)
     broker = MemoryBroker()
     broker.declare(federation_queues(fed))
-    clock = clock_from_environment()
+    clock = clock or clock_from_environment()
     extras = _notifier_extras(fed, data_dir)
-    runtimes, servers = [], []
+    runtimes: dict[str, ServiceRuntime] = {}
+    servers = []
     for u in all_units:
         bus = await connect_bus("memory", u.principal, secret_key, broker)
         rt, app = await build_unit(
             u, fed, urls[u.key], bus, clock, secret_key, extras if u.service == "notifier" else None
         )
-        runtimes.append(rt)
+        runtimes[u.key] = rt
         servers.append(_server(app, fed.federation.host, u.port))
-    for rt in runtimes:
+    for rt in runtimes.values():
         await rt.start()
     tasks = [asyncio.create_task(s.serve()) for s in servers]
     while not all(s.started for s in servers):
         if any(t.done() for t in tasks):
             raise SystemExit("a service could not start (is its port already in use?)")
         await asyncio.sleep(0.05)
+    return Embedded(fed, broker, clock, runtimes, servers, tasks)
+
+
+async def run_embedded(fed: Federation, data_dir: Path, secret_key: str) -> None:
+
+    configure_logging("illfed", os.environ.get("ILLFED_LOG_LEVEL", "WARNING"))
+    running = await start_embedded(fed, data_dir, secret_key)
+    all_units = units(fed)
     _print_urls(fed, all_units, "embedded", _mailbox_line(fed, secret_key))
     await _stop_event().wait()
     print("stopping…", flush=True)
-    for s in servers:
-        s.should_exit = True
-    await asyncio.gather(*tasks, return_exceptions=True)
-    for rt in runtimes:
-        await rt.close()
+    await running.stop()
     print("stopped.", flush=True)
 
 
@@ -149,6 +180,15 @@ def _mailbox_line(fed: Federation, secret_key: str) -> list[str]:
         secret = client_secret(secret_key, op.client_id)
         lines.append(f"{'':58} sign in as operator: user {op.client_id}, password {secret}")
     return lines
+
+
+DEMO_SIGNINS_SETTING = "ILLFED_REQUESTS_DEMO_SIGNINS"
+
+
+def _demo_signins_on() -> None:
+    """The embedded demo's start page shows the demo sign-ins (the client secrets are the
+    development ones, derived from the deployment secret)."""
+    os.environ.setdefault(DEMO_SIGNINS_SETTING, "true")
 
 
 def _demo_mailbox_on() -> None:

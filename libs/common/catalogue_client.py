@@ -58,3 +58,19 @@ class CatalogueClient:
             raise CatalogueUnavailable(f"the catalogue answered {res.status_code}")
         res.raise_for_status()
         return res.json()
+
+    async def search(self, **params: Any) -> dict[str, Any]:
+        """A page of the catalogue's ``/api/v1/search`` (``q``, ``scope``, ``home_library``,
+        ``page_size``, ``cursor``…): ``results`` with holdings and requestability, ``total``,
+        ``next_cursor``. A 4xx answer (a query the catalogue cannot run) is raised as
+        ``httpx.HTTPStatusError``."""
+        query = {k: v for k, v in params.items() if v not in (None, "")}
+        try:
+            async with self._client() as http:
+                res = await http.get("/api/v1/search", params=query)
+        except httpx.HTTPError as exc:
+            raise CatalogueUnavailable(f"the catalogue did not answer: {exc!r}") from exc
+        if res.status_code >= 500:
+            raise CatalogueUnavailable(f"the catalogue answered {res.status_code}")
+        res.raise_for_status()
+        return res.json()

@@ -24,6 +24,7 @@ from services.circulation.api import (
 from services.circulation.api.common import install_circulation_errors
 from services.circulation.handlers import sessions
 from services.circulation.runtime import CirculationRuntime
+from services.circulation.web.app import mount_pages
 
 
 def audience(library: str) -> str:
@@ -75,4 +76,6 @@ def create_app(
     app.include_router(ill_lending.router)
     for router in (ill_loss.router, ill_loss.staff_router, ill_loss.lending_router):
         app.include_router(router)
+    # The patron portal (/portal) and the circulation desk (/desk): pages on the same handlers.
+    mount_pages(app, runtime, fed, secret_key, app.state.tokens)
     return app

@@ -8,6 +8,7 @@ from fastapi import FastAPI
 from libs.common.federation import Federation
 from libs.common.service import ServiceRuntime, create_service_app
 from services.requests.api import dead_letters, settlement, transactions
+from services.requests.web.app import mount_pages
 
 AUDIENCE = "illfed:requests"
 
@@ -28,4 +29,6 @@ def create_app(
     app.include_router(dead_letters.router)
     app.include_router(transactions.router)
     app.include_router(settlement.router)
+    # The operators' dashboard (/dashboard) and the federation's start page (/start).
+    mount_pages(app, runtime, fed, secret_key, app.state.tokens)
     return app
