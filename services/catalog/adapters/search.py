@@ -62,6 +62,9 @@ SAMPLE_TARGET = 1500
 MIN_SAMPLE = 400
 WALK_LIMIT = 50_000
 _PROBE = SAMPLE_LEVELS[-1]
+#: below this many matches estimated from a handful of hits in the probe, look closer
+CLOSER_BELOW = 25_000
+_CLOSER = 64
 
 # What a result shows (no timestamps: they are not shown, and cost time to decode).
 _RECORD_FIELDS = ("id", *RECORD_FIELDS)
@@ -181,11 +184,18 @@ async def _matches(conn: AsyncConnection, p: QueryPlan) -> tuple[list[Row], int]
     means the 1-in-n sample of them."""
     level = _PROBE
     rows = await _scan(conn, p, _both(p.match, _sample(level)), SAMPLE_TARGET * 8)
-    # A handful of hits in 1 in 1024 says little (a few hundred to several thousand matches),
-    # but counting every match is tried at once: with EXACT_LIMIT in the thousands, looking
-    # closer first (1 in 64) cost more searches a statement than the wasted counts cost.
     if len(rows) >= MIN_SAMPLE:
         return rows, level
+    # A handful of hits in 1 in 1024 says little (from a few hundred to tens of thousands
+    # of matches), and reading every match of a query that turns out to have more than
+    # EXACT_LIMIT of them was the dearest statement of a search: a few hits are looked at
+    # closer (1 in 64, a few hundred rows at most) before choosing. None at all: count
+    # every match at once.
+    if rows and len(rows) * level < CLOSER_BELOW:
+        level = _CLOSER
+        rows = await _scan(conn, p, _both(p.match, _sample(level)), SAMPLE_TARGET * 8)
+        if len(rows) >= MIN_SAMPLE:
+            return rows, level
     estimate = len(rows) * level
     if estimate <= EXACT_LIMIT * 3 // 4:
         rows = await _scan(conn, p, p.match, EXACT_LIMIT + 1)
