@@ -21,7 +21,11 @@ import asyncio
 import importlib
 import sys
 
-BENCHMARKS = {"catalog": "bench.catalog.search_bench", "hop": "bench.hop.hop_bench"}
+BENCHMARKS = {
+    "catalog": "bench.catalog.search_bench",
+    "hop": "bench.hop.hop_bench",
+    "ill": "bench.ill.lifecycle_bench",
+}
 SHORT_HOP = ["--seconds", "8", "--warmup", "2", "--lone", "60"]
 SHORT_CATALOG = ["--records", "10000", "--queries", "120"]
 SHORT_CATALOG += ["--database", "illfed_catalog_bench_short"]
