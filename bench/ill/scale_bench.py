@@ -193,8 +193,9 @@ async def _measure(bf: federation.BenchFederation, n: int, args) -> dict:
 
 def rows(results: list[dict]) -> list[tuple[str, float | None, float | None, str]]:
     out: list[tuple[str, float | None, float | None, str]] = []
-    first = results[0] if results else None
-    for r in results:
+    done = [r for r in results if not r.get("timed_out")]
+    first = done[0] if done else None
+    for r in done:
         n = r["members"]
         ratio = ""
         if first is not None and r is not first and first["routing_p50_ms"]:
@@ -216,6 +217,7 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--warmup", type=int, default=5, help="requests before measuring")
     p.add_argument("--records", type=int, default=20_000, help="records in the catalogue")
     p.add_argument("--poll", type=float, default=0.005, help="seconds between looks")
+    p.add_argument("--timeout", type=float, default=240.0, help="seconds one size may take in all")
     p.add_argument("--label", default="", help="a note stored with the results")
     return p
 
@@ -223,7 +225,14 @@ def parser() -> argparse.ArgumentParser:
 async def run(args) -> list[dict]:
     out = []
     for n in [int(s) for s in args.sizes.split(",") if s.strip()]:
-        r = await _one_size(n, args)
+        try:
+            r = await asyncio.wait_for(_one_size(n, args), args.timeout)
+        except TimeoutError:
+            # Setting up the broker for hundreds of members can wait on RabbitMQ's
+            # definitions import while others use the server: reported, not hung on.
+            print(f"scale {n}: did not finish in {args.timeout:.0f} s", flush=True)
+            out.append({"members": n, "timed_out": True})
+            continue
         print(
             f"scale {n}: routing p50 {r['routing_p50_ms']:.0f} ms, p95 "
             f"{r['routing_p95_ms']:.0f} ms; broker part p50 {r['broker_part_p50_ms']:.0f} ms; "
