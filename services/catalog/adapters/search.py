@@ -2,17 +2,21 @@
 
 How a search runs (the work per search is bounded, whatever the number of matches):
 
-1. **Size.** The query is run on the 1-in-1024 sample of records (the ``smp_1024`` token). Few
-   hits: the query is run on everything, up to ``EXACT_LIMIT`` matches, and the total and the
-   facets are exact. Many hits: a finer sample (1 in 256, 64, 16 or 4) chosen to hold a few
-   hundred matches gives the total and facets, scaled up and marked estimated. The sample is
-   a hash of the record id, so it does not lean towards any library, language or load order.
+1. **Size.** The query is run on the 1-in-1024 sample of records (the ``smp_1024`` token); a
+   handful of hits there is looked at closer (1 in 64). Few hits: the query is run on
+   everything, up to ``EXACT_LIMIT`` matches, and the total and the facets are exact. Many
+   hits: a finer sample (1 in 256, 64, 16 or 4) chosen to hold a few hundred matches gives
+   the total and facets, scaled up and marked estimated. The sample is a hash of the record
+   id, so it does not lean towards any library, language or load order.
 2. **Order.** Relevance tiers first: the whole title is the query, then the main title (before
    a subtitle) is, then every keyword is in the title, then the keywords are elsewhere
    (authors, subjects, ISBN). Within a tier, static rank (held by more libraries first), then
-   a hash of the id. A tier with few matches is fetched whole and sorted; a tier with many is
-   walked in rank order (the ``rank_key`` index) until a page is filled, which takes about
-   page size × catalogue size ÷ matches rows. The switch is where the two costs meet.
+   a hash of the id. A tier with few matches is fetched whole and sorted; one with a few
+   thousand is read a few rank slices at a time (the ``rk_`` tokens: slices of the rank
+   order, as many as its sample says hold about twice a page), which reads about a page's
+   worth of rows instead of every match; a tier with many is walked in rank order (the
+   ``rank_key`` index) until a page is filled, which takes about page size × catalogue size ÷
+   matches rows. The switch to walking is where the costs meet.
 3. **Page.** Only the page's records and holdings are read, and requestability is decided for
    the patron. Pages are cursors (keyset), at most ``MAX_PAGE_SIZE`` results each and
    ``MAX_DEPTH`` results in all.
@@ -32,7 +36,13 @@ from services.catalog.adapters.libraries import load_directory
 from services.catalog.adapters.rows import HOLDING_KEY, HOLDING_STATE, RECORD_FIELDS
 from services.catalog.adapters.tables import holdings, record_search, records
 from services.catalog.domain.directory import Directory
-from services.catalog.domain.indexing import SAMPLE_LEVELS, sample_token
+from services.catalog.domain.indexing import (
+    RANK_SLICE_SHIFT,
+    SAMPLE_LEVELS,
+    rank_slice,
+    rank_slice_token,
+    sample_token,
+)
 from services.catalog.domain.query import (
     MAX_DEPTH,
     All,
@@ -55,13 +65,22 @@ from services.catalog.domain.views import (
     SearchPage,
 )
 
-# Measured on 1,000,000 records: fetching up to a few thousand matches whole (exact counts
-# and order from one statement) is cheaper than sampling them and then fetching a tier again.
-EXACT_LIMIT = 5000
+# Measured on 1,000,000 records: each match read costs a random heap page (the table is larger
+# than the server's buffers), so every match of a mid-size result is read only up to here;
+# above it the count and facets come from a sample and the page from a few rank slices.
+EXACT_LIMIT = 1500
 SAMPLE_TARGET = 1500
 MIN_SAMPLE = 400
 WALK_LIMIT = 50_000
 _PROBE = SAMPLE_LEVELS[-1]
+#: a tier estimated at no more than this many matches is read whole; more (up to the walk
+#: threshold) are read a few rank slices at a time
+FETCH_WHOLE = 400
+#: rank slices asked for in one statement at most
+MAX_SLICES = 96
+#: below this many matches estimated from a handful of hits in the probe, look closer
+CLOSER_BELOW = 25_000
+_CLOSER = 64
 
 # What a result shows (no timestamps: they are not shown, and cost time to decode).
 _RECORD_FIELDS = ("id", *RECORD_FIELDS)
@@ -181,11 +200,18 @@ async def _matches(conn: AsyncConnection, p: QueryPlan) -> tuple[list[Row], int]
     means the 1-in-n sample of them."""
     level = _PROBE
     rows = await _scan(conn, p, _both(p.match, _sample(level)), SAMPLE_TARGET * 8)
-    # A handful of hits in 1 in 1024 says little (a few hundred to several thousand matches),
-    # but counting every match is tried at once: with EXACT_LIMIT in the thousands, looking
-    # closer first (1 in 64) cost more searches a statement than the wasted counts cost.
     if len(rows) >= MIN_SAMPLE:
         return rows, level
+    # A handful of hits in 1 in 1024 says little (from a few hundred to tens of thousands
+    # of matches), and reading every match of a query that turns out to have more than
+    # EXACT_LIMIT of them was the dearest statement of a search: a few hits are looked at
+    # closer (1 in 64, a few hundred rows at most) before choosing. None at all: count
+    # every match at once.
+    if rows and len(rows) * level < CLOSER_BELOW:
+        level = _CLOSER
+        rows = await _scan(conn, p, _both(p.match, _sample(level)), SAMPLE_TARGET * 8)
+        if len(rows) >= MIN_SAMPLE:
+            return rows, level
     estimate = len(rows) * level
     if estimate <= EXACT_LIMIT * 3 // 4:
         rows = await _scan(conn, p, p.match, EXACT_LIMIT + 1)
@@ -228,6 +254,7 @@ async def _ordered_keys(
 
     tiers = Counter(r[5] for r in rows)
     budget = walk_threshold(need, await _catalogue_size(conn))
+    levels: list[int] | None = None
     out: list[Key] = []
     for tier, node in sorted(_tier_nodes(p).items()):
         if after is not None and tier < after[0]:
@@ -235,16 +262,85 @@ async def _ordered_keys(
         start = (after[1], after[2]) if after is not None and tier == after[0] else None
         want = need - len(out)
         found: list[tuple[int, int]] | None = None
-        if tiers[tier] * level <= budget:
+        estimate = tiers[tier] * level
+        if estimate <= budget and (estimate <= FETCH_WHOLE or conn.dialect.name != "postgresql"):
             got = await _keys(conn, node, 2 * budget + 1)
             if len(got) <= 2 * budget:
                 found = sorted(k for k in got if start is None or k > start)[:want]
+        elif estimate <= budget:
+            if levels is None:
+                levels = await _rank_levels(conn)
+            sampled = Counter(rank_slice(r[1]) for r in rows if r[5] == tier)
+            found = await _by_slices(conn, node, start, want, sampled, level, levels, budget)
         if found is None:
             found = await _walk(conn, node, start, want)
         out.extend((tier, rk, rid) for rk, rid in found)
         if len(out) >= need:
             break
     return out[:need]
+
+
+async def _rank_levels(conn: AsyncConnection) -> list[int]:
+    """The numbers of libraries holding (as ``rank_key >> 32``) that some record has, read
+    off the rank index one level at a time."""
+    rows = await conn.execute(_RANK_LEVELS)
+    return [int(k) for (k,) in rows if k is not None]
+
+
+# A loose index scan: the first rank key, then the first one of each next level.
+_RANK_LEVELS = text(
+    "WITH RECURSIVE lv(k) AS ("
+    " SELECT (SELECT rank_key >> 32 FROM record_search ORDER BY rank_key LIMIT 1)"
+    " UNION ALL"
+    " SELECT (SELECT rank_key >> 32 FROM record_search"
+    " WHERE rank_key >= ((lv.k + 1) << 32) ORDER BY rank_key LIMIT 1)"
+    " FROM lv WHERE lv.k IS NOT NULL)"
+    " SELECT k FROM lv"
+)
+
+
+async def _by_slices(
+    conn: AsyncConnection,
+    node: Node | None,
+    start: tuple[int, int] | None,
+    want: int,
+    sampled: Counter,
+    level: int,
+    levels: list[int],
+    budget: int,
+) -> list[tuple[int, int]] | None:
+    """The first ``want`` matches after ``start`` in rank order, read a few rank slices at a
+    time (the ``rk_`` tokens): slices from the start on, as many as the sample says hold
+    about twice what is wanted, then twice that, until enough are found. Every match of the
+    slices read is read, so the order is exact; None when a group held far more than the
+    sample said (the caller walks instead)."""
+    per_level = 1 << (32 - RANK_SLICE_SHIFT)
+    first = rank_slice(start[0]) if start is not None else None
+    slices = [
+        (lv << (32 - RANK_SLICE_SHIFT)) + sub
+        for lv in sorted(levels)
+        for sub in range(per_level)
+        if first is None or (lv << (32 - RANK_SLICE_SHIFT)) + sub >= first
+    ]
+    found: list[tuple[int, int]] = []
+    target = 2 * want
+    i = 0
+    while i < len(slices) and len(found) < want:
+        group: list[int] = []
+        expected = 0
+        while i < len(slices) and len(group) < MAX_SLICES and (not group or expected < target):
+            group.append(slices[i])
+            expected += sampled[slices[i]] * level
+            i += 1
+        terms = tuple(Term(rank_slice_token(n)) for n in group)
+        ranked = Term(terms[0].token) if len(terms) == 1 else AnyOf(terms)
+        got = await _keys(conn, _both(node, ranked), 2 * budget + 1)
+        if len(got) > 2 * budget:
+            return None
+        found.extend(k for k in got if start is None or k > start)
+        found.sort()
+        target *= 2
+    return found[:want]
 
 
 def _facets(rows: Sequence[Row], level: int, directory: Directory, p: QueryPlan) -> Facets:

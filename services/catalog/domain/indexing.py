@@ -14,11 +14,14 @@ filters and scope together (PostgreSQL: a GIN index on a tsvector; SQLite: FTS5)
 ``con_<c>``         a library of consortium c holds it; ``avc_<c>`` one has it AVAILABLE
 ``av_``             some library has it AVAILABLE
 ``smp_<n>``         the record is in the 1-in-n sample (n = 4, 16, 64, 256, 1024)
+``rk_<n>``          the record's place in the static rank order, in 64 slices per number
+                    of libraries holding it (``rank_key >> 26``)
 =================  ==========================================================
 
 Reserved tokens all contain ``_``, which never occurs in a word token (see ``text``).
 The sample tokens let counts and facets of a query with very many matches be estimated from a
-uniform sample instead of visiting every match (see ``adapters.search``).
+uniform sample instead of visiting every match; the rank slices let the best-ranked matches of
+a few thousand be read without reading them all (see ``adapters.search``).
 """
 
 from __future__ import annotations
@@ -115,6 +118,21 @@ def sample_token(level: int) -> str:
     return f"smp_{level}"
 
 
+#: a rank slice is the rank keys that agree above this bit: the number of libraries holding
+#: (above bit 32) and the top 6 bits of the spread, so 64 slices per number of libraries
+RANK_SLICE_SHIFT = 26
+
+
+def rank_slice(rank: int) -> int:
+    """The slice of the static rank order ``rank`` (a :func:`rank_key`) is in; slices are
+    numbered in rank order."""
+    return rank >> RANK_SLICE_SHIFT
+
+
+def rank_slice_token(slice_: int) -> str:
+    return f"rk_{slice_}"
+
+
 def rank_key(libraries_holding: int, record_id: int) -> int:
     """Static order among equally relevant results: held by more libraries first (as WorldCat
     ranks). Ties are broken by a hash of the id, not by anything about the text: a search
@@ -201,9 +219,11 @@ def build_document(
             if consortium:
                 tokens.add(consortium_available_token(consortium))
     tokens.update(sample_tokens(record_id))
+    rank = rank_key(libs.bit_count(), record_id)
+    tokens.add(rank_slice_token(rank_slice(rank)))
     return SearchDocument(
         record_id=record_id,
-        rank_key=rank_key(libs.bit_count(), record_id),
+        rank_key=rank,
         material_type=material_type,
         language=lang,
         libs=libs,

@@ -126,3 +126,28 @@ async def test_sampled_and_walked_search_orders_as_the_exact_one(seeded, conn, m
     assert walked == exact and len(exact) > 0
     assert walked_estimated or len(exact) <= 5
     assert text != "history" or not exact_estimated
+
+
+@pytest.mark.parametrize("text", ["history", "香港", "macau teacher", "", "文學"])
+async def test_search_read_by_rank_slices_orders_as_the_exact_one(seeded, conn, monkeypatch, text):
+    """The same results in the same order whether a search sorts every match or reads the
+    best-ranked ones a few rank slices at a time (the rk_ tokens; PostgreSQL)."""
+
+    async def pages(n):
+        ids, cursor = [], None
+        for _ in range(n):
+            page = await search(conn, SearchQuery(text=text, page_size=10, cursor=cursor))
+            ids.extend(h.id for h in page.hits)
+            cursor = page.next_cursor
+            if cursor is None:
+                break
+        return ids
+
+    exact = await pages(3)
+    monkeypatch.setattr(search_module, "EXACT_LIMIT", 5)
+    monkeypatch.setattr(search_module, "MIN_SAMPLE", 5)
+    monkeypatch.setattr(search_module, "FETCH_WHOLE", 0)
+    # Slices chosen from a sample of a few hits, read in groups as small as one slice.
+    monkeypatch.setattr(search_module, "MAX_SLICES", 1)
+    sliced = await pages(3)
+    assert sliced == exact and len(exact) > 0

@@ -1,0 +1,1 @@
+"""The ILL benchmarks: whole loans, routing with many libraries, memory."""

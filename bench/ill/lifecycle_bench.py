@@ -1,0 +1,204 @@
+"""Whole inter-library loans, in the distributed way, against the floor measured in the same run.
+
+A federation of two HKALL and two MALA libraries with the union catalogue, the broker and the
+notifier, each its own process on PostgreSQL and RabbitMQ (:mod:`bench.ill.federation`).
+Staff register patrons and add a uniquely titled book per loan; then ``--loans`` loans,
+``--concurrency`` at a time, each the whole way through the public REST APIs as staff and
+patron take it (the fault tests' loan driver, with nothing killed): request → route →
+WillSupply (the lender's policy) → ship → receive (AwaitingPickup) → check out → return →
+ship back → the lender checks in → Completed on both sides and at the broker.
+
+Printed: lifecycles/s, messages per lifecycle (the rows the units wrote to their outboxes
+while the loans ran, each one hop: ILL messages and the item and notice events they cause),
+request → AwaitingPickup p50/p95 (the POST, then until the requester's receive answered),
+each unit's peak RSS, and the ratio of lifecycles/s to what the floor would carry: floor
+hops/s ÷ hops per lifecycle. The driver looks at a loan's state every ``--poll`` seconds
+while it waits for the other side, which bounds the latencies from below.
+
+    python -m bench ill                            # 64 loans, 16 at a time
+    python -m bench ill --loans 200 --concurrency 32
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import tempfile
+import time
+from pathlib import Path
+
+import httpx
+
+from bench.hop import hop_bench
+from bench.hop.measure import CpuMeter, peak_rss_mb, percentile
+from bench.ill import federation
+from tests.faults import ill_driver
+from tests.faults.ill_driver import Driver, Loan
+
+MEMBERS = [("hku", "HKALL"), ("eduhk", "HKALL"), ("um", "MALA"), ("kwnc", "MALA")]
+
+
+class TimedDriver(Driver):
+    """The fault tests' driver, noting when each loan's steps went through."""
+
+    started: dict[int, float]
+    awaiting_pickup: dict[int, float]
+
+    async def run_loan(self, loan: Loan, budget: float) -> None:
+        self.started[loan.n] = time.monotonic()
+        await super().run_loan(loan, budget)
+
+    async def _step(self, loan, name, api, state_path, after, post, until):
+        answer = await super()._step(loan, name, api, state_path, after, post, until)
+        if name == "receive":
+            self.awaiting_pickup[loan.n] = time.monotonic()
+        return answer
+
+
+async def run(args, floor_hops_per_s: float | None = None) -> dict:
+    """Start the federation, run the loans, stop it; the figures are returned."""
+    ill_driver.POLL_FIRST = args.poll
+    ill_driver.POLL_MAX = max(args.poll, 0.5)
+    if floor_hops_per_s is None and not args.no_floor:
+        print("ill: the floor (hop bench, floor part)", flush=True)
+        floor_args = hop_bench.parser().parse_args(
+            ["--parts", "floor", "--seconds", "8", "--warmup", "2", "--lone", "20"]
+        )
+        floor_hops_per_s = (await hop_bench.run(floor_args))["floor"]["hops_per_s"]
+    with tempfile.TemporaryDirectory(prefix="illfed-bench-ill-") as tmp:
+        t0 = time.monotonic()
+        bf = await federation.start(Path(tmp), MEMBERS, [code for code, _ in MEMBERS])
+        print(
+            f"ill: federation of {len(bf.units)} processes ready in {time.monotonic() - t0:.0f} s",
+            flush=True,
+        )
+        try:
+            return await _measure(bf, args, floor_hops_per_s)
+        except BaseException:
+            for unit in bf.units.values():
+                print(f"--- {unit.key} log:\n{unit.tail()}")
+            raise
+        finally:
+            await federation.stop(bf)
+
+
+async def _measure(bf: federation.BenchFederation, args, floor_hops_per_s) -> dict:
+    limits = httpx.Limits(max_connections=64, max_keepalive_connections=64)
+    async with httpx.AsyncClient(timeout=60.0, limits=limits) as http:
+        driver = await TimedDriver.signed_in(bf, http)  # type: ignore[arg-type]
+        driver.started, driver.awaiting_pickup = {}, {}
+        t0 = time.monotonic()
+        loans = await driver.prepare(args.loans)
+        print(
+            f"ill: {args.loans} patrons' books in the catalogue after "
+            f"{time.monotonic() - t0:.0f} s",
+            flush=True,
+        )
+        await asyncio.sleep(1.0)  # the last item.changed and notices sent before counting
+        before = await bf.outbox_counts()
+        meter = CpuMeter()
+        meter.start({k: [pid] for k, pid in bf.pids().items()})
+        t1 = time.monotonic()
+        done = await driver.run(loans, args.concurrency, budget=args.budget)
+        seconds = time.monotonic() - t1
+        cpu = meter.stop({k: [pid] for k, pid in bf.pids().items()})
+        await asyncio.sleep(1.0)  # the last notices of the last loans
+        after = await bf.outbox_counts()
+    completed = [ln for ln in done if ln.completed]
+    failed = [ln for ln in done if not ln.completed]
+    for ln in failed[:5]:
+        print(f"  loan {ln.n} ({ln.home} <- {ln.lender}) stuck at {ln.last_step}: {ln.error}")
+    sent = {k: after.get(k, 0) - before.get(k, 0) for k in after}
+    messages = sum(sent.values())
+    per_loan = messages / len(completed) if completed else None
+    to_pickup = [
+        (driver.awaiting_pickup[ln.n] - driver.started[ln.n]) * 1000
+        for ln in completed
+        if ln.n in driver.awaiting_pickup
+    ]
+    rate = len(completed) / seconds if seconds else 0.0
+    result = {
+        "loans": args.loans,
+        "concurrency": args.concurrency,
+        "completed": len(completed),
+        "seconds": seconds,
+        "lifecycles_per_s": rate,
+        "messages_per_lifecycle": per_loan,
+        "messages_by_kind": {k: v for k, v in sorted(sent.items()) if v},
+        "request_to_awaiting_pickup_p50_ms": percentile(to_pickup, 50),
+        "request_to_awaiting_pickup_p95_ms": percentile(to_pickup, 95),
+        "lifecycle_p50_s": percentile([ln.seconds for ln in completed], 50),
+        "api_calls_per_lifecycle": driver.stats.calls / max(len(completed), 1),
+        "cpu_ms_per_lifecycle": {k: 1000 * v / max(len(completed), 1) for k, v in cpu.items()},
+        "peak_rss_mb": {k: peak_rss_mb(pid) for k, pid in bf.pids().items()},
+        "poll_s": args.poll,
+        "floor_hops_per_s": floor_hops_per_s,
+    }
+    if floor_hops_per_s and per_loan:
+        result["floor_lifecycles_per_s"] = floor_hops_per_s / per_loan
+        result["ratio_to_floor"] = rate / result["floor_lifecycles_per_s"]
+    return result
+
+
+def rows(r: dict) -> list[tuple[str, float | None, float | None, str]]:
+    """(figure, floor, illfed, ratio) rows for the one table."""
+    out: list[tuple[str, float | None, float | None, str]] = []
+    n = r["concurrency"]
+    ratio = r.get("ratio_to_floor")
+    out.append(
+        (
+            f"ILL lifecycles/s, {n} at a time",
+            r.get("floor_lifecycles_per_s"),
+            r["lifecycles_per_s"],
+            f"{ratio:.2f}" if ratio is not None else "",
+        )
+    )
+    out.append(("ILL messages (hops) per lifecycle", None, r["messages_per_lifecycle"], ""))
+    out.append(
+        ("ILL request -> AwaitingPickup p50 ms", None, r["request_to_awaiting_pickup_p50_ms"], "")
+    )
+    out.append(
+        ("ILL request -> AwaitingPickup p95 ms", None, r["request_to_awaiting_pickup_p95_ms"], "")
+    )
+    for key, mb in sorted(r["peak_rss_mb"].items()):
+        out.append((f"peak RSS MB under ILL load: {key}", None, mb, ""))
+    return out
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="python -m bench ill",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("--loans", type=int, default=64, help="loans in all (default 64)")
+    p.add_argument("--concurrency", type=int, default=16, help="loans at a time (default 16)")
+    p.add_argument("--poll", type=float, default=0.05, help="seconds between looks at a state")
+    p.add_argument("--budget", type=float, default=300.0, help="seconds a loan may take")
+    p.add_argument("--no-floor", action="store_true", help="skip measuring the floor")
+    p.add_argument("--label", default="", help="a note stored with the results")
+    return p
+
+
+def print_result(r: dict) -> None:
+    hop_bench.print_table(rows(r))
+    print(
+        f"completed {r['completed']} of {r['loans']} loans in {r['seconds']:.1f} s; "
+        f"messages by kind: {r['messages_by_kind']}"
+    )
+    cpu = ", ".join(f"{k} {v:.0f}" for k, v in sorted(r["cpu_ms_per_lifecycle"].items()))
+    print(
+        f"CPU ms per lifecycle: {cpu}; API calls per lifecycle {r['api_calls_per_lifecycle']:.1f}"
+    )
+
+
+async def main() -> None:
+    args = parser().parse_args()
+    r = await run(args)
+    print_result(r)
+    hop_bench.record({"ill": r}, bench="ill", label=args.label)
+    print(f"results appended to {hop_bench.RESULTS.relative_to(hop_bench.ROOT)}")
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
