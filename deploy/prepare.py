@@ -114,11 +114,17 @@ async def check_servers(pg_host: str = PG_HOST, admin_url: str = "", pg_port: in
     except (OSError, TimeoutError, asyncpg.PostgresError) as exc:
         problems.append(PG_HINT.format(where=f"{pg_host}:{pg_port}", why=_why(exc)))
     url = URL(admin_url)
-    try:
-        conn = await aio_pika.connect(str(url.with_path("/")), timeout=5)
-        await conn.close()
-    except Exception as exc:  # aio-pika raises several kinds for a broker that is not there
-        problems.append(RABBIT_HINT.format(where=f"{url.host}:{url.port}", why=_why(exc)))
+    # A broker that is there but busy (deleting a large virtual host, say) answers late: it
+    # is given three tries of 10 s before it is called away.
+    for attempt in range(3):
+        try:
+            conn = await aio_pika.connect(str(url.with_path("/")), timeout=10)
+            await conn.close()
+            break
+        except Exception as exc:  # aio-pika raises several kinds for a broker not there
+            if attempt == 2 or not isinstance(exc, TimeoutError):
+                problems.append(RABBIT_HINT.format(where=f"{url.host}:{url.port}", why=_why(exc)))
+                break
     if not problems and shutil.which("rabbitmqctl") is None:
         problems.append(CTL_HINT)
     if problems:

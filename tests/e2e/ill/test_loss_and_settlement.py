@@ -105,8 +105,21 @@ async def test_the_maximum_fine_suspends_the_item_is_assumed_lost_and_charged_HK
     world: World,
 ):
     patron, txn, _ = await _out(world, "eduhk", "hku", "student", 48000)
-    # HKALL-16/19: due on day 15; $2 a day reaches the $30 maximum 15 days late
-    patron = await _later(world, 31, patron)
+    # HKALL-15/16: due on day 15; 10 days overdue, $2 a day on the lender's terms: $20,
+    # and the overdue notice e-mailed
+    patron = await _later(world, 25, patron)
+    loan = await world.until(
+        f"{txn} 10 days overdue",
+        lambda: world.read(patron.party, "/api/v1/me/loans"),
+        lambda found: found["loans"][0]["days_overdue"] == 10,
+    )
+    assert (loan["loans"][0]["fine_so_far_minor"], loan["loans"][0]["fine_currency"]) == (
+        2000,
+        "HKD",
+    )
+    await world.emailed(patron, "overdue")
+    # HKALL-19: the $30 maximum is reached 15 days late: suspended, and assumed lost
+    patron = await _later(world, 6, patron)
     done = await world.requester_in("eduhk", txn, "CompletedWithoutReturn")
     assert done["quota_held"] is False
     await world.lender_in("hku", txn, "CompletedWithoutReturn")
