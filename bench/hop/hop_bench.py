@@ -209,12 +209,12 @@ async def floor_target(folder: Path, n_clients: int, probe_at: str) -> Target:
 
 
 async def illfed_target(folder: Path, n_clients: int, probe_at: str) -> Target:
+    from deploy.queues import federation_queues
     from libs.common.auth import client_secret
     from libs.common.db import drop_database, pg_url
     from libs.common.federation import load_federation
     from libs.common.messaging import broker_password
     from libs.common.messaging.broker_admin import delete_vhost, setup_broker
-    from libs.common.messaging.topology import federation_queues
     from libs.common.migrate import upgrade
     from libs.common.settings import DEV_SECRET
 
