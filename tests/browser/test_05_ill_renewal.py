@@ -11,19 +11,12 @@ import uuid
 from datetime import timedelta
 
 import httpx
-import pytest
 
 from libs.common.messaging.consumer import RejectMessage
-from services.circulation.handlers import ill_borrowing
 from tests.browser.conftest import accessible, shot
 from tests.browser.helpers import patron_requests, sign_in_desk, sign_in_patron, token
 
 TITLE = "澳門文學史"
-
-pytestmark = pytest.mark.skipif(
-    not hasattr(ill_borrowing, "ask_renewal"),
-    reason="the home library asks the lender for an ILL renewal once that flow is merged",
-)
 
 
 def _until(check, what: str, tries: int = 100):

@@ -124,8 +124,8 @@ async def sign_out(request: Request) -> Response:
 
 #: what waits for the desk: lending states (accept or decline, ship) and borrowing states
 #: (receive, lend to the patron, ship back)
-LENDING_TODO = ("RequestReceived", "WillSupply")
-BORROWING_TODO = ("Shipped", "AwaitingPickup", "Returned", "NotPickedUp")
+LENDING_WAITING = ("RequestReceived", "WillSupply")
+BORROWING_WAITING = ("Shipped", "AwaitingPickup", "Returned", "NotPickedUp")
 
 
 @router.get("/")
@@ -133,10 +133,10 @@ async def desk_home(request: Request) -> Response:
     _staff(request)
     todo: list[tuple[str, str, int]] = []
     async with request.app.state.runtime.engine.connect() as conn:
-        for state in LENDING_TODO:
+        for state in LENDING_WAITING:
             page = await ill_lending_repo.page(conn, state=state, after=None, limit=LIST_LIMIT)
             todo.append(("/lending", state, len(page.items)))
-        for state in BORROWING_TODO:
+        for state in BORROWING_WAITING:
             rows = await ill_borrowing_repo.listing(conn, state=state, after=None, limit=LIST_LIMIT)
             todo.append(("/borrowing", state, len(rows)))
     return _render(request, "desk_home.html", todo=[x for x in todo if x[2]])
