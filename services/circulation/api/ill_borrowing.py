@@ -308,7 +308,7 @@ async def staff_detail(
     return await read_only(request, lambda conn: handlers.one_view(conn, transaction_id))
 
 
-async def _staff_step(request: Request, principal, step) -> dict:
+async def staff_action(request: Request, principal, step) -> dict:
     lib = staff(request, principal)
     async with unit_of_work(request.app.state.runtime.engine) as conn:
         row = await step(conn, lib, f"staff:{principal.subject}")
@@ -324,7 +324,7 @@ async def _staff_step(request: Request, principal, step) -> dict:
 async def staff_cancel(
     transaction_id: TransactionId, request: Request, principal: CurrentPrincipal
 ):
-    return await _staff_step(
+    return await staff_action(
         request,
         principal,
         lambda conn, lib, actor: handlers.cancel(conn, lib, transaction_id, actor=actor),
@@ -340,7 +340,7 @@ async def staff_cancel(
 async def staff_receive(
     transaction_id: TransactionId, body: ReceiveIn, request: Request, principal: CurrentPrincipal
 ):
-    return await _staff_step(
+    return await staff_action(
         request,
         principal,
         lambda conn, lib, actor: handlers.receive(
@@ -364,7 +364,7 @@ async def staff_receive(
 async def staff_checkout(
     transaction_id: TransactionId, request: Request, principal: CurrentPrincipal
 ):
-    return await _staff_step(
+    return await staff_action(
         request,
         principal,
         lambda conn, lib, actor: handlers.checkout(conn, lib, transaction_id, actor=actor),
@@ -380,7 +380,7 @@ async def staff_checkout(
 async def staff_ship_back(
     transaction_id: TransactionId, request: Request, principal: CurrentPrincipal
 ):
-    return await _staff_step(
+    return await staff_action(
         request,
         principal,
         lambda conn, lib, actor: handlers.ship_back(conn, lib, transaction_id, actor=actor),
@@ -396,7 +396,7 @@ async def staff_ship_back(
 async def staff_recall(
     transaction_id: TransactionId, request: Request, principal: CurrentPrincipal
 ):
-    return await _staff_step(
+    return await staff_action(
         request,
         principal,
         lambda conn, lib, actor: handlers.recall_here(conn, lib, transaction_id),

@@ -14,7 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from libs.common.auth import CurrentPrincipal
 from libs.common.db import unit_of_work
 from services.circulation.api.common import library_staff, signed_in_patron, staff
-from services.circulation.api.ill_borrowing import STEP_REFUSED, TAGS, TransactionId
+from services.circulation.api.ill_borrowing import STEP_REFUSED, TAGS, TransactionId, staff_action
 from services.circulation.api.ill_lending import NOT_FOUND as LENDING_NOT_FOUND
 from services.circulation.api.ill_lending import LendingView, _act, _actor
 from services.circulation.api.ill_views import IllRequestView
@@ -69,13 +69,10 @@ async def my_lost(transaction_id: TransactionId, request: Request, principal: Cu
     responses=STEP_REFUSED,
 )
 async def staff_lost(transaction_id: TransactionId, request: Request, principal: CurrentPrincipal):
-    lib = staff(request, principal)
-    return await _step(
+    return await staff_action(
         request,
-        lib,
-        lambda conn: ill_loss.report_lost(
-            conn, lib, transaction_id, actor=f"staff:{principal.subject}"
-        ),
+        principal,
+        lambda conn, lib, actor: ill_loss.report_lost(conn, lib, transaction_id, actor=actor),
     )
 
 
@@ -88,13 +85,10 @@ async def staff_lost(transaction_id: TransactionId, request: Request, principal:
 async def staff_damaged(
     transaction_id: TransactionId, request: Request, principal: CurrentPrincipal
 ):
-    lib = staff(request, principal)
-    return await _step(
+    return await staff_action(
         request,
-        lib,
-        lambda conn: ill_loss.report_damaged(
-            conn, lib, transaction_id, actor=f"staff:{principal.subject}"
-        ),
+        principal,
+        lambda conn, lib, actor: ill_loss.report_damaged(conn, lib, transaction_id, actor=actor),
     )
 
 
@@ -107,13 +101,10 @@ async def staff_damaged(
 async def staff_claimed_returned(
     transaction_id: TransactionId, request: Request, principal: CurrentPrincipal
 ):
-    lib = staff(request, principal)
-    return await _step(
+    return await staff_action(
         request,
-        lib,
-        lambda conn: ill_loss.claimed_returned(
-            conn, lib, transaction_id, actor=f"staff:{principal.subject}"
-        ),
+        principal,
+        lambda conn, lib, actor: ill_loss.claimed_returned(conn, lib, transaction_id, actor=actor),
     )
 
 
