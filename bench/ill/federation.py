@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import socket
 import uuid
 from collections.abc import Iterator
@@ -31,8 +32,11 @@ from libs.common.settings import DEV_SECRET
 from tests.faults.ill_helpers import ForkedUnit, Forker
 
 RABBIT = "127.0.0.1:5672"
-#: the benchmarks' federations listen here, clear of the test suites' ports
-PORTS = range(20000, 21000)
+#: the benchmarks' federations listen here, clear of the test suites' ports; two benchmarks run
+#: at once are given halves of it (``ILLFED_BENCH_PORTS=20500-20999``) so neither takes the
+#: other's ports between probing one and binding it
+_lo, _, _hi = os.environ.get("ILLFED_BENCH_PORTS", "20000-20999").partition("-")
+PORTS = range(int(_lo), int(_hi) + 1)
 SERVICE_POINT = "main"
 OPERATOR = "operator"
 CONSORTIA = {
@@ -55,7 +59,7 @@ def ports(start: int = PORTS.start) -> Iterator[int]:
     for port in range(start, PORTS.stop):
         if _free(port):
             yield port
-    raise RuntimeError("no free port left in 20000-20999")
+    raise RuntimeError(f"no free port left in {PORTS.start}-{PORTS.stop - 1}")
 
 
 def federation_toml(libraries: list[tuple[str, str]], port: Iterator[int]) -> str:
