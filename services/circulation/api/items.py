@@ -4,7 +4,7 @@ unit of work, answer."""
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Literal, get_args
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Query, Request
 from pydantic import BaseModel, ConfigDict, Field, model_validator
@@ -17,6 +17,7 @@ from services.circulation.adapters import items_repo
 from services.circulation.api.common import PostOnce, lib_of
 from services.circulation.domain.items import (
     CIRCULATION_STATUSES,
+    MANUAL_SOURCES,
     main_item_refusal,
     manual_status_refusal,
 )
@@ -177,22 +178,20 @@ async def change_status(
     rt = _rt(request)
     require_owner(principal, rt.library.code)
     async with unit_of_work(rt.engine) as conn:
-        current = await items_repo.get_item(conn, item_id)
-        if current is None:
-            raise Problem(404, "not-found", "Not found", f"no item {item_id}")
-        why = manual_status_refusal(current["status"], body.status)
-        if why is None:
-            # Only from a status staff may change, so a loan made meanwhile is not undone.
+        item = None
+        if body.status not in CIRCULATION_STATUSES:
+            # The usual case in one statement: the change happens only from a status staff
+            # may change (so a loan made meanwhile is not undone), and the item is read only
+            # when it did not happen, to say why.
             item = await items_repo.set_status(
-                conn,
-                rt.library.code,
-                item_id,
-                body.status,
-                rt.clock,
-                expected=tuple(s for s in get_args(ItemStatus) if s not in CIRCULATION_STATUSES),
+                conn, rt.library.code, item_id, body.status, rt.clock, expected=MANUAL_SOURCES
             )
-            if item is None:
-                why = "the item was lent or reserved meanwhile; its loan or reservation moves it"
-        if why is not None:
+        if item is None:
+            current = await items_repo.get_item(conn, item_id)
+            if current is None:
+                raise Problem(404, "not-found", "Not found", f"no item {item_id}")
+            why = manual_status_refusal(current["status"], body.status) or (
+                "the item was lent or reserved meanwhile; its loan or reservation moves it"
+            )
             raise Problem(409, "status-not-changeable", "Status cannot be changed here", why)
     return item

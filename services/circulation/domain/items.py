@@ -9,6 +9,7 @@ HKPL-09, MALA-02, MALA-11).
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import get_args
 
 from pydantic import Field, model_validator
 
@@ -31,6 +32,12 @@ meanwhile is not lent twice."""
 KEPT_ON_RETURN: tuple[ItemStatus, ...] = ("WITHDRAWN", "DAMAGED")
 """A returned item in one of these stays in it: it is not put back on the shelf. A LOST item
 that comes back has been found, and goes back into circulation."""
+
+
+MANUAL_SOURCES: tuple[ItemStatus, ...] = tuple(
+    s for s in get_args(ItemStatus) if s not in CIRCULATION_STATUSES
+)
+"""Statuses staff may change an item from by hand (see :func:`manual_status_refusal`)."""
 
 
 def manual_status_refusal(current: str, wanted: str) -> str | None:
