@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from datetime import datetime
 
-from sqlalchemy import bindparam, select
+from sqlalchemy import ARRAY, String, any_, bindparam, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from libs.common.contracts.events import ItemChanged
@@ -63,17 +63,43 @@ def _storable(text: str | None, limit: int | None = None) -> str:
     return out[:limit] if limit is not None else out
 
 
-# Built once: an item change runs these for every message.
-_KEYS = select(record_keys.c.key, record_keys.c.record_id).where(
-    record_keys.c.key.in_(bindparam("keys", expanding=True))
-)
-# Locked until the change commits: another consumer applying a change of the same item
-# waits, so the holding read here is the one this change replaces (see _same_document).
-_HOLDING = (
-    select(holdings.c.record_id, holdings.c.version, holdings.c.status)
-    .where(holdings.c.library == bindparam("library"), holdings.c.item_id == bindparam("item_id"))
-    .with_for_update()
-)
+def _keys_in(column, conn: AsyncConnection):
+    """``column`` in the ``keys`` parameter: on PostgreSQL one array parameter (an IN
+    list would be rendered again on every execution), elsewhere an expanding IN."""
+    if conn.dialect.name == "postgresql":
+        return column == any_(bindparam("keys", type_=ARRAY(String)))
+    return column.in_(bindparam("keys", expanding=True))
+
+
+def _keys_select(conn: AsyncConnection):
+    return select(record_keys.c.key, record_keys.c.record_id).where(
+        _keys_in(record_keys.c.key, conn)
+    )
+
+
+def _holding_select(conn: AsyncConnection):
+    """The item's holding, with the records the event's match keys belong to (a row per key
+    found), in one round trip: an unchanged description is then seen to still describe the
+    holding's record without a second query. The holding is locked until the change commits:
+    another consumer applying a change of the same item waits, so the holding read here is
+    the one this change replaces."""
+    return (
+        select(
+            holdings.c.record_id,
+            holdings.c.version,
+            holdings.c.status,
+            record_keys.c.key,
+            record_keys.c.record_id.label("key_record"),
+        )
+        .select_from(holdings.outerjoin(record_keys, _keys_in(record_keys.c.key, conn)))
+        .where(
+            holdings.c.library == bindparam("library"),
+            holdings.c.item_id == bindparam("item_id"),
+        )
+        .with_for_update(of=holdings)
+    )
+
+
 _HOLDING_VALUES = ("record_id", "status", "material_type", "service_point", "call_number")
 _HOLDING_VALUES += ("barcode", "version", "updated_at")
 
@@ -102,7 +128,7 @@ async def _match(
 ) -> tuple[dict[str, int], int | None]:
     found: dict[str, int] = {}
     if keys:
-        rows = await conn.execute(_KEYS, {"keys": keys})
+        rows = await conn.execute(statement(conn, "record keys", _keys_select), {"keys": keys})
         found = {key: record_id for key, record_id in rows}
     record_id = next((found[k] for k in id_keys if k in found), None)
     if record_id is None and work_key:
@@ -113,7 +139,7 @@ async def _match(
 async def find_or_create_record(conn: AsyncConnection, rec: BibRecord) -> int:
     """The id of the catalogued work ``rec`` is, creating the record when it is new."""
     id_keys, work_key = match_keys(rec)
-    keys = [k for k in (*id_keys, work_key) if k]
+    keys = _all_keys(rec)
     found, record_id = await _match(conn, id_keys, work_key, keys)
     if record_id is None:
         # Look again under the lock: another transaction may have just created the work.
@@ -135,16 +161,22 @@ async def apply_item_change(
     """Mirror an owner's item change. True if applied; False if it was already applied or an
     newer change of the item was (a repeated or out-of-order event). The caller owns the
     transaction."""
-    row = (
-        await conn.execute(_HOLDING, {"library": event.library, "item_id": event.item_id})
-    ).first()
+    described = record_from_event(event)
+    keys = _all_keys(described) if described is not None else []
+    rows = (
+        await conn.execute(
+            statement(conn, "holding with keys", _holding_select),
+            {"library": event.library, "item_id": event.item_id, "keys": keys},
+        )
+    ).all()
+    row = rows[0] if rows else None
     if row is not None and row.version >= event.version:
         return False
 
     record_id = row.record_id if row is not None else None
-    described = record_from_event(event)
+    found = {r.key: r.key_record for r in rows if r.key is not None}
     if described is not None and (
-        record_id is None or not await _still_describes(conn, record_id, described)
+        record_id is None or not await _still_describes(conn, record_id, described, found)
     ):
         # A new item, or one the owner now catalogues as another work (a corrected ISBN or
         # title): it moves to that work's record.
@@ -185,13 +217,18 @@ async def apply_item_change(
     return applied
 
 
-async def _still_describes(conn: AsyncConnection, record_id: int, rec: BibRecord) -> bool:
-    """Whether the work an event describes is still the item's record: one of its keys (an
-    ISBN, the title + author + year) belongs to that record, or, when none of them is known
-    anywhere, it has the record's title (and no ISBN other than the record's ones)."""
+def _all_keys(rec: BibRecord) -> list[str]:
     id_keys, work_key = match_keys(rec)
-    keys = [k for k in (*id_keys, work_key) if k]
-    found, _ = await _match(conn, id_keys, work_key, keys)
+    return [k for k in (*id_keys, work_key) if k]
+
+
+async def _still_describes(
+    conn: AsyncConnection, record_id: int, rec: BibRecord, found: dict[str, int]
+) -> bool:
+    """Whether the work an event describes is still the item's record: one of its keys (an
+    ISBN, the title + author + year; ``found`` maps those known to their records) belongs to
+    that record, or, when none of them is known anywhere, it has the record's title (and no
+    ISBN other than the record's ones)."""
     if record_id in found.values():
         return True
     if found:
