@@ -11,6 +11,7 @@ from libs.common.messaging.delivery import Bus
 from libs.common.messaging.topology import CATALOG_QUEUE
 from libs.common.service import ServiceRuntime
 from services.catalog.adapters.consumer import on_item_changed
+from services.catalog.adapters.libraries import federation_libraries
 from services.catalog.adapters.tables import inbox
 
 #: what the catalogue's queue takes, by contract class (its bindings come from here)
@@ -20,7 +21,9 @@ HANDLERS: Handlers = {ItemChanged: on_item_changed}
 def build_runtime(fed: Federation, database_url: str, bus: Bus, clock: Clock) -> ServiceRuntime:
     engine = make_engine(database_url)
     rt = ServiceRuntime(name="catalog", principal="catalog", engine=engine, bus=bus, clock=clock)
-    libraries = {lib.code for lib in fed.libraries}
+    # The federation this unit was started with (its --federation file), not the default
+    # one: a library it meets first in an item change is numbered with its consortium.
+    members = federation_libraries(fed)
     rt.consumers.append(
         Consumer(
             "catalog",
@@ -30,7 +33,8 @@ def build_runtime(fed: Federation, database_url: str, bus: Bus, clock: Clock) ->
             bus,
             clock,
             HANDLERS,
-            allowed_senders=libraries.__contains__,
+            allowed_senders=members.__contains__,
+            context=members,
         )
     )
     rt.extras["federation"] = fed

@@ -69,8 +69,9 @@ async def ensure_principals(
     admin_user: str | None = None,
 ) -> None:
     """Create (or update the password of) each principal's broker user and set what it may
-    read and write in ``vhost``, on which routing keys of the topic exchanges, and the
-    topology, in one definitions import (each ``rabbitmqctl`` call costs seconds)."""
+    read and write in ``vhost`` and on which routing keys of the topic exchanges, in one
+    definitions import (each ``rabbitmqctl`` call costs seconds). The topology is left to
+    :func:`setup_broker`'s declarations over AMQP."""
     doc = definitions(
         fed or load_federation(),
         specs,
@@ -87,6 +88,12 @@ async def ensure_principals(
     doc["users"] = [u for u in doc["users"] if u["name"] in wanted]
     doc["permissions"] = [p for p in doc["permissions"] if p["user"] in wanted | {admin_user}]
     doc["topic_permissions"] = [p for p in doc["topic_permissions"] if p["user"] in wanted]
+    # Exchanges, queues and bindings are declared over AMQP afterwards, one at a time. In the
+    # import they are started all at once: with a few hundred members (three quorum queues
+    # and a binding each) the import's concurrent binding step stalled a loaded broker for
+    # the best part of an hour, other virtual hosts' set-ups with it.
+    for kind in ("exchanges", "queues", "bindings"):
+        doc[kind] = []
     # On standard input: no file with password hashes left about, none the broker's own
     # system user (which rabbitmqctl may switch to) cannot read.
     await _ctl("import_definitions", "--format", "json", stdin=json.dumps(doc).encode())

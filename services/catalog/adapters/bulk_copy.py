@@ -28,14 +28,15 @@ from services.catalog.adapters.tables import (
     record_search,
     records,
 )
-from services.catalog.domain.indexing import build_document
+from services.catalog.domain.indexing import build_document, stored_mask
 from services.catalog.domain.matching import match_keys
 from services.catalog.domain.model import BibRecord
 from services.catalog.domain.views import LoadReport
 
 _RECORD_COLUMNS = ["id", *RECORD_FIELDS]
 _HOLDING_COLUMNS = [*HOLDING_KEY, *HOLDING_STATE]
-_SEARCH_COLUMNS = ["record_id", "rank_key", "material_type", "language", "libs", "tokens"]
+_SEARCH_COLUMNS = ["record_id", "rank_key", "material_type", "language", "libs", "libs_more"]
+_SEARCH_COLUMNS += ["tokens"]
 _STAGE = "record_keys_stage"
 
 
@@ -139,8 +140,18 @@ async def copy_load(
                 holdings=[(h.library, h.status) for h in rec.holdings],
                 directory=directory,
             )
+            libs, more = stored_mask(doc.libs)
             search_rows.append(
-                (rid, doc.rank_key, doc.material_type, doc.language, doc.libs, doc.as_tsvector())
+                (
+                    rid,
+                    doc.rank_key,
+                    doc.material_type,
+                    doc.language,
+                    libs,
+                    # bytea's hex text; None is an empty field, which COPY's CSV takes as NULL
+                    None if more is None else "\\x" + more.hex(),
+                    doc.as_tsvector(),
+                )
             )
         await _copy(raw, "records", _RECORD_COLUMNS, rec_rows)
         await _copy(raw, "holdings", _HOLDING_COLUMNS, hold_rows)

@@ -9,20 +9,22 @@ from sqlalchemy import bindparam, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from libs.common.db import statement, upsert
-from services.catalog.adapters.libraries import ensure_libraries
+from services.catalog.adapters.libraries import Members, ensure_libraries
 from services.catalog.adapters.sql import chunks
 from services.catalog.adapters.tables import holdings, libraries, record_search, records
 from services.catalog.domain.directory import Directory, Library
-from services.catalog.domain.indexing import SearchDocument, build_document
+from services.catalog.domain.indexing import SearchDocument, build_document, stored_mask
 
 
 def search_row(doc: SearchDocument, dialect: str) -> dict:
+    libs, more = stored_mask(doc.libs)
     return {
         "record_id": doc.record_id,
         "rank_key": doc.rank_key,
         "material_type": doc.material_type,
         "language": doc.language,
-        "libs": doc.libs,
+        "libs": libs,
+        "libs_more": more,
         "tokens": doc.as_tsvector() if dialect == "postgresql" else doc.as_text(),
     }
 
@@ -32,7 +34,8 @@ def _search_upsert(conn: AsyncConnection):
     return stmt.on_conflict_do_update(
         index_elements=[record_search.c.record_id],
         set_={
-            c: stmt.excluded[c] for c in ("rank_key", "material_type", "language", "libs", "tokens")
+            c: stmt.excluded[c]
+            for c in ("rank_key", "material_type", "language", "libs", "libs_more", "tokens")
         },
     )
 
@@ -76,13 +79,16 @@ _RECORDS_HELD = (
 )
 
 
-async def reindex_for_change(conn: AsyncConnection, record_ids: Iterable[int], library: str) -> int:
+async def reindex_for_change(
+    conn: AsyncConnection, record_ids: Iterable[int], library: str, members: Members
+) -> int:
     """:func:`reindex` for the records an item change of ``library`` touched, numbering the
-    library first if the catalogue has not met it yet (as :func:`ensure_libraries`)."""
+    library first if the catalogue has not met it yet (as :func:`ensure_libraries`, with the
+    federation's ``members``)."""
     ids = sorted(set(record_ids))
     rows = (await conn.execute(_RECORDS_HELD, {"ids": ids})).all()
     if any(r.library is not None and r.bit is None for r in rows):
-        return await reindex(conn, ids, await ensure_libraries(conn, [library]))
+        return await reindex(conn, ids, await ensure_libraries(conn, [library], members))
     directory = Directory.of(
         {Library(r.library, r.bit, r.consortium) for r in rows if r.library is not None}
     )

@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from libs.common.contracts.events import ItemChanged
 from libs.common.db import statement, upsert
 from services.catalog.adapters.indexer import reindex_for_change
+from services.catalog.adapters.libraries import Members
 from services.catalog.adapters.matching_lock import lock_record_matching
 from services.catalog.adapters.rows import record_row
 from services.catalog.adapters.tables import holdings, record_keys, records
@@ -156,11 +157,12 @@ async def find_or_create_record(conn: AsyncConnection, rec: BibRecord) -> int:
 
 
 async def apply_item_change(
-    conn: AsyncConnection, event: ItemChanged, *, now: datetime | None = None
+    conn: AsyncConnection, event: ItemChanged, *, members: Members, now: datetime | None = None
 ) -> bool:
     """Mirror an owner's item change. True if applied; False if it was already applied or an
-    newer change of the item was (a repeated or out-of-order event). The caller owns the
-    transaction."""
+    newer change of the item was (a repeated or out-of-order event). ``members`` are the
+    federation's libraries (code -> consortium), for a library the catalogue meets for the
+    first time. The caller owns the transaction."""
     described = record_from_event(event)
     keys = _all_keys(described) if described is not None else []
     rows = (
@@ -213,7 +215,7 @@ async def apply_item_change(
         # Same record, and the status tells search what the old one did (lent → in transit,
         # missing → in processing): the record's search document is unchanged.
         return applied
-    await reindex_for_change(conn, touched, event.library)
+    await reindex_for_change(conn, touched, event.library, members)
     return applied
 
 

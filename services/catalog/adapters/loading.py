@@ -19,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from libs.common.db import upsert
 from services.catalog.adapters.indexer import reindex
-from services.catalog.adapters.libraries import ensure_libraries, federation_libraries
+from services.catalog.adapters.libraries import ensure_libraries
 from services.catalog.adapters.matching_lock import lock_record_matching
 from services.catalog.adapters.rows import HOLDING_STATE, record_row
 from services.catalog.adapters.sql import chunks
@@ -65,16 +65,16 @@ async def load_records(
     conn: AsyncConnection,
     batch: Iterable[BibRecord],
     *,
-    members: Mapping[str, str | None] | None = None,
+    members: Mapping[str, str | None],
     now: datetime | None = None,
 ) -> LoadReport:
     """Load records with their holdings; the caller owns the transaction (and commits per
     batch for big loads).
 
-    ``members`` are the libraries that may hold items (code -> consortium; the federation
-    file by default): a record with a holding at any other library is rejected.
+    ``members`` are the libraries that may hold items (code -> consortium: the federation's
+    libraries): a record with a holding at any other library is rejected.
     """
-    known = federation_libraries() if members is None else dict(members)
+    known = dict(members)
     report = LoadReport()
     accepted: list[BibRecord] = []
     for i, rec in enumerate(batch):
@@ -98,7 +98,7 @@ async def load_results(
     conn: AsyncConnection,
     results: Iterable[BibRecord | Rejection],
     *,
-    members: Mapping[str, str | None] | None = None,
+    members: Mapping[str, str | None],
     now: datetime | None = None,
 ) -> LoadReport:
     """Load what a reader produced (``records_from_json``, ``read_marc``, ``read_marcxml``):

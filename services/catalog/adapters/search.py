@@ -39,6 +39,7 @@ from services.catalog.domain.directory import Directory
 from services.catalog.domain.indexing import (
     RANK_SLICE_SHIFT,
     SAMPLE_LEVELS,
+    holders_mask,
     rank_slice,
     rank_slice_token,
     sample_token,
@@ -86,8 +87,8 @@ _CLOSER = 64
 _RECORD_FIELDS = ("id", *RECORD_FIELDS)
 _HOLDING_FIELDS = (*HOLDING_KEY, *HOLDING_STATE)
 
-# (record_id, rank_key, material_type, language, libs, tier)
-Row = tuple[int, int, str, str, int, int]
+# (record_id, rank_key, material_type, language, libs, tier, libs_more)
+Row = tuple[int, int, str, str, int, int, bytes | None]
 Key = tuple[int, int, int]  # (tier, rank_key, record_id)
 
 
@@ -105,7 +106,8 @@ def _both(a: Node | None, b: Node | None) -> Node | None:
 
 def _where(dialect: str, node: Node | None, cols):
     # A record that no library holds any more (all its items withdrawn) is not shown. Almost
-    # every record is held, so this is checked on the row rather than asked of the index.
+    # every record is held, so this is checked on the row rather than asked of the index
+    # (holders beyond the column's 63 bits set its sign: see domain.indexing).
     held = cols.libs != 0
     return held if node is None else and_(matches(dialect, node, cols), held)
 
@@ -136,7 +138,15 @@ async def _scan(conn: AsyncConnection, p: QueryPlan, node: Node | None, limit: i
     d = conn.dialect.name
     c = record_search.c
     stmt = (
-        select(c.record_id, c.rank_key, c.material_type, c.language, c.libs, _tier_column(d, p, c))
+        select(
+            c.record_id,
+            c.rank_key,
+            c.material_type,
+            c.language,
+            c.libs,
+            _tier_column(d, p, c),
+            c.libs_more,
+        )
         .where(_where(d, node, c))
         .limit(_limit(limit))
     )
@@ -349,6 +359,10 @@ def _facets(rows: Sequence[Row], level: int, directory: Directory, p: QueryPlan)
         return tuple(FacetValue(str(v), n * level) for v, n in ranked if n)
 
     masks = Counter(r[4] for r in rows)
+    if any(mask < 0 for mask in masks):
+        # Some holders are numbered beyond the 64-bit column (its sign bit says so): their
+        # bits are in libs_more. Never the case in a catalogue of up to 63 libraries.
+        masks = Counter(holders_mask(r[4], r[6]) for r in rows)
     allowed = set(p.facet_libraries) if p.facet_libraries is not None else None
     by_bit = {
         lib.bit: code

@@ -5,7 +5,8 @@
   key), so the same work from another library finds its record.
 * ``holdings``: the mirror of every library's items, one row per (library, item_id), with the
   status the owner last reported and the ``version`` of the last ``ItemChanged`` applied.
-* ``libraries``: the libraries seen, their consortium and their bit in ``record_search.libs``.
+* ``libraries``: the libraries seen, their consortium and their number (their bit in the
+  holders mask of ``record_search``).
 * ``record_search``: one narrow row per record for search: its tokens (see
   ``domain.indexing``), static rank, and the facet values. Searching touches only this table
   until the page of results is known.
@@ -29,6 +30,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     PrimaryKeyConstraint,
     SmallInteger,
@@ -115,7 +117,9 @@ record_search = Table(
     Column("rank_key", BigInteger, nullable=False),
     Column("material_type", String(24), nullable=False),
     Column("language", String(8), nullable=False),
+    # Which libraries hold the record: see ``domain.indexing`` (stored_mask).
     Column("libs", BigInteger, nullable=False),
+    Column("libs_more", LargeBinary),
     Column("tokens", Text().with_variant(TSVECTOR(), "postgresql"), nullable=False),
     Index("ix_record_search_rank", "rank_key", "record_id"),
 )

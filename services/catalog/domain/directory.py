@@ -1,15 +1,15 @@
 """Which libraries the catalogue knows and the consortium each belongs to.
 
-The catalogue keeps one bit per library in every record's search row (which libraries hold
-it), so it numbers the libraries; 63 fit in the signed 64-bit column.
+The catalogue numbers the libraries: library number ``n`` is bit ``n`` of the mask of the
+libraries holding a record (``indexing.SearchDocument.libs``), which is how facets count
+holders and how the static rank knows how many libraries hold a record. Numbers are never
+reused and there is no limit to them; ``indexing`` says how the mask is stored.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-
-MAX_LIBRARIES = 63
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,3 +45,12 @@ class Directory:
 
     def codes_in(self, mask: int) -> list[str]:
         return [code for code, lib in self.libraries.items() if mask >> lib.bit & 1]
+
+    def next_bits(self) -> Iterable[int]:
+        """The numbers not given to any library yet, lowest first (without end)."""
+        used = {lib.bit for lib in self.libraries.values()}
+        n = 0
+        while True:
+            if n not in used:
+                yield n
+            n += 1

@@ -22,6 +22,26 @@ Reserved tokens all contain ``_``, which never occurs in a word token (see ``tex
 The sample tokens let counts and facets of a query with very many matches be estimated from a
 uniform sample instead of visiting every match; the rank slices let the best-ranked matches of
 a few thousand be read without reading them all (see ``adapters.search``).
+
+Beside the tokens, a document has the mask of the libraries holding the record (bit n: the
+library numbered n by the ``directory``). Filters and scope never read it (they are tokens,
+which know no limit of libraries); it tells a search that a row is held at all (checked on
+every row read), counts the library facet (over every sampled match, thousands of rows) and
+gives the rank its number of holders. It is stored in two columns:
+
+* ``libs``, a signed 64-bit integer: the bits of libraries 0-62 as they have always been,
+  and bit 63 (the sign) set when a library numbered 63 or above holds the record too;
+* ``libs_more``: those libraries' bits (the mask shifted down by 63, little-endian bytes),
+  NULL when there are none.
+
+Why a second column, not the holdings rows, for the libraries beyond 63: the facet is counted
+over the sampled matches, and finding their holders through ``holdings`` would read the
+holdings of thousands of records per search, in just the federations that have the most
+libraries. The column costs nothing where it is NULL: a catalogue of up to 63 libraries keeps
+its rows as they were (a NULL takes no room, the row's null bitmap fits in the header's
+padding) and the searches' statements are unchanged (a row is held when ``libs <> 0``, true
+through the sign bit too), so its fast path is the one it had. Bytes, not more integer
+columns: no new limit to find later.
 """
 
 from __future__ import annotations
@@ -31,7 +51,7 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from services.catalog.domain.directory import MAX_LIBRARIES, Directory
+from services.catalog.domain.directory import Directory
 from services.catalog.domain.matching import normalized_title
 from services.catalog.domain.model import AVAILABLE, UNDETERMINED, WITHDRAWN
 from services.catalog.domain.text import index_tokens
@@ -133,6 +153,12 @@ def rank_slice_token(slice_: int) -> str:
     return f"rk_{slice_}"
 
 
+#: the rank tells apart records held by up to this many libraries; more rank as this many
+#: (held by 64 libraries or by 200 is as wide as a record gets). Rank keys of records held by
+#: fewer are what they were when 63 was the most libraries a catalogue had.
+RANKED_HOLDERS = 64
+
+
 def rank_key(libraries_holding: int, record_id: int) -> int:
     """Static order among equally relevant results: held by more libraries first (as WorldCat
     ranks). Ties are broken by a hash of the id, not by anything about the text: a search
@@ -140,7 +166,29 @@ def rank_key(libraries_holding: int, record_id: int) -> int:
     words (ordering by title length, say, would put every short Chinese title before the first
     English one)."""
     spread = (record_id * 2654435761) & 0xFFFFFFFF
-    return ((MAX_LIBRARIES + 1 - libraries_holding) << 32) | spread
+    return ((RANKED_HOLDERS - min(libraries_holding, RANKED_HOLDERS)) << 32) | spread
+
+
+#: libraries numbered below this have their bit in ``record_search.libs`` itself
+MASK_BITS = 63
+_LOW_BITS = (1 << MASK_BITS) - 1
+#: bit 63 of the signed column: ``libs_more`` holds the bits of libraries numbered 63 and on
+_MORE = -(1 << MASK_BITS)
+
+
+def stored_mask(mask: int) -> tuple[int, bytes | None]:
+    """A holders mask as its two columns: ``(libs, libs_more)``."""
+    more = mask >> MASK_BITS
+    if not more:
+        return mask, None
+    return (mask & _LOW_BITS) | _MORE, more.to_bytes((more.bit_length() + 7) // 8, "little")
+
+
+def holders_mask(libs: int, more: bytes | None) -> int:
+    """The holders mask from its two columns (the inverse of :func:`stored_mask`)."""
+    if libs >= 0:
+        return libs
+    return (libs & _LOW_BITS) | (int.from_bytes(more or b"", "little") << MASK_BITS)
 
 
 @dataclass(frozen=True, slots=True)
@@ -149,6 +197,7 @@ class SearchDocument:
     rank_key: int
     material_type: str
     language: str
+    #: the holders mask, every library's bit (see :func:`stored_mask` for its columns)
     libs: int
     tokens: tuple[str, ...]
 

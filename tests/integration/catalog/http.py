@@ -8,7 +8,7 @@ import httpx
 
 from deploy.queues import federation_queues
 from libs.common.clock import ManualClock
-from libs.common.federation import default_federation
+from libs.common.federation import Federation, default_federation
 from libs.common.messaging.memory import MemoryBroker
 from libs.common.settings import DEV_SECRET
 from services.catalog.app import create_app
@@ -18,10 +18,11 @@ PROBLEM_JSON = "application/problem+json"
 
 
 @contextlib.asynccontextmanager
-async def catalogue_client(url: str):
-    """An ``httpx.AsyncClient`` on the catalogue app over ``url``; ``client.token(role,
-    library)`` makes a token for the app."""
-    fed = default_federation()
+async def catalogue_client(url: str, fed: Federation | None = None):
+    """An ``httpx.AsyncClient`` on the catalogue app over ``url``, run with ``fed`` (the
+    repository's federation file by default); ``client.app`` is the app and
+    ``client.runtime`` its runtime (not started)."""
+    fed = fed or default_federation()
     broker = MemoryBroker()
     broker.declare(federation_queues(fed))
     clock = ManualClock()
@@ -31,6 +32,7 @@ async def catalogue_client(url: str):
     try:
         async with httpx.AsyncClient(transport=transport, base_url="http://catalog.test") as c:
             c.app = app
+            c.runtime = rt
             yield c
     finally:
         await rt.engine.dispose()

@@ -81,6 +81,7 @@ async def test_a_bulk_load_beside_an_item_change_of_the_same_new_work_makes_one_
                     isbn=isbn,
                     material_type="book",
                 ),
+                members=MEMBERS,
             )
 
     await asyncio.gather(bulk(), event())

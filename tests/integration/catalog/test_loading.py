@@ -106,6 +106,7 @@ async def test_a_bulk_load_does_not_undo_a_newer_circulation_event(conn):
             material_type="book",
             title="Cantonese opera",
         ),
+        members=MEMBERS,
     )
     await load(
         conn, [{"title": "Cantonese opera", "authors": ["Yung"], "year": 2008, "holdings": [item]}]

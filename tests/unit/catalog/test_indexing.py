@@ -3,7 +3,14 @@
 from collections import Counter
 
 from services.catalog.domain.directory import Directory, Library
-from services.catalog.domain.indexing import SAMPLE_LEVELS, build_document, sample_tokens
+from services.catalog.domain.indexing import (
+    SAMPLE_LEVELS,
+    build_document,
+    holders_mask,
+    rank_key,
+    sample_tokens,
+    stored_mask,
+)
 
 DIRECTORY = Directory.of(
     [
@@ -86,3 +93,55 @@ def test_a_made_up_record_stays_within_what_postgresql_indexes():
     assert max(len(t.encode()) for t in d.tokens) < 2047
     assert len(d.as_tsvector().encode()) < 1_048_575
     assert {"lib_cityu", "av_cityu", "t_" + "ж" * 100} <= set(d.tokens)
+
+
+# -- more libraries than the 64-bit column has bits ------------------------------------------
+
+MANY = Directory.of([Library(f"l{n:03d}", n, "HKALL") for n in range(200)])
+
+
+def test_holders_mask_columns_of_the_first_63_libraries_are_as_they_were():
+    for mask in (0, 0b101, (1 << 63) - 1):
+        assert stored_mask(mask) == (mask, None)
+        assert holders_mask(mask, None) == mask
+
+
+def test_holders_mask_columns_of_libraries_numbered_63_and_on():
+    for bits in ([63], [69], [0, 69], [5, 62, 63, 64, 199], list(range(200))):
+        mask = sum(1 << b for b in bits)
+        libs, more = stored_mask(mask)
+        assert -(2**63) <= libs < 0  # fits the signed column; its sign says "and more"
+        assert more is not None
+        assert holders_mask(libs, more) == mask
+
+
+def test_a_record_held_only_beyond_the_63rd_library_is_held():
+    d = build_document(
+        1,
+        title="Seventy",
+        authors=[],
+        subjects=[],
+        isbns=[],
+        issn=None,
+        language="eng",
+        material_type="book",
+        holdings=[("l069", "AVAILABLE")],
+        directory=MANY,
+    )
+    assert d.libs == 1 << 69
+    assert {"lib_l069", "av_l069", "con_hkall"} <= set(d.tokens)
+    assert stored_mask(d.libs)[0] != 0  # a search's "held at all" test on the row
+
+
+def test_rank_keys_of_up_to_63_holders_are_unchanged_and_more_rank_as_the_widest():
+    for holders in (1, 2, 63):
+        assert rank_key(holders, 9) == ((64 - holders) << 32) | ((9 * 2654435761) & 0xFFFFFFFF)
+    assert rank_key(200, 9) == rank_key(64, 9) < rank_key(63, 9)
+    assert rank_key(200, 9) >= 0
+
+
+def test_library_numbers_have_no_limit():
+    taken = Directory.of([Library("a", 0), Library("b", 2)])
+    free = iter(taken.next_bits())
+    assert [next(free) for _ in range(3)] == [1, 3, 4]
+    assert MANY.codes_in(MANY.mask(["l000", "l150", "l199"])) == ["l000", "l150", "l199"]
