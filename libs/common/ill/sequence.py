@@ -14,13 +14,13 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 import structlog
-from sqlalchemy import delete, select, update
+from sqlalchemy import bindparam, delete, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from libs.common.clock import Clock
 from libs.common.contracts import Envelope
 from libs.common.contracts.registry import parse_payload
-from libs.common.db import insert_new
+from libs.common.db import insert_new, statement, upsert
 from libs.common.ill.ordering import Verdict, verdict
 from libs.common.ill.sequence_tables import SequenceTables
 
@@ -28,23 +28,37 @@ log = structlog.get_logger("illfed.ill.sequence")
 Apply = Callable[[Envelope, Any], Awaitable[None]]
 
 
+def _bump(conn: AsyncConnection, t: SequenceTables, step: int) -> Any:
+    """``INSERT … ON CONFLICT DO UPDATE SET last_seq = last_seq + step RETURNING last_seq``:
+    one round trip that makes the row if it is new, locks it for the caller's transaction (a
+    second writer of the same row waits for the first to commit, as ``FOR UPDATE`` would) and
+    answers its value. Built once per database dialect, the values bound at execution."""
+
+    def build(c: AsyncConnection) -> Any:
+        s = t.sequences
+        ins = upsert(c, s).values(
+            transaction_id=bindparam("b_txn"),
+            counterpart=bindparam("b_who"),
+            direction=bindparam("b_dir"),
+            last_seq=step,
+        )
+        return ins.on_conflict_do_update(
+            index_elements=[s.c.transaction_id, s.c.counterpart, s.c.direction],
+            set_={"last_seq": s.c.last_seq + step},
+        ).returning(s.c.last_seq)
+
+    return statement(conn, ("ill seq bump", t.sequences, step), build)
+
+
 async def _locked_last(
     conn: AsyncConnection, t: SequenceTables, transaction_id: str, counterpart: str, direction: str
 ) -> int:
-    s = t.sequences
-    await conn.execute(
-        insert_new(conn, s).values(
-            transaction_id=transaction_id, counterpart=counterpart, direction=direction, last_seq=0
-        )
+    """The row's last ``seq`` (0 for a new one), locked for the caller's transaction."""
+    row = await conn.execute(
+        _bump(conn, t, 0),
+        {"b_txn": transaction_id, "b_who": counterpart, "b_dir": direction},
     )
-    query = select(s.c.last_seq).where(
-        s.c.transaction_id == transaction_id,
-        s.c.counterpart == counterpart,
-        s.c.direction == direction,
-    )
-    if conn.dialect.name == "postgresql":
-        query = query.with_for_update()
-    return int(await conn.scalar(query) or 0)
+    return int(row.scalar_one())
 
 
 async def _set_last(
@@ -55,25 +69,33 @@ async def _set_last(
     direction: str,
     value: int,
 ) -> None:
-    s = t.sequences
-    await conn.execute(
-        update(s)
-        .where(
-            s.c.transaction_id == transaction_id,
-            s.c.counterpart == counterpart,
-            s.c.direction == direction,
+    def build(c: AsyncConnection) -> Any:
+        s = t.sequences
+        return (
+            update(s)
+            .where(
+                s.c.transaction_id == bindparam("b_txn"),
+                s.c.counterpart == bindparam("b_who"),
+                s.c.direction == bindparam("b_dir"),
+            )
+            .values(last_seq=bindparam("b_value"))
         )
-        .values(last_seq=value)
+
+    await conn.execute(
+        statement(conn, ("ill seq set", t.sequences), build),
+        {"b_txn": transaction_id, "b_who": counterpart, "b_dir": direction, "b_value": value},
     )
 
 
 async def next_seq(
     conn: AsyncConnection, t: SequenceTables, transaction_id: str, counterpart: str
 ) -> int:
-    """The ``seq`` of the next message to ``counterpart`` about ``transaction_id``."""
-    last = await _locked_last(conn, t, transaction_id, counterpart, "out")
-    await _set_last(conn, t, transaction_id, counterpart, "out", last + 1)
-    return last + 1
+    """The ``seq`` of the next message to ``counterpart`` about ``transaction_id``: the row
+    counted up by one in a single statement (made at 1 if it is the first)."""
+    row = await conn.execute(
+        _bump(conn, t, 1), {"b_txn": transaction_id, "b_who": counterpart, "b_dir": "out"}
+    )
+    return int(row.scalar_one())
 
 
 async def last_received(
