@@ -11,7 +11,7 @@ from sqlalchemy import and_, func, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from libs.common.contracts import IllRequest
-from libs.common.db import insert_new
+from libs.common.db import insert_new, statement
 from libs.common.pagination import Page, cut, keyset
 from libs.common.state_updates import guarded_step
 from services.requests.adapters.tables import ill_transaction_history as history_t
@@ -108,8 +108,7 @@ async def save(
         raise LostRace(f"transaction {before.id} is no longer {before.state}")
 
 
-async def record(
-    conn: AsyncConnection,
+def history_row(
     *,
     transaction_id: str,
     at: datetime,
@@ -123,23 +122,34 @@ async def record(
     message_id: str | None = None,
     refused: str | None = None,
     detail: str | None = None,
-) -> None:
-    await conn.execute(
-        insert(history_t).values(
-            transaction_id=transaction_id,
-            at=at,
-            side=side,
-            actor=actor,
-            from_state=from_state,
-            to_state=to_state,
-            message_type=message_type,
-            status=status,
-            action=action,
-            message_id=message_id,
-            refused=refused[:500] if refused else None,
-            detail=detail[:500] if detail else None,
-        )
-    )
+) -> dict[str, Any]:
+    """One line of a transaction's history, as :func:`record_all` writes it."""
+    return {
+        "transaction_id": transaction_id,
+        "at": at,
+        "side": side,
+        "actor": actor,
+        "from_state": from_state,
+        "to_state": to_state,
+        "message_type": message_type,
+        "status": status,
+        "action": action,
+        "message_id": message_id,
+        "refused": refused[:500] if refused else None,
+        "detail": detail[:500] if detail else None,
+    }
+
+
+async def record_all(conn: AsyncConnection, rows: list[dict[str, Any]]) -> None:
+    """Write history lines in one statement (a decision's own line and one per message it
+    sent), in their order; the statement is built once."""
+    if rows:
+        stmt = statement(conn, ("ill history insert", history_t), lambda _: insert(history_t))
+        await conn.execute(stmt, rows)
+
+
+async def record(conn: AsyncConnection, **fields: Any) -> None:
+    await record_all(conn, [history_row(**fields)])
 
 
 async def history(conn: AsyncConnection, transaction_id: str) -> list[dict]:
