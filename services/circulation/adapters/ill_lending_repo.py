@@ -20,8 +20,9 @@ t = ill_lending
 async def create(conn: AsyncConnection, request: IllRequest, now: Any) -> dict[str, Any]:
     """The row of a request just received. Of the patron only the pseudonym, the category
     and the consortium are kept (privacy: nothing else is ever sent to a lender)."""
-    await conn.execute(
-        insert(t).values(
+    found = await conn.execute(
+        insert(t)
+        .values(
             transaction_id=request.transaction_id,
             state=LendingState.REQUEST_RECEIVED.value,
             requester=request.requester,
@@ -38,10 +39,9 @@ async def create(conn: AsyncConnection, request: IllRequest, now: Any) -> dict[s
             created_at=now,
             updated_at=now,
         )
+        .returning(*t.c)
     )
-    found = await get(conn, request.transaction_id)
-    assert found is not None
-    return found
+    return dict(found.one()._mapping)
 
 
 async def get(
@@ -67,15 +67,18 @@ async def page(
 
 async def step(
     conn: AsyncConnection, transaction_id: str, name: str, now: Any, **values: Any
-) -> bool:
-    """Take the step ``name`` with ``values``; False if the row was no longer in one of the
-    step's source states (someone else took a step first: nothing is written)."""
+) -> dict[str, Any] | None:
+    """Take the step ``name`` with ``values``: the row as the step left it (the update
+    returns it); None if the row was no longer in one of the step's source states (someone
+    else took a step first: nothing is written)."""
     result = await conn.execute(
         guarded_step(t, t.c.state, LENDING, name)
         .where(t.c.transaction_id == transaction_id)
         .values(updated_at=now, **values)
+        .returning(*t.c)
     )
-    return result.rowcount == 1
+    row = result.first()
+    return dict(row._mapping) if row else None
 
 
 async def remember(conn: AsyncConnection, transaction_id: str, now: Any, **values: Any) -> None:

@@ -59,7 +59,14 @@ async def from_broker(
     """Apply a sequenced message from the broker in order (``apply(env, payload)`` runs for it
     and for every parked successor it releases)."""
     return await receive(
-        conn, ill_seq, env, payload.seq, apply, lib.clock, transaction_id=payload.transaction_id
+        conn,
+        ill_seq,
+        env,
+        payload.seq,
+        apply,
+        lib.clock,
+        transaction_id=payload.transaction_id,
+        payload=payload,
     )
 
 
