@@ -14,7 +14,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 import structlog
-from sqlalchemy import bindparam, delete, select, update
+from sqlalchemy import Integer, bindparam, delete, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from libs.common.clock import Clock
@@ -61,32 +61,6 @@ async def _locked_last(
     return int(row.scalar_one())
 
 
-async def _set_last(
-    conn: AsyncConnection,
-    t: SequenceTables,
-    transaction_id: str,
-    counterpart: str,
-    direction: str,
-    value: int,
-) -> None:
-    def build(c: AsyncConnection) -> Any:
-        s = t.sequences
-        return (
-            update(s)
-            .where(
-                s.c.transaction_id == bindparam("b_txn"),
-                s.c.counterpart == bindparam("b_who"),
-                s.c.direction == bindparam("b_dir"),
-            )
-            .values(last_seq=bindparam("b_value"))
-        )
-
-    await conn.execute(
-        statement(conn, ("ill seq set", t.sequences), build),
-        {"b_txn": transaction_id, "b_who": counterpart, "b_dir": direction, "b_value": value},
-    )
-
-
 async def next_seq(
     conn: AsyncConnection, t: SequenceTables, transaction_id: str, counterpart: str
 ) -> int:
@@ -119,10 +93,12 @@ async def receive(
     clock: Clock,
     *,
     transaction_id: str | None = None,
+    payload: Any = None,
 ) -> Verdict:
     """Apply ``env`` (whose payload has ``seq``) in its sender's order, inside the caller's
     transaction. Returns what was done with it: applied (with any parked successors),
-    parked, or ignored as a duplicate."""
+    parked, or ignored as a duplicate. ``payload`` is the envelope's payload as the consumer
+    validated it already (parsed from the envelope when not given)."""
     txn = transaction_id or env.correlation_id
     last = await _locked_last(conn, t, txn, env.sender, "in")
     outcome = verdict(last, seq)
@@ -142,21 +118,21 @@ async def receive(
         )
         log.info("ill message parked until its predecessor arrives", seq=seq, last=last)
         return outcome
-    payload = parse_payload(env.type, env.version, env.payload)
-    await apply(env, payload)
+    await apply(
+        env, parse_payload(env.type, env.version, env.payload) if payload is None else payload
+    )
     last = seq
     p = t.parked
     while True:
-        row = (
-            await conn.execute(
-                select(p.c.envelope).where(
-                    p.c.transaction_id == txn, p.c.sender == env.sender, p.c.seq == last + 1
-                )
-            )
-        ).first()
-        if row is None:
+        # The applied seq written, and its parked successor (if one came early) read, in one
+        # round trip: nearly always there is none, and that is the message's last statement.
+        found = await conn.execute(
+            _advance(conn, t), {"b_txn": txn, "b_who": env.sender, "b_value": last}
+        )
+        envelope = found.scalar()
+        if envelope is None:
             break
-        early = Envelope.model_validate_json(row.envelope)
+        early = Envelope.model_validate_json(envelope)
         await apply(early, parse_payload(early.type, early.version, early.payload))
         await conn.execute(
             delete(p).where(
@@ -164,8 +140,37 @@ async def receive(
             )
         )
         last += 1
-    await _set_last(conn, t, txn, env.sender, "in", last)
     return outcome
+
+
+def _advance(conn: AsyncConnection, t: SequenceTables) -> Any:
+    """``UPDATE`` the last applied ``seq`` from a sender, ``RETURNING`` the envelope parked
+    as its successor (NULL when none is), built once."""
+
+    def build(c: AsyncConnection) -> Any:
+        s, p = t.sequences, t.parked
+        value = bindparam("b_value", type_=Integer)
+        successor = (
+            select(p.c.envelope)
+            .where(
+                p.c.transaction_id == bindparam("b_txn"),
+                p.c.sender == bindparam("b_who"),
+                p.c.seq == value + 1,
+            )
+            .scalar_subquery()
+        )
+        return (
+            update(s)
+            .where(
+                s.c.transaction_id == bindparam("b_txn"),
+                s.c.counterpart == bindparam("b_who"),
+                s.c.direction == "in",
+            )
+            .values(last_seq=value)
+            .returning(successor)
+        )
+
+    return statement(conn, ("ill seq advance", t.sequences), build)
 
 
 async def parked_count(conn: AsyncConnection, t: SequenceTables, transaction_id: str) -> int:
