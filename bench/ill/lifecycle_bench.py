@@ -12,8 +12,10 @@ Printed: lifecycles/s, messages per lifecycle (the rows the units wrote to their
 while the loans ran, each one hop: ILL messages and the item and notice events they cause),
 request → AwaitingPickup p50/p95 (the POST, then until the requester's receive answered),
 each unit's peak RSS, and the ratio of lifecycles/s to what the floor would carry: floor
-hops/s ÷ hops per lifecycle. The driver looks at a loan's state every ``--poll`` seconds
-while it waits for the other side, which bounds the latencies from below.
+hops/s ÷ hops per lifecycle. While it waits for the other side the driver first looks at a
+loan's state after half the median time that wait took so far (``--first-look``), then every
+``--poll`` seconds and up, which bounds the latencies from below. Its calls go through a lean
+HTTP client, as the floor's driver's do (``--driver-http httpx`` for the fault tests' client).
 
     python -m bench ill                            # 64 loans, 16 at a time
     python -m bench ill --loans 200 --concurrency 32
@@ -43,14 +45,33 @@ MEMBERS = [("hku", "HKALL"), ("eduhk", "HKALL"), ("um", "MALA"), ("kwnc", "MALA"
 
 
 class TimedDriver(Driver):
-    """The fault tests' driver, noting when each loan's steps went through."""
+    """The fault tests' driver, noting when each loan's steps went through.
+
+    Each look at a state is a GET the federation serves on the cores it shares with the
+    loans; polled from ``--poll`` seconds up, a wait of a second or two costs five or six of
+    them. With ``first_look`` the driver takes its first look after that share of the median
+    time the same wait (the same side, for the same states) took in the loans so far, then
+    polls as before: fewer GETs that find nothing new, at the price of a little of the
+    latency the figures include."""
 
     started: dict[int, float]
     awaiting_pickup: dict[int, float]
+    first_look: float = 0.0
+    waited: dict[tuple[str, frozenset[str]], list[float]]
 
     async def run_loan(self, loan: Loan, budget: float) -> None:
         self.started[loan.n] = time.monotonic()
         await super().run_loan(loan, budget)
+
+    async def _wait(self, loan, api, path, wanted, until):
+        seen = self.waited.setdefault((api.name, frozenset(wanted)), [])
+        t0 = time.monotonic()
+        if self.first_look and seen:
+            recent = sorted(seen[-32:])
+            await asyncio.sleep(min(recent[len(recent) // 2] * self.first_look, 5.0))
+        state = await super()._wait(loan, api, path, wanted, until)
+        seen.append(time.monotonic() - t0)
+        return state
 
     async def _step(self, loan, name, api, state_path, after, post, until):
         answer = await super()._step(loan, name, api, state_path, after, post, until)
@@ -122,7 +143,8 @@ async def _measure(bf: federation.BenchFederation, args, floor_hops_per_s) -> di
             # Tokens were fetched through httpx; the loans' calls go the lean way.
             for api in [*driver.libs.values(), driver.broker, driver.catalog]:
                 api.http = lean  # type: ignore[union-attr,assignment]
-        driver.started, driver.awaiting_pickup = {}, {}
+        driver.started, driver.awaiting_pickup, driver.waited = {}, {}, {}
+        driver.first_look = args.first_look
         t0 = time.monotonic()
         loans = await driver.prepare(args.loans)
         print(
@@ -194,6 +216,7 @@ async def _measure(bf: federation.BenchFederation, args, floor_hops_per_s) -> di
         "peak_rss_mb": {k: peak_rss_mb(pid) for k, pid in bf.pids().items()},
         "poll_s": args.poll,
         "driver_http": args.driver_http,
+        "first_look": args.first_look,
         "floor_hops_per_s": floor_hops_per_s,
     }
     if floor_hops_per_s and per_loan:
@@ -236,6 +259,13 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--loans", type=int, default=64, help="loans in all (default 64)")
     p.add_argument("--concurrency", type=int, default=16, help="loans at a time (default 16)")
     p.add_argument("--poll", type=float, default=0.05, help="seconds between looks at a state")
+    p.add_argument(
+        "--first-look",
+        type=float,
+        default=0.5,
+        help="first look at a state after this share of the median time the same wait took "
+        "so far, then every --poll seconds and up (0: at once, every --poll seconds and up)",
+    )
     p.add_argument("--budget", type=float, default=300.0, help="seconds a loan may take")
     p.add_argument("--no-floor", action="store_true", help="skip measuring the floor")
     p.add_argument(
