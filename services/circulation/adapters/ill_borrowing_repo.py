@@ -7,9 +7,10 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from libs.common.db import statement
 from libs.common.state_updates import guarded_step
 from services.circulation.adapters.store import aware
 from services.circulation.adapters.tables import ill_borrowing
@@ -40,10 +41,15 @@ async def add(conn: AsyncConnection, values: dict[str, Any]) -> dict[str, Any]:
 async def get(
     conn: AsyncConnection, transaction_id: str, *, for_update: bool = False
 ) -> dict[str, Any] | None:
-    q = select(t).where(t.c.transaction_id == transaction_id)
-    if for_update and conn.dialect.name == "postgresql":
-        q = q.with_for_update()
-    row = (await conn.execute(q)).first()
+    locked = for_update and conn.dialect.name == "postgresql"
+
+    def build(_: AsyncConnection) -> Any:
+        q = select(t).where(t.c.transaction_id == bindparam("b_txn"))
+        return q.with_for_update() if locked else q
+
+    # Built once: every poll of a request and every message about it reads it.
+    stmt = statement(conn, ("ill borrowing by id", locked), build)
+    row = (await conn.execute(stmt, {"b_txn": transaction_id})).first()
     return _row(row) if row else None
 
 

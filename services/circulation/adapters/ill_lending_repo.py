@@ -5,10 +5,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import insert, or_, select, update
+from sqlalchemy import bindparam, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from libs.common.contracts.ill import IllRequest
+from libs.common.db import statement
 from libs.common.pagination import Page, cut, keyset
 from libs.common.state_updates import guarded_step
 from services.circulation.adapters.tables import ill_lending, items
@@ -47,10 +48,15 @@ async def create(conn: AsyncConnection, request: IllRequest, now: Any) -> dict[s
 async def get(
     conn: AsyncConnection, transaction_id: str, *, for_update: bool = False
 ) -> dict[str, Any] | None:
-    query = select(t).where(t.c.transaction_id == transaction_id)
-    if for_update and conn.dialect.name == "postgresql":
-        query = query.with_for_update()
-    row = (await conn.execute(query)).mappings().first()
+    locked = for_update and conn.dialect.name == "postgresql"
+
+    def build(_: AsyncConnection) -> Any:
+        query = select(t).where(t.c.transaction_id == bindparam("b_txn"))
+        return query.with_for_update() if locked else query
+
+    # Built once: every poll of a lending and every message about it reads it.
+    stmt = statement(conn, ("ill lending by id", locked), build)
+    row = (await conn.execute(stmt, {"b_txn": transaction_id})).mappings().first()
     return dict(row) if row else None
 
 

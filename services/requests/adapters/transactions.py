@@ -7,7 +7,7 @@ from collections.abc import Iterable, Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, func, insert, or_, select, update
+from sqlalchemy import and_, bindparam, func, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from libs.common.contracts import IllRequest
@@ -48,10 +48,15 @@ async def load(
 ) -> tuple[TransactionView, IllRequest] | None:
     """The transaction's view and its original request, locked for the caller's database
     transaction (messages from the requester and the lender may arrive side by side)."""
-    query = select(t).where(t.c.id == transaction_id)
-    if lock and conn.dialect.name == "postgresql":
-        query = query.with_for_update()
-    row = (await conn.execute(query)).mappings().first()
+    locked = lock and conn.dialect.name == "postgresql"
+
+    def build(_: AsyncConnection) -> Any:
+        query = select(t).where(t.c.id == bindparam("b_id"))
+        return query.with_for_update() if locked else query
+
+    # Built once: every message about a transaction reads it.
+    stmt = statement(conn, ("ill transaction by id", locked), build)
+    row = (await conn.execute(stmt, {"b_id": transaction_id})).mappings().first()
     if row is None:
         return None
     return view_of(dict(row)), IllRequest.model_validate(row["request"])
