@@ -12,8 +12,10 @@ Printed: lifecycles/s, messages per lifecycle (the rows the units wrote to their
 while the loans ran, each one hop: ILL messages and the item and notice events they cause),
 request → AwaitingPickup p50/p95 (the POST, then until the requester's receive answered),
 each unit's peak RSS, and the ratio of lifecycles/s to what the floor would carry: floor
-hops/s ÷ hops per lifecycle. The driver looks at a loan's state every ``--poll`` seconds
-while it waits for the other side, which bounds the latencies from below.
+hops/s ÷ hops per lifecycle. While it waits for the other side the driver first looks at a
+loan's state after half the median time that wait took so far (``--first-look``), then every
+``--poll`` seconds and up, which bounds the latencies from below. Its calls go through a lean
+HTTP client, as the floor's driver's do (``--driver-http httpx`` for the fault tests' client).
 
     python -m bench ill                            # 64 loans, 16 at a time
     python -m bench ill --loans 200 --concurrency 32
@@ -23,15 +25,19 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
+import subprocess
 import tempfile
 import time
 from pathlib import Path
 
+import asyncpg
 import httpx
 
 from bench.hop import hop_bench
-from bench.hop.measure import CpuMeter, peak_rss_mb, percentile
+from bench.hop.measure import CpuMeter, peak_rss_mb, percentile, rabbitmq_pid
 from bench.ill import federation
+from bench.ill.lean_http import LeanClient
 from tests.faults import ill_driver
 from tests.faults.ill_driver import Driver, Loan
 
@@ -39,14 +45,33 @@ MEMBERS = [("hku", "HKALL"), ("eduhk", "HKALL"), ("um", "MALA"), ("kwnc", "MALA"
 
 
 class TimedDriver(Driver):
-    """The fault tests' driver, noting when each loan's steps went through."""
+    """The fault tests' driver, noting when each loan's steps went through.
+
+    Each look at a state is a GET the federation serves on the cores it shares with the
+    loans; polled from ``--poll`` seconds up, a wait of a second or two costs five or six of
+    them. With ``first_look`` the driver takes its first look after that share of the median
+    time the same wait (the same side, for the same states) took in the loans so far, then
+    polls as before: fewer GETs that find nothing new, at the price of a little of the
+    latency the figures include."""
 
     started: dict[int, float]
     awaiting_pickup: dict[int, float]
+    first_look: float = 0.0
+    waited: dict[tuple[str, frozenset[str]], list[float]]
 
     async def run_loan(self, loan: Loan, budget: float) -> None:
         self.started[loan.n] = time.monotonic()
         await super().run_loan(loan, budget)
+
+    async def _wait(self, loan, api, path, wanted, until):
+        seen = self.waited.setdefault((api.name, frozenset(wanted)), [])
+        t0 = time.monotonic()
+        if self.first_look and seen:
+            recent = sorted(seen[-32:])
+            await asyncio.sleep(min(recent[len(recent) // 2] * self.first_look, 5.0))
+        state = await super()._wait(loan, api, path, wanted, until)
+        seen.append(time.monotonic() - t0)
+        return state
 
     async def _step(self, loan, name, api, state_path, after, post, until):
         answer = await super()._step(loan, name, api, state_path, after, post, until)
@@ -82,11 +107,44 @@ async def run(args, floor_hops_per_s: float | None = None) -> dict:
             await federation.stop(bf)
 
 
+async def _backends(bf: federation.BenchFederation) -> list[int]:
+    """The PostgreSQL backends serving the federation's databases now."""
+    conn = await asyncpg.connect(host="127.0.0.1", user="postgres", database="postgres")
+    try:
+        rows = await conn.fetch(
+            "SELECT pid FROM pg_stat_activity WHERE datname = ANY($1::text[])",
+            [url.rsplit("/", 1)[-1] for url in bf.db.values()],
+        )
+        return [r["pid"] for r in rows]
+    finally:
+        await conn.close()
+
+
+def _profile(bf: federation.BenchFederation, args) -> list[subprocess.Popen]:
+    """py-spy on every unit while the loans run (raw collapsed stacks, a file each)."""
+    if not args.profile:
+        return []
+    folder = Path(args.profile)
+    folder.mkdir(parents=True, exist_ok=True)
+    out = []
+    for key, pid in bf.pids().items():
+        argv = [args.py_spy, "record", "--nonblocking", "--format", "raw", "-r", "100"]
+        argv += ["-p", str(pid), "-o", str(folder / f"{key}.txt")]
+        out.append(subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+    return out
+
+
 async def _measure(bf: federation.BenchFederation, args, floor_hops_per_s) -> dict:
     limits = httpx.Limits(max_connections=64, max_keepalive_connections=64)
+    lean = LeanClient(timeout=60.0)
     async with httpx.AsyncClient(timeout=60.0, limits=limits) as http:
         driver = await TimedDriver.signed_in(bf, http)  # type: ignore[arg-type]
-        driver.started, driver.awaiting_pickup = {}, {}
+        if args.driver_http == "lean":
+            # Tokens were fetched through httpx; the loans' calls go the lean way.
+            for api in [*driver.libs.values(), driver.broker, driver.catalog]:
+                api.http = lean  # type: ignore[union-attr,assignment]
+        driver.started, driver.awaiting_pickup, driver.waited = {}, {}, {}
+        driver.first_look = args.first_look
         t0 = time.monotonic()
         loans = await driver.prepare(args.loans)
         print(
@@ -96,14 +154,37 @@ async def _measure(bf: federation.BenchFederation, args, floor_hops_per_s) -> di
         )
         await asyncio.sleep(1.0)  # the last item.changed and notices sent before counting
         before = await bf.outbox_counts()
+        rabbit = rabbitmq_pid()
+
+        async def groups() -> dict[str, list[int]]:
+            out = {k: [pid] for k, pid in bf.pids().items()}
+            out["postgres"] = await _backends(bf)
+            out["rabbitmq"] = [rabbit] if rabbit else []
+            out["driver"] = [os.getpid()]
+            return out
+
+        async def sampling() -> None:
+            while True:
+                await asyncio.sleep(0.5)
+                meter.sample(await groups())
+
         meter = CpuMeter()
-        meter.start({k: [pid] for k, pid in bf.pids().items()})
+        profilers = _profile(bf, args)
+        meter.start(await groups())
+        sampler = asyncio.create_task(sampling())
         t1 = time.monotonic()
-        done = await driver.run(loans, args.concurrency, budget=args.budget)
+        try:
+            done = await driver.run(loans, args.concurrency, budget=args.budget)
+        finally:
+            sampler.cancel()
         seconds = time.monotonic() - t1
-        cpu = meter.stop({k: [pid] for k, pid in bf.pids().items()})
+        cpu = meter.stop(await groups())
+        for p in profilers:
+            p.send_signal(2)  # py-spy writes its file on SIGINT
+            p.wait(timeout=60)
         await asyncio.sleep(1.0)  # the last notices of the last loans
         after = await bf.outbox_counts()
+        await lean.aclose()
     completed = [ln for ln in done if ln.completed]
     failed = [ln for ln in done if not ln.completed]
     for ln in failed[:5]:
@@ -130,8 +211,12 @@ async def _measure(bf: federation.BenchFederation, args, floor_hops_per_s) -> di
         "lifecycle_p50_s": percentile([ln.seconds for ln in completed], 50),
         "api_calls_per_lifecycle": driver.stats.calls / max(len(completed), 1),
         "cpu_ms_per_lifecycle": {k: 1000 * v / max(len(completed), 1) for k, v in cpu.items()},
+        # of the machine's cores, how many the federation, the servers and the driver kept busy
+        "cpu_cores_busy": sum(cpu.values()) / seconds if seconds else None,
         "peak_rss_mb": {k: peak_rss_mb(pid) for k, pid in bf.pids().items()},
         "poll_s": args.poll,
+        "driver_http": args.driver_http,
+        "first_look": args.first_look,
         "floor_hops_per_s": floor_hops_per_s,
     }
     if floor_hops_per_s and per_loan:
@@ -174,9 +259,26 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--loans", type=int, default=64, help="loans in all (default 64)")
     p.add_argument("--concurrency", type=int, default=16, help="loans at a time (default 16)")
     p.add_argument("--poll", type=float, default=0.05, help="seconds between looks at a state")
+    p.add_argument(
+        "--first-look",
+        type=float,
+        default=0.5,
+        help="first look at a state after this share of the median time the same wait took "
+        "so far, then every --poll seconds and up (0: at once, every --poll seconds and up)",
+    )
     p.add_argument("--budget", type=float, default=300.0, help="seconds a loan may take")
     p.add_argument("--no-floor", action="store_true", help="skip measuring the floor")
+    p.add_argument(
+        "--driver-http",
+        choices=("lean", "httpx"),
+        default="lean",
+        help="the driver's HTTP client: lean (as the floor's driver; default) or httpx",
+    )
     p.add_argument("--label", default="", help="a note stored with the results")
+    p.add_argument(
+        "--profile", default="", help="folder for py-spy profiles of every unit (raw stacks)"
+    )
+    p.add_argument("--py-spy", default="py-spy", help="the py-spy to profile with")
     return p
 
 
@@ -187,8 +289,10 @@ def print_result(r: dict) -> None:
         f"messages by kind: {r['messages_by_kind']}"
     )
     cpu = ", ".join(f"{k} {v:.0f}" for k, v in sorted(r["cpu_ms_per_lifecycle"].items()))
+    total = sum(r["cpu_ms_per_lifecycle"].values())
     print(
-        f"CPU ms per lifecycle: {cpu}; API calls per lifecycle {r['api_calls_per_lifecycle']:.1f}"
+        f"CPU ms per lifecycle: {cpu} (all {total:.0f}, {r['cpu_cores_busy']:.2f} cores busy); "
+        f"API calls per lifecycle {r['api_calls_per_lifecycle']:.1f}"
     )
 
 

@@ -204,6 +204,8 @@ def build_runtime(
     rt.jobs.extend(_jobs(rt))
     # ILL requests look the record up in the union catalogue (tests hand in their own).
     rt.extras["catalogue"] = catalogue or CatalogueClient(catalogue_url(fed))
+    if catalogue is None:
+        rt.components.append(rt.extras["catalogue"])  # its connections closed at stop
     rt.jobs.extend(_ill_borrowing_jobs(rt))
     rt.jobs.extend(_loan_standing_jobs(rt))
     return rt

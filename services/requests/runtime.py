@@ -49,6 +49,8 @@ def build_runtime(
     # transaction, the row locked): a catalogue slower than this is taken as away, and the
     # request waits in Routing for the retry job rather than holding the lock for long.
     client = catalogue or CatalogueClient(catalogue_url(fed), timeout=ROUTING_CATALOGUE_TIMEOUT)
+    if catalogue is None:
+        rt.components.append(client)  # its kept connections closed when the broker stops
     ctx = broker_context(fed, clock, client)
     rt.extras["broker"] = ctx
     libraries = {lib.code for lib in fed.libraries}

@@ -14,13 +14,13 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 import structlog
-from sqlalchemy import delete, select, update
+from sqlalchemy import Integer, bindparam, delete, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from libs.common.clock import Clock
 from libs.common.contracts import Envelope
 from libs.common.contracts.registry import parse_payload
-from libs.common.db import insert_new
+from libs.common.db import insert_new, statement, upsert
 from libs.common.ill.ordering import Verdict, verdict
 from libs.common.ill.sequence_tables import SequenceTables
 
@@ -28,52 +28,48 @@ log = structlog.get_logger("illfed.ill.sequence")
 Apply = Callable[[Envelope, Any], Awaitable[None]]
 
 
+def _bump(conn: AsyncConnection, t: SequenceTables, step: int) -> Any:
+    """``INSERT … ON CONFLICT DO UPDATE SET last_seq = last_seq + step RETURNING last_seq``:
+    one round trip that makes the row if it is new, locks it for the caller's transaction (a
+    second writer of the same row waits for the first to commit, as ``FOR UPDATE`` would) and
+    answers its value. Built once per database dialect, the values bound at execution."""
+
+    def build(c: AsyncConnection) -> Any:
+        s = t.sequences
+        ins = upsert(c, s).values(
+            transaction_id=bindparam("b_txn"),
+            counterpart=bindparam("b_who"),
+            direction=bindparam("b_dir"),
+            last_seq=step,
+        )
+        return ins.on_conflict_do_update(
+            index_elements=[s.c.transaction_id, s.c.counterpart, s.c.direction],
+            set_={"last_seq": s.c.last_seq + step},
+        ).returning(s.c.last_seq)
+
+    return statement(conn, ("ill seq bump", t.sequences, step), build)
+
+
 async def _locked_last(
     conn: AsyncConnection, t: SequenceTables, transaction_id: str, counterpart: str, direction: str
 ) -> int:
-    s = t.sequences
-    await conn.execute(
-        insert_new(conn, s).values(
-            transaction_id=transaction_id, counterpart=counterpart, direction=direction, last_seq=0
-        )
+    """The row's last ``seq`` (0 for a new one), locked for the caller's transaction."""
+    row = await conn.execute(
+        _bump(conn, t, 0),
+        {"b_txn": transaction_id, "b_who": counterpart, "b_dir": direction},
     )
-    query = select(s.c.last_seq).where(
-        s.c.transaction_id == transaction_id,
-        s.c.counterpart == counterpart,
-        s.c.direction == direction,
-    )
-    if conn.dialect.name == "postgresql":
-        query = query.with_for_update()
-    return int(await conn.scalar(query) or 0)
-
-
-async def _set_last(
-    conn: AsyncConnection,
-    t: SequenceTables,
-    transaction_id: str,
-    counterpart: str,
-    direction: str,
-    value: int,
-) -> None:
-    s = t.sequences
-    await conn.execute(
-        update(s)
-        .where(
-            s.c.transaction_id == transaction_id,
-            s.c.counterpart == counterpart,
-            s.c.direction == direction,
-        )
-        .values(last_seq=value)
-    )
+    return int(row.scalar_one())
 
 
 async def next_seq(
     conn: AsyncConnection, t: SequenceTables, transaction_id: str, counterpart: str
 ) -> int:
-    """The ``seq`` of the next message to ``counterpart`` about ``transaction_id``."""
-    last = await _locked_last(conn, t, transaction_id, counterpart, "out")
-    await _set_last(conn, t, transaction_id, counterpart, "out", last + 1)
-    return last + 1
+    """The ``seq`` of the next message to ``counterpart`` about ``transaction_id``: the row
+    counted up by one in a single statement (made at 1 if it is the first)."""
+    row = await conn.execute(
+        _bump(conn, t, 1), {"b_txn": transaction_id, "b_who": counterpart, "b_dir": "out"}
+    )
+    return int(row.scalar_one())
 
 
 async def last_received(
@@ -97,10 +93,12 @@ async def receive(
     clock: Clock,
     *,
     transaction_id: str | None = None,
+    payload: Any = None,
 ) -> Verdict:
     """Apply ``env`` (whose payload has ``seq``) in its sender's order, inside the caller's
     transaction. Returns what was done with it: applied (with any parked successors),
-    parked, or ignored as a duplicate."""
+    parked, or ignored as a duplicate. ``payload`` is the envelope's payload as the consumer
+    validated it already (parsed from the envelope when not given)."""
     txn = transaction_id or env.correlation_id
     last = await _locked_last(conn, t, txn, env.sender, "in")
     outcome = verdict(last, seq)
@@ -120,21 +118,21 @@ async def receive(
         )
         log.info("ill message parked until its predecessor arrives", seq=seq, last=last)
         return outcome
-    payload = parse_payload(env.type, env.version, env.payload)
-    await apply(env, payload)
+    await apply(
+        env, parse_payload(env.type, env.version, env.payload) if payload is None else payload
+    )
     last = seq
     p = t.parked
     while True:
-        row = (
-            await conn.execute(
-                select(p.c.envelope).where(
-                    p.c.transaction_id == txn, p.c.sender == env.sender, p.c.seq == last + 1
-                )
-            )
-        ).first()
-        if row is None:
+        # The applied seq written, and its parked successor (if one came early) read, in one
+        # round trip: nearly always there is none, and that is the message's last statement.
+        found = await conn.execute(
+            _advance(conn, t), {"b_txn": txn, "b_who": env.sender, "b_value": last}
+        )
+        envelope = found.scalar()
+        if envelope is None:
             break
-        early = Envelope.model_validate_json(row.envelope)
+        early = Envelope.model_validate_json(envelope)
         await apply(early, parse_payload(early.type, early.version, early.payload))
         await conn.execute(
             delete(p).where(
@@ -142,8 +140,37 @@ async def receive(
             )
         )
         last += 1
-    await _set_last(conn, t, txn, env.sender, "in", last)
     return outcome
+
+
+def _advance(conn: AsyncConnection, t: SequenceTables) -> Any:
+    """``UPDATE`` the last applied ``seq`` from a sender, ``RETURNING`` the envelope parked
+    as its successor (NULL when none is), built once."""
+
+    def build(c: AsyncConnection) -> Any:
+        s, p = t.sequences, t.parked
+        value = bindparam("b_value", type_=Integer)
+        successor = (
+            select(p.c.envelope)
+            .where(
+                p.c.transaction_id == bindparam("b_txn"),
+                p.c.sender == bindparam("b_who"),
+                p.c.seq == value + 1,
+            )
+            .scalar_subquery()
+        )
+        return (
+            update(s)
+            .where(
+                s.c.transaction_id == bindparam("b_txn"),
+                s.c.counterpart == bindparam("b_who"),
+                s.c.direction == "in",
+            )
+            .values(last_seq=value)
+            .returning(successor)
+        )
+
+    return statement(conn, ("ill seq advance", t.sequences), build)
 
 
 async def parked_count(conn: AsyncConnection, t: SequenceTables, transaction_id: str) -> int:

@@ -7,9 +7,10 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from libs.common.db import statement
 from libs.common.state_updates import guarded_step
 from services.circulation.adapters.store import aware
 from services.circulation.adapters.tables import ill_borrowing
@@ -31,22 +32,34 @@ def _row(row: Any) -> dict[str, Any]:
     return data
 
 
-async def add(conn: AsyncConnection, values: dict[str, Any]) -> None:
-    await conn.execute(insert(t).values(**values))
+async def add(conn: AsyncConnection, values: dict[str, Any]) -> dict[str, Any]:
+    """The new request's row, as written (no second read of it)."""
+    row = (await conn.execute(insert(t).values(**values).returning(*t.c))).one()
+    return _row(row)
 
 
 async def get(
     conn: AsyncConnection, transaction_id: str, *, for_update: bool = False
 ) -> dict[str, Any] | None:
-    q = select(t).where(t.c.transaction_id == transaction_id)
-    if for_update and conn.dialect.name == "postgresql":
-        q = q.with_for_update()
-    row = (await conn.execute(q)).first()
+    locked = for_update and conn.dialect.name == "postgresql"
+
+    def build(_: AsyncConnection) -> Any:
+        q = select(t).where(t.c.transaction_id == bindparam("b_txn"))
+        return q.with_for_update() if locked else q
+
+    # Built once: every poll of a request and every message about it reads it.
+    stmt = statement(conn, ("ill borrowing by id", locked), build)
+    row = (await conn.execute(stmt, {"b_txn": transaction_id})).first()
     return _row(row) if row else None
 
 
-async def by_item(conn: AsyncConnection, item_id: str) -> dict[str, Any] | None:
-    row = (await conn.execute(select(t).where(t.c.item_id == item_id))).first()
+async def by_item(
+    conn: AsyncConnection, item_id: str, *, for_update: bool = False
+) -> dict[str, Any] | None:
+    q = select(t).where(t.c.item_id == item_id)
+    if for_update and conn.dialect.name == "postgresql":
+        q = q.with_for_update()
+    row = (await conn.execute(q)).first()
     return _row(row) if row else None
 
 
@@ -112,22 +125,31 @@ async def take_step(
     step: str,
     at: datetime,
     **values: Any,
-) -> bool:
-    """Take ``step`` if the transaction is still in one of its sources; False otherwise."""
+) -> dict[str, Any] | None:
+    """Take ``step`` if the transaction is still in one of its sources: the row as the step
+    left it (returned by the update itself); None otherwise."""
     res = await conn.execute(
         guarded_step(t, t.c.state, REQUESTER, step)
         .where(t.c.transaction_id == transaction_id)
         .values(updated_at=at, **values)
+        .returning(*t.c)
     )
-    return res.rowcount == 1
+    row = res.first()
+    return _row(row) if row else None
 
 
 async def update_fields(
     conn: AsyncConnection, transaction_id: str, at: datetime, **values: Any
-) -> None:
-    await conn.execute(
-        update(t).where(t.c.transaction_id == transaction_id).values(updated_at=at, **values)
+) -> dict[str, Any] | None:
+    """Write ``values``: the row as it is after."""
+    res = await conn.execute(
+        update(t)
+        .where(t.c.transaction_id == transaction_id)
+        .values(updated_at=at, **values)
+        .returning(*t.c)
     )
+    row = res.first()
+    return _row(row) if row else None
 
 
 async def awaiting_pickup_past(conn: AsyncConnection, today: date) -> list[dict[str, Any]]:

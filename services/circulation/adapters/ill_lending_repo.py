@@ -5,10 +5,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import insert, or_, select, update
+from sqlalchemy import bindparam, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from libs.common.contracts.ill import IllRequest
+from libs.common.db import statement
 from libs.common.pagination import Page, cut, keyset
 from libs.common.state_updates import guarded_step
 from services.circulation.adapters.tables import ill_lending, items
@@ -20,8 +21,9 @@ t = ill_lending
 async def create(conn: AsyncConnection, request: IllRequest, now: Any) -> dict[str, Any]:
     """The row of a request just received. Of the patron only the pseudonym, the category
     and the consortium are kept (privacy: nothing else is ever sent to a lender)."""
-    await conn.execute(
-        insert(t).values(
+    found = await conn.execute(
+        insert(t)
+        .values(
             transaction_id=request.transaction_id,
             state=LendingState.REQUEST_RECEIVED.value,
             requester=request.requester,
@@ -38,19 +40,23 @@ async def create(conn: AsyncConnection, request: IllRequest, now: Any) -> dict[s
             created_at=now,
             updated_at=now,
         )
+        .returning(*t.c)
     )
-    found = await get(conn, request.transaction_id)
-    assert found is not None
-    return found
+    return dict(found.one()._mapping)
 
 
 async def get(
     conn: AsyncConnection, transaction_id: str, *, for_update: bool = False
 ) -> dict[str, Any] | None:
-    query = select(t).where(t.c.transaction_id == transaction_id)
-    if for_update and conn.dialect.name == "postgresql":
-        query = query.with_for_update()
-    row = (await conn.execute(query)).mappings().first()
+    locked = for_update and conn.dialect.name == "postgresql"
+
+    def build(_: AsyncConnection) -> Any:
+        query = select(t).where(t.c.transaction_id == bindparam("b_txn"))
+        return query.with_for_update() if locked else query
+
+    # Built once: every poll of a lending and every message about it reads it.
+    stmt = statement(conn, ("ill lending by id", locked), build)
+    row = (await conn.execute(stmt, {"b_txn": transaction_id})).mappings().first()
     return dict(row) if row else None
 
 
@@ -67,15 +73,18 @@ async def page(
 
 async def step(
     conn: AsyncConnection, transaction_id: str, name: str, now: Any, **values: Any
-) -> bool:
-    """Take the step ``name`` with ``values``; False if the row was no longer in one of the
-    step's source states (someone else took a step first: nothing is written)."""
+) -> dict[str, Any] | None:
+    """Take the step ``name`` with ``values``: the row as the step left it (the update
+    returns it); None if the row was no longer in one of the step's source states (someone
+    else took a step first: nothing is written)."""
     result = await conn.execute(
         guarded_step(t, t.c.state, LENDING, name)
         .where(t.c.transaction_id == transaction_id)
         .values(updated_at=now, **values)
+        .returning(*t.c)
     )
-    return result.rowcount == 1
+    row = result.first()
+    return dict(row._mapping) if row else None
 
 
 async def remember(conn: AsyncConnection, transaction_id: str, now: Any, **values: Any) -> None:

@@ -161,8 +161,8 @@ async def add_visiting_item(
         raise ValueError(f"{data['id']!r} is not a visiting item id")
     now = clock.now()
     values = {**data, "version": 1, "created_at": now, "updated_at": now}
-    await conn.execute(insert(items).values(**values))
-    return await get_item(conn, data["id"])  # type: ignore[return-value]
+    row = (await conn.execute(insert(items).values(**values).returning(*items.c))).one()
+    return dict(row._mapping)
 
 
 # Domain reads ----------------------------------------------------------------------------

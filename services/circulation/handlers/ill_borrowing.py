@@ -236,7 +236,7 @@ async def place_request(
     ref = new_pseudonym()
     consortium = lib.policy.policy.consortium
     isbn = record.isbns[0][:20] if record.isbns else None
-    await repo.add(
+    row = await repo.add(
         conn,
         {
             "transaction_id": txn,
@@ -290,8 +290,6 @@ async def place_request(
         ),
         causation_id=None,
     )
-    row = await repo.get(conn, txn)
-    assert row is not None
     return row
 
 
@@ -316,12 +314,17 @@ async def _apply(
     values = {**outcome.updates, **(extra or {})}
     if outcome.release_quota:
         values["quota_held"] = False
+    # The update answers the row as it left it: nothing later here writes ill_borrowing, so
+    # that is the request as the caller is answered with (no read of it again).
+    updated: dict[str, Any] | None = row
     if outcome.step == "note":
         if values:
-            await repo.update_fields(conn, txn, lib.now(), **values)
-    elif not await repo.take_step(conn, txn, outcome.step, lib.now(), **values):
-        # Another worker moved the transaction first: this step no longer applies.
-        raise IllStepRefused(f"the request is no longer {outcome.state.value}")
+            updated = await repo.update_fields(conn, txn, lib.now(), **values)
+    else:
+        updated = await repo.take_step(conn, txn, outcome.step, lib.now(), **values)
+        if updated is None:
+            # Another worker moved the transaction first: this step no longer applies.
+            raise IllStepRefused(f"the request is no longer {outcome.state.value}")
     if outcome.to is S.COMPLETED and row["item_id"]:
         # The lender has its item back: the visiting copy is no longer here. Its row stays
         # (the patron's loan names it), with the status that says it left for good.
@@ -371,7 +374,6 @@ async def _apply(
                 rule=values.get("charge_rule"),
             )
         await request_notice(conn, lib, patron, outcome.notice, f"{outcome.notice}:{txn}", **fields)
-    updated = await repo.get(conn, txn)
     assert updated is not None
     return updated
 
@@ -544,7 +546,10 @@ async def on_broker_message(
     """An ``ill.routing`` or ``ill.supplier_message`` from the broker: applied in the
     broker's ``seq`` order (parked if early, ignored if repeated); one that is illegal in the
     current state is recorded as refused and answered with ``ill.error``."""
-    if await repo.get(conn, payload.transaction_id) is None:
+    # Read once, locked: the message in hand is applied on this row; a parked successor it
+    # releases reads the row again (the message before it changed it).
+    first = await repo.get(conn, payload.transaction_id, for_update=True)
+    if first is None:
         await ill_messages.refuse(
             conn,
             lib,
@@ -558,8 +563,14 @@ async def on_broker_message(
         )
         return
 
+    unread = [first]
+
     async def apply(envelope: Envelope, message: Any) -> None:
-        row = await repo.get(conn, message.transaction_id, for_update=True)
+        row = (
+            unread.pop()
+            if unread
+            else await repo.get(conn, message.transaction_id, for_update=True)
+        )
         assert row is not None
         outcome = machine.on_broker(row["state"], message)
         if isinstance(outcome, machine.Refused):
@@ -761,10 +772,9 @@ async def checkout(
 async def returned(conn: AsyncConnection, lib: Library, loan: Loan, service_point: str) -> None:
     """The patron returned the ILL item at a service point of the home library (any of them,
     HKALL-07; called by the returns route): Returned, waiting to be shipped back."""
-    row = await repo.by_item(conn, loan.item_id)
+    row = await repo.by_item(conn, loan.item_id, for_update=True)
     if row is None:
         raise NotFound(f"no inter-library loan request for item {loan.item_id}")
-    row = await _load(conn, row["transaction_id"])
     outcome = _decided(row["state"], "returned")
     await items_repo.set_status(conn, lib.code, loan.item_id, RETURNED_STATUS, lib.clock)
     outcome = Transition(outcome.step, outcome.state, outcome.to, f"returned@{service_point}")

@@ -282,7 +282,8 @@ async def ship(
         material_type=item.material_type,
         section=item.section,
     )
-    await take_step(
+    # The lending as the step left it answers the call: nothing after writes ill_lending.
+    shipped = await take_step(
         conn,
         lib,
         row,
@@ -316,7 +317,7 @@ async def ship(
         loan_terms=terms,
     )
     await tell(conn, lib, transaction_id, reply, causation_id=None)
-    return await load(conn, transaction_id)
+    return shipped
 
 
 async def check_in(
@@ -328,7 +329,7 @@ async def check_in(
     if row["state"] == S.LOAN_COMPLETED:
         return row
     staff_step(row["state"], "check_in")
-    await take_step(conn, lib, row, "check_in", S.LOAN_COMPLETED, actor=actor)
+    done = await take_step(conn, lib, row, "check_in", S.LOAN_COMPLETED, actor=actor)
     back = await items_repo.set_status(
         conn, lib.code, row["item_id"], "AVAILABLE", lib.clock, expected=("ON_ILL_LOAN",)
     )
@@ -336,7 +337,7 @@ async def check_in(
         raise ItemNotAvailable(f"the copy {row['barcode']} is not ON_ILL_LOAN")
     reply = Reply("LoanCompleted", "StatusChange", item_id=row["item_id"], barcode=row["barcode"])
     await tell(conn, lib, transaction_id, reply, causation_id=None)
-    return await load(conn, transaction_id)
+    return done
 
 
 # Shared steps ----------------------------------------------------------------------------
@@ -461,11 +462,13 @@ async def take_step(
     actor: str,
     causation_id: str | None = None,
     **values: Any,
-) -> None:
+) -> dict[str, Any]:
     """Take ``step`` on the lending (a guarded update: another worker that answered first
-    wins) and record the transition; ``values`` are what the step writes with it."""
+    wins) and record the transition; ``values`` are what the step writes with it. Returns
+    the lending as the step left it."""
     txn = row["transaction_id"]
-    if not await repo.step(conn, txn, step, lib.now(), **values):
+    after = await repo.step(conn, txn, step, lib.now(), **values)
+    if after is None:
         raise LendingConflict(f"{txn} was changed meanwhile; look at it again")
     await record(
         conn,
@@ -478,6 +481,7 @@ async def take_step(
         actor=actor,
         message_id=causation_id,
     )
+    return after
 
 
 async def tell(

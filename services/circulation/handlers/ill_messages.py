@@ -11,11 +11,12 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from pydantic import BaseModel
-from sqlalchemy import insert, select
+from sqlalchemy import bindparam, insert, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from libs.common.contracts import Envelope, IllError
 from libs.common.contracts.ill import ErrorType
+from libs.common.db import statement
 from libs.common.ill.ordering import Verdict
 from libs.common.ill.sequence import next_seq, receive
 from libs.common.messaging.outbox import send
@@ -59,7 +60,14 @@ async def from_broker(
     """Apply a sequenced message from the broker in order (``apply(env, payload)`` runs for it
     and for every parked successor it releases)."""
     return await receive(
-        conn, ill_seq, env, payload.seq, apply, lib.clock, transaction_id=payload.transaction_id
+        conn,
+        ill_seq,
+        env,
+        payload.seq,
+        apply,
+        lib.clock,
+        transaction_id=payload.transaction_id,
+        payload=payload,
     )
 
 
@@ -76,18 +84,21 @@ async def record(
     message_id: str | None = None,
     refused: str | None = None,
 ) -> None:
+    # Built once: a line is written for every step and every message.
+    stmt = statement(conn, ("ill history insert", ill_history), lambda _: insert(ill_history))
     await conn.execute(
-        insert(ill_history).values(
-            transaction_id=transaction_id,
-            role=role,
-            at=lib.now(),
-            from_state=from_state,
-            to_state=to_state,
-            event=event,
-            message_id=message_id,
-            actor=actor,
-            refused=refused[:500] if refused else None,
-        )
+        stmt,
+        {
+            "transaction_id": transaction_id,
+            "role": role,
+            "at": lib.now(),
+            "from_state": from_state,
+            "to_state": to_state,
+            "event": event,
+            "message_id": message_id,
+            "actor": actor,
+            "refused": refused[:500] if refused else None,
+        },
     )
 
 
@@ -138,7 +149,14 @@ async def refuse(
 
 async def history(conn: AsyncConnection, transaction_id: str, role: Role | None = None) -> list:
     t = ill_history
-    query = select(t).where(t.c.transaction_id == transaction_id).order_by(t.c.id)
-    if role is not None:
-        query = query.where(t.c.role == role)
-    return [dict(r._mapping) for r in (await conn.execute(query)).all()]
+
+    def build(_: AsyncConnection) -> Any:
+        query = select(t).where(t.c.transaction_id == bindparam("b_txn")).order_by(t.c.id)
+        return query.where(t.c.role == bindparam("b_role")) if role is not None else query
+
+    stmt = statement(conn, ("ill history of", t, role is not None), build)
+    params = (
+        {"b_txn": transaction_id} if role is None else {"b_txn": transaction_id, "b_role": role}
+    )
+    rows = await conn.execute(stmt, params)
+    return [dict(r._mapping) for r in rows.all()]

@@ -7,11 +7,11 @@ from collections.abc import Iterable, Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, func, insert, or_, select, update
+from sqlalchemy import and_, bindparam, func, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from libs.common.contracts import IllRequest
-from libs.common.db import insert_new
+from libs.common.db import insert_new, statement
 from libs.common.pagination import Page, cut, keyset
 from libs.common.state_updates import guarded_step
 from services.requests.adapters.tables import ill_transaction_history as history_t
@@ -48,10 +48,15 @@ async def load(
 ) -> tuple[TransactionView, IllRequest] | None:
     """The transaction's view and its original request, locked for the caller's database
     transaction (messages from the requester and the lender may arrive side by side)."""
-    query = select(t).where(t.c.id == transaction_id)
-    if lock and conn.dialect.name == "postgresql":
-        query = query.with_for_update()
-    row = (await conn.execute(query)).mappings().first()
+    locked = lock and conn.dialect.name == "postgresql"
+
+    def build(_: AsyncConnection) -> Any:
+        query = select(t).where(t.c.id == bindparam("b_id"))
+        return query.with_for_update() if locked else query
+
+    # Built once: every message about a transaction reads it.
+    stmt = statement(conn, ("ill transaction by id", locked), build)
+    row = (await conn.execute(stmt, {"b_id": transaction_id})).mappings().first()
     if row is None:
         return None
     return view_of(dict(row)), IllRequest.model_validate(row["request"])
@@ -108,8 +113,7 @@ async def save(
         raise LostRace(f"transaction {before.id} is no longer {before.state}")
 
 
-async def record(
-    conn: AsyncConnection,
+def history_row(
     *,
     transaction_id: str,
     at: datetime,
@@ -123,23 +127,34 @@ async def record(
     message_id: str | None = None,
     refused: str | None = None,
     detail: str | None = None,
-) -> None:
-    await conn.execute(
-        insert(history_t).values(
-            transaction_id=transaction_id,
-            at=at,
-            side=side,
-            actor=actor,
-            from_state=from_state,
-            to_state=to_state,
-            message_type=message_type,
-            status=status,
-            action=action,
-            message_id=message_id,
-            refused=refused[:500] if refused else None,
-            detail=detail[:500] if detail else None,
-        )
-    )
+) -> dict[str, Any]:
+    """One line of a transaction's history, as :func:`record_all` writes it."""
+    return {
+        "transaction_id": transaction_id,
+        "at": at,
+        "side": side,
+        "actor": actor,
+        "from_state": from_state,
+        "to_state": to_state,
+        "message_type": message_type,
+        "status": status,
+        "action": action,
+        "message_id": message_id,
+        "refused": refused[:500] if refused else None,
+        "detail": detail[:500] if detail else None,
+    }
+
+
+async def record_all(conn: AsyncConnection, rows: list[dict[str, Any]]) -> None:
+    """Write history lines in one statement (a decision's own line and one per message it
+    sent), in their order; the statement is built once."""
+    if rows:
+        stmt = statement(conn, ("ill history insert", history_t), lambda _: insert(history_t))
+        await conn.execute(stmt, rows)
+
+
+async def record(conn: AsyncConnection, **fields: Any) -> None:
+    await record_all(conn, [history_row(**fields)])
 
 
 async def history(conn: AsyncConnection, transaction_id: str) -> list[dict]:

@@ -54,7 +54,14 @@ async def _in_order(conn: AsyncConnection, ctx: Broker, env: Envelope, payload: 
         await _apply(conn, ctx, e, p)
 
     await receive(
-        conn, ill_seq, env, payload.seq, apply, ctx.clock, transaction_id=payload.transaction_id
+        conn,
+        ill_seq,
+        env,
+        payload.seq,
+        apply,
+        ctx.clock,
+        transaction_id=payload.transaction_id,
+        payload=payload,
     )
 
 

@@ -78,30 +78,34 @@ async def carry_out(
     if not decision.record_only:
         await repo.save(conn, before, after, decision.step, now)
     moved = not decision.record_only and (decision.step is not None or after != before)
-    await repo.record(
-        conn,
-        transaction_id=before.id,
-        at=now,
-        side=side_of(before, env.sender) if env else "broker",
-        actor=env.sender if env else BROKER,
-        from_state=before.state.value,
-        to_state=after.state.value if moved else None,
-        message_id=env.message_id if env else None,
-        detail=decision.note or (decision.step and f"step {decision.step}"),
-        **(_about(payload) if payload is not None else {}),
-    )
-    for out in decision.sends:
-        sent = await send_to(conn, ctx, before.id, out.to, out.payload, causation_id=cause)
-        await repo.record(
-            conn,
+    lines = [
+        repo.history_row(
             transaction_id=before.id,
             at=now,
-            side="broker",
-            actor=BROKER,
-            message_id=sent.message_id,
-            detail=f"sent to {out.to}",
-            **_about(out.payload),
+            side=side_of(before, env.sender) if env else "broker",
+            actor=env.sender if env else BROKER,
+            from_state=before.state.value,
+            to_state=after.state.value if moved else None,
+            message_id=env.message_id if env else None,
+            detail=decision.note or (decision.step and f"step {decision.step}"),
+            **(_about(payload) if payload is not None else {}),
         )
+    ]
+    for out in decision.sends:
+        sent = await send_to(conn, ctx, before.id, out.to, out.payload, causation_id=cause)
+        lines.append(
+            repo.history_row(
+                transaction_id=before.id,
+                at=now,
+                side="broker",
+                actor=BROKER,
+                message_id=sent.message_id,
+                detail=f"sent to {out.to}",
+                **_about(out.payload),
+            )
+        )
+    # One statement for the decision's line and its messages' lines, in that order.
+    await repo.record_all(conn, lines)
 
 
 async def refuse(
