@@ -34,7 +34,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from services.catalog.adapters.fulltext import matches
 from services.catalog.adapters.libraries import load_directory
 from services.catalog.adapters.rows import HOLDING_KEY, HOLDING_STATE, RECORD_FIELDS
-from services.catalog.adapters.tables import holdings, record_search, records
+from services.catalog.adapters.tables import holdings, libraries, record_search, records
 from services.catalog.domain.directory import Directory
 from services.catalog.domain.indexing import (
     RANK_SLICE_SHIFT,
@@ -426,7 +426,6 @@ async def read_records(
     with ``patron``, whether that patron may request each."""
     if not record_ids:
         return []
-    directory = directory or await load_directory(conn)
     recs = {
         r.id: r
         for r in await conn.execute(
@@ -436,10 +435,18 @@ async def read_records(
         )
     }
     held: dict[int, list[HoldingView]] = defaultdict(list)
+    stmt = select(*(holdings.c[name] for name in _HOLDING_FIELDS))
+    if directory is None:
+        # A record looked up by id (a request placed, then routed): its holders' consortia
+        # come with its holdings instead of reading the whole directory, which grows with
+        # the federation (a search has read it already for its facets).
+        stmt = stmt.add_columns(libraries.c.consortium).select_from(
+            holdings.outerjoin(libraries, libraries.c.code == holdings.c.library)
+        )
     rows = await conn.execute(
-        select(*(holdings.c[name] for name in _HOLDING_FIELDS))
-        .where(holdings.c.record_id.in_(record_ids))
-        .order_by(holdings.c.library, holdings.c.item_id)
+        stmt.where(holdings.c.record_id.in_(record_ids)).order_by(
+            holdings.c.library, holdings.c.item_id
+        )
     )
     for h in rows:
         held[h.record_id].append(
@@ -451,7 +458,9 @@ async def read_records(
                 service_point=h.service_point,
                 call_number=h.call_number,
                 barcode=h.barcode,
-                consortium=directory.consortium_of(h.library),
+                consortium=h.consortium
+                if directory is None
+                else directory.consortium_of(h.library),
                 version=h.version,
             )
         )

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from functools import cached_property
 from zoneinfo import ZoneInfo
 
 from libs.common.catalogue_client import CatalogueClient
@@ -24,9 +25,10 @@ class Broker:
     #: consortium -> the timezone its days are counted in (its policy's)
     timezones: dict[str, str] = field(default_factory=dict)
 
-    @property
+    @cached_property
     def members(self) -> dict[str, str]:
-        """library -> its consortium, by the federation (not by the catalogue's mirror)."""
+        """library -> its consortium, by the federation (not by the catalogue's mirror). Made
+        once: every routing step asks, and a federation has hundreds of members."""
         return {lib.code: lib.consortium for lib in self.fed.libraries}
 
     def consortium_of(self, library: str) -> str | None:
