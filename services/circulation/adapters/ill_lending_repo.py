@@ -5,11 +5,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import bindparam, insert, or_, select, update
+from sqlalchemy import bindparam, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from libs.common.contracts.ill import IllRequest
-from libs.common.db import statement
+from libs.common.db import insert_new, statement
 from libs.common.pagination import Page, cut, keyset
 from libs.common.state_updates import guarded_step
 from services.circulation.adapters.tables import ill_lending, items
@@ -18,11 +18,12 @@ from services.circulation.domain.ill_supplier import LENDING, LendingState
 t = ill_lending
 
 
-async def create(conn: AsyncConnection, request: IllRequest, now: Any) -> dict[str, Any]:
-    """The row of a request just received. Of the patron only the pseudonym, the category
-    and the consortium are kept (privacy: nothing else is ever sent to a lender)."""
+async def create(conn: AsyncConnection, request: IllRequest, now: Any) -> dict[str, Any] | None:
+    """The row of a request just received, or None when the transaction has one here
+    already (nothing is written). Of the patron only the pseudonym, the category and the
+    consortium are kept (privacy: nothing else is ever sent to a lender)."""
     found = await conn.execute(
-        insert(t)
+        insert_new(conn, t, "transaction_id")
         .values(
             transaction_id=request.transaction_id,
             state=LendingState.REQUEST_RECEIVED.value,
@@ -42,7 +43,8 @@ async def create(conn: AsyncConnection, request: IllRequest, now: Any) -> dict[s
         )
         .returning(*t.c)
     )
-    return dict(found.one()._mapping)
+    row = found.first()
+    return dict(row._mapping) if row else None
 
 
 async def get(

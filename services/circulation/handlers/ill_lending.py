@@ -95,8 +95,12 @@ def _applier(conn: AsyncConnection, lib: Library):
 
 async def _request(conn: AsyncConnection, lib: Library, env: Envelope, payload: IllRequest):
     txn = payload.transaction_id
-    existing = await repo.get(conn, txn)
-    if existing is not None:
+    # The INSERT says whether the transaction was requested here before (it adds nothing
+    # then); the row that was there is read only to name its state in the refusal.
+    row = await repo.create(conn, payload, lib.now())
+    if row is None:
+        existing = await repo.get(conn, txn)
+        assert existing is not None
         await refuse(
             conn,
             lib,
@@ -109,7 +113,6 @@ async def _request(conn: AsyncConnection, lib: Library, env: Envelope, payload: 
             error_type="UnrecognisedDataValue",
         )
         return
-    row = await repo.create(conn, payload, lib.now())
     await record(
         conn,
         lib,

@@ -126,10 +126,10 @@ HANDLERS: dict = {
 async def _apply(conn: AsyncConnection, ctx: Broker, env: Envelope, payload: Any) -> None:
     """One message in its turn (it may be a parked one released by its predecessor)."""
     txn = payload.transaction_id
-    found = await repo.load(conn, txn)
     if isinstance(payload, IllRequest):
-        await _new_request(conn, ctx, env, payload, exists=found is not None)
+        await _new_request(conn, ctx, env, payload)
         return
+    found = await repo.load(conn, txn)
     if found is None:
         refusal = Refusal(f"no transaction {txn}", "UnrecognisedDataValue")
         await refuse(conn, ctx, None, env, payload, refusal, transaction_id=txn)
@@ -150,20 +150,24 @@ async def _apply(conn: AsyncConnection, ctx: Broker, env: Envelope, payload: Any
 
 
 async def _new_request(
-    conn: AsyncConnection, ctx: Broker, env: Envelope, request: IllRequest, *, exists: bool
+    conn: AsyncConnection, ctx: Broker, env: Envelope, request: IllRequest
 ) -> None:
     txn = request.transaction_id
-    if exists:
-        # seq catches a resend of the same request; a second, different one is refused
-        refusal = Refusal(f"transaction {txn} was requested already", "UnrecognisedDataValue")
-        await refuse(conn, ctx, None, env, request, refusal, transaction_id=txn)
-        return
+    # seq catches a resend of the same request; a second, different one is refused. Whether
+    # the transaction exists is asked by its INSERT (nothing is added if it does), and only
+    # read first where the request is refused anyway, to name the right reason.
+    again = Refusal(f"transaction {txn} was requested already", "UnrecognisedDataValue")
     verdict = new_transaction(request, ctx.consortium_of(request.requester) or "")
     if isinstance(verdict, Refusal):
-        await refuse(conn, ctx, None, env, request, verdict, transaction_id=txn)
+        exists = await repo.load(conn, txn, lock=False) is not None
+        await refuse(
+            conn, ctx, None, env, request, again if exists else verdict, transaction_id=txn
+        )
         return
     now = ctx.clock.now()
-    await repo.create(conn, request, verdict.view, now)
+    if not await repo.create(conn, request, verdict.view, now):
+        await refuse(conn, ctx, None, env, request, again, transaction_id=txn)
+        return
     await repo.record(
         conn,
         transaction_id=txn,
