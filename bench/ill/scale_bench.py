@@ -8,8 +8,12 @@ process. Staff at the requester ask for titles it does not hold, one request at 
 the routing latency is from the POST until the broker's transaction shows its first lender
 asked (``lenders_tried[0].asked_at``), read every few milliseconds. The lenders' processes are
 not started: routing ends at the broker's ask. Printed per size: routing p50/p95, the
-broker's own part (it heard the request → it asked), the broker's peak RSS and CPU per
-request.
+broker's own part (it heard the request → it asked), the broker's peak RSS and its CPU per
+request (used during that size's own requests).
+
+Every size is set up first, and all run at once; then they are measured in turns, one
+request of each size after the other, so that other work on the machine weighs on every size
+alike and the ratio between sizes says what the number of members costs.
 
 Every member holds copies in the generated catalogue (the records' holders spread over all of
 them), so with 200 members most records are held by libraries numbered beyond the 63 bits of
@@ -26,6 +30,8 @@ import asyncio
 import json
 import tempfile
 import time
+from contextlib import AsyncExitStack
+from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
@@ -33,7 +39,7 @@ import asyncpg
 import httpx
 
 from bench.hop import hop_bench
-from bench.hop.measure import CpuMeter, peak_rss_mb, percentile, rss_mb
+from bench.hop.measure import cpu_seconds, peak_rss_mb, percentile, rss_mb
 from bench.ill import federation
 from deploy.tour import Tour
 from libs.common.db import make_engine
@@ -89,104 +95,114 @@ async def _wanted(bf: federation.BenchFederation, count: int) -> list[int]:
     return [r["record_id"] for r in rows]
 
 
-async def _one_size(n: int, args) -> dict:
-    with tempfile.TemporaryDirectory(prefix=f"illfed-bench-scale-{n}-") as tmp:
-        t0 = time.monotonic()
-        bf = await federation.start(
-            Path(tmp),
-            members(n),
-            [REQUESTER],
-            services=("catalog", "requests"),
-            before_start=_catalogue_loader(n, args.records),
-        )
-        print(f"scale {n}: ready in {time.monotonic() - t0:.0f} s", flush=True)
-        try:
-            return await _measure(bf, n, args)
-        except BaseException:
-            for unit in bf.units.values():
-                print(f"--- {unit.key} log:\n{unit.tail()}")
-            raise
-        finally:
-            await federation.stop(bf)
+@dataclass
+class _Size:
+    """One federation size, set up and measured: its own figures, gathered turn by turn."""
+
+    n: int
+    bf: federation.BenchFederation
+    records: list[int]
+    home_url: str
+    auth: dict[str, str]
+    patrons: list[str]
+    db: asyncpg.Connection
+    broker_pid: int
+    routed_ms: list[float] = field(default_factory=list)
+    broker_ms: list[float] = field(default_factory=list)
+    broker_cpu_s: float = 0.0
 
 
-async def _measure(bf: federation.BenchFederation, n: int, args) -> dict:
+async def _prepare(n: int, args, http: httpx.AsyncClient, stack: AsyncExitStack) -> _Size:
+    """The federation of ``n`` members started, its titles to request found and its patrons
+    registered; ``stack`` stops it and removes its folder."""
+    tmp = stack.enter_context(tempfile.TemporaryDirectory(prefix=f"illfed-bench-scale-{n}-"))
+    t0 = time.monotonic()
+    bf = await federation.start(
+        Path(tmp),
+        members(n),
+        [REQUESTER],
+        services=("catalog", "requests"),
+        before_start=_catalogue_loader(n, args.records),
+    )
+    stack.push_async_callback(federation.stop, bf)
+    print(f"scale {n}: ready in {time.monotonic() - t0:.0f} s", flush=True)
     records = await _wanted(bf, args.requests + args.warmup)
     if len(records) < args.requests + args.warmup:
         raise RuntimeError(f"only {len(records)} titles to request in the generated catalogue")
-    async with httpx.AsyncClient(timeout=30.0) as http:
-        tour = Tour(bf.fed, DEV_SECRET, http)
-        home = await tour.library(REQUESTER)
-        db = await asyncpg.connect(
-            host="127.0.0.1", user="postgres", database=bf.db["requests"].rsplit("/", 1)[-1]
+    home = await Tour(bf.fed, DEV_SECRET, http).library(REQUESTER)
+    auth = {"Authorization": f"Bearer {home.token}"}
+    patrons = []
+    for i in range(-(-len(records) // PATRON_REQUESTS)):
+        res = await http.post(
+            f"{home.url}/api/v1/patrons",
+            json={
+                "category": "student",
+                "name_en": f"Scale Student {i}",
+                "date_of_birth": "2003-05-01",
+                "address": {"lines": [f"Hall {i}"], "district": "Campus"},
+                "email": f"student{i}@{REQUESTER}.example.edu",
+                "card_number": f"S{n:03d}{i:05d}",
+            },
+            headers=auth,
         )
-        auth = {"Authorization": f"Bearer {home.token}"}
-        patrons = []
-        for i in range(-(-len(records) // PATRON_REQUESTS)):
-            res = await http.post(
-                f"{home.url}/api/v1/patrons",
-                json={
-                    "category": "student",
-                    "name_en": f"Scale Student {i}",
-                    "date_of_birth": "2003-05-01",
-                    "address": {"lines": [f"Hall {i}"], "district": "Campus"},
-                    "email": f"student{i}@{REQUESTER}.example.edu",
-                    "card_number": f"S{n:03d}{i:05d}",
-                },
-                headers=auth,
-            )
-            res.raise_for_status()
-            patrons.append(res.json()["patron"]["patron_id"])
-        pid = bf.units["requests"].pid
-        assert pid is not None
-        meter = CpuMeter()
-        routed_ms: list[float] = []
-        broker_ms: list[float] = []
-        for k, record_id in enumerate(records):
-            if k == args.warmup:
-                meter.start({"broker": [pid]})
-            sent = time.time()
-            res = await http.post(
-                f"{home.url}/api/v1/ill/borrowing",
-                json={
-                    "patron_id": patrons[k // PATRON_REQUESTS],
-                    "record_id": record_id,
-                    "pickup_location": federation.SERVICE_POINT,
-                },
-                headers=auth,
-            )
-            if res.status_code != 201:
-                raise RuntimeError(f"request refused: {res.status_code} {res.text}")
-            txn = res.json()["transaction_id"]
-            # Read from the broker's database, not its API, so that looking costs the broker
-            # nothing.
-            deadline = time.monotonic() + 30
-            while True:
-                row = await db.fetchrow(
-                    "SELECT created_at, lenders_tried FROM ill_transactions WHERE id = $1", txn
-                )
-                tried = json.loads(row["lenders_tried"]) if row is not None else []
-                if tried:
-                    break
-                if time.monotonic() > deadline:
-                    raise RuntimeError(f"{txn} was not routed in 30 s")
-                await asyncio.sleep(args.poll)
-            asked = datetime.fromisoformat(tried[0]["asked_at"]).timestamp()
-            heard = row["created_at"].timestamp()
-            if k >= args.warmup:
-                routed_ms.append((asked - sent) * 1000)
-                broker_ms.append((asked - heard) * 1000)
-        cpu = meter.stop({"broker": [pid]})["broker"]
-        await db.close()
+        res.raise_for_status()
+        patrons.append(res.json()["patron"]["patron_id"])
+    db = await asyncpg.connect(
+        host="127.0.0.1", user="postgres", database=bf.db["requests"].rsplit("/", 1)[-1]
+    )
+    stack.push_async_callback(db.close)
+    pid = bf.units["requests"].pid
+    assert pid is not None
+    return _Size(n, bf, records, home.url, auth, patrons, db, pid)
+
+
+async def _request(size: _Size, k: int, args, http: httpx.AsyncClient) -> None:
+    """The ``k``-th request of ``size``, until its broker asks the first lender; measured
+    once the warm-up is over."""
+    cpu_before = cpu_seconds(size.broker_pid) or 0.0
+    sent = time.time()
+    res = await http.post(
+        f"{size.home_url}/api/v1/ill/borrowing",
+        json={
+            "patron_id": size.patrons[k // PATRON_REQUESTS],
+            "record_id": size.records[k],
+            "pickup_location": federation.SERVICE_POINT,
+        },
+        headers=size.auth,
+    )
+    if res.status_code != 201:
+        raise RuntimeError(f"request refused: {res.status_code} {res.text}")
+    txn = res.json()["transaction_id"]
+    # Read from the broker's database, not its API, so that looking costs the broker nothing.
+    deadline = time.monotonic() + 30
+    while True:
+        row = await size.db.fetchrow(
+            "SELECT created_at, lenders_tried FROM ill_transactions WHERE id = $1", txn
+        )
+        tried = json.loads(row["lenders_tried"]) if row is not None else []
+        if tried:
+            break
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"{txn} was not routed in 30 s")
+        await asyncio.sleep(args.poll)
+    if k < args.warmup:
+        return
+    asked = datetime.fromisoformat(tried[0]["asked_at"]).timestamp()
+    size.routed_ms.append((asked - sent) * 1000)
+    size.broker_ms.append((asked - row["created_at"].timestamp()) * 1000)
+    size.broker_cpu_s += (cpu_seconds(size.broker_pid) or 0.0) - cpu_before
+
+
+def _figures(size: _Size, args) -> dict:
     return {
-        "members": n,
+        "members": size.n,
         "requests": args.requests,
-        "routing_p50_ms": percentile(routed_ms, 50),
-        "routing_p95_ms": percentile(routed_ms, 95),
-        "broker_part_p50_ms": percentile(broker_ms, 50),
-        "broker_cpu_ms_per_request": 1000 * cpu / args.requests,
-        "broker_peak_rss_mb": peak_rss_mb(pid),
-        "broker_rss_mb": rss_mb(pid),
+        "routing_p50_ms": percentile(size.routed_ms, 50),
+        "routing_p95_ms": percentile(size.routed_ms, 95),
+        "broker_part_p50_ms": percentile(size.broker_ms, 50),
+        "broker_cpu_ms_per_request": 1000 * size.broker_cpu_s / args.requests,
+        "broker_peak_rss_mb": peak_rss_mb(size.broker_pid),
+        "broker_rss_mb": rss_mb(size.broker_pid),
         "catalogue_records": args.records,
     }
 
@@ -217,31 +233,49 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--warmup", type=int, default=5, help="requests before measuring")
     p.add_argument("--records", type=int, default=20_000, help="records in the catalogue")
     p.add_argument("--poll", type=float, default=0.005, help="seconds between looks")
-    p.add_argument("--timeout", type=float, default=240.0, help="seconds one size may take in all")
+    p.add_argument(
+        "--timeout", type=float, default=240.0, help="seconds one size's set-up may take"
+    )
     p.add_argument("--label", default="", help="a note stored with the results")
     return p
 
 
 async def run(args) -> list[dict]:
-    out = []
-    for n in [int(s) for s in args.sizes.split(",") if s.strip()]:
+    """Every size set up, then measured turn by turn: one request of each size in turn, so
+    that whatever else loads the machine meanwhile weighs on every size alike and the ratios
+    between sizes hold."""
+    wanted = [int(s) for s in args.sizes.split(",") if s.strip()]
+    out: dict[int, dict] = {}
+    sizes: list[_Size] = []
+    async with AsyncExitStack() as stack:
+        http = await stack.enter_async_context(httpx.AsyncClient(timeout=30.0))
+        for n in wanted:
+            try:
+                sizes.append(await asyncio.wait_for(_prepare(n, args, http, stack), args.timeout))
+            except TimeoutError:
+                # Setting up the broker for hundreds of members can wait on RabbitMQ while
+                # others use the server: reported, not hung on.
+                print(f"scale {n}: not set up in {args.timeout:.0f} s", flush=True)
+                out[n] = {"members": n, "timed_out": True}
         try:
-            r = await asyncio.wait_for(_one_size(n, args), args.timeout)
-        except TimeoutError:
-            # Setting up the broker for hundreds of members can wait on RabbitMQ's
-            # definitions import while others use the server: reported, not hung on.
-            print(f"scale {n}: did not finish in {args.timeout:.0f} s", flush=True)
-            out.append({"members": n, "timed_out": True})
-            continue
-        print(
-            f"scale {n}: routing p50 {r['routing_p50_ms']:.0f} ms, p95 "
-            f"{r['routing_p95_ms']:.0f} ms; broker part p50 {r['broker_part_p50_ms']:.0f} ms; "
-            f"broker {r['broker_cpu_ms_per_request']:.1f} CPU ms/request, peak RSS "
-            f"{r['broker_peak_rss_mb']:.0f} MB",
-            flush=True,
-        )
-        out.append(r)
-    return out
+            for k in range(args.warmup + args.requests):
+                for size in sizes:
+                    await _request(size, k, args, http)
+        except BaseException:
+            for size in sizes:
+                for unit in size.bf.units.values():
+                    print(f"--- scale {size.n}, {unit.key} log:\n{unit.tail()}")
+            raise
+        for size in sizes:
+            r = out[size.n] = _figures(size, args)
+            print(
+                f"scale {size.n}: routing p50 {r['routing_p50_ms']:.0f} ms, p95 "
+                f"{r['routing_p95_ms']:.0f} ms; broker part p50 {r['broker_part_p50_ms']:.0f} "
+                f"ms; broker {r['broker_cpu_ms_per_request']:.1f} CPU ms/request, peak RSS "
+                f"{r['broker_peak_rss_mb']:.0f} MB",
+                flush=True,
+            )
+    return [out[n] for n in wanted]
 
 
 async def main() -> None:
