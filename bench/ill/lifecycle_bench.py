@@ -146,12 +146,19 @@ async def _measure(bf: federation.BenchFederation, args, floor_hops_per_s) -> di
         driver.started, driver.awaiting_pickup, driver.waited = {}, {}, {}
         driver.first_look = args.first_look
         t0 = time.monotonic()
-        loans = await driver.prepare(args.loans)
+        loans = await driver.prepare(args.loans + args.warmup)
         print(
-            f"ill: {args.loans} patrons' books in the catalogue after "
+            f"ill: {args.loans + args.warmup} patrons' books in the catalogue after "
             f"{time.monotonic() - t0:.0f} s",
             flush=True,
         )
+        if args.warmup:
+            # Unmeasured loans first, so the measured ones find every unit warm (its pool's
+            # connections open, their statements prepared), as in a federation in service.
+            warm, loans = loans[: args.warmup], loans[args.warmup :]
+            t0 = time.monotonic()
+            await driver.run(warm, args.concurrency, budget=args.budget)
+            print(f"ill: {len(warm)} warm-up loans in {time.monotonic() - t0:.0f} s", flush=True)
         await asyncio.sleep(1.0)  # the last item.changed and notices sent before counting
         before = await bf.outbox_counts()
         rabbit = rabbitmq_pid()
@@ -168,6 +175,7 @@ async def _measure(bf: federation.BenchFederation, args, floor_hops_per_s) -> di
                 await asyncio.sleep(0.5)
                 meter.sample(await groups())
 
+        calls_before = driver.stats.calls
         meter = CpuMeter()
         profilers = _profile(bf, args)
         meter.start(await groups())
@@ -200,6 +208,7 @@ async def _measure(bf: federation.BenchFederation, args, floor_hops_per_s) -> di
     rate = len(completed) / seconds if seconds else 0.0
     result = {
         "loans": args.loans,
+        "warmup_loans": args.warmup,
         "concurrency": args.concurrency,
         "completed": len(completed),
         "seconds": seconds,
@@ -209,7 +218,7 @@ async def _measure(bf: federation.BenchFederation, args, floor_hops_per_s) -> di
         "request_to_awaiting_pickup_p50_ms": percentile(to_pickup, 50),
         "request_to_awaiting_pickup_p95_ms": percentile(to_pickup, 95),
         "lifecycle_p50_s": percentile([ln.seconds for ln in completed], 50),
-        "api_calls_per_lifecycle": driver.stats.calls / max(len(completed), 1),
+        "api_calls_per_lifecycle": (driver.stats.calls - calls_before) / max(len(completed), 1),
         "cpu_ms_per_lifecycle": {k: 1000 * v / max(len(completed), 1) for k, v in cpu.items()},
         # of the machine's cores, how many the federation, the servers and the driver kept busy
         "cpu_cores_busy": sum(cpu.values()) / seconds if seconds else None,
@@ -258,6 +267,12 @@ def parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--loans", type=int, default=64, help="loans in all (default 64)")
     p.add_argument("--concurrency", type=int, default=16, help="loans at a time (default 16)")
+    p.add_argument(
+        "--warmup",
+        type=int,
+        default=16,
+        help="unmeasured loans first, so that every unit is warm (default 16)",
+    )
     p.add_argument("--poll", type=float, default=0.05, help="seconds between looks at a state")
     p.add_argument(
         "--first-look",
