@@ -18,10 +18,11 @@ from pydantic import BaseModel, ValidationError
 from sqlalchemy import Table
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from libs.common import hot_sql
 from libs.common.clock import Clock
 from libs.common.contracts import Envelope
 from libs.common.contracts.registry import UnknownContract, contract_of, parse_payload
-from libs.common.db import insert_new, statement, unit_of_work
+from libs.common.db import insert_new, unit_of_work
 from libs.common.logs import bind_correlation
 from libs.common.messaging.delivery import Bus, Delivery, Subscription
 from libs.common.messaging.retry import (
@@ -57,8 +58,7 @@ async def claim(
 ) -> bool:
     """Record that ``consumer`` processes ``message_id``; False if it already did."""
     values = {"consumer": consumer, "message_id": message_id, "processed_at": clock.now()}
-    stmt = statement(conn, ("inbox claim", inbox), lambda c: insert_new(c, inbox))
-    result = await conn.execute(stmt, values)
+    result = await hot_sql.run(conn, ("inbox claim", inbox), lambda c: insert_new(c, inbox), values)
     return result.rowcount == 1
 
 

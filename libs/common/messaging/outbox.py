@@ -16,13 +16,14 @@ from datetime import datetime, timedelta
 
 import structlog
 from pydantic import BaseModel
-from sqlalchemy import Table, insert, or_, select, update
+from sqlalchemy import ARRAY, BigInteger, Table, any_, bindparam, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from libs.common import hot_sql
 from libs.common.clock import Clock
 from libs.common.contracts import Envelope, contract_of
 from libs.common.contracts.registry import kind_of, type_of
-from libs.common.db import OUTBOX_WRITTEN, make_engine, on_outbox_commit, statement
+from libs.common.db import OUTBOX_WRITTEN, make_engine, on_outbox_commit
 from libs.common.messaging.delivery import Bus
 from libs.common.messaging.topology import DIRECT, EVENTS
 
@@ -85,8 +86,10 @@ async def enqueue_raw(
     headers: dict | None = None,
 ) -> None:
     """Add an already-serialised message (a dead letter being replayed) to the outbox."""
-    await conn.execute(
-        statement(conn, ("outbox insert", outbox), lambda _: insert(outbox)),
+    await hot_sql.run(
+        conn,
+        ("outbox insert", outbox),
+        lambda _: insert(outbox),
         {
             "message_id": message_id,
             "exchange": exchange,
@@ -192,32 +195,28 @@ class OutboxRelay:
         """A connection for one statement that is its own transaction: on PostgreSQL in
         autocommit (no BEGIN and COMMIT round trips around it), on SQLite in a transaction
         (which takes the database's write lock up front)."""
-        if self._autocommit is not None:
-            async with self._autocommit.connect() as conn:
-                yield conn
-        else:
-            async with self.engine.begin() as conn:
-                yield conn
+        engine = self._autocommit if self._autocommit is not None else self.engine
+        async with engine.begin() as conn:
+            yield conn
 
-    async def _claim(self) -> list:
+    def _claim_statement(self, conn: AsyncConnection):
         t = self.outbox
-        now = self.clock.now()
         # One statement picks the batch (skipping rows another relay has locked) and claims
         # it; its rows come back in no particular order, and are published in id order.
         pick = (
             select(t.c.id)
             .where(
                 t.c.sent_at.is_(None),
-                or_(t.c.claimed_at.is_(None), t.c.claimed_at < now - self.claim_lease),
+                or_(t.c.claimed_at.is_(None), t.c.claimed_at < bindparam("stale")),
             )
             .order_by(t.c.id)
             .limit(self.batch_size)
             .with_for_update(skip_locked=True)
         )
-        claim = (
+        return (
             update(t)
             .where(t.c.id.in_(pick))
-            .values(claimed_at=now, attempts=t.c.attempts + 1)
+            .values(claimed_at=bindparam("now"), attempts=t.c.attempts + 1)
             .returning(
                 t.c.id,
                 t.c.message_id,
@@ -228,26 +227,57 @@ class OutboxRelay:
                 t.c.headers,
             )
         )
+
+    async def _claim(self) -> list:
+        now = self.clock.now()
         async with self._statement() as conn:
-            rows = (await conn.execute(claim)).all()
+            rows = await hot_sql.run(
+                conn,
+                ("outbox claim", self.outbox, self.batch_size),
+                self._claim_statement,
+                {"now": now, "stale": now - self.claim_lease},
+            )
         return sorted(rows, key=lambda r: r.id)
 
-    async def _settle(self, sent: list[int], failed: list[int], error: str | None) -> None:
+    def _ids(self, conn: AsyncConnection):
+        """``id`` in the ``ids`` parameter: one array parameter on PostgreSQL (the same
+        statement for any number of rows), an expanding IN elsewhere."""
+        if conn.dialect.name == "postgresql":
+            return self.outbox.c.id == any_(bindparam("ids", type_=ARRAY(BigInteger)))
+        return self.outbox.c.id.in_(bindparam("ids", expanding=True))
+
+    def _sent_statement(self, conn: AsyncConnection):
+        return (
+            update(self.outbox)
+            .where(self._ids(conn))
+            .values(sent_at=bindparam("now"), claimed_at=None)
+        )
+
+    def _given_back_statement(self, conn: AsyncConnection):
         t = self.outbox
+        return (
+            update(t)
+            .where(self._ids(conn), t.c.sent_at.is_(None))
+            .values(claimed_at=None, last_error=bindparam("error"))
+        )
+
+    async def _settle(self, sent: list[int], failed: list[int], error: str | None) -> None:
         if sent:
             async with self._statement() as conn:
-                await conn.execute(
-                    update(t)
-                    .where(t.c.id.in_(sent))
-                    .values(sent_at=self.clock.now(), claimed_at=None)
+                await hot_sql.run(
+                    conn,
+                    ("outbox sent", self.outbox),
+                    self._sent_statement,
+                    {"ids": sent, "now": self.clock.now()},
                 )
         if failed:
             # Given back at once: the next pass (of any relay) publishes them again.
             async with self._statement() as conn:
-                await conn.execute(
-                    update(t)
-                    .where(t.c.id.in_(failed), t.c.sent_at.is_(None))
-                    .values(claimed_at=None, last_error=(error or "")[:2000])
+                await hot_sql.run(
+                    conn,
+                    ("outbox given back", self.outbox),
+                    self._given_back_statement,
+                    {"ids": failed, "error": (error or "")[:2000]},
                 )
 
     async def run_once(self) -> int:

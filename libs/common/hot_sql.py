@@ -1,0 +1,194 @@
+"""Hot statements run by asyncpg itself, in the transaction SQLAlchemy opened.
+
+On this kind of machine SQLAlchemy's execution of an already compiled statement costs about
+as much CPU as the round trip to PostgreSQL itself: the execution context, the parameter and
+result processing, the hop into a greenlet and back (measured: about 250 µs of CPU for an
+``UPDATE … RETURNING`` through ``conn.execute``, 135 µs through asyncpg). Every unit runs a
+few statements per message or request whatever it does (the inbox claim, the outbox row, the
+relay's claim and sent marks, the ILL sequence), so those go through :func:`run`:
+
+* the statement is built once (:func:`libs.common.db.statement`) and compiled once per set of
+  parameter names by SQLAlchemy for the connection's dialect: the same SQL text, with
+  SQLAlchemy's own bind processors (a :class:`~libs.common.db.UtcDateTime` is checked and
+  made UTC as on any execution) and result processors applied to the values;
+* it runs on the connection's asyncpg connection (asyncpg keeps it prepared), inside the
+  transaction SQLAlchemy began, which asyncpg's adapter starts on its first statement as it
+  would for ``conn.execute``;
+* a database error comes out as the SQLAlchemy exception ``conn.execute`` raises (an
+  ``IntegrityError``, a ``DBAPIError`` with ``connection_invalidated`` when the connection
+  was lost, which SQLAlchemy then replaces), through SQLAlchemy's own handling.
+
+Anywhere else (SQLite; a statement this path does not take: an expanding ``IN``, several
+parameter sets, a connection outside a transaction) it is ``conn.execute``. Either way the
+caller gets :class:`Rows`.
+"""
+
+from __future__ import annotations
+
+from collections import namedtuple
+from collections.abc import Callable, Iterator, Mapping
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.util import greenlet_spawn
+
+from libs.common.db import statement
+
+
+class Rows:
+    """What a statement gave: its rows (attribute and index access, as SQLAlchemy's) and how
+    many rows it changed or returned."""
+
+    __slots__ = ("_rows", "rowcount")
+
+    def __init__(self, rows: list, rowcount: int) -> None:
+        self._rows, self.rowcount = rows, rowcount
+
+    def __iter__(self) -> Iterator[Any]:
+        return iter(self._rows)
+
+    def all(self) -> list:
+        return self._rows
+
+    def first(self) -> Any:
+        return self._rows[0] if self._rows else None
+
+    def scalar(self) -> Any:
+        return self._rows[0][0] if self._rows else None
+
+    def scalar_one(self) -> Any:
+        if len(self._rows) != 1:
+            raise LookupError(f"expected one row, got {len(self._rows)}")
+        return self._rows[0][0]
+
+    def scalars(self) -> list:
+        return [r[0] for r in self._rows]
+
+
+def _row_class(names: list[str]) -> type:
+    """A tuple with the columns as attributes and, as SQLAlchemy's rows, ``_mapping``."""
+    base = namedtuple("Row", names)  # type: ignore[misc]  # ValueError for a bad name
+    return type("Row", (base,), {"__slots__": (), "_mapping": property(base._asdict)})
+
+
+class _Plan:
+    """A statement compiled for PostgreSQL and what running it by hand takes."""
+
+    __slots__ = ("binds", "compiled", "order", "results", "returns_rows", "row", "sql")
+
+    def __init__(self, compiled: Any) -> None:
+        self.compiled = compiled
+        self.sql: str = compiled.string
+        self.order: tuple[str, ...] = tuple(compiled.positiontup or ())
+        self.binds = compiled._bind_processors
+        columns = compiled._result_columns or []
+        self.returns_rows = bool(columns)
+        dialect = compiled.dialect
+        self.results = tuple(c.type._cached_result_processor(dialect, None) for c in columns)
+        if not any(self.results):
+            self.results = ()
+        self.row = _row_class([c.keyname for c in columns]) if columns else None
+
+    @staticmethod
+    def of(stmt: Any, conn: AsyncConnection, keys: list[str]) -> _Plan | None:
+        compiled = stmt.compile(dialect=conn.dialect, column_keys=keys)
+        if (
+            compiled.post_compile_params  # an expanding IN: its SQL depends on the values
+            or compiled.literal_execute_params
+            or compiled.escaped_bind_names
+            or getattr(compiled, "insert_prefetch", ())  # Python-side column defaults
+            or getattr(compiled, "update_prefetch", ())
+            or not compiled.positional
+        ):
+            return None
+        try:
+            return _Plan(compiled)
+        except ValueError:  # a result column that cannot be an attribute name
+            return None
+
+    def args(self, params: Mapping[str, Any]) -> list[Any]:
+        values = self.compiled.construct_params(params)
+        binds = self.binds
+        return [binds[name](values[name]) if name in binds else values[name] for name in self.order]
+
+    def rows(self, records: list) -> list:
+        make = self.row._make  # type: ignore[union-attr]
+        if not self.results:
+            return [make(r) for r in records]
+        procs = self.results
+        return [make(p(v) if p else v for p, v in zip(procs, r, strict=True)) for r in records]
+
+
+_PLANS: dict[tuple[object, tuple[str, ...]], _Plan | None] = {}
+
+
+async def run(
+    conn: AsyncConnection,
+    key: object,
+    build: Callable[[AsyncConnection], Any],
+    params: Mapping[str, Any] | None = None,
+) -> Rows:
+    """Run the statement ``build(conn)`` makes (built once per dialect and ``key``, as
+    :func:`libs.common.db.statement`) with ``params``."""
+    return await execute(conn, key, statement(conn, key, build), params)
+
+
+async def execute(
+    conn: AsyncConnection, key: object, stmt: Any, params: Mapping[str, Any] | None = None
+) -> Rows:
+    """Run ``stmt``, a statement built once and named by ``key`` (one key, one statement)."""
+    params = params or {}
+    if conn.dialect.name != "postgresql" or not conn.in_transaction():
+        return await _through_sqlalchemy(conn, stmt, params)
+    names = tuple(sorted(params))
+    slot = (key, names)
+    try:
+        plan = _PLANS[slot]
+    except KeyError:
+        plan = _PLANS[slot] = _Plan.of(stmt, conn, list(names))
+    if plan is None:
+        return await _through_sqlalchemy(conn, stmt, params)
+    adapted = conn.sync_connection.connection.dbapi_connection  # type: ignore[union-attr]
+    args: list[Any] = []
+    try:
+        args = plan.args(params)  # a value its column type refuses fails as it would there
+        async with adapted._execute_mutex:
+            if adapted._transaction is None:
+                await adapted._start_transaction()  # as asyncpg's adapter does
+            driver = adapted._connection
+            if plan.returns_rows:
+                records = await driver.fetch(plan.sql, *args)
+                return Rows(plan.rows(records), len(records))
+            status = await driver.execute(plan.sql, *args)
+    except BaseException as error:  # a cancellation too: SQLAlchemy drops the connection then
+        await _raise_as_sqlalchemy(conn, adapted, error, plan.sql, args)
+    count = status.rpartition(" ")[2]
+    return Rows([], int(count) if count.isdigit() else -1)
+
+
+async def _through_sqlalchemy(conn: AsyncConnection, stmt: Any, params: Mapping) -> Rows:
+    result = await conn.execute(stmt, dict(params))
+    if result.returns_rows:
+        rows = result.all()
+        return Rows(list(rows), len(rows))
+    return Rows([], result.rowcount)
+
+
+async def _raise_as_sqlalchemy(
+    conn: AsyncConnection, adapted: Any, error: Exception, sql: str, args: list
+) -> None:
+    """Raise ``error`` as ``conn.execute`` would have: the driver's error translated by
+    asyncpg's adapter, then handled by SQLAlchemy's connection (a lost connection
+    invalidated)."""
+    try:
+        adapted._handle_exception(error)
+    except BaseException as translated:
+        await greenlet_spawn(
+            conn.sync_connection._handle_dbapi_exception,  # type: ignore[union-attr]
+            translated,
+            sql,
+            tuple(args),
+            None,
+            None,
+        )
+    raise error  # not reached: both of the above raise
