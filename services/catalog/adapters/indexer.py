@@ -5,9 +5,10 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable
 
-from sqlalchemy import bindparam, select
+from sqlalchemy import ARRAY, BigInteger, any_, bindparam, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from libs.common import hot_sql
 from libs.common.db import statement, upsert
 from services.catalog.adapters.libraries import Members, ensure_libraries
 from services.catalog.adapters.sql import chunks
@@ -44,9 +45,11 @@ async def write_documents(conn: AsyncConnection, docs: Iterable[SearchDocument])
     rows = [search_row(d, conn.dialect.name) for d in docs]
     if not rows:
         return
+    if len(rows) == 1:  # an item change's one record: a plain execution
+        await hot_sql.run(conn, "search upsert", _search_upsert, rows[0])
+        return
     stmt = statement(conn, "search upsert", _search_upsert)
     for part in chunks(rows):
-        # One row is a plain execution (no executemany round of its own).
         await conn.execute(stmt, part[0] if len(part) == 1 else list(part))
 
 
@@ -60,23 +63,32 @@ _RECORD_COLUMNS = (
     records.c.language,
     records.c.material_type,
 )
-# An item change's records with their holdings and the holders' directory entries, in one
-# round trip: a changed item's record has a handful of holdings, not the whole directory.
-_RECORDS_HELD = (
-    select(
-        *_RECORD_COLUMNS,
-        holdings.c.library,
-        holdings.c.status,
-        libraries.c.bit,
-        libraries.c.consortium,
+
+
+def _records_held(conn: AsyncConnection):
+    """An item change's records with their holdings and the holders' directory entries, in
+    one round trip: a changed item's record has a handful of holdings, not the whole
+    directory. The ids are one array parameter on PostgreSQL."""
+    ids = (
+        records.c.id == any_(bindparam("ids", type_=ARRAY(BigInteger)))
+        if conn.dialect.name == "postgresql"
+        else records.c.id.in_(bindparam("ids", expanding=True))
     )
-    .select_from(
-        records.outerjoin(holdings, holdings.c.record_id == records.c.id).outerjoin(
-            libraries, libraries.c.code == holdings.c.library
+    return (
+        select(
+            *_RECORD_COLUMNS,
+            holdings.c.library,
+            holdings.c.status,
+            libraries.c.bit,
+            libraries.c.consortium,
         )
+        .select_from(
+            records.outerjoin(holdings, holdings.c.record_id == records.c.id).outerjoin(
+                libraries, libraries.c.code == holdings.c.library
+            )
+        )
+        .where(ids)
     )
-    .where(records.c.id.in_(bindparam("ids", expanding=True)))
-)
 
 
 async def reindex_for_change(
@@ -86,7 +98,7 @@ async def reindex_for_change(
     library first if the catalogue has not met it yet (as :func:`ensure_libraries`, with the
     federation's ``members``)."""
     ids = sorted(set(record_ids))
-    rows = (await conn.execute(_RECORDS_HELD, {"ids": ids})).all()
+    rows = (await hot_sql.run(conn, "records held", _records_held, {"ids": ids})).all()
     if any(r.library is not None and r.bit is None for r in rows):
         return await reindex(conn, ids, await ensure_libraries(conn, [library], members))
     directory = Directory.of(

@@ -14,8 +14,9 @@ from datetime import datetime
 from sqlalchemy import ARRAY, String, any_, bindparam, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from libs.common import hot_sql
 from libs.common.contracts.events import ItemChanged
-from libs.common.db import statement, upsert
+from libs.common.db import upsert
 from services.catalog.adapters.indexer import reindex_for_change
 from services.catalog.adapters.libraries import Members
 from services.catalog.adapters.matching_lock import lock_record_matching
@@ -129,7 +130,7 @@ async def _match(
 ) -> tuple[dict[str, int], int | None]:
     found: dict[str, int] = {}
     if keys:
-        rows = await conn.execute(statement(conn, "record keys", _keys_select), {"keys": keys})
+        rows = await hot_sql.run(conn, "record keys", _keys_select, {"keys": keys})
         found = {key: record_id for key, record_id in rows}
     record_id = next((found[k] for k in id_keys if k in found), None)
     if record_id is None and work_key:
@@ -166,8 +167,10 @@ async def apply_item_change(
     described = record_from_event(event)
     keys = _all_keys(described) if described is not None else []
     rows = (
-        await conn.execute(
-            statement(conn, "holding with keys", _holding_select),
+        await hot_sql.run(
+            conn,
+            "holding with keys",
+            _holding_select,
             {"library": event.library, "item_id": event.item_id, "keys": keys},
         )
     ).all()
@@ -201,8 +204,7 @@ async def apply_item_change(
     }
     if now is not None:
         values["updated_at"] = now  # else the column's default: the database's now()
-    stmt = statement(conn, "holding upsert", _holding_upsert)
-    applied = (await conn.execute(stmt, values)).first() is not None
+    applied = (await hot_sql.run(conn, "holding upsert", _holding_upsert, values)).rowcount > 0
     touched = {r for r in (record_id, moved_from) if r is not None}
     if not applied or not touched:
         return applied
