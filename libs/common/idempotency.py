@@ -18,9 +18,10 @@ from typing import Annotated, Any
 from fastapi import Header, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.responses import JSONResponse
-from sqlalchemy import Table, insert, select
+from sqlalchemy import Table, bindparam, insert, select
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from libs.common import hot_sql
 from libs.common.auth import CurrentPrincipal
 from libs.common.clock import Clock
 from libs.common.db import unit_of_work
@@ -50,7 +51,14 @@ async def lookup(
             "an Idempotency-Key may be at most 200 characters",
         )
     row = (
-        await conn.execute(select(table).where(table.c.principal == principal, table.c.key == key))
+        await hot_sql.run(
+            conn,
+            ("idempotency lookup", table),
+            lambda _: select(table).where(
+                table.c.principal == bindparam("b_principal"), table.c.key == bindparam("b_key")
+            ),
+            {"b_principal": principal, "b_key": key},
+        )
     ).first()
     if row is None:
         return None
@@ -75,15 +83,18 @@ async def remember(
     clock: Clock,
 ) -> None:
     if key:
-        await conn.execute(
-            insert(table).values(
-                principal=principal,
-                key=key,
-                request_hash=req_hash,
-                status=status,
-                body=json.loads(json.dumps(body, default=str)),
-                created_at=clock.now(),
-            )
+        await hot_sql.run(
+            conn,
+            ("idempotency remember", table),
+            lambda _: insert(table),
+            {
+                "principal": principal,
+                "key": key,
+                "request_hash": req_hash,
+                "status": status,
+                "body": json.loads(json.dumps(body, default=str)),
+                "created_at": clock.now(),
+            },
         )
 
 
@@ -103,7 +114,7 @@ class Once:
         """The first answer when this is a retry: checked before the work is prepared."""
         if not self.key:
             return None
-        async with self.engine.connect() as conn:
+        async with self.engine.begin() as conn:
             return _answer(await self._lookup(conn))
 
     async def run(self, work: Work, status: int = 200) -> JSONResponse:

@@ -1,12 +1,13 @@
 """A state machine's step as one guarded SQL update: ``UPDATE … SET state = target WHERE
-state IN (the step's sources)``. The database applies the step only if the row is still in a
-state the step may leave, so a worker that lost a race changes nothing (rowcount 0)."""
+state = a source OR state = another source``. The database applies the step only if the row
+is still in a state the step may leave, so a worker that lost a race changes nothing
+(rowcount 0)."""
 
 from __future__ import annotations
 
 from enum import StrEnum
 
-from sqlalchemy import Column, Table, Update, update
+from sqlalchemy import Column, Table, Update, or_, update
 
 from libs.common.states import StateMachine
 
@@ -14,8 +15,10 @@ from libs.common.states import StateMachine
 def guarded_step(table: Table, column: Column, machine: StateMachine, step: str) -> Update:
     """The update taking ``step``; the caller adds its own ``where`` (which row) and values."""
     sources: tuple[StrEnum, ...] = machine.sources(step)
+    # Equalities rather than an IN list: an IN list is rendered anew on every execution,
+    # so the statement could not be built once and kept prepared (libs.common.hot_sql).
     return (
         update(table)
-        .where(column.in_([s.value for s in sources]))
+        .where(or_(*(column == s.value for s in sources)))
         .values({column.name: machine.target(step).value})
     )

@@ -17,6 +17,7 @@ import structlog
 from sqlalchemy import Integer, bindparam, delete, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from libs.common import hot_sql
 from libs.common.clock import Clock
 from libs.common.contracts import Envelope
 from libs.common.contracts.registry import parse_payload
@@ -47,15 +48,17 @@ def _bump(conn: AsyncConnection, t: SequenceTables, step: int) -> Any:
             set_={"last_seq": s.c.last_seq + step},
         ).returning(s.c.last_seq)
 
-    return statement(conn, ("ill seq bump", t.sequences, step), build)
+    key = ("ill seq bump", t.sequences, step)
+    return key, statement(conn, key, build)
 
 
 async def _locked_last(
     conn: AsyncConnection, t: SequenceTables, transaction_id: str, counterpart: str, direction: str
 ) -> int:
     """The row's last ``seq`` (0 for a new one), locked for the caller's transaction."""
-    row = await conn.execute(
-        _bump(conn, t, 0),
+    row = await hot_sql.execute(
+        conn,
+        *_bump(conn, t, 0),
         {"b_txn": transaction_id, "b_who": counterpart, "b_dir": direction},
     )
     return int(row.scalar_one())
@@ -66,8 +69,8 @@ async def next_seq(
 ) -> int:
     """The ``seq`` of the next message to ``counterpart`` about ``transaction_id``: the row
     counted up by one in a single statement (made at 1 if it is the first)."""
-    row = await conn.execute(
-        _bump(conn, t, 1), {"b_txn": transaction_id, "b_who": counterpart, "b_dir": "out"}
+    row = await hot_sql.execute(
+        conn, *_bump(conn, t, 1), {"b_txn": transaction_id, "b_who": counterpart, "b_dir": "out"}
     )
     return int(row.scalar_one())
 
@@ -126,8 +129,8 @@ async def receive(
     while True:
         # The applied seq written, and its parked successor (if one came early) read, in one
         # round trip: nearly always there is none, and that is the message's last statement.
-        found = await conn.execute(
-            _advance(conn, t), {"b_txn": txn, "b_who": env.sender, "b_value": last}
+        found = await hot_sql.execute(
+            conn, *_advance(conn, t), {"b_txn": txn, "b_who": env.sender, "b_value": last}
         )
         envelope = found.scalar()
         if envelope is None:
@@ -170,7 +173,8 @@ def _advance(conn: AsyncConnection, t: SequenceTables) -> Any:
             .returning(successor)
         )
 
-    return statement(conn, ("ill seq advance", t.sequences), build)
+    key = ("ill seq advance", t.sequences)
+    return key, statement(conn, key, build)
 
 
 async def parked_count(conn: AsyncConnection, t: SequenceTables, transaction_id: str) -> int:

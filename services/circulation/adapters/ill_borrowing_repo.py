@@ -10,7 +10,7 @@ from typing import Any
 from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from libs.common.db import statement
+from libs.common import hot_sql
 from libs.common.state_updates import guarded_step
 from services.circulation.adapters.store import aware
 from services.circulation.adapters.tables import ill_borrowing
@@ -48,8 +48,9 @@ async def get(
         return q.with_for_update() if locked else q
 
     # Built once: every poll of a request and every message about it reads it.
-    stmt = statement(conn, ("ill borrowing by id", locked), build)
-    row = (await conn.execute(stmt, {"b_txn": transaction_id})).first()
+    row = (
+        await hot_sql.run(conn, ("ill borrowing by id", locked), build, {"b_txn": transaction_id})
+    ).first()
     return _row(row) if row else None
 
 
@@ -128,11 +129,16 @@ async def take_step(
 ) -> dict[str, Any] | None:
     """Take ``step`` if the transaction is still in one of its sources: the row as the step
     left it (returned by the update itself); None otherwise."""
-    res = await conn.execute(
-        guarded_step(t, t.c.state, REQUESTER, step)
-        .where(t.c.transaction_id == transaction_id)
-        .values(updated_at=at, **values)
-        .returning(*t.c)
+    # Built once per step; the SET columns are the values given (and the step's target).
+    res = await hot_sql.run(
+        conn,
+        ("ill borrowing step", step),
+        lambda _: (
+            guarded_step(t, t.c.state, REQUESTER, step)
+            .where(t.c.transaction_id == bindparam("b_txn"))
+            .returning(*t.c)
+        ),
+        {"b_txn": transaction_id, "updated_at": at, **values},
     )
     row = res.first()
     return _row(row) if row else None
@@ -142,11 +148,11 @@ async def update_fields(
     conn: AsyncConnection, transaction_id: str, at: datetime, **values: Any
 ) -> dict[str, Any] | None:
     """Write ``values``: the row as it is after."""
-    res = await conn.execute(
-        update(t)
-        .where(t.c.transaction_id == transaction_id)
-        .values(updated_at=at, **values)
-        .returning(*t.c)
+    res = await hot_sql.run(
+        conn,
+        "ill borrowing update",
+        lambda _: update(t).where(t.c.transaction_id == bindparam("b_txn")).returning(*t.c),
+        {"b_txn": transaction_id, "updated_at": at, **values},
     )
     row = res.first()
     return _row(row) if row else None

@@ -8,8 +8,9 @@ from typing import Any
 from sqlalchemy import bindparam, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from libs.common import hot_sql
 from libs.common.contracts.ill import IllRequest
-from libs.common.db import insert_new, statement
+from libs.common.db import insert_new
 from libs.common.pagination import Page, cut, keyset
 from libs.common.state_updates import guarded_step
 from services.circulation.adapters.tables import ill_lending, items
@@ -57,9 +58,10 @@ async def get(
         return query.with_for_update() if locked else query
 
     # Built once: every poll of a lending and every message about it reads it.
-    stmt = statement(conn, ("ill lending by id", locked), build)
-    row = (await conn.execute(stmt, {"b_txn": transaction_id})).mappings().first()
-    return dict(row) if row else None
+    row = (
+        await hot_sql.run(conn, ("ill lending by id", locked), build, {"b_txn": transaction_id})
+    ).first()
+    return dict(row._mapping) if row else None
 
 
 async def page(
@@ -79,11 +81,16 @@ async def step(
     """Take the step ``name`` with ``values``: the row as the step left it (the update
     returns it); None if the row was no longer in one of the step's source states (someone
     else took a step first: nothing is written)."""
-    result = await conn.execute(
-        guarded_step(t, t.c.state, LENDING, name)
-        .where(t.c.transaction_id == transaction_id)
-        .values(updated_at=now, **values)
-        .returning(*t.c)
+    # Built once per step; the SET columns are the values given (and the step's target).
+    result = await hot_sql.run(
+        conn,
+        ("ill lending step", name),
+        lambda _: (
+            guarded_step(t, t.c.state, LENDING, name)
+            .where(t.c.transaction_id == bindparam("b_txn"))
+            .returning(*t.c)
+        ),
+        {"b_txn": transaction_id, "updated_at": now, **values},
     )
     row = result.first()
     return dict(row._mapping) if row else None
@@ -91,8 +98,11 @@ async def step(
 
 async def remember(conn: AsyncConnection, transaction_id: str, now: Any, **values: Any) -> None:
     """Keep facts that change no state (the day the requester received or lent the copy)."""
-    await conn.execute(
-        update(t).where(t.c.transaction_id == transaction_id).values(updated_at=now, **values)
+    await hot_sql.run(
+        conn,
+        "ill lending remember",
+        lambda _: update(t).where(t.c.transaction_id == bindparam("b_txn")),
+        {"b_txn": transaction_id, "updated_at": now, **values},
     )
 
 

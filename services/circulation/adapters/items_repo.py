@@ -9,9 +9,9 @@ from typing import Any
 from sqlalchemy import ARRAY, String, any_, bindparam, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from libs.common import hot_sql
 from libs.common.clock import Clock
 from libs.common.contracts import ItemChanged
-from libs.common.db import statement
 from libs.common.messaging.outbox import send
 from libs.common.money import Money
 from libs.common.pagination import Page, cut, keyset
@@ -134,13 +134,16 @@ async def set_status(
     returned otherwise), so two counters lending the same copy at once cannot both succeed.
     """
     guarded = expected is not None
-    stmt = statement(conn, ("item status update", guarded), lambda c: _status_update(c, guarded))
     params: dict[str, Any] = {"item_id": item_id, "new_status": status, "now": clock.now()}
     if guarded:
         params["expected"] = list(expected or ())
     # One statement changes the item and returns it as changed: the announcement and the
     # answer are built from that row, not from two more reads of it.
-    row = (await conn.execute(stmt, params)).first()
+    row = (
+        await hot_sql.run(
+            conn, ("item status update", guarded), lambda c: _status_update(c, guarded), params
+        )
+    ).first()
     if row is None:
         return None
     if not is_visiting(item_id):  # another library's item: not ours to announce

@@ -10,6 +10,7 @@ from typing import Any
 from sqlalchemy import and_, bindparam, func, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from libs.common import hot_sql
 from libs.common.contracts import IllRequest
 from libs.common.db import insert_new, statement
 from libs.common.pagination import Page, cut, keyset
@@ -55,11 +56,13 @@ async def load(
         return query.with_for_update() if locked else query
 
     # Built once: every message about a transaction reads it.
-    stmt = statement(conn, ("ill transaction by id", locked), build)
-    row = (await conn.execute(stmt, {"b_id": transaction_id})).mappings().first()
-    if row is None:
+    found = (
+        await hot_sql.run(conn, ("ill transaction by id", locked), build, {"b_id": transaction_id})
+    ).first()
+    if found is None:
         return None
-    return view_of(dict(row)), IllRequest.model_validate(row["request"])
+    row = found._mapping
+    return view_of(row), IllRequest.model_validate(row["request"])
 
 
 def _fields(view: TransactionView) -> dict[str, Any]:
@@ -104,13 +107,22 @@ async def save(
 ) -> None:
     """Write ``after``: a step as ``UPDATE … WHERE state IN (its sources)``, a change of flags
     or lender only where the state is still the one decided on."""
-    if step is not None:
-        stmt = guarded_step(t, t.c.state, MACHINE, step).where(t.c.id == before.id)
-    else:
-        stmt = update(t).where(t.c.id == before.id, t.c.state == before.state.value)
-    result = await conn.execute(stmt.values(**_fields(after), updated_at=now))
+    params = {**_fields(after), "updated_at": now, "b_id": before.id}
+    if step is None:
+        params["b_state"] = before.state.value
+    # Built once per step; the SET columns are the fields given (and the step's target).
+    result = await hot_sql.run(conn, ("ill transaction save", step), _save(step), params)
     if result.rowcount != 1:
         raise LostRace(f"transaction {before.id} is no longer {before.state}")
+
+
+def _save(step: str | None) -> Any:
+    def build(_: AsyncConnection) -> Any:
+        if step is None:
+            return update(t).where(t.c.id == bindparam("b_id"), t.c.state == bindparam("b_state"))
+        return guarded_step(t, t.c.state, MACHINE, step).where(t.c.id == bindparam("b_id"))
+
+    return build
 
 
 def history_row(
@@ -148,9 +160,11 @@ def history_row(
 async def record_all(conn: AsyncConnection, rows: list[dict[str, Any]]) -> None:
     """Write history lines in one statement (a decision's own line and one per message it
     sent), in their order; the statement is built once."""
-    if rows:
-        stmt = statement(conn, ("ill history insert", history_t), lambda _: insert(history_t))
-        await conn.execute(stmt, rows)
+    build = lambda _: insert(history_t)  # noqa: E731
+    if len(rows) == 1:
+        await hot_sql.run(conn, ("ill history insert", history_t), build, rows[0])
+    elif rows:
+        await conn.execute(statement(conn, ("ill history insert", history_t), build), rows)
 
 
 async def record(conn: AsyncConnection, **fields: Any) -> None:
