@@ -72,6 +72,10 @@ def federation_clients(fed: Federation, secret_key: str) -> dict[str, Client]:
     return clients
 
 
+#: verified tokens a service keeps the claims of (forgotten all at once when full)
+VERIFIED_TOKENS_KEPT = 4096
+
+
 class TokenIssuer:
     """Issues and verifies the tokens of one service (its audience)."""
 
@@ -89,6 +93,11 @@ class TokenIssuer:
         # Set by a service that keeps patron sessions: whether the session a patron token
         # names is still live (not signed out, not ended by a lost card or a new password).
         self.session_check: Callable[[Principal], Awaitable[bool]] | None = None
+        # Tokens whose signature, audience and issuer were checked, with their claims: a
+        # client sends the same token with each request, and checking its signature again
+        # is most of what verifying costs. The times (and, for a patron, the session) are
+        # still judged on every request.
+        self._verified: dict[str, dict] = {}
 
     def issue(
         self,
@@ -114,8 +123,24 @@ class TokenIssuer:
         return jwt.encode(claims, self.secret_key, algorithm=ALGORITHM)
 
     def verify(self, token: str) -> Principal:
+        claims = self._verified.get(token)
+        if claims is None:
+            claims = self._decode(token)
+            if len(self._verified) >= VERIFIED_TOKENS_KEPT:
+                self._verified.clear()
+            self._verified[token] = claims
+        check_times(claims, self.clock.now().timestamp())
+        role = claims.get("role")
+        if role not in ("library", "operator", "patron"):
+            raise unauthorized("the token names no known role")
+        session = claims.get("sid")
+        return Principal(
+            claims["sub"], role, claims.get("lib"), session if isinstance(session, str) else None
+        )
+
+    def _decode(self, token: str) -> dict:
         try:
-            claims = jwt.decode(
+            return jwt.decode(
                 token,
                 self.secret_key,
                 algorithms=[ALGORITHM],
@@ -134,14 +159,6 @@ class TokenIssuer:
             raise unauthorized("the token is not meant for this service") from exc
         except jwt.PyJWTError as exc:
             raise unauthorized("the token is not valid") from exc
-        check_times(claims, self.clock.now().timestamp())
-        role = claims.get("role")
-        if role not in ("library", "operator", "patron"):
-            raise unauthorized("the token names no known role")
-        session = claims.get("sid")
-        return Principal(
-            claims["sub"], role, claims.get("lib"), session if isinstance(session, str) else None
-        )
 
     def authenticate_client(self, client_id: str, secret: str) -> Client:
         client = self.clients.get(client_id)
