@@ -64,3 +64,24 @@ def test_a_token_issued_or_valid_only_later_by_the_clock_is_refused(when):
     # A few seconds of difference between the clocks of two processes are tolerated.
     token = jwt.encode({**base, "iat": now + 5, "nbf": now + 5, "exp": now + 60}, SECRET, ALGORITHM)
     assert tokens.verify(token).subject == "hkpl"
+
+
+def test_a_token_verified_once_does_not_vouch_for_an_altered_copy_of_it():
+    clock = ManualClock(YEARS_AHEAD)
+    tokens = issuer(clock)
+    token = tokens.issue("P1", "patron", "hkpl")
+    assert tokens.verify(token).subject == "P1"  # its claims are kept from now on
+    header, payload, signature = token.split(".")
+    forged_claims = jwt.encode(
+        {"iss": ISSUER, "sub": "P2", "aud": AUDIENCE, "role": "operator", "exp": 4102444800},
+        "another-secret-that-is-long-enough-for-hs256",
+        algorithm=ALGORITHM,
+    ).split(".")[1]
+    for altered in (f"{header}.{forged_claims}.{signature}", f"{header}.{payload}.{signature}x"):
+        with pytest.raises(Problem) as refused:
+            tokens.verify(altered)
+        assert refused.value.status == 401 and "not valid" in refused.value.detail
+    other = TokenIssuer(SECRET, "illfed:circulation:hku", clock)
+    with pytest.raises(Problem) as refused:
+        other.verify(token)
+    assert "not meant for this service" in refused.value.detail
