@@ -19,7 +19,7 @@ relay's claim and sent marks, the ILL sequence), so those go through :func:`run`
   was lost, which SQLAlchemy then replaces), through SQLAlchemy's own handling.
 
 Anywhere else (SQLite; a statement this path does not take: an expanding ``IN``, several
-parameter sets, a connection outside a transaction) it is ``conn.execute``. Either way the
+parameter sets) it is ``conn.execute``. Either way the
 caller gets :class:`Rows`.
 """
 
@@ -52,6 +52,11 @@ class Rows:
 
     def first(self) -> Any:
         return self._rows[0] if self._rows else None
+
+    def one(self) -> Any:
+        if len(self._rows) != 1:
+            raise LookupError(f"expected one row, got {len(self._rows)}")
+        return self._rows[0]
 
     def scalar(self) -> Any:
         return self._rows[0][0] if self._rows else None
@@ -138,8 +143,12 @@ async def execute(
 ) -> Rows:
     """Run ``stmt``, a statement built once and named by ``key`` (one key, one statement)."""
     params = params or {}
-    if conn.dialect.name != "postgresql" or not conn.in_transaction():
+    if conn.dialect.name != "postgresql":
         return await _through_sqlalchemy(conn, stmt, params)
+    if not conn.in_transaction():
+        # What conn.execute would do first (autobegin): the statements that follow, and the
+        # caller's commit or rollback, are then SQLAlchemy's transaction's.
+        await conn.begin()
     names = tuple(sorted(params))
     slot = (key, names)
     try:

@@ -23,26 +23,27 @@ async def create(conn: AsyncConnection, request: IllRequest, now: Any) -> dict[s
     """The row of a request just received, or None when the transaction has one here
     already (nothing is written). Of the patron only the pseudonym, the category and the
     consortium are kept (privacy: nothing else is ever sent to a lender)."""
-    found = await conn.execute(
-        insert_new(conn, t, "transaction_id")
-        .values(
-            transaction_id=request.transaction_id,
-            state=LendingState.REQUEST_RECEIVED.value,
-            requester=request.requester,
-            pickup_location=request.pickup_location,
-            patron_ref=request.patron.ref,
-            patron_category=request.patron.category,
-            patron_consortium=request.patron.consortium,
-            record_id=request.record.record_id,
-            title=request.record.title,
-            isbn=request.record.isbn,
-            needed_by=request.needed_by,
-            lender_items=list(request.lender_items),
-            requested_at=request.requested_at,
-            created_at=now,
-            updated_at=now,
-        )
-        .returning(*t.c)
+    found = await hot_sql.run(
+        conn,
+        "ill lending create",
+        lambda c: insert_new(c, t, "transaction_id").returning(*t.c),
+        {
+            "transaction_id": request.transaction_id,
+            "state": LendingState.REQUEST_RECEIVED.value,
+            "requester": request.requester,
+            "pickup_location": request.pickup_location,
+            "patron_ref": request.patron.ref,
+            "patron_category": request.patron.category,
+            "patron_consortium": request.patron.consortium,
+            "record_id": request.record.record_id,
+            "title": request.record.title,
+            "isbn": request.record.isbn,
+            "needed_by": request.needed_by,
+            "lender_items": list(request.lender_items),
+            "requested_at": request.requested_at,
+            "created_at": now,
+            "updated_at": now,
+        },
     )
     row = found.first()
     return dict(row._mapping) if row else None

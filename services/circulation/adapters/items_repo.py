@@ -65,9 +65,13 @@ async def add_item(
     # Copies of one work share a reservation queue; without a title id the ISBN names the work.
     if not values.get("title_id"):
         values["title_id"] = values.get("isbn") or item_id
-    row = (await conn.execute(insert(items).values(**values).returning(*items.c))).one()
+    row = (await hot_sql.run(conn, "item add", _item_insert, values)).one()
     await _announce(conn, library, row, "added", clock)
     return dict(row._mapping)
+
+
+def _item_insert(_: AsyncConnection) -> Any:
+    return insert(items).returning(*items.c)
 
 
 # Built once: a status change runs these on every call.
@@ -164,7 +168,7 @@ async def add_visiting_item(
         raise ValueError(f"{data['id']!r} is not a visiting item id")
     now = clock.now()
     values = {**data, "version": 1, "created_at": now, "updated_at": now}
-    row = (await conn.execute(insert(items).values(**values).returning(*items.c))).one()
+    row = (await hot_sql.run(conn, "item add", _item_insert, values)).one()
     return dict(row._mapping)
 
 

@@ -9,16 +9,22 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Table, insert, update
+from sqlalchemy import Table, bindparam, insert, update
 from sqlalchemy.ext.asyncio import AsyncConnection
+
+from libs.common import hot_sql
 
 
 async def save(conn: AsyncConnection, table: Table, key: dict[str, Any], values: dict) -> None:
-    res = await conn.execute(
-        update(table).where(*(table.c[k] == v for k, v in key.items())).values(**values)
-    )
+    names = tuple(key)
+
+    def changed(_: AsyncConnection) -> Any:  # the SET columns: the values given
+        return update(table).where(*(table.c[k] == bindparam(f"key_{k}") for k in names))
+
+    params = {**values, **{f"key_{k}": v for k, v in key.items()}}
+    res = await hot_sql.run(conn, ("store save", table, names), changed, params)
     if res.rowcount == 0:
-        await conn.execute(insert(table).values(**key, **values))
+        await hot_sql.run(conn, ("store add", table), lambda _: insert(table), {**key, **values})
 
 
 def aware(value: datetime | None) -> datetime | None:

@@ -14,9 +14,9 @@ from pydantic import BaseModel
 from sqlalchemy import bindparam, insert, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from libs.common import hot_sql
 from libs.common.contracts import Envelope, IllError
 from libs.common.contracts.ill import ErrorType
-from libs.common.db import statement
 from libs.common.ill.ordering import Verdict
 from libs.common.ill.sequence import next_seq, receive
 from libs.common.messaging.outbox import send
@@ -85,9 +85,10 @@ async def record(
     refused: str | None = None,
 ) -> None:
     # Built once: a line is written for every step and every message.
-    stmt = statement(conn, ("ill history insert", ill_history), lambda _: insert(ill_history))
-    await conn.execute(
-        stmt,
+    await hot_sql.run(
+        conn,
+        ("ill history insert", ill_history),
+        lambda _: insert(ill_history),
         {
             "transaction_id": transaction_id,
             "role": role,
@@ -154,9 +155,8 @@ async def history(conn: AsyncConnection, transaction_id: str, role: Role | None 
         query = select(t).where(t.c.transaction_id == bindparam("b_txn")).order_by(t.c.id)
         return query.where(t.c.role == bindparam("b_role")) if role is not None else query
 
-    stmt = statement(conn, ("ill history of", t, role is not None), build)
     params = (
         {"b_txn": transaction_id} if role is None else {"b_txn": transaction_id, "b_role": role}
     )
-    rows = await conn.execute(stmt, params)
+    rows = await hot_sql.run(conn, ("ill history of", t, role is not None), build, params)
     return [dict(r._mapping) for r in rows.all()]
