@@ -108,7 +108,10 @@ class _Plan:
             return None
         try:
             return _Plan(compiled)
-        except ValueError:  # a result column that cannot be an attribute name
+        except Exception:
+            # A result column that cannot be an attribute name, or a type whose result
+            # processing depends on what the driver says of the column (asyncpg's numerics):
+            # SQLAlchemy's own execution then runs it.
             return None
 
     def args(self, params: Mapping[str, Any]) -> list[Any]:

@@ -159,3 +159,31 @@ async def _terminate(url: str, pid: int) -> None:
         await asyncio.sleep(0.1)
     finally:
         await admin.dispose()
+
+
+async def test_a_statement_it_does_not_take_runs_through_sqlalchemy(engine):
+    """An expanding IN (its SQL depends on the values) and a numeric column (whose result
+    processing asks the driver about the column) are SQLAlchemy's to run, with the same
+    answer."""
+    from sqlalchemy import Numeric, cast
+
+    at = datetime(2026, 12, 2, tzinfo=UTC)
+    async with unit_of_work(engine) as conn:
+        for n in (1, 2, 3):
+            await hot_sql.run(conn, "hot add", _add, {"id": n, "name": f"n{n}", "at": at})
+        expanding = await hot_sql.run(
+            conn,
+            "hot expanding",
+            lambda _: select(things.c.id).where(things.c.id.in_(bindparam("ids", expanding=True))),
+            {"ids": [1, 3]},
+        )
+        numeric = await hot_sql.run(
+            conn,
+            "hot numeric",
+            lambda _: select(cast(things.c.id, Numeric(10, 2)).label("amount")).where(
+                things.c.id == bindparam("id")
+            ),
+            {"id": 2},
+        )
+    assert sorted(expanding.scalars()) == [1, 3]
+    assert numeric.scalar() == 2 and numeric.first().amount == 2
