@@ -6,9 +6,12 @@ is still in a state the step may leave, so a worker that lost a race changes not
 from __future__ import annotations
 
 from enum import StrEnum
+from typing import Any
 
-from sqlalchemy import Column, Table, Update, or_, update
+from sqlalchemy import Column, Table, Update, bindparam, or_, update
+from sqlalchemy.ext.asyncio import AsyncConnection
 
+from libs.common import hot_sql
 from libs.common.states import StateMachine
 
 
@@ -22,3 +25,31 @@ def guarded_step(table: Table, column: Column, machine: StateMachine, step: str)
         .where(or_(*(column == s.value for s in sources)))
         .values({column.name: machine.target(step).value})
     )
+
+
+async def take_step(
+    conn: AsyncConnection,
+    column: Column,
+    machine: StateMachine,
+    step: str,
+    key: Column,
+    value: Any,
+    values: dict[str, Any],
+) -> Any | None:
+    """Take ``step`` on the row whose ``key`` is ``value``, writing ``values`` too: the row
+    as the step left it (the update returns it), or None when the row was no longer in one of
+    the step's sources (another worker took a step first: nothing is written). Built once
+    per table and step; the SET columns are the step's target and the ``values`` given."""
+    table = column.table
+    assert isinstance(table, Table)
+    result = await hot_sql.run(
+        conn,
+        ("guarded step", table, step),
+        lambda _: (
+            guarded_step(table, column, machine, step)
+            .where(key == bindparam("b_key"))
+            .returning(*table.c)
+        ),
+        {"b_key": value, **values},
+    )
+    return result.first()

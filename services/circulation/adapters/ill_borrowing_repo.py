@@ -11,7 +11,7 @@ from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from libs.common import hot_sql
-from libs.common.state_updates import guarded_step
+from libs.common.state_updates import take_step as take_guarded_step
 from services.circulation.adapters.store import aware
 from services.circulation.adapters.tables import ill_borrowing
 from services.circulation.domain.ill_borrowing import OpenRequest
@@ -130,18 +130,15 @@ async def take_step(
 ) -> dict[str, Any] | None:
     """Take ``step`` if the transaction is still in one of its sources: the row as the step
     left it (returned by the update itself); None otherwise."""
-    # Built once per step; the SET columns are the values given (and the step's target).
-    res = await hot_sql.run(
+    row = await take_guarded_step(
         conn,
-        ("ill borrowing step", step),
-        lambda _: (
-            guarded_step(t, t.c.state, REQUESTER, step)
-            .where(t.c.transaction_id == bindparam("b_txn"))
-            .returning(*t.c)
-        ),
-        {"b_txn": transaction_id, "updated_at": at, **values},
+        t.c.state,
+        REQUESTER,
+        step,
+        t.c.transaction_id,
+        transaction_id,
+        {"updated_at": at, **values},
     )
-    row = res.first()
     return _row(row) if row else None
 
 

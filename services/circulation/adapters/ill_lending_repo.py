@@ -12,7 +12,7 @@ from libs.common import hot_sql
 from libs.common.contracts.ill import IllRequest
 from libs.common.db import insert_new
 from libs.common.pagination import Page, cut, keyset
-from libs.common.state_updates import guarded_step
+from libs.common.state_updates import take_step
 from services.circulation.adapters.tables import ill_lending, items
 from services.circulation.domain.ill_supplier import LENDING, LendingState
 
@@ -82,18 +82,15 @@ async def step(
     """Take the step ``name`` with ``values``: the row as the step left it (the update
     returns it); None if the row was no longer in one of the step's source states (someone
     else took a step first: nothing is written)."""
-    # Built once per step; the SET columns are the values given (and the step's target).
-    result = await hot_sql.run(
+    row = await take_step(
         conn,
-        ("ill lending step", name),
-        lambda _: (
-            guarded_step(t, t.c.state, LENDING, name)
-            .where(t.c.transaction_id == bindparam("b_txn"))
-            .returning(*t.c)
-        ),
-        {"b_txn": transaction_id, "updated_at": now, **values},
+        t.c.state,
+        LENDING,
+        name,
+        t.c.transaction_id,
+        transaction_id,
+        {"updated_at": now, **values},
     )
-    row = result.first()
     return dict(row._mapping) if row else None
 
 
