@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import time
 from collections.abc import AsyncIterator
 from datetime import datetime, timedelta
 
@@ -140,6 +141,12 @@ async def send(
     return await enqueue(conn, outbox, env, exchange=DIRECT, routing_key=env.recipient)
 
 
+#: seconds the running relay may keep published rows without their sent mark while it is busy
+SETTLE_WITHIN = 0.5
+#: seconds without a commit after which the running relay writes the sent marks it holds
+SETTLE_IDLE = 0.02
+
+
 class OutboxRelay:
     """Publishes committed outbox rows in id order, with publisher confirms, then marks them
     sent.
@@ -149,7 +156,12 @@ class OutboxRelay:
     take different rows), the batch is published, and one more marks what the broker
     confirmed as sent and gives the rest back (a round trip each on PostgreSQL). A claim
     older than ``claim_lease`` seconds (its relay died mid-batch) is taken again: that batch
-    may go out twice, and the consumers' inboxes absorb it."""
+    may go out twice, and the consumers' inboxes absorb it.
+
+    While commits keep coming, the running relay writes the sent marks of several batches in
+    one statement (at most ``SETTLE_WITHIN`` seconds or a batch's worth later, at once when
+    it falls idle): the claim keeps those rows from every relay meanwhile, so the delay only
+    widens the window a relay dying mid-batch already has."""
 
     def __init__(
         self,
@@ -169,6 +181,8 @@ class OutboxRelay:
         self._wake = asyncio.Event()
         self._task: asyncio.Task | None = None
         self._die_flag = os.environ.get(DIE_AFTER_CONFIRM)
+        self._unsettled: list[int] = []  # published by the running relay, not marked sent yet
+        self._unsettled_since = 0.0
         # On PostgreSQL the relay's statements run on a connection of its own, each its own
         # transaction, committed without waiting for the disk: a claim or a sent mark lost in
         # a server crash only means the rows are published again, and the consumers' inboxes
@@ -280,8 +294,9 @@ class OutboxRelay:
                     {"ids": failed, "error": (error or "")[:2000]},
                 )
 
-    async def run_once(self) -> int:
-        """Publish one batch; returns how many messages went out."""
+    async def run_once(self, *, defer_sent: bool = False) -> int:
+        """Publish one batch; returns how many messages went out. With ``defer_sent`` (the
+        running relay) the sent marks are kept for :meth:`_settle_sent`."""
         rows = await self._claim()
         if not rows:
             return 0
@@ -304,6 +319,11 @@ class OutboxRelay:
         sent = [r.id for r, res in zip(rows, results, strict=True) if res is None]
         errors = [res for res in results if isinstance(res, BaseException)]
         failed = [r.id for r, res in zip(rows, results, strict=True) if res is not None]
+        if defer_sent:
+            if not self._unsettled:
+                self._unsettled_since = time.monotonic()
+            self._unsettled += sent
+            sent = []
         await self._settle(
             sent, failed, f"{type(errors[0]).__name__}: {errors[0]}" if errors else None
         )
@@ -317,8 +337,40 @@ class OutboxRelay:
             os.remove(flag)
             os._exit(70)
 
+    async def _settle_sent(self) -> None:
+        """Write the sent marks the running relay holds, in one statement."""
+        ids, self._unsettled = self._unsettled, []
+        try:
+            await self._settle(ids, [], None)
+        except BaseException:
+            self._unsettled = ids + self._unsettled  # kept for the next try
+            raise
+
+    async def _woken_within(self, seconds: float) -> bool:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._wake.wait(), seconds)
+            return True
+        return False
+
+    async def _idle(self) -> None:
+        """Wait for the next commit (or poll); the sent marks held are written first unless
+        more work comes at once and they are not due yet."""
+        if self._unsettled:
+            if not self._settle_due() and await self._woken_within(SETTLE_IDLE):
+                return  # published next, these marks with that batch's
+            await self._settle_sent()
+        await self._woken_within(self.poll_interval)
+
+    def _settle_due(self) -> bool:
+        return bool(self._unsettled) and (
+            len(self._unsettled) >= self.batch_size
+            or time.monotonic() - self._unsettled_since >= SETTLE_WITHIN
+        )
+
     async def drain(self) -> int:
         """Publish until the outbox is empty (tests and shutdown use it)."""
+        if self._unsettled:
+            await self._settle_sent()
         total = 0
         while n := await self.run_once():
             total += n
@@ -330,18 +382,18 @@ class OutboxRelay:
             # Cleared before the pass, so a commit during the pass is not missed.
             self._wake.clear()
             try:
-                n = await self.run_once()
+                n = await self.run_once(defer_sent=True)
                 backoff = 0.1
+                if n < self.batch_size:
+                    await self._idle()
+                elif self._settle_due():  # full batches back to back
+                    await self._settle_sent()
             except asyncio.CancelledError:
                 raise
             except Exception as exc:  # broker or database away: keep the rows, try again
                 log.warning("outbox relay failed; will retry", error=str(exc), retry_in=backoff)
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, 5.0)
-                continue
-            if n < self.batch_size:
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._wake.wait(), self.poll_interval)
 
     def start(self) -> asyncio.Task:
         self._task = asyncio.create_task(self.run(), name="outbox-relay")
@@ -353,6 +405,10 @@ class OutboxRelay:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
             self._task = None
+        if self._unsettled:
+            # Best effort: a mark not written means those rows go out again after the lease.
+            with contextlib.suppress(Exception):
+                await self._settle_sent()
         if self._own_engine is not None:
             # Its connection is closed; a later pass (a restart, a drain) opens another.
             await self._own_engine.dispose()

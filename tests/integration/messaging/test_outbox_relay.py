@@ -100,3 +100,51 @@ async def test_a_failed_publish_gives_the_rows_back_for_the_next_pass(engine):
     bus.gate.set()
     assert await OutboxRelay(engine, outbox, bus, clock).run_once() == 2
     assert bus.published == ids
+
+
+async def test_the_running_relay_marks_a_burst_sent_once_it_goes_quiet_and_nothing_twice(engine):
+    """While commits keep coming the running relay writes several batches' sent marks in one
+    statement; no row is published twice meanwhile and none stays unmarked once it is
+    quiet."""
+    clock = ManualClock()
+    bus, other = GatedBus(), GatedBus()
+    bus.gate.set()
+    relay = OutboxRelay(engine, outbox, bus, clock, batch_size=5, poll_interval=0.2)
+    relay.start()
+    try:
+        ids = []
+        for _ in range(6):  # bursts of commits, each waking the relay
+            ids += await emit(engine, clock, 4)
+            await asyncio.sleep(0.005)
+        for _ in range(100):
+            async with engine.connect() as conn:
+                unsent = (
+                    await conn.execute(select(outbox.c.id).where(outbox.c.sent_at.is_(None)))
+                ).all()
+            if not unsent and len(bus.published) + len(other.published) == len(ids):
+                break
+            await asyncio.sleep(0.05)
+    finally:
+        await relay.stop()
+    assert unsent == []
+    assert sorted(bus.published + other.published) == sorted(ids)  # each once
+
+
+async def test_published_rows_waiting_for_their_sent_mark_stay_claimed(engine):
+    clock = ManualClock()
+    ids = await emit(engine, clock, 3)
+    bus, other = GatedBus(), GatedBus()
+    bus.gate.set()
+    other.gate.set()
+    relay = OutboxRelay(engine, outbox, bus, clock)
+    assert await relay.run_once(defer_sent=True) == 3
+    # Published, not marked sent yet: a second relay (or the next pass) leaves them alone.
+    assert await OutboxRelay(engine, outbox, other, clock).run_once() == 0
+    assert await relay.run_once(defer_sent=True) == 0
+    async with engine.connect() as conn:
+        unsent = (await conn.execute(select(outbox.c.id).where(outbox.c.sent_at.is_(None)))).all()
+    assert len(unsent) == 3
+    await relay.stop()  # writes the marks it holds
+    async with engine.connect() as conn:
+        unsent = (await conn.execute(select(outbox.c.id).where(outbox.c.sent_at.is_(None)))).all()
+    assert unsent == [] and bus.published == ids and other.published == []
