@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.message import EmailMessage
 from email.utils import format_datetime, parsedate_to_datetime
+from functools import cached_property
 from pathlib import Path
 from typing import Any, cast
 
@@ -34,20 +35,15 @@ TEMPORARY_REFUSAL = (451, "4.3.0 Mailbox busy, try again later")
 
 @dataclass(frozen=True)
 class ReceivedMessage:
-    """One message as the server received it, with the parts a reader wants parsed."""
+    """One message as the server received it, with the parts a reader wants parsed.
+
+    The parts are parsed when first read, not on receipt: the server answers the SMTP client
+    sooner, and most messages a busy federation sends are never opened here."""
 
     id: int
     received_at: datetime
     mail_from: str
     rcpt_tos: tuple[str, ...]
-    subject: str
-    from_: str
-    to: str
-    date: str
-    message_id: str
-    language: str | None
-    text: str | None
-    html: str | None
     raw: bytes
 
     @classmethod
@@ -60,8 +56,14 @@ class ReceivedMessage:
         mail_from: str,
         rcpt_tos: tuple[str, ...],
     ) -> ReceivedMessage:
+        return cls(id=id, received_at=received_at, mail_from=mail_from, rcpt_tos=rcpt_tos, raw=raw)
+
+    @cached_property
+    def _parts(self) -> dict[str, Any]:
         # With the default policy the parser builds EmailMessage objects.
-        message = cast(EmailMessage, email.message_from_bytes(raw, policy=email.policy.default))
+        message = cast(
+            EmailMessage, email.message_from_bytes(self.raw, policy=email.policy.default)
+        )
 
         def body(subtype: str) -> str | None:
             part = message.get_body(preferencelist=(subtype,))
@@ -75,21 +77,48 @@ class ReceivedMessage:
             # Lines travel as CRLF over SMTP; readers and tests want plain newlines.
             return content.replace("\r\n", "\n")
 
-        return cls(
-            id=id,
-            received_at=received_at,
-            mail_from=mail_from,
-            rcpt_tos=rcpt_tos,
-            subject=str(message.get("Subject", "")),
-            from_=str(message.get("From", "")),
-            to=str(message.get("To", "")),
-            date=str(message.get("Date", "")),
-            message_id=str(message.get("Message-ID", "")),
-            language=message.get("Content-Language"),
-            text=body("plain"),
-            html=body("html"),
-            raw=raw,
-        )
+        return {
+            "subject": str(message.get("Subject", "")),
+            "from_": str(message.get("From", "")),
+            "to": str(message.get("To", "")),
+            "date": str(message.get("Date", "")),
+            "message_id": str(message.get("Message-ID", "")),
+            "language": message.get("Content-Language"),
+            "text": body("plain"),
+            "html": body("html"),
+        }
+
+    @property
+    def subject(self) -> str:
+        return self._parts["subject"]
+
+    @property
+    def from_(self) -> str:
+        return self._parts["from_"]
+
+    @property
+    def to(self) -> str:
+        return self._parts["to"]
+
+    @property
+    def date(self) -> str:
+        return self._parts["date"]
+
+    @property
+    def message_id(self) -> str:
+        return self._parts["message_id"]
+
+    @property
+    def language(self) -> str | None:
+        return self._parts["language"]
+
+    @property
+    def text(self) -> str | None:
+        return self._parts["text"]
+
+    @property
+    def html(self) -> str | None:
+        return self._parts["html"]
 
     def summary(self) -> dict[str, Any]:
         """JSON-ready fields for a mailbox page or API (without the raw bytes)."""
