@@ -347,10 +347,15 @@ class OutboxRelay:
             raise
 
     async def _woken_within(self, seconds: float) -> bool:
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._wake.wait(), seconds)
-            return True
-        return False
+        # asyncio.timeout, not wait_for: on Python 3.11 a wait_for whose timeout or inner
+        # wait ends as the task is cancelled can swallow the cancellation, and stop() would
+        # wait for a relay that goes on running.
+        try:
+            async with asyncio.timeout(seconds):
+                await self._wake.wait()
+        except TimeoutError:
+            return False
+        return True
 
     async def _idle(self) -> None:
         """Wait for the next commit (or poll); the sent marks held are written first unless

@@ -267,6 +267,9 @@ class DeliveryLoop:
             await self._sleep(pause)
 
     async def _sleep(self, seconds: float) -> None:
+        # asyncio.timeout, not wait_for: on Python 3.11 a wait_for that ends as the task is
+        # cancelled can swallow the cancellation, and the loop would not stop.
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._wake.wait(), seconds)
+            async with asyncio.timeout(seconds):
+                await self._wake.wait()
         self._wake.clear()

@@ -148,3 +148,18 @@ async def test_published_rows_waiting_for_their_sent_mark_stay_claimed(engine):
     async with engine.connect() as conn:
         unsent = (await conn.execute(select(outbox.c.id).where(outbox.c.sent_at.is_(None)))).all()
     assert unsent == [] and bus.published == ids and other.published == []
+
+
+async def test_a_relay_woken_as_it_is_stopped_stops(engine):
+    """A commit's wake-up and the stop arriving together must not keep the relay running
+    (on Python 3.11 a wait_for ending then swallows the cancellation, and stop would hang)."""
+    bus = GatedBus()
+    bus.gate.set()
+    for _ in range(3):
+        relay = OutboxRelay(engine, outbox, bus, ManualClock(), poll_interval=30)
+        relay.start()
+        await asyncio.sleep(0.2)  # idle, waiting for a commit
+        relay.wake()
+        stopping = asyncio.create_task(relay.stop())
+        done, _ = await asyncio.wait({stopping}, timeout=5)  # it would wait its 30 s poll
+        assert stopping in done, "the relay went on running after it was stopped"
