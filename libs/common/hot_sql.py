@@ -29,6 +29,7 @@ from collections import namedtuple
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
+from sqlalchemy import bindparam, insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.util import greenlet_spawn
 
@@ -160,7 +161,7 @@ async def execute(
         plan = _PLANS[slot] = _Plan.of(stmt, conn, list(names))
     if plan is None:
         return await _through_sqlalchemy(conn, stmt, params)
-    adapted = conn.sync_connection.connection.dbapi_connection  # type: ignore[union-attr]
+    adapted: Any = conn.sync_connection.connection.dbapi_connection  # type: ignore[union-attr]
     args: list[Any] = []
     try:
         args = plan.args(params)  # a value its column type refuses fails as it would there
@@ -178,6 +179,28 @@ async def execute(
     return Rows([], int(count) if count.isdigit() else -1)
 
 
+async def insert_rows(
+    conn: AsyncConnection, key: object, table: Any, rows: list[Mapping[str, Any]]
+) -> None:
+    """Insert ``rows`` (all with the same columns) into ``table`` in one statement: one
+    ``INSERT … VALUES (…), (…)``, built once per number of rows and columns, instead of a
+    round of executions."""
+    if not rows:
+        return
+    names = tuple(sorted(rows[0]))
+
+    def build(_: AsyncConnection) -> Any:
+        return insert(table).values(
+            [
+                {c: bindparam(f"r{i}_{c}", type_=table.c[c].type) for c in names}
+                for i in range(len(rows))
+            ]
+        )
+
+    params = {f"r{i}_{c}": row[c] for i, row in enumerate(rows) for c in names}
+    await run(conn, (key, len(rows), names), build, params)
+
+
 async def _through_sqlalchemy(conn: AsyncConnection, stmt: Any, params: Mapping) -> Rows:
     result = await conn.execute(stmt, dict(params))
     if result.returns_rows:
@@ -187,20 +210,23 @@ async def _through_sqlalchemy(conn: AsyncConnection, stmt: Any, params: Mapping)
 
 
 async def _raise_as_sqlalchemy(
-    conn: AsyncConnection, adapted: Any, error: Exception, sql: str, args: list
+    conn: AsyncConnection, adapted: Any, error: BaseException, sql: str, args: list
 ) -> None:
     """Raise ``error`` as ``conn.execute`` would have: the driver's error translated by
     asyncpg's adapter, then handled by SQLAlchemy's connection (a lost connection
-    invalidated)."""
+    invalidated; a cancellation drops the connection, whose state is then unknown, and
+    stays a cancellation)."""
     try:
         adapted._handle_exception(error)
     except BaseException as translated:
-        await greenlet_spawn(
-            conn.sync_connection._handle_dbapi_exception,  # type: ignore[union-attr]
-            translated,
-            sql,
-            tuple(args),
-            None,
-            None,
-        )
+        await greenlet_spawn(_handle, conn.sync_connection, translated, sql, tuple(args))
     raise error  # not reached: both of the above raise
+
+
+def _handle(sync_connection: Any, error: BaseException, sql: str, args: tuple) -> None:
+    # SQLAlchemy's handler reads the exception being handled (sys.exc_info()), so it runs
+    # inside an except block of its own greenlet.
+    try:
+        raise error
+    except BaseException as handled:
+        sync_connection._handle_dbapi_exception(handled, sql, args, None, None)

@@ -187,3 +187,39 @@ async def test_a_statement_it_does_not_take_runs_through_sqlalchemy(engine):
         )
     assert sorted(expanding.scalars()) == [1, 3]
     assert numeric.scalar() == 2 and numeric.first().amount == 2
+
+
+async def test_several_rows_go_in_one_statement_in_their_order(engine):
+    at = datetime(2026, 12, 2, tzinfo=UTC)
+    rows = [{"id": n, "name": f"line {n}", "at": at, "doc": {"n": n}} for n in (3, 1, 2)]
+    async with unit_of_work(engine) as conn:
+        await hot_sql.insert_rows(conn, "hot lines", things, rows)
+        await hot_sql.insert_rows(conn, "hot lines", things, [])
+        await hot_sql.insert_rows(conn, "hot lines", things, [{**rows[0], "id": 4, "name": "x"}])
+        got = (await conn.execute(select(things.c.id, things.c.doc).order_by(things.c.id))).all()
+    assert [tuple(r) for r in got] == [(1, {"n": 1}), (2, {"n": 2}), (3, {"n": 3}), (4, {"n": 3})]
+
+
+@pytest.mark.pg
+async def test_a_statement_cancelled_midway_stays_a_cancellation(pg_database):
+    """A task cancelled while its statement runs (a consumer or relay being stopped) ends
+    cancelled, not with an error a retry loop would take for a failure and carry on; the
+    connection is dropped and the next unit of work gets a good one."""
+    from sqlalchemy import func
+
+    engine = make_engine(pg_database, pool_size=1)
+    try:
+
+        async def slow() -> None:
+            async with unit_of_work(engine) as conn:
+                await hot_sql.run(conn, "hot sleep", lambda _: select(func.pg_sleep(5)))
+
+        task = asyncio.create_task(slow())
+        await asyncio.sleep(0.3)
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        async with unit_of_work(engine) as conn:
+            assert (await hot_sql.run(conn, "hot one", lambda _: select(text("1")))).scalar() == 1
+    finally:
+        await engine.dispose()
