@@ -29,7 +29,7 @@ log = structlog.get_logger("illfed.ill.sequence")
 Apply = Callable[[Envelope, Any], Awaitable[None]]
 
 
-def _bump(conn: AsyncConnection, t: SequenceTables, step: int) -> Any:
+def _bump(conn: AsyncConnection, t: SequenceTables, step: int) -> tuple[object, Any]:
     """``INSERT … ON CONFLICT DO UPDATE SET last_seq = last_seq + step RETURNING last_seq``:
     one round trip that makes the row if it is new, locks it for the caller's transaction (a
     second writer of the same row waits for the first to commit, as ``FOR UPDATE`` would) and
@@ -146,7 +146,7 @@ async def receive(
     return outcome
 
 
-def _advance(conn: AsyncConnection, t: SequenceTables) -> Any:
+def _advance(conn: AsyncConnection, t: SequenceTables) -> tuple[object, Any]:
     """``UPDATE`` the last applied ``seq`` from a sender, ``RETURNING`` the envelope parked
     as its successor (NULL when none is), built once."""
 

@@ -91,13 +91,15 @@ async def listing(
 async def open_requests(conn: AsyncConnection, patron_id: str) -> list[OpenRequest]:
     """The patron's requests not yet finished, for the duplicate check and the quota: each
     holds quota unless its loan is out (then the loan counts, HKALL-09)."""
-    rows = (
-        await conn.execute(
-            select(t).where(
-                t.c.patron_id == patron_id, t.c.state.not_in([s.value for s in FINISHED])
-            )
-        )
-    ).all()
+    rows = await hot_sql.run(
+        conn,
+        "open ill requests of patron",
+        lambda _: select(t).where(
+            t.c.patron_id == bindparam("b_patron"),
+            *(t.c.state != s.value for s in FINISHED),  # not an IN list: built once
+        ),
+        {"b_patron": patron_id},
+    )
     holding = {s.value for s in HOLDS_QUOTA_WITHOUT_LOAN}
     return [
         OpenRequest(

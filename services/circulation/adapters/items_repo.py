@@ -74,6 +74,14 @@ def _item_insert(_: AsyncConnection) -> Any:
     return insert(items).returning(*items.c)
 
 
+def _by_id(_: AsyncConnection) -> Any:
+    return select(items).where(items.c.id == bindparam("b_id"))
+
+
+def _by_barcode(_: AsyncConnection) -> Any:
+    return select(items).where(items.c.barcode == bindparam("b_barcode"))
+
+
 # Built once: a status change runs these on every call.
 _BY_ID = select(items).where(items.c.id == bindparam("item_id"))
 
@@ -106,8 +114,8 @@ async def get_item(conn: AsyncConnection, item_id: str) -> dict[str, Any] | None
 
 
 async def find_by_barcode(conn: AsyncConnection, barcode: str) -> dict[str, Any] | None:
-    row = (await conn.execute(select(items).where(items.c.barcode == barcode))).mappings().first()
-    return dict(row) if row else None
+    row = (await hot_sql.run(conn, "item by barcode", _by_barcode, {"b_barcode": barcode})).first()
+    return dict(row._mapping) if row else None
 
 
 async def list_items(conn: AsyncConnection, *, after: str | None, limit: int) -> Page[dict]:
@@ -207,9 +215,9 @@ async def item_rows(conn: AsyncConnection, item_ids: list[str]) -> dict[str, Any
 async def find_item_row(
     conn: AsyncConnection, *, item_id: str | None = None, barcode: str | None = None
 ) -> Any | None:
-    q = select(items)
-    q = q.where(items.c.id == item_id) if item_id else q.where(items.c.barcode == barcode)
-    return (await conn.execute(q)).first()
+    if item_id:
+        return (await hot_sql.run(conn, "item by id", _by_id, {"b_id": item_id})).first()
+    return (await hot_sql.run(conn, "item by barcode", _by_barcode, {"b_barcode": barcode})).first()
 
 
 async def set_rows(conn: AsyncConnection, set_id: str) -> list[Any]:

@@ -5,9 +5,10 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from libs.common import hot_sql
 from libs.common.policy import LenderTerms
 from services.circulation.adapters.store import aware, save
 from services.circulation.adapters.tables import (
@@ -68,13 +69,16 @@ def _values(loan: Loan) -> dict[str, Any]:
 
 async def active_loans(conn: AsyncConnection, patron_id: str) -> list[Loan]:
     """Every loan still out on the account, whatever card borrowed it (HKPL-18)."""
-    rows = (
-        await conn.execute(
+    rows = await hot_sql.run(
+        conn,
+        "active loans of patron",
+        lambda _: (
             select(loans)
-            .where(loans.c.patron_id == patron_id, loans.c.returned_at.is_(None))
+            .where(loans.c.patron_id == bindparam("b_patron"), loans.c.returned_at.is_(None))
             .order_by(loans.c.checked_out_at, loans.c.id)
-        )
-    ).all()
+        ),
+        {"b_patron": patron_id},
+    )
     return [_loan(r) for r in rows]
 
 
@@ -99,8 +103,14 @@ async def get_loan(conn: AsyncConnection, loan_id: str, *, for_update: bool = Fa
 async def active_loan_of_item(
     conn: AsyncConnection, item_id: str, *, for_update: bool = False
 ) -> Loan | None:
-    q = select(loans).where(loans.c.item_id == item_id, loans.c.returned_at.is_(None))
-    row = (await conn.execute(q.with_for_update() if for_update else q)).first()
+    def build(_: AsyncConnection) -> Any:
+        q = select(loans).where(
+            loans.c.item_id == bindparam("b_item"), loans.c.returned_at.is_(None)
+        )
+        return q.with_for_update() if for_update else q
+
+    key = ("active loan of item", for_update)
+    row = (await hot_sql.run(conn, key, build, {"b_item": item_id})).first()
     return _loan(row) if row else None
 
 
@@ -112,10 +122,13 @@ async def save_active_loan(conn: AsyncConnection, loan: Loan) -> bool:
     """Write back a loan that was read while still out (returned, renewed, charged lost).
     The write only lands while the stored loan is still out: False when another transaction
     ended it in the meantime, so that one return is never carried out twice."""
-    res = await conn.execute(
-        update(loans)
-        .where(loans.c.id == loan.loan_id, loans.c.returned_at.is_(None))
-        .values(**_values(loan))
+    res = await hot_sql.run(  # the SET columns: the loan's values
+        conn,
+        "save active loan",
+        lambda _: update(loans).where(
+            loans.c.id == bindparam("b_id"), loans.c.returned_at.is_(None)
+        ),
+        {**_values(loan), "b_id": loan.loan_id},
     )
     return res.rowcount == 1
 

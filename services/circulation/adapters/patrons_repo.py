@@ -8,9 +8,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from libs.common import hot_sql
 from libs.common.clock import Clock
 from services.circulation.adapters.store import aware, save
 from services.circulation.adapters.tables import credentials, library_cards, patrons
@@ -42,10 +43,14 @@ async def get_patron(
 ) -> Patron | None:
     """The patron; ``for_update`` locks the row (PostgreSQL) so that two decisions about one
     account (two checkouts against one quota, HKPL-18) are taken one after the other."""
-    q = select(patrons).where(patrons.c.id == patron_id)
-    if for_update:
-        q = q.with_for_update()
-    row = (await conn.execute(q)).first()
+
+    def build(_: AsyncConnection) -> Any:
+        q = select(patrons).where(patrons.c.id == bindparam("b_id"))
+        return q.with_for_update() if for_update else q
+
+    row = (
+        await hot_sql.run(conn, ("patron by id", for_update), build, {"b_id": patron_id})
+    ).first()
     return _patron(row, library) if row else None
 
 

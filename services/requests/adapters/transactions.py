@@ -7,12 +7,12 @@ from collections.abc import Iterable, Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, bindparam, func, insert, or_, select, update
+from sqlalchemy import and_, bindparam, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from libs.common import hot_sql
 from libs.common.contracts import IllRequest
-from libs.common.db import insert_new, statement
+from libs.common.db import insert_new
 from libs.common.pagination import Page, cut, keyset
 from libs.common.state_updates import guarded_step
 from services.requests.adapters.tables import ill_transaction_history as history_t
@@ -160,11 +160,7 @@ def history_row(
 async def record_all(conn: AsyncConnection, rows: list[dict[str, Any]]) -> None:
     """Write history lines in one statement (a decision's own line and one per message it
     sent), in their order; the statement is built once."""
-    build = lambda _: insert(history_t)  # noqa: E731
-    if len(rows) == 1:
-        await hot_sql.run(conn, ("ill history insert", history_t), build, rows[0])
-    elif rows:
-        await conn.execute(statement(conn, ("ill history insert", history_t), build), rows)
+    await hot_sql.insert_rows(conn, ("ill history insert", history_t), history_t, rows)
 
 
 async def record(conn: AsyncConnection, **fields: Any) -> None:
