@@ -33,6 +33,16 @@ log = logging.getLogger(__name__)
 TEMPORARY_REFUSAL = (451, "4.3.0 Mailbox busy, try again later")
 
 
+class _Part:
+    """A header or a body of a :class:`ReceivedMessage`, read from its parsed parts."""
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self.name = name
+
+    def __get__(self, message: Any, owner: type | None = None) -> Any:
+        return self if message is None else message._parts[self.name]
+
+
 @dataclass(frozen=True)
 class ReceivedMessage:
     """One message as the server received it, with the parts a reader wants parsed.
@@ -88,37 +98,14 @@ class ReceivedMessage:
             "html": body("html"),
         }
 
-    @property
-    def subject(self) -> str:
-        return self._parts["subject"]
-
-    @property
-    def from_(self) -> str:
-        return self._parts["from_"]
-
-    @property
-    def to(self) -> str:
-        return self._parts["to"]
-
-    @property
-    def date(self) -> str:
-        return self._parts["date"]
-
-    @property
-    def message_id(self) -> str:
-        return self._parts["message_id"]
-
-    @property
-    def language(self) -> str | None:
-        return self._parts["language"]
-
-    @property
-    def text(self) -> str | None:
-        return self._parts["text"]
-
-    @property
-    def html(self) -> str | None:
-        return self._parts["html"]
+    subject = _Part()
+    from_ = _Part()
+    to = _Part()
+    date = _Part()
+    message_id = _Part()
+    language = _Part()
+    text = _Part()
+    html = _Part()
 
     def summary(self) -> dict[str, Any]:
         """JSON-ready fields for a mailbox page or API (without the raw bytes)."""
