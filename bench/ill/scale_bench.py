@@ -15,6 +15,11 @@ Every size is set up first, and all run at once; then they are measured in turns
 request of each size after the other, so that other work on the machine weighs on every size
 alike and the ratio between sizes says what the number of members costs.
 
+RabbitMQ's file-handle budget is checked first (:mod:`bench.ill.broker_room`): 200 members'
+quorum queues need about twice the budget a broker started with 1,024 open files has; it is
+raised for the run when the node may open that many, and a size that cannot fit is skipped
+with the reason instead of stalling its set-up.
+
 Every member holds copies in the generated catalogue (the records' holders spread over all of
 them), so with 200 members most records are held by libraries numbered beyond the 63 bits of
 ``record_search.libs``.
@@ -27,6 +32,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import itertools
 import json
 import tempfile
 import time
@@ -40,19 +46,31 @@ import httpx
 
 from bench.hop import hop_bench
 from bench.hop.measure import cpu_seconds, peak_rss_mb, percentile, rss_mb
-from bench.ill import federation
+from bench.ill import broker_room, federation
+from deploy.queues import federation_queues
 from deploy.tour import Tour
 from libs.common.db import make_engine
+from libs.common.federation import load_federation
+from libs.common.messaging.topology import topology
 from libs.common.settings import DEV_SECRET
 from services.catalog.adapters.bulk_copy import copy_load
 from services.catalog.seed import LibraryInfo, synthetic_records
 
 REQUESTER = "l000"
+PORT_UNUSED = 1  # ports of a federation file only counted, never started
 PATRON_REQUESTS = 5  # HKALL-08 lets a student hold 15; each patron asks for a few titles
 
 
 def members(n: int) -> list[tuple[str, str]]:
     return [(f"l{i:03d}", "HKALL") for i in range(n)]
+
+
+def queues(n: int) -> int:
+    """The queues a federation of ``n`` members declares on the broker."""
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "federation.toml"
+        path.write_text(federation.federation_toml(members(n), itertools.count(PORT_UNUSED)))
+        return len(topology(federation_queues(load_federation(path))).queues)
 
 
 def _catalogue_loader(n: int, records: int):
@@ -209,7 +227,7 @@ def _figures(size: _Size, args) -> dict:
 
 def rows(results: list[dict]) -> list[tuple[str, float | None, float | None, str]]:
     out: list[tuple[str, float | None, float | None, str]] = []
-    done = [r for r in results if not r.get("timed_out")]
+    done = [r for r in results if "routing_p50_ms" in r]
     first = done[0] if done else None
     for r in done:
         n = r["members"]
@@ -219,6 +237,10 @@ def rows(results: list[dict]) -> list[tuple[str, float | None, float | None, str
         out.append((f"routing p50 ms, {n} libraries", None, r["routing_p50_ms"], ratio))
         out.append((f"routing p95 ms, {n} libraries", None, r["routing_p95_ms"], ""))
         out.append((f"broker peak RSS MB, {n} libraries", None, r["broker_peak_rss_mb"], ""))
+    for r in results:
+        if "routing_p50_ms" not in r:
+            why = "skipped" if r.get("skipped") else "no set-up"
+            out.append((f"routing p50 ms, {r['members']} libraries", None, None, why))
     return out
 
 
@@ -248,8 +270,26 @@ async def run(args) -> list[dict]:
     out: dict[int, dict] = {}
     sizes: list[_Size] = []
     async with AsyncExitStack() as stack:
+        # Entered first, so left last: the budget goes back once every size is removed.
+        room = await stack.enter_async_context(
+            broker_room.handles_for(sum(queues(n) for n in wanted))
+        )
+        print(f"scale: RabbitMQ {room.note}", flush=True)
         http = await stack.enter_async_context(httpx.AsyncClient(timeout=30.0))
+        taken = 0
         for n in wanted:
+            if not room.fits(taken + queues(n)):
+                # It would not fail, it would wait: RabbitMQ holds a declaration past its
+                # budget until handles come free.
+                print(
+                    f"scale {n}: skipped, its {queues(n)} quorum queues do not fit RabbitMQ's "
+                    f"file-handle budget ({room.limit}, {room.used} in use); give the broker "
+                    "a larger open-files limit",
+                    flush=True,
+                )
+                out[n] = {"members": n, "skipped": "RabbitMQ file-handle budget"}
+                continue
+            taken += queues(n)
             try:
                 sizes.append(await asyncio.wait_for(_prepare(n, args, http, stack), args.timeout))
             except TimeoutError:
