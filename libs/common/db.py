@@ -144,8 +144,23 @@ def _sqlite_pragmas(engine: AsyncEngine) -> None:
 
 
 _COMMIT_HOOKS: WeakKeyDictionary = WeakKeyDictionary()
+_TAKERS: WeakKeyDictionary = WeakKeyDictionary()
 #: set in ``conn.info`` by code that wrote something the after-commit hooks care about
 OUTBOX_WRITTEN = "illfed.outbox_written"
+#: in ``conn.info`` while a unit of work hands the outbox rows it writes to the running relay
+OUTBOX_HANDOFF = "illfed.outbox_handoff"
+
+
+class Handoff:
+    """The outbox rows a unit of work wrote already claimed (``claimed_at``) for the relay
+    of its own process, which publishes them once the transaction commits without a claim
+    statement of its own. ``claimed_at`` is what the rows are written with."""
+
+    __slots__ = ("claimed_at", "rows")
+
+    def __init__(self, claimed_at: datetime) -> None:
+        self.claimed_at = claimed_at
+        self.rows: list[Any] = []
 
 
 def on_outbox_commit(engine: AsyncEngine, hook) -> None:
@@ -154,14 +169,42 @@ def on_outbox_commit(engine: AsyncEngine, hook) -> None:
     _COMMIT_HOOKS.setdefault(engine.sync_engine, []).append(hook)
 
 
+def hand_outbox_to(engine: AsyncEngine, taker) -> None:
+    """``taker`` (the relay) may take the outbox rows of ``engine``'s units of work as they
+    commit: while ``taker.accepting()``, a unit of work gets ``taker.handoff()`` and, after
+    its commit, ``taker.take(rows)`` with the rows it wrote."""
+    _TAKERS.setdefault(engine.sync_engine, []).append(taker)
+
+
+def _taker(engine: AsyncEngine):
+    for taker in _TAKERS.get(engine.sync_engine, ()):
+        if taker.accepting():
+            return taker
+    return None
+
+
 @asynccontextmanager
 async def unit_of_work(engine: AsyncEngine) -> AsyncIterator[AsyncConnection]:
-    """One transaction: committed when the block ends, rolled back if it raises."""
+    """One transaction: committed when the block ends, rolled back if it raises.
+
+    The outbox rows it writes go to the process's running relay once it commits (see
+    :class:`Handoff`); rows of a transaction that rolled back never reach it."""
+    taker = _taker(engine)
+    handoff = taker.handoff() if taker is not None else None
     async with engine.begin() as conn:
+        # conn.info belongs to the pooled connection and outlives this unit of work.
         conn.info.pop(OUTBOX_WRITTEN, None)
-        yield conn
+        if handoff is not None:
+            conn.info[OUTBOX_HANDOFF] = handoff
+        try:
+            yield conn
+        finally:
+            if not conn.invalidated:  # a lost connection's info goes with it
+                conn.info.pop(OUTBOX_HANDOFF, None)
         wrote_outbox = conn.info.pop(OUTBOX_WRITTEN, False)
-    if wrote_outbox:
+    if handoff is not None and handoff.rows:
+        taker.take(handoff.rows)
+    if wrote_outbox:  # rows written some other way: the relay looks for them at once
         for hook in _COMMIT_HOOKS.get(engine.sync_engine, ()):
             hook()
 

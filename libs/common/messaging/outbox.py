@@ -14,6 +14,7 @@ import os
 import time
 from collections.abc import AsyncIterator
 from datetime import datetime, timedelta
+from typing import NamedTuple
 
 import structlog
 from pydantic import BaseModel
@@ -24,7 +25,14 @@ from libs.common import hot_sql
 from libs.common.clock import Clock
 from libs.common.contracts import Envelope, contract_of
 from libs.common.contracts.registry import kind_of, type_of
-from libs.common.db import OUTBOX_WRITTEN, make_engine, on_outbox_commit
+from libs.common.db import (
+    OUTBOX_HANDOFF,
+    OUTBOX_WRITTEN,
+    Handoff,
+    hand_outbox_to,
+    make_engine,
+    on_outbox_commit,
+)
 from libs.common.messaging.delivery import Bus
 from libs.common.messaging.topology import DIRECT, EVENTS
 
@@ -87,21 +95,46 @@ async def enqueue_raw(
     headers: dict | None = None,
 ) -> None:
     """Add an already-serialised message (a dead letter being replayed) to the outbox."""
-    await hot_sql.run(
-        conn,
-        ("outbox insert", outbox),
-        lambda _: insert(outbox),
-        {
-            "message_id": message_id,
-            "exchange": exchange,
-            "routing_key": routing_key,
-            "correlation_id": correlation_id,
-            "body": body,
-            "headers": headers,
-            "created_at": created_at,
-        },
+    values = {
+        "message_id": message_id,
+        "exchange": exchange,
+        "routing_key": routing_key,
+        "correlation_id": correlation_id,
+        "body": body,
+        "headers": headers,
+        "created_at": created_at,
+    }
+    handoff: Handoff | None = conn.info.get(OUTBOX_HANDOFF)
+    if handoff is None:
+        await hot_sql.run(conn, ("outbox insert", outbox), lambda _: insert(outbox), values)
+        conn.info[OUTBOX_WRITTEN] = True
+        return
+    # Written claimed, for this process's relay to publish after the commit (no claim
+    # statement); its id comes back in the same round trip.
+    values.update(claimed_at=handoff.claimed_at, attempts=1)
+    row_id = (
+        await hot_sql.run(
+            conn,
+            ("outbox insert handed", outbox),
+            lambda _: insert(outbox).returning(outbox.c.id),
+            values,
+        )
+    ).scalar_one()
+    handoff.rows.append(
+        Pending(row_id, message_id, exchange, routing_key, correlation_id, body, headers)
     )
-    conn.info[OUTBOX_WRITTEN] = True
+
+
+class Pending(NamedTuple):
+    """An outbox row the relay is to publish: claimed by it, or handed to it at commit."""
+
+    id: int
+    message_id: str
+    exchange: str
+    routing_key: str
+    correlation_id: str | None
+    body: str
+    headers: dict | None
 
 
 async def send(
@@ -145,6 +178,9 @@ async def send(
 SETTLE_WITHIN = 0.5
 #: seconds without a commit after which the running relay writes the sent marks it holds
 SETTLE_IDLE = 0.02
+#: seconds a row handed to the running relay at commit stays its own: should the process die
+#: before publishing it, any relay on the database takes it after that
+HANDOFF_LEASE = 5.0
 
 
 class OutboxRelay:
@@ -161,7 +197,14 @@ class OutboxRelay:
     While commits keep coming, the running relay writes the sent marks of several batches in
     one statement (at most ``SETTLE_WITHIN`` seconds or a batch's worth later, at once when
     it falls idle): the claim keeps those rows from every relay meanwhile, so the delay only
-    widens the window a relay dying mid-batch already has."""
+    widens the window a relay dying mid-batch already has.
+
+    While it runs, the rows a unit of work of its own process writes are handed to it as the
+    transaction commits (:class:`libs.common.db.Handoff`): written already claimed, they are
+    published without a claim statement, and a row whose process died before publishing it
+    is taken by any relay ``HANDOFF_LEASE`` seconds later. The claim statement still runs
+    every ``poll_interval`` seconds and for commits not handed over, for the rows of other
+    processes and those given back."""
 
     def __init__(
         self,
@@ -183,6 +226,9 @@ class OutboxRelay:
         self._die_flag = os.environ.get(DIE_AFTER_CONFIRM)
         self._unsettled: list[int] = []  # published by the running relay, not marked sent yet
         self._unsettled_since = 0.0
+        self._handed: list[Pending] = []  # committed, handed to the running relay
+        self._poll_asked = True  # the next pass claims from the table (first pass, a wake)
+        self._polled = 0.0  # when the running relay last claimed from the table (monotonic)
         # On PostgreSQL the relay's statements run on a connection of its own, each its own
         # transaction, committed without waiting for the disk: a claim or a sent mark lost in
         # a server crash only means the rows are published again, and the consumers' inboxes
@@ -200,8 +246,24 @@ class OutboxRelay:
             else self._own_engine.execution_options(isolation_level="AUTOCOMMIT")
         )
         on_outbox_commit(engine, self.wake)
+        hand_outbox_to(engine, self)
 
     def wake(self) -> None:
+        """A commit wrote rows this relay was not handed: the next pass claims them."""
+        self._poll_asked = True
+        self._wake.set()
+
+    def accepting(self) -> bool:
+        """Whether units of work may hand their rows over: only while the relay runs."""
+        return self._task is not None and not self._task.done()
+
+    def handoff(self) -> Handoff:
+        # Claimed as if HANDOFF_LEASE seconds were left of a claim's lease.
+        return Handoff(self.clock.now() - self.claim_lease + timedelta(seconds=HANDOFF_LEASE))
+
+    def take(self, rows: list[Pending]) -> None:
+        """The committed rows of a unit of work, published on the next pass."""
+        self._handed += rows
         self._wake.set()
 
     @contextlib.asynccontextmanager
@@ -298,6 +360,17 @@ class OutboxRelay:
         """Publish one batch; returns how many messages went out. With ``defer_sent`` (the
         running relay) the sent marks are kept for :meth:`_settle_sent`."""
         rows = await self._claim()
+        if rows and self._handed:
+            # Taken again after the hand-off's lease (the broker was slow): not twice from here.
+            claimed = {r.id for r in rows}
+            self._handed = [r for r in self._handed if r.id not in claimed]
+        return await self._publish(rows, defer_sent)
+
+    async def _publish_handed(self, *, defer_sent: bool = False) -> int:
+        rows, self._handed = self._handed, []
+        return await self._publish(sorted(rows, key=lambda r: r.id), defer_sent)
+
+    async def _publish(self, rows: list, defer_sent: bool) -> int:
         if not rows:
             return 0
         results = await asyncio.gather(
@@ -376,7 +449,7 @@ class OutboxRelay:
         """Publish until the outbox is empty (tests and shutdown use it)."""
         if self._unsettled:
             await self._settle_sent()
-        total = 0
+        total = await self._publish_handed()
         while n := await self.run_once():
             total += n
         return total
@@ -387,7 +460,14 @@ class OutboxRelay:
             # Cleared before the pass, so a commit during the pass is not missed.
             self._wake.clear()
             try:
-                n = await self.run_once(defer_sent=True)
+                n = 0
+                if self._handed:
+                    await self._publish_handed(defer_sent=True)
+                # The table is looked at when asked, and every poll_interval however busy
+                # the hand-over keeps the relay (another replica's rows, rows given back).
+                if self._poll_asked or time.monotonic() - self._polled >= self.poll_interval:
+                    self._poll_asked, self._polled = False, time.monotonic()
+                    n = await self.run_once(defer_sent=True)
                 backoff = 0.1
                 if n < self.batch_size:
                     await self._idle()
@@ -396,6 +476,7 @@ class OutboxRelay:
             except asyncio.CancelledError:
                 raise
             except Exception as exc:  # broker or database away: keep the rows, try again
+                self._poll_asked = True  # the rows given back are claimed again
                 log.warning("outbox relay failed; will retry", error=str(exc), retry_in=backoff)
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, 5.0)
@@ -414,6 +495,11 @@ class OutboxRelay:
             # Best effort: a mark not written means those rows go out again after the lease.
             with contextlib.suppress(Exception):
                 await self._settle_sent()
+        if self._handed:
+            # Handed over and not published: given back, for the next relay to take at once.
+            ids, self._handed = [r.id for r in self._handed], []
+            with contextlib.suppress(Exception):
+                await self._settle([], ids, "the relay stopped before publishing it")
         if self._own_engine is not None:
             # Its connection is closed; a later pass (a restart, a drain) opens another.
             await self._own_engine.dispose()

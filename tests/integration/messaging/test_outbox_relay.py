@@ -11,7 +11,7 @@ from sqlalchemy import select, text, update
 
 from libs.common.clock import ManualClock
 from libs.common.db import make_engine, unit_of_work
-from libs.common.messaging.outbox import OutboxRelay, send
+from libs.common.messaging.outbox import HANDOFF_LEASE, OutboxRelay, send
 from tests.integration.messaging.harness import item_event, metadata, outbox
 
 pytestmark = [pytest.mark.pg]
@@ -163,3 +163,44 @@ async def test_a_relay_woken_as_it_is_stopped_stops(engine):
         stopping = asyncio.create_task(relay.stop())
         done, _ = await asyncio.wait({stopping}, timeout=5)  # it would wait its 30 s poll
         assert stopping in done, "the relay went on running after it was stopped"
+
+
+async def test_a_running_relay_is_handed_what_commits_and_another_takes_it_if_that_process_dies(
+    engine,
+):
+    """The running relay publishes what its process commits without claiming it first: the
+    row is written claimed for it. Should that process die before publishing it (here: its
+    broker never confirms), any relay on the database takes it once the hand-off's lease is
+    over; a rolled-back unit of work hands nothing over."""
+    clock = ManualClock()
+    stuck, other = GatedBus(), GatedBus()
+    other.gate.set()
+    relay = OutboxRelay(engine, outbox, stuck, clock, poll_interval=30)
+    relay.start()
+    try:
+        await asyncio.sleep(0.1)  # its first pass found the table empty
+        [message] = await emit(engine, clock, 1)
+        await asyncio.wait_for(stuck.waiting.wait(), 10)  # handed over at commit
+        with pytest.raises(RuntimeError):
+            async with unit_of_work(engine) as conn:
+                await send(
+                    conn,
+                    outbox,
+                    item_event("rolled-back"),
+                    sender="cityu",
+                    correlation_id="c",
+                    clock=clock,
+                    causation_id=None,
+                )
+                raise RuntimeError("the change is refused")
+        second = OutboxRelay(engine, outbox, other, clock)
+        assert await second.run_once() == 0  # it is the running relay's
+        clock.advance(seconds=HANDOFF_LEASE + 1)
+        assert await second.run_once() == 1
+        assert other.published == [message]
+        async with engine.connect() as conn:
+            rows = (await conn.execute(select(outbox.c.message_id))).all()
+        assert [r.message_id for r in rows] == [message]  # nothing of the rolled-back one
+    finally:
+        stuck.gate.set()
+        await relay.stop()
