@@ -40,13 +40,14 @@ from libs.common.messaging import broker_password, connect_bus
 from libs.common.messaging.memory import MemoryBroker
 from libs.common.messaging.topology import principals
 from libs.common.migrate import is_current, upgrade
+from libs.common.process import Server
 from libs.common.service import ServiceRuntime
 from libs.common.settings import CommonSettings
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
-class _QuietServer(uvicorn.Server):
+class _QuietServer(Server):
     """Several servers share one process: the launcher handles Ctrl-C for all of them."""
 
     @contextlib.contextmanager

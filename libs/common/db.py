@@ -176,6 +176,23 @@ def hand_outbox_to(engine: AsyncEngine, taker) -> None:
     _TAKERS.setdefault(engine.sync_engine, []).append(taker)
 
 
+#: in ``conn.info``: the keys of the records a unit of work changed (see :func:`changed`)
+CHANGED_KEYS = "illfed.changed_keys"
+_CHANGE_HOOKS: WeakKeyDictionary = WeakKeyDictionary()
+
+
+def changed(conn: AsyncConnection, key: str) -> None:
+    """The record named ``key`` changes in this unit of work: once it commits, the hooks of
+    :func:`on_change_commit` hear of it (requests waiting for the record read it again)."""
+    conn.info.setdefault(CHANGED_KEYS, set()).add(key)
+
+
+def on_change_commit(engine: AsyncEngine, hook: Callable[[set[str]], None]) -> None:
+    """Call ``hook(keys)`` after each unit of work on ``engine`` that named changed records
+    commits."""
+    _CHANGE_HOOKS.setdefault(engine.sync_engine, []).append(hook)
+
+
 def _taker(engine: AsyncEngine):
     for taker in _TAKERS.get(engine.sync_engine, ()):
         if taker.accepting():
@@ -194,6 +211,7 @@ async def unit_of_work(engine: AsyncEngine) -> AsyncIterator[AsyncConnection]:
     async with engine.begin() as conn:
         # conn.info belongs to the pooled connection and outlives this unit of work.
         conn.info.pop(OUTBOX_WRITTEN, None)
+        conn.info.pop(CHANGED_KEYS, None)
         if handoff is not None:
             conn.info[OUTBOX_HANDOFF] = handoff
         try:
@@ -202,6 +220,10 @@ async def unit_of_work(engine: AsyncEngine) -> AsyncIterator[AsyncConnection]:
             if not conn.invalidated:  # a lost connection's info goes with it
                 conn.info.pop(OUTBOX_HANDOFF, None)
         wrote_outbox = conn.info.pop(OUTBOX_WRITTEN, False)
+        keys = conn.info.pop(CHANGED_KEYS, None)
+    if keys:
+        for change_hook in _CHANGE_HOOKS.get(engine.sync_engine, ()):
+            change_hook(keys)
     if handoff is not None and handoff.rows:
         taker.take(handoff.rows)
     if wrote_outbox:  # rows written some other way: the relay looks for them at once

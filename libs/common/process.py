@@ -12,6 +12,17 @@ from fastapi import FastAPI
 from libs.common.service import ServiceRuntime
 
 
+class Server(uvicorn.Server):
+    """uvicorn's server; as it shuts down, the app's requests waiting for a change answer at
+    once (the server waits for every open request before it stops)."""
+
+    async def shutdown(self, sockets=None) -> None:
+        runtime = getattr(getattr(self.config.app, "state", None), "runtime", None)
+        if runtime is not None:
+            runtime.changes.close()
+        await super().shutdown(sockets)
+
+
 def server_for(app: FastAPI, host: str, port: int) -> uvicorn.Server:
     config = uvicorn.Config(
         app,
@@ -23,7 +34,7 @@ def server_for(app: FastAPI, host: str, port: int) -> uvicorn.Server:
         # uvicorn's own log format would print its tracebacks as raw text: ours renders JSON.
         log_config=None,
     )
-    return uvicorn.Server(config)
+    return Server(config)
 
 
 async def serve(

@@ -23,7 +23,9 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from libs.common.auth import TokenIssuer, TokenResponse, federation_clients, token_endpoint
+from libs.common.changes import Changes
 from libs.common.clock import Clock
+from libs.common.db import on_change_commit
 from libs.common.errors import (
     Problem,
     install_problem_handlers,
@@ -146,9 +148,15 @@ class ServiceRuntime:
     consumers: list[Consumer] = field(default_factory=list)
     jobs: list[PeriodicJob] = field(default_factory=list)
     extras: dict[str, object] = field(default_factory=dict)
+    #: the requests of this process waiting for a record to change (``?until=…&wait=…``)
+    changes: Changes = field(default_factory=Changes)
     _tasks: list[asyncio.Task] = field(default_factory=list)
 
+    def __post_init__(self) -> None:
+        on_change_commit(self.engine, lambda keys: self.changes.changed(keys))
+
     async def start(self) -> None:
+        self.changes.reopen()
         for component in self.components:
             await component.start()
         if self.relay is not None:
@@ -169,6 +177,7 @@ class ServiceRuntime:
             await asyncio.sleep(job.every)
 
     async def stop(self) -> None:
+        self.changes.close()
         for task in self._tasks:
             task.cancel()
         for task in self._tasks:

@@ -36,6 +36,8 @@ from tests.faults.ill_helpers import SERVICE_POINT, IllFederation
 LOANS_PER_PATRON = 2
 #: seconds between two looks at a loan's state: first, and at most
 POLL_FIRST, POLL_MAX = 0.2, 1.5
+#: seconds each look may wait at the service for the state looked for (``?until=…&wait=``)
+WAIT = 10.0
 #: transport-level failures of a process that is down or restarting
 DOWN = (httpx.TransportError,)
 
@@ -121,9 +123,14 @@ class Api:
                 raise LoanStuck(f"{method} {self.name}{path} kept failing for {deadline:.0f}s")
             await asyncio.sleep(0.3)
 
-    async def state(self, path: str) -> str | None:
-        """The ``state`` of what ``path`` shows; None while it is not known there (404)."""
-        res = await self.call("GET", path)
+    async def state(
+        self, path: str, until: set[str] | None = None, wait: float = 0.0
+    ) -> str | None:
+        """The ``state`` of what ``path`` shows; None while it is not known there (404).
+        With ``until`` the service answers once the state is one of them or ``wait`` seconds
+        are over, whichever comes first."""
+        params = {"until": sorted(until), "wait": wait} if until and wait else None
+        res = await self.call("GET", path, params=params)
         if res.status_code == 404:
             return None
         if res.status_code != 200:
@@ -286,7 +293,7 @@ class Driver:
     async def _wait(self, loan: Loan, api: Api, path: str, wanted: set[str], until: float) -> str:
         pause = POLL_FIRST
         while True:
-            state = await api.state(path)
+            state = await api.state(path, wanted, WAIT)
             if state in wanted:
                 return state
             if time.monotonic() > until:

@@ -14,7 +14,7 @@ import os
 import time
 from collections.abc import AsyncIterator
 from datetime import datetime, timedelta
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import structlog
 from pydantic import BaseModel
@@ -95,7 +95,7 @@ async def enqueue_raw(
     headers: dict | None = None,
 ) -> None:
     """Add an already-serialised message (a dead letter being replayed) to the outbox."""
-    values = {
+    values: dict[str, Any] = {
         "message_id": message_id,
         "exchange": exchange,
         "routing_key": routing_key,

@@ -14,7 +14,7 @@ from fastapi.responses import JSONResponse
 from pydantic import ValidationError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from libs.common import idempotency
+from libs.common import changes, idempotency
 from libs.common.auth import CurrentPrincipal, Principal, forbidden, require_library
 from libs.common.errors import (
     Problem,
@@ -86,6 +86,28 @@ async def read_only(request: Request, work: Callable[[AsyncConnection], Awaitabl
         if conn.dialect.name == "postgresql":
             await conn.execution_options(isolation_level="AUTOCOMMIT")
         return jsonable_encoder(await work(conn))
+
+
+async def read_until(
+    request: Request,
+    transaction_id: str,
+    work: Callable[[AsyncConnection], Awaitable[Any]],
+    until: list | None,
+    wait: float,
+) -> Any:
+    """:func:`read_only`, answered once the ILL transaction's state is one of ``until`` or
+    after ``wait`` seconds (a partner system or a desk waiting for a step without polling):
+    read again each time a unit of work of this process changes it."""
+    wanted = frozenset(str(s) for s in until or ())
+    return await changes.until(
+        request.app.state.runtime.changes,
+        changes.ill_transaction(transaction_id),
+        lambda: read_only(request, work),
+        lambda view: view["state"],
+        wanted,
+        wait,
+        missing=(NotFound,),
+    )
 
 
 def install_circulation_errors(app: FastAPI) -> None:

@@ -15,6 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from libs.common.auth import CurrentPrincipal
 from libs.common.catalogue_client import CatalogueClient, CatalogueUnavailable
+from libs.common.changes import WaitSeconds
 from libs.common.db import unit_of_work
 from libs.common.errors import Problem
 from libs.common.limits import BIGINT_MAX
@@ -23,6 +24,7 @@ from services.circulation.api.common import (
     PostOnce,
     library_staff,
     read_only,
+    read_until,
     signed_in_patron,
     staff,
 )
@@ -90,6 +92,13 @@ class StaffIllRequestIn(IllRequestIn):
 class ReceiveIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     service_point: str = Field(min_length=1, max_length=32)
+
+
+#: ``?until=``: the states a GET waits for (with ``wait``)
+UntilStates = Annotated[
+    list[RequesterState] | None,
+    Query(description="Answer once the request is in one of these states (see `wait`)."),
+]
 
 
 def _catalogue(request: Request) -> CatalogueClient:
@@ -210,11 +219,19 @@ async def my_requests(request: Request, principal: CurrentPrincipal):
     responses=NOT_FOUND,
 )
 async def my_request_detail(
-    transaction_id: TransactionId, request: Request, principal: CurrentPrincipal
+    transaction_id: TransactionId,
+    request: Request,
+    principal: CurrentPrincipal,
+    until: UntilStates = None,
+    wait: WaitSeconds = 0,
 ):
     _, patron_id = signed_in_patron(request, principal)
-    return await read_only(
-        request, lambda conn: handlers.one_view(conn, transaction_id, patron_id=patron_id)
+    return await read_until(
+        request,
+        transaction_id,
+        lambda conn: handlers.one_view(conn, transaction_id, patron_id=patron_id),
+        until,
+        wait,
     )
 
 
@@ -302,10 +319,16 @@ async def staff_list(
     responses=NOT_FOUND,
 )
 async def staff_detail(
-    transaction_id: TransactionId, request: Request, principal: CurrentPrincipal
+    transaction_id: TransactionId,
+    request: Request,
+    principal: CurrentPrincipal,
+    until: UntilStates = None,
+    wait: WaitSeconds = 0,
 ):
     staff(request, principal)
-    return await read_only(request, lambda conn: handlers.one_view(conn, transaction_id))
+    return await read_until(
+        request, transaction_id, lambda conn: handlers.one_view(conn, transaction_id), until, wait
+    )
 
 
 async def staff_action(request: Request, principal, step) -> dict:

@@ -14,11 +14,12 @@ from fastapi import APIRouter, Depends, Path, Query, Request
 from pydantic import BaseModel, ConfigDict, Field
 
 from libs.common.auth import CurrentPrincipal
+from libs.common.changes import WaitSeconds
 from libs.common.contracts.ill import LoanTerms
 from libs.common.db import unit_of_work
 from libs.common.policy.vocabulary import RULE_ID_PATTERN
 from services.circulation.adapters import ill_lending_repo
-from services.circulation.api.common import library_staff, read_only, staff
+from services.circulation.api.common import library_staff, read_only, read_until, staff
 from services.circulation.api.ill_views import HistoryEntry
 from services.circulation.domain.ill_supplier import LendingState
 from services.circulation.handlers import ill_lending as handlers
@@ -142,7 +143,16 @@ async def list_lendings(
     summary="One lending, with history",
     responses=NOT_FOUND,
 )
-async def get_lending(transaction_id: TransactionId, request: Request, principal: CurrentPrincipal):
+async def get_lending(
+    transaction_id: TransactionId,
+    request: Request,
+    principal: CurrentPrincipal,
+    until: Annotated[
+        list[LendingState] | None,
+        Query(description="Answer once the lending is in one of these states (see `wait`)."),
+    ] = None,
+    wait: WaitSeconds = 0,
+):
     staff(request, principal)
 
     async def work(conn):
@@ -151,7 +161,7 @@ async def get_lending(transaction_id: TransactionId, request: Request, principal
             raise NotFound(f"no lending of ILL transaction {transaction_id}")
         return _view(row, await history(conn, transaction_id, handlers.ROLE))
 
-    return await read_only(request, work)
+    return await read_until(request, transaction_id, work, until, wait)
 
 
 async def _act(request: Request, transaction_id: str, work) -> dict[str, Any]:

@@ -15,8 +15,10 @@ from sqlalchemy import bindparam, insert, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from libs.common import hot_sql
+from libs.common.changes import ill_transaction
 from libs.common.contracts import Envelope, IllError
 from libs.common.contracts.ill import ErrorType
+from libs.common.db import changed
 from libs.common.ill.ordering import Verdict
 from libs.common.ill.sequence import next_seq, receive
 from libs.common.messaging.outbox import send
@@ -101,6 +103,7 @@ async def record(
             "refused": refused[:500] if refused else None,
         },
     )
+    changed(conn, ill_transaction(transaction_id))
 
 
 async def refuse(

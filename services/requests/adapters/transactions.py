@@ -11,8 +11,9 @@ from sqlalchemy import and_, bindparam, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from libs.common import hot_sql
+from libs.common.changes import ill_transaction
 from libs.common.contracts import IllRequest
-from libs.common.db import insert_new
+from libs.common.db import changed, insert_new
 from libs.common.pagination import Page, cut, keyset
 from libs.common.state_updates import guarded_step
 from services.requests.adapters.tables import ill_transaction_history as history_t
@@ -161,6 +162,8 @@ async def record_all(conn: AsyncConnection, rows: list[dict[str, Any]]) -> None:
     """Write history lines in one statement (a decision's own line and one per message it
     sent), in their order; the statement is built once."""
     await hot_sql.insert_rows(conn, ("ill history insert", history_t), history_t, rows)
+    for txn in {row["transaction_id"] for row in rows}:
+        changed(conn, ill_transaction(txn))
 
 
 async def record(conn: AsyncConnection, **fields: Any) -> None:

@@ -10,6 +10,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Path, Query, Request
 from pydantic import BaseModel
 
+from libs.common import changes
 from libs.common.auth import CurrentPrincipal, Principal, forbidden
 from libs.common.errors import Problem
 from libs.common.pagination import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE
@@ -159,22 +160,47 @@ async def read_transaction(
     request: Request,
     principal: CurrentPrincipal,
     transaction_id: Annotated[str, Path(min_length=1, max_length=64)],
+    until: Annotated[
+        list[BrokerState] | None,
+        Query(description="Answer once the transaction is in one of these states (see `wait`)."),
+    ] = None,
+    wait: changes.WaitSeconds = 0,
 ):
     """The history holds every message the broker heard from either side, every message it
     sent, and every step it took, in order; ``sides`` splits it by who spoke."""
     party = _party(principal)
     rt = request.app.state.runtime
-    async with rt.engine.connect() as conn:
-        row = await repo.get(conn, transaction_id)
-        if row is None or (
-            party is not None and party not in (row["requester"], row["current_lender"])
-        ):
-            # another library's transaction is not found for this caller, not forbidden:
-            # whether it exists is none of its business
-            raise Problem(404, "not-found", "Not found", f"no transaction {transaction_id}")
-        history = await repo.history(conn, transaction_id)
-    out = _out(row, rt.clock.now(), party, rt.extras["broker"].answer_hours)
-    sides: dict[str, list] = {"requester": [], "supplier": [], "broker": []}
-    for h in history:
-        sides.setdefault(h["side"], []).append(h)
-    return {**out, "history": history, "sides": sides}
+
+    async def read() -> dict[str, Any]:
+        async with rt.engine.connect() as conn:
+            if conn.dialect.name == "postgresql":
+                # Two reads, no transaction around them (no BEGIN and ROLLBACK round trips):
+                # a step between them shows in the history a moment before in the state.
+                await conn.execution_options(isolation_level="AUTOCOMMIT")
+            row = await repo.get(conn, transaction_id)
+            if row is None or (
+                party is not None and party not in (row["requester"], row["current_lender"])
+            ):
+                # another library's transaction is not found for this caller, not forbidden:
+                # whether it exists is none of its business
+                raise _NotFound(404, "not-found", "Not found", f"no transaction {transaction_id}")
+            history = await repo.history(conn, transaction_id)
+        out = _out(row, rt.clock.now(), party, rt.extras["broker"].answer_hours)
+        sides: dict[str, list] = {"requester": [], "supplier": [], "broker": []}
+        for h in history:
+            sides.setdefault(h["side"], []).append(h)
+        return {**out, "history": history, "sides": sides}
+
+    return await changes.until(
+        rt.changes,
+        changes.ill_transaction(transaction_id),
+        read,
+        lambda view: str(view["state"]),
+        frozenset(str(s) for s in until or ()),
+        wait,
+        missing=(_NotFound,),
+    )
+
+
+class _NotFound(Problem):
+    """The transaction is not (yet) known to this caller."""

@@ -518,6 +518,42 @@ async def test_unfilled_gives_the_quota_back_and_tells_the_patron(eduhk):
     assert [n["kind"] for n in await eduhk.notices(patron["patron_id"])] == ["ill_unfilled"]
 
 
+async def test_a_desk_waits_for_the_lenders_item_instead_of_polling(eduhk):
+    """``GET …?until=Shipped&until=AwaitingPickup&wait=15`` is answered as soon as the message
+    that ships the item is taken (the commit wakes it: its periodic re-read is off here), not
+    at the end of its wait; a state that does not come is answered with the state then once
+    the wait is over; a state a request cannot have, or a wait over 20 s, is a 422."""
+    eduhk.runtime.changes.recheck = 60.0
+    txn, _, _ = await requested(eduhk)
+    await eduhk.feed(eduhk.routing(txn, lender="cityu"))
+    await eduhk.feed(eduhk.supplier(txn, "WillSupply", "RequestResponse"))
+    path = f"/api/v1/ill/borrowing/{txn}"
+    loop = asyncio.get_running_loop()
+
+    async def get(**params):
+        return await eduhk.client.get(path, params=params, headers=eduhk.staff)
+
+    started = loop.time()
+    waiting = asyncio.create_task(get(until=["Shipped", "AwaitingPickup"], wait=15))
+    await asyncio.sleep(0.3)
+    assert not waiting.done()  # still WillSupply: it waits
+    await eduhk.feed(eduhk.loaned(txn, date(2026, 12, 31), eduhk.unique("CU")))
+    res = await asyncio.wait_for(waiting, 10)
+    assert res.status_code == 200, res.text
+    assert res.json()["state"] == "Shipped"
+    assert [h["to_state"] for h in res.json()["history"]][-1] == "Shipped"
+    assert loop.time() - started < 10  # woken by the step, long before its 15 s
+
+    started = loop.time()
+    res = await get(until="CheckedOut", wait=0.5)
+    assert (res.status_code, res.json()["state"]) == (200, "Shipped")
+    assert loop.time() - started >= 0.5
+    for bad in ({"until": "Lost in space", "wait": 1}, {"until": "Shipped", "wait": 21}):
+        res = await get(**bad)
+        assert res.status_code == 422, res.text
+        assert res.headers["content-type"].startswith(PROBLEM)
+
+
 async def test_the_whole_way_to_completed_with_the_quota_back(eduhk):
     txn, patron, token = await requested(eduhk)
     barcode = eduhk.unique("CU")

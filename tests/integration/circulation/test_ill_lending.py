@@ -77,6 +77,34 @@ async def test_an_available_copy_is_held_and_will_supply_answered(hku: Lender):
     assert changes[-1]["status"] == "IN_PROCESSING"
 
 
+async def test_staff_wait_for_a_lending_that_has_not_arrived_yet(hku: Lender):
+    """``GET …/lending/{id}?until=WillSupply&wait=…`` for a request the broker has not
+    delivered yet waits for it (instead of a 404 to poll again), and is answered as the
+    library's policy holds the copy; still unknown when the wait is over, it is a 404."""
+    import asyncio
+
+    hku.runtime.changes.recheck = 60.0  # only the commit can wake it
+    book = await _book(hku)
+    request = hku.request(book)
+    path = f"/api/v1/ill/lending/{request.transaction_id}"
+    waiting = asyncio.create_task(
+        hku.client.get(path, params={"until": "WillSupply", "wait": 15}, headers=hku.staff)
+    )
+    await asyncio.sleep(0.3)
+    assert not waiting.done()
+    await hku.deliver(request)
+    res = await asyncio.wait_for(waiting, 10)
+    assert res.status_code == 200, res.text
+    assert res.json()["state"] == "WillSupply"
+
+    res = await hku.client.get(
+        "/api/v1/ill/lending/ILL-NEVER-SENT",
+        params={"until": "WillSupply", "wait": 0.3},
+        headers=hku.staff,
+    )
+    assert res.status_code == 404, res.text
+
+
 async def test_a_copy_on_loan_here_is_unfilled_naming_hkall_02(hku: Lender):
     """HKALL-02: the lender's own status is the truth, not the catalogue's mirror."""
     book = await _book(hku)

@@ -88,3 +88,31 @@ async def test_the_transactions_api_is_in_the_openapi_document(world):
     paths = world.app.openapi()["paths"]
     assert "get" in paths["/api/v1/transactions"]
     assert "get" in paths["/api/v1/transactions/{transaction_id}"]
+
+
+async def test_a_party_waits_for_a_state_instead_of_polling(world):
+    """``GET /api/v1/transactions/{id}?until=WillSupply&wait=15`` is answered as soon as the
+    broker has taken the lender's WillSupply (its commit wakes the request; the periodic
+    re-read is off here), with the state then once the wait is over when that state does not
+    come; one not known (yet) to the caller is a 404 once the wait is over."""
+    import asyncio
+
+    world.runtime.changes.recheck = 60.0
+    req = world.request("eduhk", await world.catalogue_record("hku"))
+    await world.say("eduhk", req)
+    path = f"/api/v1/transactions/{req.transaction_id}"
+    async with world.client("library", "eduhk") as eduhk:
+        waiting = asyncio.create_task(eduhk.get(path, params={"until": "WillSupply", "wait": 15}))
+        await asyncio.sleep(0.3)
+        assert not waiting.done()
+        await world.lender_says("hku", req.transaction_id, "WillSupply")
+        res = await asyncio.wait_for(waiting, 10)
+        assert (res.status_code, res.json()["state"]) == (200, "WillSupply"), res.text
+
+        res = await eduhk.get(path, params={"until": "LoanCompleted", "wait": 0.3})
+        assert (res.status_code, res.json()["state"]) == (200, "WillSupply")
+        res = await eduhk.get(path, params={"until": "Nonsense"})
+        assert res.status_code == 422
+    async with world.client("library", "cityu") as cityu:  # not a party to it
+        res = await cityu.get(path, params={"until": "WillSupply", "wait": 0.3})
+        assert res.status_code == 404
