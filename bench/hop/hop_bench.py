@@ -13,7 +13,9 @@ message (a UDP probe carrying the moment it did). Printed: hops/s with ``--clien
 a lone client's end-to-end latency (POST sent → consumer committed) p50/p95, CPU ms per hop of
 each process (the publishing service, the consumer, the PostgreSQL backends of the bench's
 databases, RabbitMQ's VM, which other users of the broker also load) and each unit's peak RSS.
-Each part gets a virtual host and databases of its own, removed afterwards.
+Each part gets a virtual host and databases of its own, removed afterwards. Both parts run
+side by side and take turns (``--turns``): a machine shared with others whose speed drifts
+during the run moves the floor and illfed alike.
 
     python -m bench hop                          # both, full length
     python -m bench hop --seconds 5 --lone 100   # shorter
@@ -373,8 +375,10 @@ async def _backends(databases: list[str]) -> list[int]:
         await conn.close()
 
 
-def _profile(target: Target, args) -> list[subprocess.Popen]:
-    """py-spy on both processes for the busy run (collapsed stacks, one file each)."""
+def _profile(target: Target, args, seconds: float) -> list[subprocess.Popen]:
+    """py-spy on both processes for the busy run's ``seconds`` (every part's turns: a
+    process idle while another part has its turn adds no samples), collapsed stacks, one file
+    each."""
     if not args.profile:
         return []
     folder = Path(args.profile)
@@ -383,72 +387,118 @@ def _profile(target: Target, args) -> list[subprocess.Popen]:
     for role, p in (("publisher", target.publisher), ("consumer", target.consumer)):
         path = folder / f"{target.name}-{role}.txt"
         argv = [args.py_spy, "record", "--nonblocking", "--format", "raw", "-r", "200"]
-        argv += ["-d", str(int(args.seconds)), "-p", str(p.pid), "-o", str(path)]
+        argv += ["-d", str(int(seconds) + 1), "-p", str(p.pid), "-o", str(path)]
         out.append(subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
     return out
 
 
-async def measure(target: Target, args, probe: Probe) -> dict:
-    rabbit = rabbitmq_pid()
+@dataclass
+class Part:
+    """A part's target and what its turns measured so far."""
 
-    async def groups() -> dict[str, list[int]]:
+    target: Target
+    probe: Probe
+    busy: Load = field(default_factory=Load)
+    lone: Load = field(default_factory=Load)
+    cpu: dict[str, float] = field(default_factory=dict)
+
+    async def groups(self, rabbit: int | None) -> dict[str, list[int]]:
         return {
-            "publisher": [target.publisher.pid],
-            "consumer": [target.consumer.pid],
-            "postgres": await _backends(target.databases),
+            "publisher": [self.target.publisher.pid],
+            "consumer": [self.target.consumer.pid],
+            "postgres": await _backends(self.target.databases),
             "rabbitmq": [rabbit] if rabbit else [],
             "driver": [os.getpid()],
         }
 
-    print(f"  {target.name}: warming up {args.warmup:g} s", flush=True)
-    await run_load(target, target.clients, probe, seconds=args.warmup)
-    meter = CpuMeter()
-    profilers = _profile(target, args)
-    meter.start(await groups())
+    async def busy_turn(self, seconds: float, rabbit: int | None) -> None:
+        """One turn of the busy run, its hops and CPU added to the part's."""
+        meter = CpuMeter()
+        meter.start(await self.groups(rabbit))
 
-    async def sampling() -> None:
-        while True:
-            await asyncio.sleep(0.25)
-            meter.sample(await groups())
+        async def sampling() -> None:
+            while True:
+                await asyncio.sleep(0.25)
+                meter.sample(await self.groups(rabbit))
 
-    sampler = asyncio.create_task(sampling())
-    try:
-        busy = await run_load(target, target.clients, probe, seconds=args.seconds)
-    finally:
-        sampler.cancel()
-    cpu = meter.stop(await groups())
+        sampler = asyncio.create_task(sampling())
+        try:
+            load = await run_load(self.target, self.target.clients, self.probe, seconds=seconds)
+        finally:
+            sampler.cancel()
+        for k, v in meter.stop(await self.groups(rabbit)).items():
+            self.cpu[k] = self.cpu.get(k, 0.0) + v
+        _add(self.busy, load)
+
+    async def lone_turn(self, hops: int) -> None:
+        _add(self.lone, await run_load(self.target, self.target.clients[:1], self.probe, hops=hops))
+
+    def result(self, args) -> dict:
+        busy, lone, target = self.busy, self.lone, self.target
+        return {
+            "hops_per_s": busy.hops / busy.seconds,
+            "api_per_s": busy.hops / busy.seconds,
+            "busy_e2e_p50_ms": percentile(busy.e2e_ms, 50),
+            "busy_api_p50_ms": percentile(busy.api_ms, 50),
+            "lone_e2e_p50_ms": percentile(lone.e2e_ms, 50),
+            "lone_e2e_p95_ms": percentile(lone.e2e_ms, 95),
+            "lone_api_p50_ms": percentile(lone.api_ms, 50),
+            "cpu_ms_per_hop": {k: 1000 * v / busy.hops for k, v in self.cpu.items()},
+            "peak_rss_mb": {
+                "publisher": peak_rss_mb(target.publisher.pid),
+                "consumer": peak_rss_mb(target.consumer.pid),
+            },
+            "clients": len(target.clients),
+            "seconds": args.seconds,
+            "lone_hops": args.lone,
+            "turns": args.turns,
+            "unexpected_probes": self.probe.unexpected,
+        }
+
+
+def _add(total: Load, load: Load) -> None:
+    total.hops += load.hops
+    total.seconds += load.seconds
+    total.e2e_ms += load.e2e_ms
+    total.api_ms += load.api_ms
+
+
+async def measure(parts: dict[str, Part], args) -> dict[str, dict]:
+    """Every part warmed up, then the busy run and the lone client's hops in ``--turns``
+    turns, the parts taking turns: a machine shared with others that speeds up or slows down
+    during the run (its figures moved by a quarter from one minute to the next) moves the
+    floor's figures and illfed's alike, and their ratios stay."""
+    rabbit = rabbitmq_pid()
+    for name, part in parts.items():
+        print(f"  {name}: warming up {args.warmup:g} s", flush=True)
+        await run_load(part.target, part.target.clients, part.probe, seconds=args.warmup)
+    turns = max(1, args.turns)
+    profilers = [
+        p for part in parts.values() for p in _profile(part.target, args, len(parts) * args.seconds)
+    ]
+    for _ in range(turns):
+        for part in parts.values():
+            await part.busy_turn(args.seconds / turns, rabbit)
     for p in profilers:
         p.wait(timeout=60)
-    print(f"  {target.name}: {busy.hops} hops by {len(target.clients)} clients", flush=True)
-    lone = await run_load(target, target.clients[:1], probe, hops=args.lone)
-    result = {
-        "hops_per_s": busy.hops / busy.seconds,
-        "api_per_s": busy.hops / busy.seconds,
-        "busy_e2e_p50_ms": percentile(busy.e2e_ms, 50),
-        "busy_api_p50_ms": percentile(busy.api_ms, 50),
-        "lone_e2e_p50_ms": percentile(lone.e2e_ms, 50),
-        "lone_e2e_p95_ms": percentile(lone.e2e_ms, 95),
-        "lone_api_p50_ms": percentile(lone.api_ms, 50),
-        "cpu_ms_per_hop": {k: 1000 * v / busy.hops for k, v in cpu.items()},
-        "peak_rss_mb": {
-            "publisher": peak_rss_mb(target.publisher.pid),
-            "consumer": peak_rss_mb(target.consumer.pid),
-        },
-        "clients": len(target.clients),
-        "seconds": args.seconds,
-        "lone_hops": args.lone,
-        "unexpected_probes": probe.unexpected,
-    }
-    return result
+    for name, part in parts.items():
+        print(f"  {name}: {part.busy.hops} hops by {len(part.target.clients)} clients", flush=True)
+    for i in range(turns):
+        for part in parts.values():
+            await part.lone_turn(args.lone // turns + (1 if i < args.lone % turns else 0))
+    return {name: part.result(args) for name, part in parts.items()}
 
 
-async def run_part(name: str, args, folder: Path) -> dict:
+@contextlib.asynccontextmanager
+async def started(name: str, args, folder: Path):
+    """The part's target, running, with the probe its consumer reports to; stopped and
+    removed afterwards."""
     probe, transport, probe_at = await open_probe()
     make = floor_target if name == "floor" else illfed_target
     target: Target | None = None
     try:
         target = await make(folder, args.clients, probe_at)
-        return await measure(target, args, probe)
+        yield Part(target, probe)
     except BaseException:
         if target is not None:
             for p in target.procs():
@@ -573,6 +623,13 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--seconds", type=float, default=20.0, help="length of the busy run")
     p.add_argument("--warmup", type=float, default=3.0, help="seconds of load before measuring")
     p.add_argument("--lone", type=int, default=300, help="hops of the lone client")
+    p.add_argument(
+        "--turns",
+        type=int,
+        default=4,
+        help="the busy run and the lone client's hops in this many turns, the parts taking "
+        "turns (default 4)",
+    )
     p.add_argument("--label", default="", help="a note stored with the results")
     p.add_argument(
         "--profile", default="", help="folder for py-spy profiles of the busy run (raw stacks)"
@@ -582,12 +639,14 @@ def parser() -> argparse.ArgumentParser:
 
 
 async def run(args) -> dict[str, dict]:
-    results: dict[str, dict] = {}
+    names = [p.strip() for p in args.parts.split(",") if p.strip()]
     with tempfile.TemporaryDirectory(prefix="illfed-hop-") as tmp:
-        for name in [p.strip() for p in args.parts.split(",") if p.strip()]:
-            print(f"hop: {name}", flush=True)
-            results[name] = await run_part(name, args, Path(tmp))
-    return results
+        async with contextlib.AsyncExitStack() as stack:
+            parts = {}
+            for name in names:
+                print(f"hop: {name}", flush=True)
+                parts[name] = await stack.enter_async_context(started(name, args, Path(tmp)))
+            return await measure(parts, args)
 
 
 async def main() -> None:

@@ -68,7 +68,7 @@ class LeanClient:
         if parts.query:
             target += "?" + parts.query
         if params:
-            target += ("&" if "?" in target else "?") + urlencode(params)
+            target += ("&" if "?" in target else "?") + urlencode(params, doseq=True)
         body = b"" if json is None else jsonlib.dumps(json).encode()
         head = [f"{method} {target} HTTP/1.1", f"host: {host}:{port}"]
         if json is not None:
