@@ -176,6 +176,29 @@ def hand_outbox_to(engine: AsyncEngine, taker) -> None:
     _TAKERS.setdefault(engine.sync_engine, []).append(taker)
 
 
+#: in ``conn.info`` while a unit of work runs: what it keeps until its end (see
+#: :func:`unit_state`), and what it does just before it commits
+UNIT_STATE = "illfed.unit_state"
+BEFORE_COMMIT = "illfed.before_commit"
+
+
+def unit_state(conn: AsyncConnection) -> dict[str, Any] | None:
+    """A dict that lives as long as this unit of work (None outside one): what is kept in
+    it never reaches the next transaction on the same pooled connection."""
+    return conn.info.get(UNIT_STATE)
+
+
+def before_commit(conn: AsyncConnection, key: str, work: Callable[[AsyncConnection], Any]) -> bool:
+    """Have ``await work(conn)`` run once (per ``key``) at the end of this unit of work,
+    inside its transaction, just before it commits. False, and nothing registered, when
+    ``conn`` is not a :func:`unit_of_work`'s (the caller then does it at once)."""
+    state = unit_state(conn)
+    if state is None:
+        return False
+    state[BEFORE_COMMIT].setdefault(key, work)
+    return True
+
+
 #: in ``conn.info``: the keys of the records a unit of work changed (see :func:`changed`)
 CHANGED_KEYS = "illfed.changed_keys"
 _CHANGE_HOOKS: WeakKeyDictionary = WeakKeyDictionary()
@@ -214,11 +237,16 @@ async def unit_of_work(engine: AsyncEngine) -> AsyncIterator[AsyncConnection]:
         conn.info.pop(CHANGED_KEYS, None)
         if handoff is not None:
             conn.info[OUTBOX_HANDOFF] = handoff
+        pending: dict[str, Callable[[AsyncConnection], Any]] = {}
+        conn.info[UNIT_STATE] = {BEFORE_COMMIT: pending}
         try:
             yield conn
+            while pending:  # what runs there may register more
+                await pending.pop(next(iter(pending)))(conn)
         finally:
             if not conn.invalidated:  # a lost connection's info goes with it
                 conn.info.pop(OUTBOX_HANDOFF, None)
+                conn.info.pop(UNIT_STATE, None)
         wrote_outbox = conn.info.pop(OUTBOX_WRITTEN, False)
         keys = conn.info.pop(CHANGED_KEYS, None)
     if keys:

@@ -10,14 +10,14 @@ writer) so two replicas never apply two messages of one transaction side by side
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 import structlog
-from sqlalchemy import Integer, bindparam, delete, select, update
+from sqlalchemy import Integer, Table, bindparam, delete, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from libs.common import hot_sql
+from libs.common import appends, hot_sql
 from libs.common.clock import Clock
 from libs.common.contracts import Envelope
 from libs.common.contracts.registry import parse_payload
@@ -65,14 +65,49 @@ async def _locked_last(
 
 
 async def next_seq(
-    conn: AsyncConnection, t: SequenceTables, transaction_id: str, counterpart: str
+    conn: AsyncConnection,
+    t: SequenceTables,
+    transaction_id: str,
+    counterpart: str,
+    *,
+    along: tuple[Table, list[Mapping[str, Any]]] | None = None,
 ) -> int:
     """The ``seq`` of the next message to ``counterpart`` about ``transaction_id``: the row
-    counted up by one in a single statement (made at 1 if it is the first)."""
-    row = await hot_sql.execute(
-        conn, *_bump(conn, t, 1), {"b_txn": transaction_id, "b_who": counterpart, "b_dir": "out"}
-    )
+    counted up by one in a single statement (made at 1 if it is the first). ``along``: rows
+    to add to a table in the same statement on PostgreSQL (the history lines of the step that
+    sends the message, :mod:`libs.common.appends`); written just before it elsewhere."""
+    params = {"b_txn": transaction_id, "b_who": counterpart, "b_dir": "out"}
+    if along is not None and along[1]:
+        table, rows = along
+        if conn.dialect.name == "postgresql":
+            key, stmt = _along(conn, _bump(conn, t, 1), table, len(rows), tuple(sorted(rows[0])))
+            params |= {f"a{i}_{c}": v for i, row in enumerate(rows) for c, v in row.items()}
+            return int((await hot_sql.execute(conn, key, stmt, params)).scalar_one())
+        await hot_sql.insert_rows(conn, ("append", table), table, list(rows))
+    row = await hot_sql.execute(conn, *_bump(conn, t, 1), params)
     return int(row.scalar_one())
+
+
+def _along(
+    conn: AsyncConnection,
+    keyed: tuple[object, Any],
+    table: Table,
+    n: int,
+    names: tuple[str, ...],
+) -> tuple[object, Any]:
+    """The statement ``keyed`` (its key and itself) with ``n`` rows of ``names`` inserted
+    into ``table`` by a data-modifying CTE of the same statement (PostgreSQL): one round trip
+    for both. Built once per statement and shape."""
+    base_key, base = keyed
+
+    def build(_: AsyncConnection) -> Any:
+        rows = insert(table).values(
+            [{c: bindparam(f"a{i}_{c}", type_=table.c[c].type) for c in names} for i in range(n)]
+        )
+        return base.add_cte(rows.cte("along_rows"))
+
+    key = ("along", base_key, table, n, names)
+    return key, statement(conn, key, build)
 
 
 async def last_received(
@@ -97,11 +132,14 @@ async def receive(
     *,
     transaction_id: str | None = None,
     payload: Any = None,
+    along: Table | None = None,
 ) -> Verdict:
     """Apply ``env`` (whose payload has ``seq``) in its sender's order, inside the caller's
     transaction. Returns what was done with it: applied (with any parked successors),
     parked, or ignored as a duplicate. ``payload`` is the envelope's payload as the consumer
-    validated it already (parsed from the envelope when not given)."""
+    validated it already (parsed from the envelope when not given). The rows waiting for
+    ``along`` (:mod:`libs.common.appends`: the history lines of what was applied) are
+    written with the statement that records the applied ``seq``."""
     txn = transaction_id or env.correlation_id
     last = await _locked_last(conn, t, txn, env.sender, "in")
     outcome = verdict(last, seq)
@@ -129,9 +167,16 @@ async def receive(
     while True:
         # The applied seq written, and its parked successor (if one came early) read, in one
         # round trip: nearly always there is none, and that is the message's last statement.
-        found = await hot_sql.execute(
-            conn, *_advance(conn, t), {"b_txn": txn, "b_who": env.sender, "b_value": last}
-        )
+        params = {"b_txn": txn, "b_who": env.sender, "b_value": last}
+        rows = appends.take(conn, along) if along is not None else []
+        if rows and conn.dialect.name == "postgresql" and along is not None:
+            key, stmt = _along(conn, _advance(conn, t), along, len(rows), tuple(sorted(rows[0])))
+            params |= {f"a{i}_{c}": v for i, row in enumerate(rows) for c, v in row.items()}
+            found = await hot_sql.execute(conn, key, stmt, params)
+        else:
+            if rows and along is not None:
+                await hot_sql.insert_rows(conn, ("append", along), along, rows)
+            found = await hot_sql.execute(conn, *_advance(conn, t), params)
         envelope = found.scalar()
         if envelope is None:
             break

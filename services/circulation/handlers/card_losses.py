@@ -10,6 +10,7 @@ from typing import Any
 from sqlalchemy import insert, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from libs.common import appends
 from libs.common.contracts import Envelope, IllCardLost
 from libs.common.messaging.consumer import RejectMessage
 from libs.common.messaging.outbox import send
@@ -113,6 +114,7 @@ async def on_card_lost(
             message_id=env.message_id,
         )
     )
+    await appends.flush(conn, ill_history)  # the lines before these keep their order
     for txn in payload.transactions:
         lending = await ill_lending_repo.get(conn, txn)
         if lending is None or lending["requester"] != payload.requester:

@@ -11,10 +11,10 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from pydantic import BaseModel
-from sqlalchemy import bindparam, insert, select
+from sqlalchemy import bindparam, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from libs.common import hot_sql
+from libs.common import appends, hot_sql
 from libs.common.changes import ill_transaction
 from libs.common.contracts import Envelope, IllError
 from libs.common.contracts.ill import ErrorType
@@ -39,7 +39,9 @@ async def to_broker(
 ) -> Envelope:
     """Send the message ``build(seq)`` makes to the broker, numbered in this library's order
     for the transaction, in the caller's database transaction (through the outbox)."""
-    seq = await next_seq(conn, ill_seq, transaction_id, BROKER)
+    seq = await next_seq(
+        conn, ill_seq, transaction_id, BROKER, along=(ill_history, appends.take(conn, ill_history))
+    )
     return await send(
         conn,
         outbox,
@@ -70,6 +72,7 @@ async def from_broker(
         lib.clock,
         transaction_id=payload.transaction_id,
         payload=payload,
+        along=ill_history,
     )
 
 
@@ -86,11 +89,11 @@ async def record(
     message_id: str | None = None,
     refused: str | None = None,
 ) -> None:
-    # Built once: a line is written for every step and every message.
-    await hot_sql.run(
+    # Written with the sequence bump of the message the step sends, if it sends one, else
+    # with the unit of work's other lines just before it commits (libs.common.appends).
+    await appends.append(
         conn,
-        ("ill history insert", ill_history),
-        lambda _: insert(ill_history),
+        ill_history,
         {
             "transaction_id": transaction_id,
             "role": role,
@@ -153,6 +156,7 @@ async def refuse(
 
 async def history(conn: AsyncConnection, transaction_id: str, role: Role | None = None) -> list:
     t = ill_history
+    await appends.flush(conn, t)  # this transaction's own lines, read with the others
 
     def build(_: AsyncConnection) -> Any:
         query = select(t).where(t.c.transaction_id == bindparam("b_txn")).order_by(t.c.id)

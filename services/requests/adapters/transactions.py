@@ -10,7 +10,7 @@ from typing import Any
 from sqlalchemy import and_, bindparam, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from libs.common import hot_sql
+from libs.common import appends, hot_sql
 from libs.common.changes import ill_transaction
 from libs.common.contracts import IllRequest
 from libs.common.db import changed, insert_new
@@ -159,9 +159,10 @@ def history_row(
 
 
 async def record_all(conn: AsyncConnection, rows: list[dict[str, Any]]) -> None:
-    """Write history lines in one statement (a decision's own line and one per message it
-    sent), in their order; the statement is built once."""
-    await hot_sql.insert_rows(conn, ("ill history insert", history_t), history_t, rows)
+    """Write history lines (a decision's own line and one per message it sent), in their
+    order: with the statement that records the applied message's ``seq``, or together just
+    before the unit of work commits (:mod:`libs.common.appends`)."""
+    await appends.append_all(conn, history_t, rows)
     for txn in {row["transaction_id"] for row in rows}:
         changed(conn, ill_transaction(txn))
 
@@ -171,6 +172,7 @@ async def record(conn: AsyncConnection, **fields: Any) -> None:
 
 
 async def history(conn: AsyncConnection, transaction_id: str) -> list[dict]:
+    await appends.flush(conn, history_t)  # this transaction's own lines, read with the others
     rows = await conn.execute(
         select(history_t)
         .where(history_t.c.transaction_id == transaction_id)

@@ -25,7 +25,7 @@ from libs.common.contracts import (
 from libs.common.ill.sequence import receive
 from libs.common.messaging.consumer import RejectMessage
 from services.requests.adapters import transactions as repo
-from services.requests.adapters.tables import ill_seq
+from services.requests.adapters.tables import ill_seq, ill_transaction_history
 from services.requests.domain.broker import (
     Refusal,
     from_requester,
@@ -62,6 +62,7 @@ async def _in_order(conn: AsyncConnection, ctx: Broker, env: Envelope, payload: 
         ctx.clock,
         transaction_id=payload.transaction_id,
         payload=payload,
+        along=ill_transaction_history,
     )
 
 
