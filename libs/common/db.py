@@ -199,15 +199,18 @@ def before_commit(conn: AsyncConnection, key: str, work: Callable[[AsyncConnecti
     return True
 
 
-#: in ``conn.info``: the keys of the records a unit of work changed (see :func:`changed`)
-CHANGED_KEYS = "illfed.changed_keys"
+#: in a unit of work's :func:`unit_state`: the keys of the records it changed
+CHANGED_KEYS = "changed_keys"
 _CHANGE_HOOKS: WeakKeyDictionary = WeakKeyDictionary()
 
 
 def changed(conn: AsyncConnection, key: str) -> None:
     """The record named ``key`` changes in this unit of work: once it commits, the hooks of
-    :func:`on_change_commit` hear of it (requests waiting for the record read it again)."""
-    conn.info.setdefault(CHANGED_KEYS, set()).add(key)
+    :func:`on_change_commit` hear of it (requests waiting for the record read it again).
+    Outside a :func:`unit_of_work` nobody is told (those waiting read again on their own)."""
+    state = unit_state(conn)
+    if state is not None:
+        state.setdefault(CHANGED_KEYS, set()).add(key)
 
 
 def on_change_commit(engine: AsyncEngine, hook: Callable[[set[str]], None]) -> None:
@@ -234,11 +237,11 @@ async def unit_of_work(engine: AsyncEngine) -> AsyncIterator[AsyncConnection]:
     async with engine.begin() as conn:
         # conn.info belongs to the pooled connection and outlives this unit of work.
         conn.info.pop(OUTBOX_WRITTEN, None)
-        conn.info.pop(CHANGED_KEYS, None)
         if handoff is not None:
             conn.info[OUTBOX_HANDOFF] = handoff
         pending: dict[str, Callable[[AsyncConnection], Any]] = {}
-        conn.info[UNIT_STATE] = {BEFORE_COMMIT: pending}
+        state: dict[str, Any] = {BEFORE_COMMIT: pending}
+        conn.info[UNIT_STATE] = state
         try:
             yield conn
             while pending:  # what runs there may register more
@@ -248,7 +251,7 @@ async def unit_of_work(engine: AsyncEngine) -> AsyncIterator[AsyncConnection]:
                 conn.info.pop(OUTBOX_HANDOFF, None)
                 conn.info.pop(UNIT_STATE, None)
         wrote_outbox = conn.info.pop(OUTBOX_WRITTEN, False)
-        keys = conn.info.pop(CHANGED_KEYS, None)
+        keys = state.get(CHANGED_KEYS)
     if keys:
         for change_hook in _CHANGE_HOOKS.get(engine.sync_engine, ()):
             change_hook(keys)
