@@ -2,17 +2,18 @@
 
 A request (``GET …?until=Shipped&wait=20``) that waits for an ILL request to reach a state
 watches the request's key here before it reads it, so that a change committed between its
-read and its wait is not missed; the unit of work that changed it names the key
-(:func:`libs.common.db.changed`) and, once it has committed, every watcher of the key is
-woken and reads again. A change committed by another process (a second replica) wakes no
-one here: the watcher reads again every ``RECHECK`` seconds whatever happens.
+read and its wait is not missed; the unit of work that changed it names the key and the
+state it moved to (:func:`libs.common.db.changed`) and, once it has committed, the watchers
+waiting for that state are woken and read again (the others go on waiting). A change
+committed by another process (a second replica) wakes no one here: the watcher reads again
+every ``RECHECK`` seconds whatever happens.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Awaitable, Callable, Iterable, Iterator
+from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping
 from typing import Annotated, TypeVar
 
 from fastapi import Query
@@ -26,34 +27,41 @@ MAX_WAIT = 20.0
 
 
 class Changes:
-    """Who waits for which key, in one process."""
+    """Who waits for which key to reach which states, in one process."""
 
     def __init__(self, recheck: float = RECHECK, max_wait: float = MAX_WAIT) -> None:
-        self._watchers: dict[str, set[asyncio.Event]] = {}
+        self._watchers: dict[str, dict[asyncio.Event, frozenset[str]]] = {}
         self._closed = False
         self.recheck = recheck
         #: the longest this process lets a request wait (it may answer before the ``wait``
         #: asked for is over, with the state then)
         self.max_wait = max_wait
 
-    def changed(self, keys: Iterable[str]) -> None:
-        """These keys' records changed (their transaction committed): wake their watchers."""
-        for key in keys:
-            for event in self._watchers.get(key, ()):
-                event.set()
+    def changed(self, moves: Mapping[str, Iterable[str]]) -> None:
+        """These keys' records moved to these states (their transaction committed): wake
+        the watchers waiting for one of them (a change that reaches none wakes nobody)."""
+        for key, states in moves.items():
+            watchers = self._watchers.get(key)
+            if not watchers:
+                continue
+            reached = set(states)
+            for event, wanted in watchers.items():
+                if reached and (not wanted or not reached.isdisjoint(wanted)):
+                    event.set()
 
     @contextlib.contextmanager
-    def watch(self, key: str) -> Iterator[asyncio.Event]:
-        """An event set when ``key`` changes from now on (or the process is stopping)."""
+    def watch(self, key: str, wanted: frozenset[str] = frozenset()) -> Iterator[asyncio.Event]:
+        """An event set when ``key`` reaches one of ``wanted`` (any state when empty) from
+        now on, or the process is stopping."""
         event = asyncio.Event()
         if self._closed:
             event.set()
-        watchers = self._watchers.setdefault(key, set())
-        watchers.add(event)
+        watchers = self._watchers.setdefault(key, {})
+        watchers[event] = wanted
         try:
             yield event
         finally:
-            watchers.discard(event)
+            watchers.pop(event, None)
             if not watchers:
                 self._watchers.pop(key, None)
 
@@ -90,7 +98,7 @@ async def until(
     loop = asyncio.get_running_loop()
     deadline = loop.time() + min(wait, changes.max_wait)
     while True:
-        with changes.watch(key) as event:
+        with changes.watch(key, wanted) as event:
             try:
                 answer = await read()
             except missing:

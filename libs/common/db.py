@@ -204,18 +204,21 @@ CHANGED_KEYS = "changed_keys"
 _CHANGE_HOOKS: WeakKeyDictionary = WeakKeyDictionary()
 
 
-def changed(conn: AsyncConnection, key: str) -> None:
-    """The record named ``key`` changes in this unit of work: once it commits, the hooks of
-    :func:`on_change_commit` hear of it (requests waiting for the record read it again).
-    Outside a :func:`unit_of_work` nobody is told (those waiting read again on their own)."""
+def changed(conn: AsyncConnection, key: str, to_state: str | None) -> None:
+    """The record named ``key`` moves to ``to_state`` (None: it stays in its state) in this
+    unit of work: once it commits, the hooks of :func:`on_change_commit` hear of it
+    (requests waiting for the record to reach that state read it again). Outside a
+    :func:`unit_of_work` nobody is told (those waiting read again on their own)."""
     state = unit_state(conn)
     if state is not None:
-        state.setdefault(CHANGED_KEYS, set()).add(key)
+        states = state.setdefault(CHANGED_KEYS, {}).setdefault(key, set())
+        if to_state is not None:
+            states.add(str(to_state))
 
 
-def on_change_commit(engine: AsyncEngine, hook: Callable[[set[str]], None]) -> None:
-    """Call ``hook(keys)`` after each unit of work on ``engine`` that named changed records
-    commits."""
+def on_change_commit(engine: AsyncEngine, hook: Callable[[dict[str, set[str]]], None]) -> None:
+    """Call ``hook(changes)`` (each key named, with the states it moved to) after each unit
+    of work on ``engine`` that named changed records commits."""
     _CHANGE_HOOKS.setdefault(engine.sync_engine, []).append(hook)
 
 

@@ -1,6 +1,7 @@
-"""Waiting for a record's state (``?until=…&wait=…``): answered when the change is heard
-of, not missed when it commits between the read and the wait, answered at once when the
-process stops, and with the last state once the wait is over."""
+"""Waiting for a record's state (``?until=…&wait=…``): answered when a move to a state it
+waits for is heard of (and only then read again), not missed when it commits between the
+read and the wait, answered at once when the process stops, and with the last state once the
+wait is over."""
 
 from __future__ import annotations
 
@@ -33,14 +34,16 @@ async def test_a_waiter_is_answered_when_the_record_reaches_a_state_it_waits_for
         until(changes, "ill:T1", record.read, _state, frozenset({"Shipped"}), 15)
     )
     await asyncio.sleep(0.05)
-    record.state = "Loaned"  # a change that is not the one waited for: it reads and waits on
-    changes.changed({"ill:T1"})
+    record.state = "Loaned"  # a move to a state not waited for: no read, it waits on
+    changes.changed({"ill:T1": {"Loaned"}, "ill:T2": {"Shipped"}})
+    changes.changed({"ill:T1": set()})  # a step that left the state as it was
     await asyncio.sleep(0.05)
     assert not waiting.done()
+    assert record.reads == 1
     record.state = "Shipped"
-    changes.changed({"ill:T2", "ill:T1"})
+    changes.changed({"ill:T2": {"Shipped"}, "ill:T1": {"Loaned", "Shipped"}})
     assert await asyncio.wait_for(waiting, 5) == {"state": "Shipped"}
-    assert record.reads == 3
+    assert record.reads == 2
     assert loop.time() - started < 5
 
 
@@ -55,7 +58,7 @@ async def test_a_change_between_the_read_and_the_wait_is_not_missed():
         if first:  # the change commits right after this read, before the wait begins
             first = False
             record.state = "Shipped"
-            changes.changed({"ill:T1"})
+            changes.changed({"ill:T1": {"Shipped"}})
         return view
 
     answer = await asyncio.wait_for(
@@ -92,7 +95,7 @@ async def test_a_record_not_there_yet_is_waited_for_then_raised_when_the_time_is
     )
     await asyncio.sleep(0.05)
     state.append("WillSupply")
-    changes.changed({"ill:T1"})
+    changes.changed({"ill:T1": {"RequestReceived", "WillSupply"}})
     assert await asyncio.wait_for(waiting, 5) == {"state": "WillSupply"}
     state.clear()
     with pytest.raises(LookupError):

@@ -106,7 +106,7 @@ async def record(
             "refused": refused[:500] if refused else None,
         },
     )
-    changed(conn, ill_transaction(transaction_id))
+    changed(conn, ill_transaction(transaction_id), to_state)
 
 
 async def refuse(

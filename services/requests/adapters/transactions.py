@@ -163,8 +163,8 @@ async def record_all(conn: AsyncConnection, rows: list[dict[str, Any]]) -> None:
     order: with the statement that records the applied message's ``seq``, or together just
     before the unit of work commits (:mod:`libs.common.appends`)."""
     await appends.append_all(conn, history_t, rows)
-    for txn in {row["transaction_id"] for row in rows}:
-        changed(conn, ill_transaction(txn))
+    for row in rows:
+        changed(conn, ill_transaction(row["transaction_id"]), row["to_state"])
 
 
 async def record(conn: AsyncConnection, **fields: Any) -> None:
