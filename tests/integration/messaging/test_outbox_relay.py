@@ -42,19 +42,23 @@ async def engine(pg_database):
     await engine.dispose()
 
 
+async def _send(conn, clock, item: str):
+    return await send(
+        conn,
+        outbox,
+        item_event(item),
+        sender="cityu",
+        correlation_id="c",
+        clock=clock,
+        causation_id=None,
+    )
+
+
 async def emit(engine, clock, n: int) -> list[str]:
     ids = []
     for i in range(n):
         async with unit_of_work(engine) as conn:
-            env = await send(
-                conn,
-                outbox,
-                item_event(f"i{i}"),
-                sender="cityu",
-                correlation_id="c",
-                clock=clock,
-                causation_id=None,
-            )
+            env = await _send(conn, clock, f"i{i}")
         ids.append(env.message_id)
     return ids
 
@@ -183,15 +187,7 @@ async def test_a_running_relay_is_handed_what_commits_and_another_takes_it_if_th
         await asyncio.wait_for(stuck.waiting.wait(), 10)  # handed over at commit
         with pytest.raises(RuntimeError):
             async with unit_of_work(engine) as conn:
-                await send(
-                    conn,
-                    outbox,
-                    item_event("rolled-back"),
-                    sender="cityu",
-                    correlation_id="c",
-                    clock=clock,
-                    causation_id=None,
-                )
+                await _send(conn, clock, "rolled-back")
                 raise RuntimeError("the change is refused")
         second = OutboxRelay(engine, outbox, other, clock)
         assert await second.run_once() == 0  # it is the running relay's
