@@ -26,7 +26,7 @@ async def append(conn: AsyncConnection, table: Table, row: Mapping[str, Any]) ->
     """Add ``row`` to ``table`` in this transaction (all of a table's rows with the same
     columns)."""
     if not before_commit(conn, f"appends {table.name}", lambda c: flush(c, table)):
-        await hot_sql.insert_rows(conn, ("append", table), table, [row])
+        await write(conn, table, [row])
         return
     state = unit_state(conn)
     assert state is not None  # before_commit said this is a unit of work
@@ -47,6 +47,10 @@ def take(conn: AsyncConnection, table: Table) -> list[Mapping[str, Any]]:
 
 async def flush(conn: AsyncConnection, table: Table) -> None:
     """Write the rows waiting for ``table`` now (before reading it, before the commit)."""
-    rows = take(conn, table)
+    await write(conn, table, take(conn, table))
+
+
+async def write(conn: AsyncConnection, table: Table, rows: list[Mapping[str, Any]]) -> None:
+    """``rows`` into ``table`` in one statement of their own (none: nothing)."""
     if rows:
         await hot_sql.insert_rows(conn, ("append", table), table, rows)

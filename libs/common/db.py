@@ -147,8 +147,9 @@ _COMMIT_HOOKS: WeakKeyDictionary = WeakKeyDictionary()
 _TAKERS: WeakKeyDictionary = WeakKeyDictionary()
 #: set in ``conn.info`` by code that wrote something the after-commit hooks care about
 OUTBOX_WRITTEN = "illfed.outbox_written"
-#: in ``conn.info`` while a unit of work hands the outbox rows it writes to the running relay
-OUTBOX_HANDOFF = "illfed.outbox_handoff"
+#: in a unit of work's :func:`unit_state` while it hands the outbox rows it writes to the
+#: running relay
+OUTBOX_HANDOFF = "outbox_handoff"
 
 
 class Handoff:
@@ -240,10 +241,8 @@ async def unit_of_work(engine: AsyncEngine) -> AsyncIterator[AsyncConnection]:
     async with engine.begin() as conn:
         # conn.info belongs to the pooled connection and outlives this unit of work.
         conn.info.pop(OUTBOX_WRITTEN, None)
-        if handoff is not None:
-            conn.info[OUTBOX_HANDOFF] = handoff
         pending: dict[str, Callable[[AsyncConnection], Any]] = {}
-        state: dict[str, Any] = {BEFORE_COMMIT: pending}
+        state: dict[str, Any] = {BEFORE_COMMIT: pending, OUTBOX_HANDOFF: handoff}
         conn.info[UNIT_STATE] = state
         try:
             yield conn
@@ -251,7 +250,6 @@ async def unit_of_work(engine: AsyncEngine) -> AsyncIterator[AsyncConnection]:
                 await pending.pop(next(iter(pending)))(conn)
         finally:
             if not conn.invalidated:  # a lost connection's info goes with it
-                conn.info.pop(OUTBOX_HANDOFF, None)
                 conn.info.pop(UNIT_STATE, None)
         wrote_outbox = conn.info.pop(OUTBOX_WRITTEN, False)
         keys = state.get(CHANGED_KEYS)

@@ -77,37 +77,38 @@ async def next_seq(
     to add to a table in the same statement on PostgreSQL (the history lines of the step that
     sends the message, :mod:`libs.common.appends`); written just before it elsewhere."""
     params = {"b_txn": transaction_id, "b_who": counterpart, "b_dir": "out"}
-    if along is not None and along[1]:
-        table, rows = along
-        if conn.dialect.name == "postgresql":
-            key, stmt = _along(conn, _bump(conn, t, 1), table, len(rows), tuple(sorted(rows[0])))
-            params |= {f"a{i}_{c}": v for i, row in enumerate(rows) for c, v in row.items()}
-            return int((await hot_sql.execute(conn, key, stmt, params)).scalar_one())
-        await hot_sql.insert_rows(conn, ("append", table), table, list(rows))
-    row = await hot_sql.execute(conn, *_bump(conn, t, 1), params)
-    return int(row.scalar_one())
+    table, rows = along if along is not None else (None, [])
+    return int((await _run_along(conn, _bump(conn, t, 1), params, table, rows)).scalar_one())
 
 
-def _along(
+async def _run_along(
     conn: AsyncConnection,
     keyed: tuple[object, Any],
-    table: Table,
-    n: int,
-    names: tuple[str, ...],
-) -> tuple[object, Any]:
-    """The statement ``keyed`` (its key and itself) with ``n`` rows of ``names`` inserted
-    into ``table`` by a data-modifying CTE of the same statement (PostgreSQL): one round trip
-    for both. Built once per statement and shape."""
+    params: dict[str, Any],
+    table: Table | None,
+    rows: list[Mapping[str, Any]],
+) -> hot_sql.Rows:
+    """Run the statement ``keyed`` (its key and itself) with ``params``, ``rows`` inserted
+    into ``table`` by a data-modifying CTE of the same statement on PostgreSQL (one round
+    trip for both; built once per statement and shape), by a statement of their own just
+    before it elsewhere."""
+    if table is None or not rows:
+        return await hot_sql.execute(conn, *keyed, params)
+    if conn.dialect.name != "postgresql":
+        await appends.write(conn, table, rows)
+        return await hot_sql.execute(conn, *keyed, params)
     base_key, base = keyed
+    n, names = len(rows), tuple(sorted(rows[0]))
 
     def build(_: AsyncConnection) -> Any:
-        rows = insert(table).values(
-            [{c: bindparam(f"a{i}_{c}", type_=table.c[c].type) for c in names} for i in range(n)]
-        )
-        return base.add_cte(rows.cte("along_rows"))
+        values = [
+            {c: bindparam(f"a{i}_{c}", type_=table.c[c].type) for c in names} for i in range(n)
+        ]
+        return base.add_cte(insert(table).values(values).cte("along_rows"))
 
     key = ("along", base_key, table, n, names)
-    return key, statement(conn, key, build)
+    params = params | {f"a{i}_{c}": v for i, row in enumerate(rows) for c, v in row.items()}
+    return await hot_sql.execute(conn, key, statement(conn, key, build), params)
 
 
 async def last_received(
@@ -167,16 +168,14 @@ async def receive(
     while True:
         # The applied seq written, and its parked successor (if one came early) read, in one
         # round trip: nearly always there is none, and that is the message's last statement.
-        params = {"b_txn": txn, "b_who": env.sender, "b_value": last}
         rows = appends.take(conn, along) if along is not None else []
-        if rows and conn.dialect.name == "postgresql" and along is not None:
-            key, stmt = _along(conn, _advance(conn, t), along, len(rows), tuple(sorted(rows[0])))
-            params |= {f"a{i}_{c}": v for i, row in enumerate(rows) for c, v in row.items()}
-            found = await hot_sql.execute(conn, key, stmt, params)
-        else:
-            if rows and along is not None:
-                await hot_sql.insert_rows(conn, ("append", along), along, rows)
-            found = await hot_sql.execute(conn, *_advance(conn, t), params)
+        found = await _run_along(
+            conn,
+            _advance(conn, t),
+            {"b_txn": txn, "b_who": env.sender, "b_value": last},
+            along,
+            rows,
+        )
         envelope = found.scalar()
         if envelope is None:
             break

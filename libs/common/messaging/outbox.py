@@ -32,6 +32,7 @@ from libs.common.db import (
     hand_outbox_to,
     make_engine,
     on_outbox_commit,
+    unit_state,
 )
 from libs.common.messaging.delivery import Bus
 from libs.common.messaging.topology import DIRECT, EVENTS
@@ -104,7 +105,8 @@ async def enqueue_raw(
         "headers": headers,
         "created_at": created_at,
     }
-    handoff: Handoff | None = conn.info.get(OUTBOX_HANDOFF)
+    state = unit_state(conn)
+    handoff: Handoff | None = state.get(OUTBOX_HANDOFF) if state is not None else None
     if handoff is None:
         await hot_sql.run(conn, ("outbox insert", outbox), lambda _: insert(outbox), values)
         conn.info[OUTBOX_WRITTEN] = True

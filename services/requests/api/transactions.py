@@ -151,6 +151,10 @@ async def list_transactions(
     }
 
 
+class _NotFound(Problem):
+    """The transaction is not (yet) known to this caller."""
+
+
 @router.get(
     "/{transaction_id}",
     response_model=TransactionDetail,
@@ -200,7 +204,3 @@ async def read_transaction(
         wait,
         missing=(_NotFound,),
     )
-
-
-class _NotFound(Problem):
-    """The transaction is not (yet) known to this caller."""
