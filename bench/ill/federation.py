@@ -155,10 +155,11 @@ async def start(
     *,
     services: tuple[str, ...] = ("catalog", "requests", "notifier"),
     before_start=None,
+    unit_env=None,
 ) -> BenchFederation:
     """The federation of ``members``, with the services and the ``running`` libraries started
     and ready. ``before_start(bf)`` runs once the databases are migrated (to load a
-    catalogue)."""
+    catalogue); ``unit_env(key)`` gives a unit more environment."""
     path = _write(folder, federation_toml(members, ports()))
     fed = load_federation(path)
     tag = uuid.uuid4().hex[:8]
@@ -190,6 +191,7 @@ async def start(
                 f"{prefix}ENVIRONMENT": "development",
                 f"{prefix}LOG_LEVEL": "WARNING",
                 "ILLFED_DATA_DIR": str(folder),
+                **(unit_env(key) if unit_env else {}),
             }
             argv = ["--federation", str(path), "--data", str(folder), "serve-unit", key]
             bf.units[key] = ForkedUnit(

@@ -29,6 +29,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import signal
 import subprocess
 import tempfile
 import time
@@ -37,6 +38,7 @@ from pathlib import Path
 import asyncpg
 import httpx
 
+from bench import cpu_profile
 from bench.hop import hop_bench
 from bench.hop.measure import CpuMeter, peak_rss_mb, percentile, rabbitmq_pid
 from bench.ill import federation
@@ -102,7 +104,9 @@ async def run(args, floor_hops_per_s: float | None = None) -> dict:
     floors = [] if args.no_floor else [floor_hops_per_s or await _floor_hops_per_s()]
     with tempfile.TemporaryDirectory(prefix="illfed-bench-ill-") as tmp:
         t0 = time.monotonic()
-        bf = await federation.start(Path(tmp), MEMBERS, [code for code, _ in MEMBERS])
+        bf = await federation.start(
+            Path(tmp), MEMBERS, [code for code, _ in MEMBERS], unit_env=_cpu_profile_env(args)
+        )
         print(
             f"ill: federation of {len(bf.units)} processes ready in {time.monotonic() - t0:.0f} s",
             flush=True,
@@ -137,6 +141,34 @@ async def _backends(bf: federation.BenchFederation) -> list[int]:
         return [r["pid"] for r in rows]
     finally:
         await conn.close()
+
+
+def _cpu_profile_env(args):
+    """Each unit samples its stacks on its own CPU clock (:mod:`bench.cpu_profile`)."""
+    if not args.cpu_profile:
+        return None
+    folder = Path(args.cpu_profile).resolve()
+    folder.mkdir(parents=True, exist_ok=True)
+    return lambda key: {cpu_profile.ENV: str(folder / f"{key}.txt")}
+
+
+def _cpu_profile_signal(bf: federation.BenchFederation, args, sig: signal.Signals) -> None:
+    if args.cpu_profile:
+        for pid in bf.pids().values():
+            os.kill(pid, sig)
+
+
+def _print_cpu_profiles(args) -> None:
+    """The frames that take most of each service's CPU while the loans ran."""
+    for path in sorted(Path(args.cpu_profile).glob("*.txt")):
+        total, ranked = cpu_profile.shares(path)
+        _, own = cpu_profile.shares(path, own=True)
+        print(f"CPU profile of {path.stem} ({total} samples, {path}): with what it calls")
+        for frame, share in cpu_profile.telling(ranked, 12):
+            print(f"  {100 * share:5.1f}%  {frame}")
+        print("  in the frame itself")
+        for frame, share in own[:8]:
+            print(f"  {100 * share:5.1f}%  {frame}")
 
 
 def _profile(bf: federation.BenchFederation, args) -> list[subprocess.Popen]:
@@ -199,6 +231,7 @@ async def _measure(bf: federation.BenchFederation, args) -> dict:
         calls_before = driver.stats.calls
         meter = CpuMeter()
         profilers = _profile(bf, args)
+        _cpu_profile_signal(bf, args, signal.SIGUSR2)  # the start and warm-up not counted
         meter.start(await groups())
         sampler = asyncio.create_task(sampling())
         t1 = time.monotonic()
@@ -208,6 +241,7 @@ async def _measure(bf: federation.BenchFederation, args) -> dict:
             sampler.cancel()
         seconds = time.monotonic() - t1
         cpu = meter.stop(await groups())
+        _cpu_profile_signal(bf, args, signal.SIGUSR1)  # each unit writes its stacks
         for p in profilers:
             p.send_signal(2)  # py-spy writes its file on SIGINT
             p.wait(timeout=60)
@@ -319,6 +353,12 @@ def parser() -> argparse.ArgumentParser:
         "--profile", default="", help="folder for py-spy profiles of every unit (raw stacks)"
     )
     p.add_argument("--py-spy", default="py-spy", help="the py-spy to profile with")
+    p.add_argument(
+        "--cpu-profile",
+        default="",
+        help="folder for each unit's stacks sampled on its own CPU clock (bench.cpu_profile); "
+        "py-spy's wall-clock samples count a unit waiting for a core as busy",
+    )
     return p
 
 
@@ -343,6 +383,8 @@ async def main() -> None:
     args = parser().parse_args()
     r = await run(args)
     print_result(r)
+    if args.cpu_profile:
+        _print_cpu_profiles(args)
     hop_bench.record({"ill": r}, bench="ill", label=args.label)
     print(f"results appended to {hop_bench.RESULTS.relative_to(hop_bench.ROOT)}")
 
