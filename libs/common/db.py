@@ -211,10 +211,8 @@ def changed(conn: AsyncConnection, key: str, to_state: str | None) -> None:
     (requests waiting for the record to reach that state read it again). Outside a
     :func:`unit_of_work` nobody is told (those waiting read again on their own)."""
     state = unit_state(conn)
-    if state is not None:
-        states = state.setdefault(CHANGED_KEYS, {}).setdefault(key, set())
-        if to_state is not None:
-            states.add(str(to_state))
+    if state is not None and to_state is not None:  # a step that stays wakes nobody
+        state.setdefault(CHANGED_KEYS, {}).setdefault(key, set()).add(str(to_state))
 
 
 def on_change_commit(engine: AsyncEngine, hook: Callable[[dict[str, set[str]]], None]) -> None:

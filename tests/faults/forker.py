@@ -21,6 +21,7 @@ import signal
 import sys
 import traceback
 
+from bench.cpu_profile import install_from_env
 from deploy.forking import _die_with_parent, preload
 
 children: set[int] = set()
@@ -52,11 +53,7 @@ def _child(order: dict) -> None:
         with contextlib.suppress(OSError):
             os.close(0)
         os.environ.update(order["env"])
-        if os.environ.get("ILLFED_CPU_PROFILE"):
-            # The bench asked for this unit's CPU profile (bench.cpu_profile).
-            from bench.cpu_profile import install_from_env
-
-            install_from_env()
+        install_from_env()  # when the bench asked for this unit's CPU profile
         from deploy.launch import main
 
         main(order["argv"])
