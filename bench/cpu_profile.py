@@ -107,6 +107,29 @@ def telling(ranked: list[tuple[str, float]], count: int) -> list[tuple[str, floa
     return out
 
 
+def folder_env(folder: str | Path | None):
+    """What each unit's environment gets for it to sample its stacks into ``folder`` (a file
+    for each unit's key), or None when no profile is asked for."""
+    if not folder:
+        return None
+    where = Path(folder).resolve()
+    where.mkdir(parents=True, exist_ok=True)
+    return lambda key: {ENV: str(where / f"{key}.txt")}
+
+
+def print_folder(folder: str | Path, count: int = 12) -> None:
+    """The frames that take most of each unit's CPU, for every profile in ``folder``."""
+    for path in sorted(Path(folder).glob("*.txt")):
+        total, ranked = shares(path)
+        _, own = shares(path, own=True)
+        print(f"CPU profile of {path.stem} ({total} samples, {path}): with what it calls")
+        for frame, share in telling(ranked, count):
+            print(f"  {100 * share:5.1f}%  {frame}")
+        print("  in the frame itself")
+        for frame, share in own[:8]:
+            print(f"  {100 * share:5.1f}%  {frame}")
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("file")

@@ -42,6 +42,7 @@ from pathlib import Path
 import asyncpg
 import httpx
 
+from bench import cpu_profile
 from bench.hop import floor
 from bench.hop.measure import (
     PROBE_ENV,
@@ -210,7 +211,9 @@ async def floor_target(folder: Path, n_clients: int, probe_at: str) -> Target:
     return target
 
 
-async def illfed_target(folder: Path, n_clients: int, probe_at: str) -> Target:
+async def illfed_target(
+    folder: Path, n_clients: int, probe_at: str, cpu_profile_dir: str = ""
+) -> Target:
     from deploy.queues import federation_queues
     from libs.common.auth import client_secret
     from libs.common.db import drop_database, pg_url
@@ -237,6 +240,7 @@ async def illfed_target(folder: Path, n_clients: int, probe_at: str) -> Target:
     passwords = {p: broker_password(DEV_SECRET, p) for p in ("catalog", LIBRARY)}
     await setup_broker(f"amqp://guest:guest@{RABBIT}/{vhost}", passwords, federation_queues(fed))
     procs = {}
+    profiled = cpu_profile.folder_env(cpu_profile_dir)
     for key, url in urls.items():
         service = key.split("-")[0]
         await upgrade(service, url)
@@ -251,6 +255,7 @@ async def illfed_target(folder: Path, n_clients: int, probe_at: str) -> Target:
             f"{prefix}LOG_LEVEL": "WARNING",
             "ILLFED_DATA_DIR": str(folder),
             PROBE_ENV: probe_at,
+            **(profiled(key) if profiled else {}),
         }
         argv = [sys.executable, "-m", "bench.hop.unit", "--federation", str(fed_file)]
         argv += ["--data", str(folder), "serve-unit", key]
@@ -463,6 +468,13 @@ def _add(total: Load, load: Load) -> None:
     total.api_ms += load.api_ms
 
 
+def _signal_profiled(parts: dict[str, Part], args, sig: signal.Signals) -> None:
+    """illfed's units sample their stacks on their own CPU clock (``--cpu-profile``)."""
+    if args.cpu_profile and "illfed" in parts:
+        for p in parts["illfed"].target.procs():
+            os.kill(p.pid, sig)
+
+
 async def measure(parts: dict[str, Part], args) -> dict[str, dict]:
     """Every part warmed up, then the busy run and the lone client's hops in ``--turns``
     turns, the parts taking turns: a machine shared with others that speeds up or slows down
@@ -473,6 +485,7 @@ async def measure(parts: dict[str, Part], args) -> dict[str, dict]:
         print(f"  {name}: warming up {args.warmup:g} s", flush=True)
         await run_load(part.target, part.target.clients, part.probe, seconds=args.warmup)
     turns = max(1, args.turns)
+    _signal_profiled(parts, args, signal.SIGUSR2)  # the start and warm-up not counted
     profilers = [
         p for part in parts.values() for p in _profile(part.target, args, len(parts) * args.seconds)
     ]
@@ -481,6 +494,7 @@ async def measure(parts: dict[str, Part], args) -> dict[str, dict]:
             await part.busy_turn(args.seconds / turns, rabbit)
     for p in profilers:
         p.wait(timeout=60)
+    _signal_profiled(parts, args, signal.SIGUSR1)  # the busy run's stacks written
     for name, part in parts.items():
         print(f"  {name}: {part.busy.hops} hops by {len(part.target.clients)} clients", flush=True)
     for i in range(turns):
@@ -494,10 +508,12 @@ async def started(name: str, args, folder: Path):
     """The part's target, running, with the probe its consumer reports to; stopped and
     removed afterwards."""
     probe, transport, probe_at = await open_probe()
-    make = floor_target if name == "floor" else illfed_target
     target: Target | None = None
     try:
-        target = await make(folder, args.clients, probe_at)
+        if name == "floor":
+            target = await floor_target(folder, args.clients, probe_at)
+        else:
+            target = await illfed_target(folder, args.clients, probe_at, args.cpu_profile)
         yield Part(target, probe)
     except BaseException:
         if target is not None:
@@ -635,6 +651,12 @@ def parser() -> argparse.ArgumentParser:
         "--profile", default="", help="folder for py-spy profiles of the busy run (raw stacks)"
     )
     p.add_argument("--py-spy", default="py-spy", help="the py-spy to profile with")
+    p.add_argument(
+        "--cpu-profile",
+        default="",
+        help="folder for illfed's units' stacks of the busy run, sampled on each unit's own "
+        "CPU clock (bench.cpu_profile); their frames are printed",
+    )
     return p
 
 
@@ -653,6 +675,8 @@ async def main() -> None:
     args = parser().parse_args()
     results = await run(args)
     print_table(rows(results, args.clients))
+    if args.cpu_profile:
+        cpu_profile.print_folder(args.cpu_profile)
     record({"hop": results}, bench="hop", label=args.label)
     print(f"results appended to {RESULTS.relative_to(ROOT)}")
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import sys
 
+from bench import cpu_profile
 from bench.hop.measure import correlation_of, probe_sender
 from deploy import launch
 
@@ -32,6 +33,7 @@ def _probed(build_unit):
 
 
 def main() -> None:
+    cpu_profile.install_from_env()  # the bench's --cpu-profile
     launch.build_unit = _probed(launch.build_unit)
     launch.main(sys.argv[1:])
 

@@ -105,7 +105,10 @@ async def run(args, floor_hops_per_s: float | None = None) -> dict:
     with tempfile.TemporaryDirectory(prefix="illfed-bench-ill-") as tmp:
         t0 = time.monotonic()
         bf = await federation.start(
-            Path(tmp), MEMBERS, [code for code, _ in MEMBERS], unit_env=_cpu_profile_env(args)
+            Path(tmp),
+            MEMBERS,
+            [code for code, _ in MEMBERS],
+            unit_env=cpu_profile.folder_env(args.cpu_profile),
         )
         print(
             f"ill: federation of {len(bf.units)} processes ready in {time.monotonic() - t0:.0f} s",
@@ -143,32 +146,10 @@ async def _backends(bf: federation.BenchFederation) -> list[int]:
         await conn.close()
 
 
-def _cpu_profile_env(args):
-    """Each unit samples its stacks on its own CPU clock (:mod:`bench.cpu_profile`)."""
-    if not args.cpu_profile:
-        return None
-    folder = Path(args.cpu_profile).resolve()
-    folder.mkdir(parents=True, exist_ok=True)
-    return lambda key: {cpu_profile.ENV: str(folder / f"{key}.txt")}
-
-
 def _cpu_profile_signal(bf: federation.BenchFederation, args, sig: signal.Signals) -> None:
     if args.cpu_profile:
         for pid in bf.pids().values():
             os.kill(pid, sig)
-
-
-def _print_cpu_profiles(args) -> None:
-    """The frames that take most of each service's CPU while the loans ran."""
-    for path in sorted(Path(args.cpu_profile).glob("*.txt")):
-        total, ranked = cpu_profile.shares(path)
-        _, own = cpu_profile.shares(path, own=True)
-        print(f"CPU profile of {path.stem} ({total} samples, {path}): with what it calls")
-        for frame, share in cpu_profile.telling(ranked, 12):
-            print(f"  {100 * share:5.1f}%  {frame}")
-        print("  in the frame itself")
-        for frame, share in own[:8]:
-            print(f"  {100 * share:5.1f}%  {frame}")
 
 
 def _profile(bf: federation.BenchFederation, args) -> list[subprocess.Popen]:
@@ -384,7 +365,7 @@ async def main() -> None:
     r = await run(args)
     print_result(r)
     if args.cpu_profile:
-        _print_cpu_profiles(args)
+        cpu_profile.print_folder(args.cpu_profile)
     hop_bench.record({"ill": r}, bench="ill", label=args.label)
     print(f"results appended to {hop_bench.RESULTS.relative_to(hop_bench.ROOT)}")
 
