@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 from weakref import WeakKeyDictionary
 
-from sqlalchemy import DateTime, Table, TypeDecorator, event, exc
+from sqlalchemy import ARRAY, DateTime, Table, TypeDecorator, any_, bindparam, event, exc
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Dialect, make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
@@ -312,6 +312,15 @@ def upsert(conn: AsyncConnection, table: Table) -> Any:
     if conn.dialect.name == "postgresql":
         return postgresql.insert(table)
     return sqlite.insert(table)
+
+
+def any_of(conn: AsyncConnection, column: Any, name: str, item_type: Any) -> Any:
+    """``column`` is one of the values of the parameter ``name`` (a list): on PostgreSQL
+    ``= ANY`` of one array parameter, so that a statement built once serves every list (an
+    ``IN`` list is rendered again for each length); elsewhere an expanding ``IN``."""
+    if conn.dialect.name == "postgresql":
+        return column == any_(bindparam(name, type_=ARRAY(item_type)))
+    return column.in_(bindparam(name, expanding=True))
 
 
 def insert_new(conn: AsyncConnection, table: Table, *unique: str) -> Any:

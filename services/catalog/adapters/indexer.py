@@ -5,11 +5,11 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable
 
-from sqlalchemy import ARRAY, BigInteger, any_, bindparam, select
+from sqlalchemy import BigInteger, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from libs.common import hot_sql
-from libs.common.db import statement, upsert
+from libs.common.db import any_of, statement, upsert
 from services.catalog.adapters.libraries import Members, ensure_libraries
 from services.catalog.adapters.sql import chunks
 from services.catalog.adapters.tables import holdings, libraries, record_search, records
@@ -69,11 +69,6 @@ def _records_held(conn: AsyncConnection):
     """An item change's records with their holdings and the holders' directory entries, in
     one round trip: a changed item's record has a handful of holdings, not the whole
     directory. The ids are one array parameter on PostgreSQL."""
-    ids = (
-        records.c.id == any_(bindparam("ids", type_=ARRAY(BigInteger)))
-        if conn.dialect.name == "postgresql"
-        else records.c.id.in_(bindparam("ids", expanding=True))
-    )
     return (
         select(
             *_RECORD_COLUMNS,
@@ -87,7 +82,7 @@ def _records_held(conn: AsyncConnection):
                 libraries, libraries.c.code == holdings.c.library
             )
         )
-        .where(ids)
+        .where(any_of(conn, records.c.id, "ids", BigInteger))
     )
 
 

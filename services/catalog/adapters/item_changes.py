@@ -11,12 +11,12 @@ from __future__ import annotations
 import re
 from datetime import datetime
 
-from sqlalchemy import ARRAY, String, any_, bindparam, select
+from sqlalchemy import String, bindparam, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from libs.common import hot_sql
 from libs.common.contracts.events import ItemChanged
-from libs.common.db import upsert
+from libs.common.db import any_of, upsert
 from services.catalog.adapters.indexer import reindex_for_change
 from services.catalog.adapters.libraries import Members
 from services.catalog.adapters.matching_lock import lock_record_matching
@@ -65,17 +65,9 @@ def _storable(text: str | None, limit: int | None = None) -> str:
     return out[:limit] if limit is not None else out
 
 
-def _keys_in(column, conn: AsyncConnection):
-    """``column`` in the ``keys`` parameter: on PostgreSQL one array parameter (an IN
-    list would be rendered again on every execution), elsewhere an expanding IN."""
-    if conn.dialect.name == "postgresql":
-        return column == any_(bindparam("keys", type_=ARRAY(String)))
-    return column.in_(bindparam("keys", expanding=True))
-
-
 def _keys_select(conn: AsyncConnection):
     return select(record_keys.c.key, record_keys.c.record_id).where(
-        _keys_in(record_keys.c.key, conn)
+        any_of(conn, record_keys.c.key, "keys", String)
     )
 
 
@@ -93,7 +85,9 @@ def _holding_select(conn: AsyncConnection):
             record_keys.c.key,
             record_keys.c.record_id.label("key_record"),
         )
-        .select_from(holdings.outerjoin(record_keys, _keys_in(record_keys.c.key, conn)))
+        .select_from(
+            holdings.outerjoin(record_keys, any_of(conn, record_keys.c.key, "keys", String))
+        )
         .where(
             holdings.c.library == bindparam("library"),
             holdings.c.item_id == bindparam("item_id"),
@@ -237,7 +231,9 @@ async def _still_describes(
         return True
     if found:
         return False  # its keys belong to another record
-    current = (await conn.execute(_RECORD_TITLE, {"id": record_id})).first()
+    current = (
+        await hot_sql.execute(conn, "record title", _RECORD_TITLE, {"id": record_id})
+    ).first()
     if current is None:
         return False
     if rec.isbns and current.isbns:

@@ -28,9 +28,21 @@ import math
 from collections import Counter, defaultdict
 from collections.abc import Sequence
 
-from sqlalchemy import Integer, and_, case, literal, literal_column, select, text, tuple_
+from sqlalchemy import (
+    BigInteger,
+    Integer,
+    and_,
+    case,
+    literal,
+    literal_column,
+    select,
+    text,
+    tuple_,
+)
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from libs.common import hot_sql
+from libs.common.db import any_of
 from services.catalog.adapters.fulltext import matches
 from services.catalog.adapters.libraries import load_directory
 from services.catalog.adapters.rows import HOLDING_KEY, HOLDING_STATE, RECORD_FIELDS
@@ -415,6 +427,28 @@ async def search(conn: AsyncConnection, query: SearchQuery) -> SearchPage:
     )
 
 
+def _records_by_id(conn: AsyncConnection):
+    return select(*(records.c[name] for name in _RECORD_FIELDS)).where(
+        any_of(conn, records.c.id, "ids", BigInteger)
+    )
+
+
+def _holdings_of(with_consortia: bool):
+    """The holdings of the records ``ids``, with their holders' consortia or without."""
+
+    def build(conn: AsyncConnection):
+        stmt = select(*(holdings.c[name] for name in _HOLDING_FIELDS))
+        if with_consortia:
+            stmt = stmt.add_columns(libraries.c.consortium).select_from(
+                holdings.outerjoin(libraries, libraries.c.code == holdings.c.library)
+            )
+        return stmt.where(any_of(conn, holdings.c.record_id, "ids", BigInteger)).order_by(
+            holdings.c.library, holdings.c.item_id
+        )
+
+    return build
+
+
 async def read_records(
     conn: AsyncConnection,
     record_ids: Sequence[int],
@@ -426,27 +460,15 @@ async def read_records(
     with ``patron``, whether that patron may request each."""
     if not record_ids:
         return []
-    recs = {
-        r.id: r
-        for r in await conn.execute(
-            select(*(records.c[name] for name in _RECORD_FIELDS)).where(
-                records.c.id.in_(record_ids)
-            )
-        )
-    }
+    ids = {"ids": list(record_ids)}
+    recs = {r.id: r for r in await hot_sql.run(conn, "records by id", _records_by_id, ids)}
     held: dict[int, list[HoldingView]] = defaultdict(list)
-    stmt = select(*(holdings.c[name] for name in _HOLDING_FIELDS))
-    if directory is None:
-        # A record looked up by id (a request placed, then routed): its holders' consortia
-        # come with its holdings instead of reading the whole directory, which grows with
-        # the federation (a search has read it already for its facets).
-        stmt = stmt.add_columns(libraries.c.consortium).select_from(
-            holdings.outerjoin(libraries, libraries.c.code == holdings.c.library)
-        )
-    rows = await conn.execute(
-        stmt.where(holdings.c.record_id.in_(record_ids)).order_by(
-            holdings.c.library, holdings.c.item_id
-        )
+    # A record looked up by id (a request placed, then routed): its holders' consortia come
+    # with its holdings instead of reading the whole directory, which grows with the
+    # federation (a search has read it already for its facets).
+    with_consortia = directory is None
+    rows = await hot_sql.run(
+        conn, ("holdings of records", with_consortia), _holdings_of(with_consortia), ids
     )
     for h in rows:
         held[h.record_id].append(
