@@ -24,6 +24,7 @@ from libs.common.contracts.registry import parse_payload
 from libs.common.db import insert_new, statement, upsert
 from libs.common.ill.ordering import Verdict, verdict
 from libs.common.ill.sequence_tables import SequenceTables
+from libs.common.messaging import inbox
 
 log = structlog.get_logger("illfed.ill.sequence")
 Apply = Callable[[Envelope, Any], Awaitable[None]]
@@ -50,18 +51,6 @@ def _bump(conn: AsyncConnection, t: SequenceTables, step: int) -> tuple[object, 
 
     key = ("ill seq bump", t.sequences, step)
     return key, statement(conn, key, build)
-
-
-async def _locked_last(
-    conn: AsyncConnection, t: SequenceTables, transaction_id: str, counterpart: str, direction: str
-) -> int:
-    """The row's last ``seq`` (0 for a new one), locked for the caller's transaction."""
-    row = await hot_sql.execute(
-        conn,
-        *_bump(conn, t, 0),
-        {"b_txn": transaction_id, "b_who": counterpart, "b_dir": direction},
-    )
-    return int(row.scalar_one())
 
 
 async def next_seq(
@@ -142,7 +131,18 @@ async def receive(
     ``along`` (:mod:`libs.common.appends`: the history lines of what was applied) are
     written with the statement that records the applied ``seq``."""
     txn = transaction_id or env.correlation_id
-    last = await _locked_last(conn, t, txn, env.sender, "in")
+    params = {"b_txn": txn, "b_who": env.sender, "b_dir": "in"}
+    keyed = _bump(conn, t, 0)
+    pending = inbox.pending(conn)
+    if pending is None:
+        last = int((await hot_sql.execute(conn, *keyed, params)).scalar_one())
+    else:
+        # The consumer's inbox claim made by this same statement (one round trip less).
+        key, stmt, claim_values = pending.along(conn, *keyed)
+        row = (await hot_sql.execute(conn, key, stmt, params | claim_values)).one()
+        if not pending.note(row.inbox_claimed):
+            return "duplicate"  # processed before: the consumer ignores it
+        last = int(row.last_seq)
     outcome = verdict(last, seq)
     if outcome == "duplicate":
         log.info("ill message already applied", seq=seq, last=last, message_id=env.message_id)

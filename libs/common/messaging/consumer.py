@@ -18,12 +18,12 @@ from pydantic import BaseModel, ValidationError
 from sqlalchemy import Table
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from libs.common import hot_sql
 from libs.common.clock import Clock
 from libs.common.contracts import Envelope
 from libs.common.contracts.registry import UnknownContract, contract_of, parse_payload
-from libs.common.db import insert_new, unit_of_work
+from libs.common.db import unit_of_work, unit_state
 from libs.common.logs import bind_correlation
+from libs.common.messaging import inbox
 from libs.common.messaging.delivery import Bus, Delivery, Subscription
 from libs.common.messaging.retry import (
     DEFAULT_RETRY,
@@ -51,15 +51,6 @@ Handlers = Mapping[type[BaseModel], Handler]
 class RejectMessage(Exception):
     """Raised by a handler for a message that can never be processed (it breaks a contract
     rule the schema cannot express); the message is dead-lettered with this reason."""
-
-
-async def claim(
-    conn: AsyncConnection, inbox: Table, consumer: str, message_id: str, clock: Clock
-) -> bool:
-    """Record that ``consumer`` processes ``message_id``; False if it already did."""
-    values = {"consumer": consumer, "message_id": message_id, "processed_at": clock.now()}
-    result = await hot_sql.run(conn, ("inbox claim", inbox), lambda c: insert_new(c, inbox), values)
-    return result.rowcount == 1
 
 
 class Consumer:
@@ -150,17 +141,9 @@ class Consumer:
             return
         try:
             async with unit_of_work(self.engine) as conn:
-                if await claim(conn, self.inbox, self.name, env.message_id, self.clock):
-                    outcome = await handler(conn, self.context, env, payload)
-                    if isinstance(outcome, Outcome) and outcome.refused:
-                        log.info(
-                            "message refused",
-                            message_id=env.message_id,
-                            type=env.type,
-                            rules=[] if outcome.decision is None else outcome.decision.rules,
-                        )
-                else:
-                    log.info("duplicate message ignored", message_id=env.message_id)
+                await self._apply_once(conn, handler, env, payload)
+        except _Processed:
+            log.info("duplicate message ignored", message_id=env.message_id)
         except RejectMessage as exc:
             await self._dead_letter(delivery, f"rejected: {exc}")
             return
@@ -191,6 +174,37 @@ class Consumer:
         if self.after_commit is not None:
             self.after_commit()
 
+    async def _apply_once(
+        self, conn: AsyncConnection, handler: Handler, env: Envelope, payload: Any
+    ) -> None:
+        """The handler's effect and the message's inbox claim, in ``conn``'s transaction; a
+        message processed before raises :class:`_Processed` (nothing of it is committed)."""
+        now = self.clock.now()
+        along = inbox.takes_claim_along(handler, conn)
+        if along:
+            state = unit_state(conn)
+            assert state is not None  # a unit of work's connection
+            state[inbox.PENDING] = pending = inbox.InboxClaim(
+                self.inbox, self.name, env.message_id, now
+            )
+        elif not await inbox.claim(conn, self.inbox, self.name, env.message_id, now):
+            raise _Processed
+        outcome = await handler(conn, self.context, env, payload)
+        if along and not pending.made:
+            # The handler ended before its first statement: the claim now, and if the
+            # message was processed before, whatever the handler did is rolled back.
+            if not await inbox.claim(conn, self.inbox, self.name, env.message_id, now):
+                raise _Processed
+        elif along and not pending.new:
+            raise _Processed
+        if isinstance(outcome, Outcome) and outcome.refused:
+            log.info(
+                "message refused",
+                message_id=env.message_id,
+                type=env.type,
+                rules=[] if outcome.decision is None else outcome.decision.rules,
+            )
+
     def vouched_user(self, delivery: Delivery) -> str:
         """The broker login that published ``delivery``: the ``user_id`` RabbitMQ validated;
         for a retry copy this consumer put back, the login validated when it first arrived;
@@ -211,6 +225,10 @@ class Consumer:
         # publisher, so a replay is checked against the library that sent it, not against us.
         delivery.headers[REPLAY_HEADER] = self.vouched_user(delivery)
         await self.bus.dead_letter(delivery, reason)
+
+
+class _Processed(Exception):
+    """The message was processed before (its inbox row is there): nothing more to do."""
 
 
 def _short(exc: BaseException) -> str:

@@ -32,6 +32,7 @@ from libs.common.contracts.ill import (
     IllSupplierMessage,
     LoanTerms,
 )
+from libs.common.messaging.inbox import claims_along
 from libs.common.policy import Decision, Refusal, pickup_deadline, standing_refusals
 from services.circulation.adapters import (
     counters_repo,
@@ -537,6 +538,7 @@ def renewal_status(row: dict[str, Any], now: datetime, answer_hours: int) -> dic
 # From the broker
 
 
+@claims_along
 async def on_broker_message(
     conn: AsyncConnection,
     lib: Library,

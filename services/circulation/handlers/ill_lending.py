@@ -26,6 +26,7 @@ from libs.common.contracts.ill import (
     IllSupplierMessage,
 )
 from libs.common.messaging.consumer import RejectMessage
+from libs.common.messaging.inbox import claims_along
 from libs.common.policy import Decision, Refusal
 from services.circulation.adapters import ill_lending_repo as repo
 from services.circulation.adapters import items_repo
@@ -60,6 +61,7 @@ class LostRace(Exception):
 # From the broker -------------------------------------------------------------------------
 
 
+@claims_along
 async def on_request(
     conn: AsyncConnection, lib: Library, env: Envelope, payload: IllRequest
 ) -> None:
@@ -69,6 +71,7 @@ async def on_request(
     await from_broker(conn, lib, env, payload, _applier(conn, lib))
 
 
+@claims_along
 async def on_requester_message(
     conn: AsyncConnection, lib: Library, env: Envelope, payload: IllRequesterMessage
 ) -> None:

@@ -24,6 +24,7 @@ from libs.common.contracts import (
 )
 from libs.common.ill.sequence import receive
 from libs.common.messaging.consumer import RejectMessage
+from libs.common.messaging.inbox import claims_along
 from services.requests.adapters import transactions as repo
 from services.requests.adapters.tables import ill_seq, ill_transaction_history
 from services.requests.domain.broker import (
@@ -66,6 +67,7 @@ async def _in_order(conn: AsyncConnection, ctx: Broker, env: Envelope, payload: 
     )
 
 
+@claims_along
 async def on_request(conn: AsyncConnection, ctx: Broker, env: Envelope, payload: IllRequest):
     if env.sender != payload.requester:
         raise RejectMessage(
@@ -74,6 +76,7 @@ async def on_request(conn: AsyncConnection, ctx: Broker, env: Envelope, payload:
     await _in_order(conn, ctx, env, payload)
 
 
+@claims_along
 async def on_supplier_message(
     conn: AsyncConnection, ctx: Broker, env: Envelope, payload: IllSupplierMessage
 ):
@@ -84,6 +87,7 @@ async def on_supplier_message(
     await _in_order(conn, ctx, env, payload)
 
 
+@claims_along
 async def on_requester_message(
     conn: AsyncConnection, ctx: Broker, env: Envelope, payload: IllRequesterMessage
 ):

@@ -707,6 +707,31 @@ async def test_a_duplicate_and_a_reordered_pair_leave_the_same_state(eduhk):
     assert [h["to_state"] for h in history] == ["Requested", "ExpectToSupply", "WillSupply"]
 
 
+async def test_a_message_id_seen_before_is_ignored_even_with_a_new_seq(eduhk):
+    # The inbox, not only seq: the message id claimed with the first statement of the step
+    # (the sequence row's lock) stops a second message under the same id.
+    txn, _, _ = await requested(eduhk)
+    await eduhk.feed(eduhk.routing(txn, lender="cityu"), message_id="broker-m-1")
+    assert (await eduhk.row(txn))["state"] == "ExpectToSupply"
+    await eduhk.feed(eduhk.supplier(txn, "WillSupply", "RequestResponse"), message_id="broker-m-1")
+    assert (await eduhk.row(txn))["state"] == "ExpectToSupply"
+    await eduhk.feed(eduhk.supplier(txn, "WillSupply", "RequestResponse"))  # seq 2 was not used
+    assert (await eduhk.row(txn))["state"] == "ExpectToSupply"  # parked: seq 2 never came
+    history = (await eduhk.get(f"/api/v1/ill/borrowing/{txn}")).json()["history"]
+    assert [h["to_state"] for h in history] == ["Requested", "ExpectToSupply"]
+
+
+async def test_a_refusal_redelivered_is_answered_once(eduhk):
+    # Refused before its turn (no such request here): what the refusal wrote is undone when
+    # the inbox then finds the message processed before.
+    txn = f"T-{uuid.uuid4().hex[:12]}"
+    message = eduhk.supplier(txn, "WillSupply", "RequestResponse")
+    await eduhk.feed(message, message_id="broker-m-2")
+    await eduhk.feed(message, message_id="broker-m-2")
+    errors = [e for e in await eduhk.to_broker(txn) if e["type"] == "ill.error"]
+    assert len(errors) == 1 and errors[0]["payload"]["refused_message_id"] == "broker-m-2"
+
+
 async def test_a_message_illegal_in_the_state_is_refused_and_answered_with_an_error(eduhk):
     txn, _, _ = await requested(eduhk)
     await eduhk.feed(eduhk.supplier(txn, "LoanCompleted"))
