@@ -177,7 +177,7 @@ def build_runtime(
     catalogue: CatalogueClient | None = None,
 ) -> CirculationRuntime:
     fed = fed or default_federation()
-    engine = make_engine(database_url)
+    engine = make_engine(database_url, generic_plans=True)
     lib = library_context(library, fed, clock, hasher)
     rt = CirculationRuntime(
         name=f"circulation:{library}",

@@ -57,7 +57,7 @@ def build_runtime(
     """
     settings = settings or NotifierSettings()
     smtp = smtp or settings.smtp()
-    engine = make_engine(database_url)
+    engine = make_engine(database_url, generic_plans=True)
     rt = ServiceRuntime(name="notifier", principal="notifier", engine=engine, bus=bus, clock=clock)
     if smtp is None and mailbox_port is not None:
         mailbox = Mailbox(fed.federation.host, mailbox_port, folder=mailbox_folder)

@@ -36,7 +36,7 @@ def build_runtime(
     *,
     catalogue: CatalogueClient | None = None,
 ) -> ServiceRuntime:
-    engine = make_engine(database_url)
+    engine = make_engine(database_url, generic_plans=True)
     rt = ServiceRuntime(
         name="requests",
         principal="requests",

@@ -239,7 +239,10 @@ class OutboxRelay:
             None
             if engine.dialect.name == "sqlite"
             else make_engine(
-                engine.url.render_as_string(hide_password=False), pool_size=1, wait_for_flush=False
+                engine.url.render_as_string(hide_password=False),
+                pool_size=1,
+                wait_for_flush=False,
+                generic_plans=True,  # claims and marks by id
             )
         )
         self._autocommit = (
