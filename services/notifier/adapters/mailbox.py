@@ -26,6 +26,7 @@ from typing import Any, cast
 from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session
 
 from libs.common.clock import Clock, SystemClock
+from services.notifier.adapters.mail_policy import POLICY
 from services.notifier.adapters.smtp import SmtpSettings
 
 log = logging.getLogger(__name__)
@@ -70,10 +71,8 @@ class ReceivedMessage:
 
     @cached_property
     def _parts(self) -> dict[str, Any]:
-        # With the default policy the parser builds EmailMessage objects.
-        message = cast(
-            EmailMessage, email.message_from_bytes(self.raw, policy=email.policy.default)
-        )
+        # With the default policy (ours is it) the parser builds EmailMessage objects.
+        message = cast(EmailMessage, email.message_from_bytes(self.raw, policy=POLICY))
 
         def body(subtype: str) -> str | None:
             part = message.get_body(preferencelist=(subtype,))
@@ -340,7 +339,7 @@ class Mailbox:
             try:
                 message_id = int(path.stem)
                 raw = path.read_bytes()
-                parsed = email.message_from_bytes(raw, policy=email.policy.default)
+                parsed = email.message_from_bytes(raw, policy=POLICY)
                 received = str(parsed.get("Received", ""))
                 received_at = (
                     parsedate_to_datetime(received.rpartition(";")[2].strip())

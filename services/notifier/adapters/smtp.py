@@ -13,6 +13,7 @@ from email.utils import format_datetime
 import aiosmtplib
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
 
+from services.notifier.adapters.mail_policy import POLICY
 from services.notifier.adapters.rendering import RenderedNotice
 from services.notifier.domain.library import LibraryContact
 
@@ -92,7 +93,7 @@ def build_message(
     sent_at: datetime,
 ) -> EmailMessage:
     """A multipart/alternative e-mail (text, then HTML) from the patron's home library."""
-    message = EmailMessage()
+    message = EmailMessage(policy=POLICY)
     local, _, domain = library.email.partition("@")
     message["From"] = Address(
         display_name=library.name_in(rendered.language), username=local, domain=domain

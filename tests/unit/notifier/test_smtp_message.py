@@ -11,6 +11,7 @@ import pytest
 from aiosmtplib.email import flatten_message
 from pydantic import ValidationError
 
+from services.notifier.adapters import smtp
 from services.notifier.adapters.rendering import NoticeRenderer, RenderedNotice
 from services.notifier.adapters.smtp import (
     SmtpSettings,
@@ -106,3 +107,18 @@ def test_which_refusals_are_worth_retrying(
     error: aiosmtplib.SMTPException, permanent: bool
 ) -> None:
     assert classify_smtp_error(error)[0] is permanent
+
+
+def test_the_notifiers_policy_writes_the_message_as_the_default_policy_does(monkeypatch) -> None:
+    ours = build()
+    monkeypatch.setattr(smtp, "POLICY", email.policy.default)
+    theirs = build()
+    # one class a kind of header, made once (the email package makes one per header)
+    assert type(build()["Subject"]) is not type(theirs["Subject"])
+    monkeypatch.undo()
+    assert type(build()["Subject"]) is type(ours["Subject"])
+    for message in (ours, theirs):
+        message.set_boundary("notice-boundary")
+    wire = flatten_message(ours, utf8=False, cte_type="7bit")
+    assert wire == flatten_message(theirs, utf8=False, cte_type="7bit")
+    assert b"=?utf-8?" in wire
