@@ -2,12 +2,13 @@
 effect, so that a redelivered message changes nothing.
 
 The claim is an ``INSERT … ON CONFLICT DO NOTHING`` of its own, the consumer's first
-statement. A handler marked :func:`claims_along` (the ILL handlers, whose first statement
-locks the transaction's sequence row) lets that first statement make the claim too, on
-PostgreSQL, as a data-modifying CTE: one round trip less for every ILL message, at the
-broker and at each library. The handler's statement reports whether the claim was new
-(:meth:`InboxClaim.along`); a handler that returns without having made it gets it made
-afterwards by the consumer, and a duplicate found then undoes what the handler did.
+statement. A handler marked :func:`claims_along` (the ILL handlers, whose sequence step
+locks the transaction's sequence row before anything is applied) lets that statement make
+the claim too, on PostgreSQL, as a data-modifying CTE: one round trip less for every ILL
+message, at the broker and at each library. The statement reports whether the claim was
+new (:meth:`InboxClaim.along`); a handler that returns without having made it gets it made
+afterwards by the consumer, and a duplicate found then or by the statement undoes whatever
+the handler did (the unit of work rolls back).
 """
 
 from __future__ import annotations
@@ -32,8 +33,10 @@ H = TypeVar("H", bound=Callable[..., Any])
 
 
 def claims_along(handler: H) -> H:
-    """Mark ``handler`` as making the message's inbox claim with its first statement (it
-    reads :func:`pending` before anything else)."""
+    """Mark ``handler`` as making the message's inbox claim with a statement of its own (an
+    ILL handler's sequence step, :func:`libs.common.ill.sequence.receive`, takes
+    :func:`pending`); what it does before that is undone if the message was processed
+    before."""
     setattr(handler, _ALONG, True)
     return handler
 
@@ -57,12 +60,8 @@ class InboxClaim:
     __slots__ = ("consumer", "inbox", "made", "message_id", "new", "processed_at")
 
     def __init__(self, inbox: Table, consumer: str, message_id: str, at: datetime) -> None:
-        self.inbox, self.consumer, self.message_id, self.processed_at = (
-            inbox,
-            consumer,
-            message_id,
-            at,
-        )
+        self.inbox, self.consumer = inbox, consumer
+        self.message_id, self.processed_at = message_id, at
         self.made = False  # a statement made it
         self.new = False  # and the message had not been processed before
 
