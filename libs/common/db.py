@@ -310,6 +310,17 @@ async def unit_of_work(engine: AsyncEngine) -> AsyncIterator[AsyncConnection]:
             hook()
 
 
+@asynccontextmanager
+async def reading(engine: AsyncEngine) -> AsyncIterator[AsyncConnection]:
+    """A connection for reads only. On PostgreSQL its statements run without a transaction:
+    at READ COMMITTED each statement reads its own snapshot inside one too, so nothing is
+    lost, and the reads save the BEGIN and ROLLBACK round trips around them."""
+    async with engine.connect() as conn:
+        if conn.dialect.name == "postgresql":
+            await conn.execution_options(isolation_level="AUTOCOMMIT")
+        yield conn
+
+
 async def ensure_database(url: str) -> bool:
     """Create the PostgreSQL database named in ``url`` if missing. Returns True if created.
     SQLite files are created on first connection, so this does nothing for them."""

@@ -8,6 +8,7 @@ from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.responses import JSONResponse
 
 from libs.common.auth import CurrentPrincipal, Principal
+from libs.common.db import reading
 from libs.common.errors import Problem
 from libs.common.limits import BIGINT_MAX
 from services.catalog.adapters.repository import get_record, load_results
@@ -49,7 +50,9 @@ async def read_record(
     """With a home library (from the token or ``home_library``), whether its patrons may
     request the title and every rule that refuses it."""
     patron = searching_patron(request, principal, home_library)
-    async with request.app.state.runtime.engine.connect() as conn:
+    # Read without a transaction: a request placed and then routed looks its record up here,
+    # twice a loan, and a mirror's record and holdings need no common snapshot.
+    async with reading(request.app.state.runtime.engine) as conn:
         record = await get_record(conn, record_id, patron=patron)
     if record is None:
         raise Problem(404, "not-found", "Not found", f"no record {record_id}")

@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from libs.common import changes, idempotency
 from libs.common.auth import CurrentPrincipal, Principal, forbidden, require_library
+from libs.common.db import reading
 from libs.common.errors import (
     Problem,
     install_database_handlers,
@@ -78,13 +79,10 @@ async def idempotent(
 
 
 async def read_only(request: Request, work: Callable[[AsyncConnection], Awaitable[Any]]) -> Any:
-    """``work``'s reads, answered as JSON. On PostgreSQL they run without a transaction: at
-    READ COMMITTED each statement reads its own snapshot inside one too, so nothing is lost,
-    and a GET (a desk or a partner system polling a request) saves the BEGIN and ROLLBACK
-    round trips around its reads."""
-    async with request.app.state.runtime.engine.connect() as conn:
-        if conn.dialect.name == "postgresql":
-            await conn.execution_options(isolation_level="AUTOCOMMIT")
+    """``work``'s reads (without a transaction, :func:`libs.common.db.reading`: a GET, a desk
+    or a partner system polling a request, saves the BEGIN and ROLLBACK round trips around
+    them), answered as JSON."""
+    async with reading(request.app.state.runtime.engine) as conn:
         return jsonable_encoder(await work(conn))
 
 

@@ -12,6 +12,7 @@ from pydantic import BaseModel
 
 from libs.common import changes
 from libs.common.auth import CurrentPrincipal, Principal, forbidden
+from libs.common.db import reading
 from libs.common.errors import Problem
 from libs.common.pagination import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE
 from services.requests.adapters import transactions as repo
@@ -176,11 +177,9 @@ async def read_transaction(
     rt = request.app.state.runtime
 
     async def read() -> dict[str, Any]:
-        async with rt.engine.connect() as conn:
-            if conn.dialect.name == "postgresql":
-                # Two reads, no transaction around them (no BEGIN and ROLLBACK round trips):
-                # a step between them shows in the history a moment before in the state.
-                await conn.execution_options(isolation_level="AUTOCOMMIT")
+        # Two reads, no transaction around them: a step between them shows in the history a
+        # moment before in the state.
+        async with reading(rt.engine) as conn:
             row = await repo.get(conn, transaction_id)
             if row is None or (
                 party is not None and party not in (row["requester"], row["current_lender"])
