@@ -24,7 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from libs.common import hot_sql
 from libs.common.auth import CurrentPrincipal
 from libs.common.clock import Clock
-from libs.common.db import unit_of_work
+from libs.common.db import reading, unit_of_work
 from libs.common.errors import Problem
 from libs.common.outcome import Outcome, answer
 
@@ -114,7 +114,7 @@ class Once:
         """The first answer when this is a retry: checked before the work is prepared."""
         if not self.key:
             return None
-        async with self.engine.begin() as conn:
+        async with reading(self.engine) as conn:  # one read: no transaction around it
             return _answer(await self._lookup(conn))
 
     async def run(self, work: Work, status: int = 200) -> JSONResponse:
@@ -164,7 +164,7 @@ class Once:
         """The answer a twin request with this key committed, if any; None when there is
         none, or the database cannot say (the original failure is then what is answered)."""
         try:
-            async with self.engine.connect() as conn:
+            async with reading(self.engine) as conn:
                 return await self._lookup(conn)
         except Problem:
             raise
