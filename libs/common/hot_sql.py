@@ -29,7 +29,7 @@ from collections import namedtuple
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
-from sqlalchemy import bindparam, insert
+from sqlalchemy import bindparam, insert, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.util import greenlet_spawn
 
@@ -228,6 +228,22 @@ async def execute(
         await _raise_as_sqlalchemy(conn, adapted, error, plan.sql, args)
     count = status.rpartition(" ")[2]
     return Rows([], int(count) if count.isdigit() else -1)
+
+
+async def row_by(
+    conn: AsyncConnection, table: Any, column: str, value: Any, *, for_update: bool = False
+) -> Any:
+    """The row of ``table`` whose ``column`` is ``value`` (None if there is none), by a
+    statement built once per table, column and lock: the look-up every message and every
+    poll of a record makes. ``for_update`` locks the row for the caller's transaction on
+    PostgreSQL (SQLite has one writer)."""
+    locked = for_update and conn.dialect.name == "postgresql"
+
+    def build(_: AsyncConnection) -> Any:
+        query = select(table).where(table.c[column] == bindparam("b_value"))
+        return query.with_for_update() if locked else query
+
+    return (await run(conn, ("row by", table, column, locked), build, {"b_value": value})).first()
 
 
 async def insert_rows(

@@ -42,26 +42,16 @@ async def add(conn: AsyncConnection, values: dict[str, Any]) -> dict[str, Any]:
 async def get(
     conn: AsyncConnection, transaction_id: str, *, for_update: bool = False
 ) -> dict[str, Any] | None:
-    locked = for_update and conn.dialect.name == "postgresql"
-
-    def build(_: AsyncConnection) -> Any:
-        q = select(t).where(t.c.transaction_id == bindparam("b_txn"))
-        return q.with_for_update() if locked else q
-
-    # Built once: every poll of a request and every message about it reads it.
-    row = (
-        await hot_sql.run(conn, ("ill borrowing by id", locked), build, {"b_txn": transaction_id})
-    ).first()
+    # Every poll of a request and every message about it reads it.
+    row = await hot_sql.row_by(conn, t, "transaction_id", transaction_id, for_update=for_update)
     return _row(row) if row else None
 
 
 async def by_item(
     conn: AsyncConnection, item_id: str, *, for_update: bool = False
 ) -> dict[str, Any] | None:
-    q = select(t).where(t.c.item_id == item_id)
-    if for_update and conn.dialect.name == "postgresql":
-        q = q.with_for_update()
-    row = (await conn.execute(q)).first()
+    # A return and a check-in of a borrowed item look its request up by it.
+    row = await hot_sql.row_by(conn, t, "item_id", item_id, for_update=for_update)
     return _row(row) if row else None
 
 

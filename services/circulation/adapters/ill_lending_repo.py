@@ -52,16 +52,8 @@ async def create(conn: AsyncConnection, request: IllRequest, now: Any) -> dict[s
 async def get(
     conn: AsyncConnection, transaction_id: str, *, for_update: bool = False
 ) -> dict[str, Any] | None:
-    locked = for_update and conn.dialect.name == "postgresql"
-
-    def build(_: AsyncConnection) -> Any:
-        query = select(t).where(t.c.transaction_id == bindparam("b_txn"))
-        return query.with_for_update() if locked else query
-
-    # Built once: every poll of a lending and every message about it reads it.
-    row = (
-        await hot_sql.run(conn, ("ill lending by id", locked), build, {"b_txn": transaction_id})
-    ).first()
+    # Every poll of a lending and every message about it reads it.
+    row = await hot_sql.row_by(conn, t, "transaction_id", transaction_id, for_update=for_update)
     return dict(row._mapping) if row else None
 
 

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from sqlalchemy import insert, select
+from sqlalchemy import bindparam, insert, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from libs.common import hot_sql
 from libs.common.money import Money
 from services.circulation.adapters.counters_repo import next_number
 from services.circulation.adapters.store import aware
@@ -12,14 +13,17 @@ from services.circulation.adapters.tables import ledger_entries
 from services.circulation.domain.ledger import Ledger, LedgerEntry
 
 
+def _entries_of(_: AsyncConnection):
+    return (
+        select(ledger_entries)
+        .where(ledger_entries.c.patron_id == bindparam("b_patron"))
+        .order_by(ledger_entries.c.at, ledger_entries.c.position)
+    )
+
+
 async def ledger(conn: AsyncConnection, patron_id: str, currency: str) -> Ledger:
-    rows = (
-        await conn.execute(
-            select(ledger_entries)
-            .where(ledger_entries.c.patron_id == patron_id)
-            .order_by(ledger_entries.c.at, ledger_entries.c.position)
-        )
-    ).all()
+    # Built once: a checkout, a return and an ILL request each read the patron's account.
+    rows = (await hot_sql.run(conn, "ledger of patron", _entries_of, {"b_patron": patron_id})).all()
     return Ledger(
         patron_id=patron_id,
         currency=currency,

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import bindparam, select
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from libs.common import hot_sql
@@ -43,14 +43,7 @@ async def get_patron(
 ) -> Patron | None:
     """The patron; ``for_update`` locks the row (PostgreSQL) so that two decisions about one
     account (two checkouts against one quota, HKPL-18) are taken one after the other."""
-
-    def build(_: AsyncConnection) -> Any:
-        q = select(patrons).where(patrons.c.id == bindparam("b_id"))
-        return q.with_for_update() if for_update else q
-
-    row = (
-        await hot_sql.run(conn, ("patron by id", for_update), build, {"b_id": patron_id})
-    ).first()
+    row = await hot_sql.row_by(conn, patrons, "id", patron_id, for_update=for_update)
     return _patron(row, library) if row else None
 
 

@@ -50,16 +50,8 @@ async def load(
 ) -> tuple[TransactionView, IllRequest] | None:
     """The transaction's view and its original request, locked for the caller's database
     transaction (messages from the requester and the lender may arrive side by side)."""
-    locked = lock and conn.dialect.name == "postgresql"
-
-    def build(_: AsyncConnection) -> Any:
-        query = select(t).where(t.c.id == bindparam("b_id"))
-        return query.with_for_update() if locked else query
-
-    # Built once: every message about a transaction reads it.
-    found = (
-        await hot_sql.run(conn, ("ill transaction by id", locked), build, {"b_id": transaction_id})
-    ).first()
+    # Every message about a transaction reads it.
+    found = await hot_sql.row_by(conn, t, "id", transaction_id, for_update=lock)
     if found is None:
         return None
     row = found._mapping
