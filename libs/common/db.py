@@ -252,10 +252,9 @@ def _connect_and_begin(sync_engine: Any) -> Any:
 
 
 def _commit_and_close(sync_conn: Any) -> None:
-    try:
-        sync_conn.commit()
-    finally:
-        sync_conn.close()  # a failed commit's connection too (invalidated if it was lost)
+    # A failed commit leaves the connection open: the unit of work's rollback path ends it.
+    sync_conn.commit()
+    sync_conn.close()
 
 
 def _roll_back_and_close(sync_conn: Any) -> None:

@@ -18,7 +18,7 @@ from typing import Any, NamedTuple
 
 import structlog
 from pydantic import BaseModel
-from sqlalchemy import ARRAY, BigInteger, Table, any_, bindparam, insert, or_, select, update
+from sqlalchemy import BigInteger, Table, bindparam, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from libs.common import hot_sql
@@ -29,6 +29,7 @@ from libs.common.db import (
     OUTBOX_HANDOFF,
     OUTBOX_WRITTEN,
     Handoff,
+    any_of,
     hand_outbox_to,
     make_engine,
     on_outbox_commit,
@@ -323,9 +324,7 @@ class OutboxRelay:
     def _ids(self, conn: AsyncConnection):
         """``id`` in the ``ids`` parameter: one array parameter on PostgreSQL (the same
         statement for any number of rows), an expanding IN elsewhere."""
-        if conn.dialect.name == "postgresql":
-            return self.outbox.c.id == any_(bindparam("ids", type_=ARRAY(BigInteger)))
-        return self.outbox.c.id.in_(bindparam("ids", expanding=True))
+        return any_of(conn, self.outbox.c.id, "ids", BigInteger)
 
     def _sent_statement(self, conn: AsyncConnection):
         return (

@@ -6,12 +6,13 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from sqlalchemy import ARRAY, String, any_, bindparam, func, insert, select, update
+from sqlalchemy import String, bindparam, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from libs.common import hot_sql
 from libs.common.clock import Clock
 from libs.common.contracts import ItemChanged
+from libs.common.db import any_of
 from libs.common.messaging.outbox import send
 from libs.common.money import Money
 from libs.common.pagination import Page, cut, keyset
@@ -74,14 +75,6 @@ def _item_insert(_: AsyncConnection) -> Any:
     return insert(items).returning(*items.c)
 
 
-def _by_id(_: AsyncConnection) -> Any:
-    return select(items).where(items.c.id == bindparam("b_id"))
-
-
-def _by_barcode(_: AsyncConnection) -> Any:
-    return select(items).where(items.c.barcode == bindparam("b_barcode"))
-
-
 # Built once: a status change runs these on every call.
 _BY_ID = select(items).where(items.c.id == bindparam("item_id"))
 
@@ -91,11 +84,7 @@ def _status_update(conn: AsyncConnection, expected: bool) -> Any:
     if expected:
         # PostgreSQL takes the statuses as one array parameter: an IN list would be
         # rendered again, a cast per status, on every execution.
-        where.append(
-            items.c.status == any_(bindparam("expected", type_=ARRAY(String)))
-            if conn.dialect.name == "postgresql"
-            else items.c.status.in_(bindparam("expected", expanding=True))
-        )
+        where.append(any_of(conn, items.c.status, "expected", String))
     return (
         update(items)
         .where(*where)
@@ -114,7 +103,7 @@ async def get_item(conn: AsyncConnection, item_id: str) -> dict[str, Any] | None
 
 
 async def find_by_barcode(conn: AsyncConnection, barcode: str) -> dict[str, Any] | None:
-    row = (await hot_sql.run(conn, "item by barcode", _by_barcode, {"b_barcode": barcode})).first()
+    row = await hot_sql.row_by(conn, items, "barcode", barcode)
     return dict(row._mapping) if row else None
 
 
@@ -216,8 +205,8 @@ async def find_item_row(
     conn: AsyncConnection, *, item_id: str | None = None, barcode: str | None = None
 ) -> Any | None:
     if item_id:
-        return (await hot_sql.run(conn, "item by id", _by_id, {"b_id": item_id})).first()
-    return (await hot_sql.run(conn, "item by barcode", _by_barcode, {"b_barcode": barcode})).first()
+        return await hot_sql.row_by(conn, items, "id", item_id)
+    return await hot_sql.row_by(conn, items, "barcode", barcode)
 
 
 async def set_rows(conn: AsyncConnection, set_id: str) -> list[Any]:
