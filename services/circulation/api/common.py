@@ -9,7 +9,6 @@ from typing import Annotated, Any
 
 import structlog
 from fastapi import Depends, FastAPI, Request
-from fastapi.encoders import jsonable_encoder
 from fastapi.responses import JSONResponse
 from pydantic import ValidationError
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -81,9 +80,10 @@ async def idempotent(
 async def read_only(request: Request, work: Callable[[AsyncConnection], Awaitable[Any]]) -> Any:
     """``work``'s reads (without a transaction, :func:`libs.common.db.reading`: a GET, a desk
     or a partner system polling a request, saves the BEGIN and ROLLBACK round trips around
-    them), answered as JSON."""
+    them). The answer is returned as ``work`` made it: the route's response model (or
+    FastAPI's encoder, for a route without one) turns it into JSON, once."""
     async with reading(request.app.state.runtime.engine) as conn:
-        return jsonable_encoder(await work(conn))
+        return await work(conn)
 
 
 async def read_until(

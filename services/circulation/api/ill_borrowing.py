@@ -10,6 +10,7 @@ from datetime import date
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Path, Query, Request
+from fastapi.encoders import jsonable_encoder
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -150,7 +151,7 @@ async def _ask(
             return handlers.decision_view(decision)
 
         # A dry run creates nothing: 200, not 201.
-        return JSONResponse(await read_only(request, preview), status_code=200)
+        return JSONResponse(jsonable_encoder(await read_only(request, preview)), status_code=200)
     once = post.once(body.model_dump(mode="json"))
     if (answer := await once.prior()) is not None:
         return answer
