@@ -5,6 +5,7 @@ time zone)."""
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 
 import httpx
@@ -160,3 +161,19 @@ async def test_a_dead_letters_times_carry_their_time_zone(federation):
 def test_what_schemathesis_found_undocumented_is_documented(federation, name, method, path, code):
     responses = federation[name].app.openapi()["paths"][path][method]["responses"]
     assert responses[code]["content"] == PROBLEM
+
+
+def _pattern(path: str) -> re.Pattern[str]:
+    return re.compile("^" + re.sub(r"\\\{[^/]+?\\\}", "[^/]+", re.escape(path)) + "$")
+
+
+@pytest.mark.parametrize("name", SERVICES)
+def test_no_two_operations_answer_the_same_request(federation, name):
+    # Each request reaches one operation whatever order the routes are tried in, so a
+    # service may try its busiest routes first without changing what any request reaches.
+    doc = federation[name].app.openapi()
+    ops = [(method, path) for method, path, _ in operations(doc)]
+    for method, path in ops:
+        sample = re.sub(r"\{[^/]+?\}", "p-1", path)
+        rivals = [p for m, p in ops if m == method and p != path and _pattern(p).match(sample)]
+        assert not rivals, f"{method.upper()} {sample} is answered by {path} and by {rivals}"
