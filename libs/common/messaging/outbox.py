@@ -179,8 +179,12 @@ async def send(
 
 #: seconds the running relay may keep published rows without their sent mark while it is busy
 SETTLE_WITHIN = 0.5
-#: seconds without a commit after which the running relay writes the sent marks it holds
-SETTLE_IDLE = 0.02
+#: seconds without a commit after which the running relay writes the sent marks it holds: a
+#: library's steps come a fraction of a second apart while it is busy, and each mark written
+#: on its own is a statement for the database; the rows stay claimed meanwhile, so no relay
+#: takes them (measured under the ILL load: a mark for every 1-3 messages at 20 ms, for
+#: every 10-30 at 250 ms)
+SETTLE_IDLE = 0.25
 #: seconds a row handed to the running relay at commit stays its own: should the process die
 #: before publishing it, any relay on the database takes it after that
 HANDOFF_LEASE = 5.0
