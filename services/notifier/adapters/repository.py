@@ -7,10 +7,11 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, or_, select
 from sqlalchemy.engine import RowMapping
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from libs.common import hot_sql
 from libs.common.contracts.events import NoticeRequested
 from libs.common.db import insert_new
 from libs.common.pagination import DEFAULT_PAGE_SIZE, cut, keyset, page_size
@@ -127,10 +128,36 @@ async def claim_due(
     """
     if limit < 1:
         return []
+    rows = await hot_sql.run(
+        conn,
+        ("notices claim", notices, limit),
+        lambda c: _claim_statement(c, limit),
+        {"b_now": now, "b_lease_until": now + lease},
+    )
+    # RETURNING gives no order; keep the oldest first.
+    return [
+        ClaimedNotice(
+            notice_id=row.notice_id,
+            kind=row.kind,
+            library=row.library,
+            email=row.email,
+            patron_name=row.patron_name,
+            language=row.language,
+            payload=dict(row.payload),
+            attempt=row.attempts,
+        )
+        for row in sorted(rows.all(), key=lambda row: row.id)
+    ]
+
+
+def _claim_statement(conn: AsyncConnection, limit: int) -> Any:
+    """The claim, built once per batch size (the times bound at each run): the notices due
+    by ``b_now``, leased until ``b_lease_until``."""
+    now = bindparam("b_now", type_=notices.c.next_attempt_at.type)
     due = (
         select(notices.c.id)
         .where(
-            notices.c.status.in_([s.value for s in CLAIMABLE]),
+            or_(*(notices.c.status == s.value for s in CLAIMABLE)),
             notices.c.next_attempt_at <= now,
         )
         .order_by(notices.c.next_attempt_at, notices.c.id)
@@ -138,12 +165,12 @@ async def claim_due(
     )
     if conn.dialect.name == "postgresql":
         due = due.with_for_update(skip_locked=True)
-    statement = (
+    return (
         guarded_step(notices, notices.c.status, NOTICE_LIFE, "claim")
         .where(notices.c.id.in_(due.scalar_subquery()))
         .values(
             attempts=notices.c.attempts + 1,
-            next_attempt_at=now + lease,
+            next_attempt_at=bindparam("b_lease_until", type_=notices.c.next_attempt_at.type),
             updated_at=now,
         )
         .returning(
@@ -158,22 +185,6 @@ async def claim_due(
             notices.c.attempts,
         )
     )
-    rows = (await conn.execute(statement)).mappings().all()
-    # RETURNING gives no order; keep the oldest first.
-    rows = sorted(rows, key=lambda row: row["id"])
-    return [
-        ClaimedNotice(
-            notice_id=row["notice_id"],
-            kind=row["kind"],
-            library=row["library"],
-            email=row["email"],
-            patron_name=row["patron_name"],
-            language=row["language"],
-            payload=dict(row["payload"]),
-            attempt=row["attempts"],
-        )
-        for row in rows
-    ]
 
 
 async def mark_sent(conn: AsyncConnection, notice_id: str, now: datetime) -> bool:
@@ -182,19 +193,19 @@ async def mark_sent(conn: AsyncConnection, notice_id: str, now: datetime) -> boo
     Accepted from any attempt still marked sending: the mail went out, and saying so
     is what keeps another worker from sending it again.
     """
-    result = await conn.execute(
-        guarded_step(notices, notices.c.status, NOTICE_LIFE, "sent")
-        .where(
-            notices.c.notice_id == notice_id,
-        )
-        .values(
-            sent_at=now,
-            next_attempt_at=None,
-            updated_at=now,
-            **erased_personal(),
-        )
+    result = await hot_sql.run(
+        conn, ("notice sent", notices), _sent_statement, {"b_notice_id": notice_id, "b_now": now}
     )
     return result.rowcount == 1
+
+
+def _sent_statement(_: AsyncConnection) -> Any:
+    now = bindparam("b_now", type_=notices.c.sent_at.type)
+    return (
+        guarded_step(notices, notices.c.status, NOTICE_LIFE, "sent")
+        .where(notices.c.notice_id == bindparam("b_notice_id"))
+        .values(sent_at=now, next_attempt_at=None, updated_at=now, **erased_personal())
+    )
 
 
 async def schedule_retry(
