@@ -4,7 +4,7 @@ errors (a rule refusal names every rule that refused)."""
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Annotated, Any
 
 import structlog
@@ -89,23 +89,33 @@ async def read_only(request: Request, work: Callable[[AsyncConnection], Awaitabl
 async def read_until(
     request: Request,
     transaction_id: str,
-    work: Callable[[AsyncConnection], Awaitable[Any]],
+    load: Callable[[AsyncConnection], Awaitable[Mapping[str, Any]]],
+    view: Callable[[AsyncConnection, Mapping[str, Any]], Awaitable[Any]],
     until: list | None,
     wait: float,
 ) -> Any:
-    """:func:`read_only`, answered once the ILL transaction's state is one of ``until`` or
-    after ``wait`` seconds (a partner system or a desk waiting for a step without polling):
-    read again each time a unit of work of this process changes it."""
+    """The ILL transaction's ``view`` of the record ``load`` reads, answered once the
+    record's state is one of ``until`` or after ``wait`` seconds (a partner system or a desk
+    waiting for a step without polling): loaded again each time a unit of work of this
+    process changes it. Only the record is read while its state is not the one waited for;
+    the view's other reads (its history) are made once, for the answer."""
     wanted = frozenset(str(s) for s in until or ())
-    return await changes.until(
+    if not wanted:
+        return await read_only(request, lambda conn: _viewed(conn, load, view))
+    row = await changes.until(
         request.app.state.runtime.changes,
         changes.ill_transaction(transaction_id),
-        lambda: read_only(request, work),
-        lambda view: view["state"],
+        lambda: read_only(request, load),
+        lambda row: row["state"],
         wanted,
         wait,
         missing=(NotFound,),
     )
+    return await read_only(request, lambda conn: view(conn, row))
+
+
+async def _viewed(conn: AsyncConnection, load, view) -> Any:
+    return await view(conn, await load(conn))
 
 
 def install_circulation_errors(app: FastAPI) -> None:

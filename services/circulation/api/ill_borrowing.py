@@ -230,7 +230,8 @@ async def my_request_detail(
     return await read_until(
         request,
         transaction_id,
-        lambda conn: handlers.one_view(conn, transaction_id, patron_id=patron_id),
+        lambda conn: handlers.one_request(conn, transaction_id, patron_id=patron_id),
+        handlers.with_history,
         until,
         wait,
     )
@@ -328,7 +329,12 @@ async def staff_detail(
 ):
     staff(request, principal)
     return await read_until(
-        request, transaction_id, lambda conn: handlers.one_view(conn, transaction_id), until, wait
+        request,
+        transaction_id,
+        lambda conn: handlers.one_request(conn, transaction_id),
+        handlers.with_history,
+        until,
+        wait,
     )
 
 

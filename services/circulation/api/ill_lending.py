@@ -155,13 +155,16 @@ async def get_lending(
 ):
     staff(request, principal)
 
-    async def work(conn):
+    async def load(conn):
         row = await ill_lending_repo.get(conn, transaction_id)
         if row is None:
             raise NotFound(f"no lending of ILL transaction {transaction_id}")
+        return row
+
+    async def view(conn, row):
         return _view(row, await history(conn, transaction_id, handlers.ROLE))
 
-    return await read_until(request, transaction_id, work, until, wait)
+    return await read_until(request, transaction_id, load, view, until, wait)
 
 
 async def _act(request: Request, transaction_id: str, work) -> dict[str, Any]:

@@ -862,10 +862,22 @@ def request_view(row: dict[str, Any], history: list[dict[str, Any]] | None = Non
 async def one_view(
     conn: AsyncConnection, transaction_id: str, *, patron_id: str | None = None
 ) -> dict:
+    return await with_history(conn, await one_request(conn, transaction_id, patron_id=patron_id))
+
+
+async def one_request(
+    conn: AsyncConnection, transaction_id: str, *, patron_id: str | None = None
+) -> dict[str, Any]:
+    """The request's record (``patron_id``: only if it is that patron's)."""
     row = await repo.get(conn, transaction_id)
     if row is None or (patron_id is not None and row["patron_id"] != patron_id):
         raise NotFound(f"no inter-library loan request {transaction_id}")
-    return request_view(row, await ill_messages.history(conn, transaction_id, ROLE))
+    return row
+
+
+async def with_history(conn: AsyncConnection, row: dict[str, Any]) -> dict:
+    """The request's view, with its history."""
+    return request_view(row, await ill_messages.history(conn, row["transaction_id"], ROLE))
 
 
 def decision_view(decision: RequestDecision) -> dict:
