@@ -5,8 +5,10 @@ from __future__ import annotations
 import re
 
 from fastapi import APIRouter, Request
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 
+from libs.common import hot_sql
+from libs.common.db import reading
 from libs.common.errors import Problem
 from services.catalog.adapters.tables import holdings
 from services.catalog.domain.intake import HOLDING_LIMITS
@@ -28,18 +30,18 @@ async def get_holding(library: str, item_id: str, request: Request):
     if not _storable(library, "library") or not _storable(item_id, "item_id"):
         # No such holding can have been stored (PostgreSQL would refuse a NUL even to look).
         raise Problem(404, "not-found", "Not found", "no such holding")
-    async with rt.engine.connect() as conn:
+    async with reading(rt.engine) as conn:  # one read: no transaction around it
         row = (
-            (
-                await conn.execute(
-                    select(holdings).where(
-                        holdings.c.library == library, holdings.c.item_id == item_id
-                    )
-                )
+            await hot_sql.run(
+                conn,
+                ("holding by library and item", holdings),
+                lambda _: select(holdings).where(
+                    holdings.c.library == bindparam("b_library"),
+                    holdings.c.item_id == bindparam("b_item"),
+                ),
+                {"b_library": library, "b_item": item_id},
             )
-            .mappings()
-            .first()
-        )
+        ).first()
     if row is None:
         raise Problem(404, "not-found", "Not found", f"no holding {item_id} at {library}")
-    return {k: v for k, v in row.items()}
+    return dict(row._mapping)
