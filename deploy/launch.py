@@ -40,7 +40,7 @@ from libs.common.messaging import broker_password, connect_bus
 from libs.common.messaging.memory import MemoryBroker
 from libs.common.messaging.topology import principals
 from libs.common.migrate import is_current, upgrade
-from libs.common.process import Server
+from libs.common.process import Server, keep_startup_objects
 from libs.common.service import ServiceRuntime
 from libs.common.settings import CommonSettings
 
@@ -158,6 +158,7 @@ async def run_embedded(fed: Federation, data_dir: Path, secret_key: str) -> None
 
     configure_logging("illfed", os.environ.get("ILLFED_LOG_LEVEL", "WARNING"))
     running = await start_embedded(fed, data_dir, secret_key)
+    keep_startup_objects()
     all_units = units(fed)
     _print_urls(fed, all_units, "embedded", _mailbox_line(fed, secret_key))
     await _stop_event().wait()

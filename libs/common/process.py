@@ -4,6 +4,7 @@ its app with uvicorn (no access log: structured logs instead), stop cleanly on S
 from __future__ import annotations
 
 import asyncio
+import gc
 from collections.abc import Awaitable, Callable
 
 import uvicorn
@@ -37,11 +38,22 @@ def server_for(app: FastAPI, host: str, port: int) -> uvicorn.Server:
     return Server(config)
 
 
+def keep_startup_objects() -> None:
+    """Take what starting made out of the garbage collector's view (``gc.freeze``): a unit
+    starts with some 200,000 objects (modules, models, routes, statements) that live as long
+    as it does, and each full collection walked them all again, 60-120 ms of CPU a time under
+    the ILL load (3-4% of a library's CPU, measured). The garbage of starting is collected
+    first, so none of it is kept."""
+    gc.collect()
+    gc.freeze()
+
+
 async def serve(
     build: Callable[[], Awaitable[tuple[ServiceRuntime, FastAPI]]], host: str, port: int
 ) -> None:
     runtime, app = await build()
     await runtime.start()
+    keep_startup_objects()
     try:
         await server_for(app, host, port).serve()
     finally:
