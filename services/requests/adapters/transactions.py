@@ -72,21 +72,23 @@ async def create(
     conn: AsyncConnection, request: IllRequest, view: TransactionView, now: datetime
 ) -> bool:
     """Insert the transaction; False if it exists already (the request was made before)."""
-    result = await conn.execute(
-        insert_new(conn, t).values(
-            id=request.transaction_id,
-            requester=request.requester,
-            pickup_location=request.pickup_location,
-            patron_ref=request.patron.ref,
-            patron_category=request.patron.category,
-            consortium=view.consortium,
-            record_id=request.record.record_id,
-            record_title=request.record.title,
-            request=request.model_dump(mode="json"),
-            created_at=now,
-            updated_at=now,
-            **_fields(view),
-        )
+    values = {
+        "id": request.transaction_id,
+        "requester": request.requester,
+        "pickup_location": request.pickup_location,
+        "patron_ref": request.patron.ref,
+        "patron_category": request.patron.category,
+        "consortium": view.consortium,
+        "record_id": request.record.record_id,
+        "record_title": request.record.title,
+        "request": request.model_dump(mode="json"),
+        "created_at": now,
+        "updated_at": now,
+        **_fields(view),
+    }
+    # Built once: the columns are the values given.
+    result = await hot_sql.run(
+        conn, ("ill transaction create", t), lambda c: insert_new(c, t), values
     )
     return result.rowcount == 1
 
@@ -165,22 +167,34 @@ async def record(conn: AsyncConnection, **fields: Any) -> None:
 
 async def history(conn: AsyncConnection, transaction_id: str) -> list[dict]:
     await appends.flush(conn, history_t)  # this transaction's own lines, read with the others
-    rows = await conn.execute(
-        select(history_t)
-        .where(history_t.c.transaction_id == transaction_id)
-        .order_by(history_t.c.id)
+    rows = await hot_sql.run(
+        conn,
+        ("ill transaction history", history_t),
+        lambda _: (
+            select(history_t)
+            .where(history_t.c.transaction_id == bindparam("b_txn"))
+            .order_by(history_t.c.id)
+        ),
+        {"b_txn": transaction_id},
     )
-    return [dict(r) for r in rows.mappings()]
+    return [dict(r._mapping) for r in rows]
 
 
 async def open_lending_counts(conn: AsyncConnection) -> dict[str, int]:
     """Per lender, its lending transactions still open (asked, accepted or on loan)."""
-    rows = await conn.execute(
-        select(t.c.current_lender, func.count())
-        .where(t.c.state.in_([s.value for s in OPEN_LENDING]), t.c.current_lender.is_not(None))
-        .group_by(t.c.current_lender)
+    # Asked on every routing: built once (equalities, as an IN list is rendered anew).
+    rows = await hot_sql.run(
+        conn,
+        ("open lending counts", t),
+        lambda _: (
+            select(t.c.current_lender, func.count())
+            .where(
+                or_(*(t.c.state == s.value for s in OPEN_LENDING)), t.c.current_lender.is_not(None)
+            )
+            .group_by(t.c.current_lender)
+        ),
     )
-    return {lender: n for lender, n in rows.all()}
+    return {lender: n for lender, n in rows}
 
 
 async def in_state(conn: AsyncConnection, state: BrokerState, limit: int = 500) -> list[str]:
@@ -241,5 +255,5 @@ async def list_transactions(
 
 
 async def get(conn: AsyncConnection, transaction_id: str) -> dict | None:
-    row = (await conn.execute(select(t).where(t.c.id == transaction_id))).mappings().first()
-    return dict(row) if row else None
+    row = await hot_sql.row_by(conn, t, "id", transaction_id)
+    return dict(row._mapping) if row else None
