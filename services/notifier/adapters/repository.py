@@ -108,7 +108,10 @@ async def record_notice(conn: AsyncConnection, payload: NoticeRequested, now: da
         "created_at": now,
         "updated_at": now,
     }
-    result = await conn.execute(insert_new(conn, notices, "notice_id").values(**values))
+    # Built once: the columns are the values given.
+    result = await hot_sql.run(
+        conn, ("notice record", notices), lambda c: insert_new(c, notices, "notice_id"), values
+    )
     return result.rowcount == 1
 
 
