@@ -10,14 +10,14 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterable
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 from weakref import WeakKeyDictionary
 
-from sqlalchemy import ARRAY, DateTime, Table, TypeDecorator, any_, bindparam, event, exc
+from sqlalchemy import ARRAY, DateTime, Table, TypeDecorator, any_, bindparam, event, exc, or_
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Dialect, make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
@@ -380,6 +380,13 @@ def any_of(conn: AsyncConnection, column: Any, name: str, item_type: Any) -> Any
     if conn.dialect.name == "postgresql":
         return column == any_(bindparam(name, type_=ARRAY(item_type)))
     return column.in_(bindparam(name, expanding=True))
+
+
+def one_of(column: Any, values: Iterable[Any]) -> Any:
+    """``column`` is one of these fixed ``values`` (a step's source states, the claimable
+    statuses), as equalities: an ``IN`` list is rendered anew on every execution, so a
+    statement holding one could not be built once and kept prepared (:mod:`hot_sql`)."""
+    return or_(*(column == v for v in values))
 
 
 def insert_new(conn: AsyncConnection, table: Table, *unique: str) -> Any:

@@ -8,21 +8,20 @@ from __future__ import annotations
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import Column, Table, Update, bindparam, or_, update
+from sqlalchemy import Column, Table, Update, bindparam, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from libs.common import hot_sql
+from libs.common.db import one_of
 from libs.common.states import StateMachine
 
 
 def guarded_step(table: Table, column: Column, machine: StateMachine, step: str) -> Update:
     """The update taking ``step``; the caller adds its own ``where`` (which row) and values."""
     sources: tuple[StrEnum, ...] = machine.sources(step)
-    # Equalities rather than an IN list: an IN list is rendered anew on every execution,
-    # so the statement could not be built once and kept prepared (libs.common.hot_sql).
     return (
         update(table)
-        .where(or_(*(column == s.value for s in sources)))
+        .where(one_of(column, (s.value for s in sources)))
         .values({column.name: machine.target(step).value})
     )
 

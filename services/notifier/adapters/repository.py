@@ -7,13 +7,13 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import bindparam, func, or_, select
+from sqlalchemy import bindparam, func, select
 from sqlalchemy.engine import RowMapping
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from libs.common import hot_sql
 from libs.common.contracts.events import NoticeRequested
-from libs.common.db import insert_new
+from libs.common.db import insert_new, one_of
 from libs.common.pagination import DEFAULT_PAGE_SIZE, cut, keyset, page_size
 from libs.common.pagination import MAX_PAGE_SIZE as MAX_PAGE_SIZE  # its bound, read by callers
 from libs.common.state_updates import guarded_step
@@ -160,7 +160,7 @@ def _claim_statement(conn: AsyncConnection, limit: int) -> Any:
     due = (
         select(notices.c.id)
         .where(
-            or_(*(notices.c.status == s.value for s in CLAIMABLE)),
+            one_of(notices.c.status, (s.value for s in CLAIMABLE)),
             notices.c.next_attempt_at <= now,
         )
         .order_by(notices.c.next_attempt_at, notices.c.id)

@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from libs.common import appends, hot_sql
 from libs.common.changes import ill_transaction
 from libs.common.contracts import IllRequest
-from libs.common.db import changed, insert_new
+from libs.common.db import changed, insert_new, one_of
 from libs.common.pagination import Page, cut, keyset
 from libs.common.state_updates import guarded_step
 from services.requests.adapters.tables import ill_transaction_history as history_t
@@ -182,14 +182,14 @@ async def history(conn: AsyncConnection, transaction_id: str) -> list[dict]:
 
 async def open_lending_counts(conn: AsyncConnection) -> dict[str, int]:
     """Per lender, its lending transactions still open (asked, accepted or on loan)."""
-    # Asked on every routing: built once (equalities, as an IN list is rendered anew).
+    # Asked on every routing: built once.
     rows = await hot_sql.run(
         conn,
         ("open lending counts", t),
         lambda _: (
             select(t.c.current_lender, func.count())
             .where(
-                or_(*(t.c.state == s.value for s in OPEN_LENDING)), t.c.current_lender.is_not(None)
+                one_of(t.c.state, (s.value for s in OPEN_LENDING)), t.c.current_lender.is_not(None)
             )
             .group_by(t.c.current_lender)
         ),
