@@ -168,13 +168,15 @@ OUTBOX_HANDOFF = "outbox_handoff"
 class Handoff:
     """The outbox rows a unit of work wrote already claimed (``claimed_at``) for the relay
     of its own process, which publishes them once the transaction commits without a claim
-    statement of its own. ``claimed_at`` is what the rows are written with."""
+    statement of its own. ``claimed_at`` is what the rows are written with; ``waiting``, the
+    rows written with a later statement of the unit of work, until they have their ids."""
 
-    __slots__ = ("claimed_at", "rows")
+    __slots__ = ("claimed_at", "rows", "waiting")
 
     def __init__(self, claimed_at: datetime) -> None:
         self.claimed_at = claimed_at
         self.rows: list[Any] = []
+        self.waiting: list[Any] = []
 
 
 def on_outbox_commit(engine: AsyncEngine, hook) -> None:

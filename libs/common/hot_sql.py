@@ -247,25 +247,32 @@ async def row_by(
 
 
 async def insert_rows(
-    conn: AsyncConnection, key: object, table: Any, rows: list[Mapping[str, Any]]
-) -> None:
+    conn: AsyncConnection,
+    key: object,
+    table: Any,
+    rows: list[Mapping[str, Any]],
+    *,
+    shape: Callable[[Any], Any] | None = None,
+) -> Rows:
     """Insert ``rows`` (all with the same columns) into ``table`` in one statement: one
     ``INSERT … VALUES (…), (…)``, built once per number of rows and columns, instead of a
-    round of executions."""
+    round of executions. ``shape`` adds to the statement (its ``RETURNING``); ``key`` names
+    the statement with it."""
     if not rows:
-        return
+        return Rows([], 0)
     names = tuple(sorted(rows[0]))
 
     def build(_: AsyncConnection) -> Any:
-        return insert(table).values(
+        stmt = insert(table).values(
             [
                 {c: bindparam(f"r{i}_{c}", type_=table.c[c].type) for c in names}
                 for i in range(len(rows))
             ]
         )
+        return shape(stmt) if shape is not None else stmt
 
     params = {f"r{i}_{c}": row[c] for i, row in enumerate(rows) for c in names}
-    await run(conn, (key, len(rows), names), build, params)
+    return await run(conn, (key, len(rows), names), build, params)
 
 
 async def _through_sqlalchemy(conn: AsyncConnection, stmt: Any, params: Mapping) -> Rows:

@@ -10,11 +10,11 @@ writer) so two replicas never apply two messages of one transaction side by side
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import structlog
-from sqlalchemy import Integer, Table, bindparam, delete, insert, select, update
+from sqlalchemy import JSON, Integer, bindparam, delete, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from libs.common import appends, hot_sql
@@ -59,45 +59,70 @@ async def next_seq(
     transaction_id: str,
     counterpart: str,
     *,
-    along: tuple[Table, list[Mapping[str, Any]]] | None = None,
+    along: list[appends.Waiting] | None = None,
 ) -> int:
     """The ``seq`` of the next message to ``counterpart`` about ``transaction_id``: the row
     counted up by one in a single statement (made at 1 if it is the first). ``along``: rows
-    to add to a table in the same statement on PostgreSQL (the history lines of the step that
-    sends the message, :mod:`libs.common.appends`); written just before it elsewhere."""
+    to add in the same statement on PostgreSQL (the step's history lines and the outbox rows
+    waiting so far, :func:`libs.common.appends.take_all`); written just before it
+    elsewhere."""
     params = {"b_txn": transaction_id, "b_who": counterpart, "b_dir": "out"}
-    table, rows = along if along is not None else (None, [])
-    return int((await _run_along(conn, _bump(conn, t, 1), params, table, rows)).scalar_one())
+    return int((await _run_along(conn, _bump(conn, t, 1), params, along or [])).scalar_one())
 
 
 async def _run_along(
     conn: AsyncConnection,
     keyed: tuple[object, Any],
     params: dict[str, Any],
-    table: Table | None,
-    rows: list[Mapping[str, Any]],
+    waiting: list[appends.Waiting],
 ) -> hot_sql.Rows:
-    """Run the statement ``keyed`` (its key and itself) with ``params``, ``rows`` inserted
-    into ``table`` by a data-modifying CTE of the same statement on PostgreSQL (one round
-    trip for both; built once per statement and shape), by a statement of their own just
-    before it elsewhere."""
-    if table is None or not rows:
+    """Run the statement ``keyed`` (its key and itself) with ``params``, the ``waiting``
+    rows inserted by data-modifying CTEs of the same statement on PostgreSQL (one round trip
+    for all; built once per statement and shape), what a table's rows return heard from the
+    statement's own; each table's rows by a statement of their own just before it
+    elsewhere."""
+    if not waiting:
         return await hot_sql.execute(conn, *keyed, params)
     if conn.dialect.name != "postgresql":
-        await appends.write(conn, table, rows)
+        for w in waiting:
+            await appends.write(conn, w.table, w.rows, w.returned)
         return await hot_sql.execute(conn, *keyed, params)
     base_key, base = keyed
-    n, names = len(rows), tuple(sorted(rows[0]))
+    shape = tuple(
+        (w.table, len(w.rows), tuple(sorted(w.rows[0])), w.returned and w.returned.columns)
+        for w in waiting
+    )
 
     def build(_: AsyncConnection) -> Any:
-        values = [
-            {c: bindparam(f"a{i}_{c}", type_=table.c[c].type) for c in names} for i in range(n)
-        ]
-        return base.add_cte(insert(table).values(values).cte("along_rows"))
+        stmt, back = base, []
+        for k, (table, n, names, returns) in enumerate(shape):
+            rows = insert(table).values(
+                [
+                    {c: bindparam(f"a{k}_{i}_{c}", type_=table.c[c].type) for c in names}
+                    for i in range(n)
+                ]
+            )
+            if returns:
+                rows = rows.returning(*(table.c[c] for c in returns))
+            cte = rows.cte(f"along_rows_{k}")
+            stmt = stmt.add_cte(cte)
+            if returns:
+                pairs = func.json_agg(func.json_build_array(*cte.c), type_=JSON)
+                back.append(select(pairs).scalar_subquery().label(f"along_returned_{k}"))
+        # Added after the statement's own columns: its callers read those by place.
+        return stmt.returning(*back) if back else stmt
 
-    key = ("along", base_key, table, n, names)
-    params = params | {f"a{i}_{c}": v for i, row in enumerate(rows) for c, v in row.items()}
-    return await hot_sql.execute(conn, key, statement(conn, key, build), params)
+    key = ("along", base_key, shape)
+    for k, w in enumerate(waiting):
+        params |= {f"a{k}_{i}_{c}": v for i, row in enumerate(w.rows) for c, v in row.items()}
+    found = await hot_sql.execute(conn, key, statement(conn, key, build), params)
+    row = found.first()
+    for k, w in enumerate(waiting):
+        if w.returned is not None and row is not None:
+            # (No row: the rows are written, claimed, and any relay takes them after the
+            # hand-off's lease; the statements that take rows along always return one.)
+            w.returned.hear(getattr(row, f"along_returned_{k}") or [])
+    return found
 
 
 async def last_received(
@@ -122,13 +147,12 @@ async def receive(
     *,
     transaction_id: str | None = None,
     payload: Any = None,
-    along: Table | None = None,
 ) -> Verdict:
     """Apply ``env`` (whose payload has ``seq``) in its sender's order, inside the caller's
     transaction. Returns what was done with it: applied (with any parked successors),
     parked, or ignored as a duplicate. ``payload`` is the envelope's payload as the consumer
-    validated it already (parsed from the envelope when not given). The rows waiting for
-    ``along`` (:mod:`libs.common.appends`: the history lines of what was applied) are
+    validated it already (parsed from the envelope when not given). The rows waiting
+    (:mod:`libs.common.appends`: the history lines and outbox rows of what was applied) are
     written with the statement that records the applied ``seq``."""
     txn = transaction_id or env.correlation_id
     params = {"b_txn": txn, "b_who": env.sender, "b_dir": "in"}
@@ -168,13 +192,11 @@ async def receive(
     while True:
         # The applied seq written, and its parked successor (if one came early) read, in one
         # round trip: nearly always there is none, and that is the message's last statement.
-        rows = appends.take(conn, along) if along is not None else []
         found = await _run_along(
             conn,
             _advance(conn, t),
             {"b_txn": txn, "b_who": env.sender, "b_value": last},
-            along,
-            rows,
+            appends.take_all(conn),
         )
         envelope = found.scalar()
         if envelope is None:
@@ -222,8 +244,6 @@ def _advance(conn: AsyncConnection, t: SequenceTables) -> tuple[object, Any]:
 
 
 async def parked_count(conn: AsyncConnection, t: SequenceTables, transaction_id: str) -> int:
-    from sqlalchemy import func
-
     return int(
         await conn.scalar(
             select(func.count())

@@ -21,7 +21,7 @@ from pydantic import BaseModel
 from sqlalchemy import BigInteger, Table, bindparam, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from libs.common import hot_sql
+from libs.common import appends, hot_sql
 from libs.common.clock import Clock
 from libs.common.contracts import Envelope, contract_of
 from libs.common.contracts.registry import kind_of, type_of
@@ -113,8 +113,15 @@ async def enqueue_raw(
         conn.info[OUTBOX_WRITTEN] = True
         return
     # Written claimed, for this process's relay to publish after the commit (no claim
-    # statement); its id comes back in the same round trip.
+    # statement).
     values.update(claimed_at=handoff.claimed_at, attempts=1)
+    pending = Pending(0, message_id, exchange, routing_key, correlation_id, body, headers)
+    if conn.dialect.name == "postgresql":
+        # With the unit of work's next statement that takes rows along, or just before it
+        # commits, the id coming back with it (one round trip less for most messages).
+        handoff.waiting.append(pending)
+        await appends.append(conn, outbox, values, returned=_ids_to(handoff))
+        return
     row_id = (
         await hot_sql.run(
             conn,
@@ -123,9 +130,28 @@ async def enqueue_raw(
             values,
         )
     ).scalar_one()
-    handoff.rows.append(
-        Pending(row_id, message_id, exchange, routing_key, correlation_id, body, headers)
-    )
+    handoff.rows.append(pending._replace(id=row_id))
+
+
+def _ids_to(handoff: Handoff) -> appends.Returned:
+    """The ids the database gave the handed rows written along another statement, matched
+    to them by message id: ``(id, message_id)`` pairs in no particular order. Rows of one
+    message id (a dead letter replayed twice in one transaction) are the same message, so
+    which of them gets which id does not matter; they go out in the order written."""
+
+    def hear(written: list[tuple]) -> None:
+        ids: dict[str, list[int]] = {}
+        for row_id, message_id in sorted((int(i), m) for i, m in written):
+            ids.setdefault(message_id, []).append(row_id)
+        still = []
+        for row in handoff.waiting:
+            if ids.get(row.message_id):
+                handoff.rows.append(row._replace(id=ids[row.message_id].pop(0)))
+            else:
+                still.append(row)
+        handoff.waiting = still
+
+    return appends.Returned(("id", "message_id"), hear)
 
 
 class Pending(NamedTuple):

@@ -39,9 +39,7 @@ async def to_broker(
 ) -> Envelope:
     """Send the message ``build(seq)`` makes to the broker, numbered in this library's order
     for the transaction, in the caller's database transaction (through the outbox)."""
-    seq = await next_seq(
-        conn, ill_seq, transaction_id, BROKER, along=(ill_history, appends.take(conn, ill_history))
-    )
+    seq = await next_seq(conn, ill_seq, transaction_id, BROKER, along=appends.take_all(conn))
     return await send(
         conn,
         outbox,
@@ -72,7 +70,6 @@ async def from_broker(
         lib.clock,
         transaction_id=payload.transaction_id,
         payload=payload,
-        along=ill_history,
     )
 
 

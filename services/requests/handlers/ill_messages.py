@@ -26,7 +26,7 @@ from libs.common.ill.sequence import receive
 from libs.common.messaging.consumer import RejectMessage
 from libs.common.messaging.inbox import claims_along
 from services.requests.adapters import transactions as repo
-from services.requests.adapters.tables import ill_seq, ill_transaction_history
+from services.requests.adapters.tables import ill_seq
 from services.requests.domain.broker import (
     Refusal,
     from_requester,
@@ -63,7 +63,6 @@ async def _in_order(conn: AsyncConnection, ctx: Broker, env: Envelope, payload: 
         ctx.clock,
         transaction_id=payload.transaction_id,
         payload=payload,
-        along=ill_transaction_history,
     )
 
 

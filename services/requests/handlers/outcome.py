@@ -7,6 +7,7 @@ from __future__ import annotations
 from pydantic import BaseModel
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from libs.common import appends
 from libs.common.contracts import Envelope, IllError
 from libs.common.contracts.registry import type_of
 from libs.common.ill.sequence import next_seq
@@ -45,7 +46,7 @@ async def send_to(
 ) -> Envelope:
     """Send ``payload`` to a library's queue, numbered in the broker's order for it."""
     if "seq" in type(payload).model_fields:
-        seq = await next_seq(conn, ill_seq, transaction_id, library)
+        seq = await next_seq(conn, ill_seq, transaction_id, library, along=appends.take_all(conn))
         payload = payload.model_copy(update={"seq": seq})
     return await send(
         conn,

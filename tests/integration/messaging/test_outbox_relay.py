@@ -7,11 +7,14 @@ from __future__ import annotations
 import asyncio
 
 import pytest
-from sqlalchemy import select, text, update
+from sqlalchemy import MetaData, select, text, update
 
+from libs.common.appends import take_all
 from libs.common.clock import ManualClock
 from libs.common.db import make_engine, unit_of_work
-from libs.common.messaging.outbox import HANDOFF_LEASE, OutboxRelay, send
+from libs.common.ill.sequence import next_seq
+from libs.common.ill.sequence_tables import sequence_tables
+from libs.common.messaging.outbox import HANDOFF_LEASE, OutboxRelay, enqueue_raw, send
 from tests.integration.messaging.harness import item_event, metadata, outbox
 
 pytestmark = [pytest.mark.pg]
@@ -200,3 +203,48 @@ async def test_a_running_relay_is_handed_what_commits_and_another_takes_it_if_th
     finally:
         stuck.gate.set()
         await relay.stop()
+
+
+async def test_rows_handed_over_with_another_statement_go_out_once_each_and_are_marked_sent(
+    engine,
+):
+    """A unit of work's outbox rows wait for its next statement that takes rows along (here
+    the ILL sequence's bump of the message a step sends) or for its commit, and come back
+    with their ids: every row, a replayed dead letter's two copies under one message id too,
+    is published once by the running relay, in the order written, and marked sent."""
+    seq_metadata = MetaData()
+    seq = sequence_tables(seq_metadata)
+    async with engine.begin() as conn:
+        await conn.run_sync(seq_metadata.create_all)
+    clock = ManualClock()
+    bus = GatedBus()
+    bus.gate.set()
+    relay = OutboxRelay(engine, outbox, bus, clock, poll_interval=30)
+    relay.start()
+    try:
+        await asyncio.sleep(0.1)  # its first pass found the table empty
+        async with unit_of_work(engine) as conn:
+            first = (await _send(conn, clock, "a")).message_id
+            for _ in range(2):
+                await enqueue_raw(
+                    conn,
+                    outbox,
+                    "{}",
+                    message_id="replayed",
+                    exchange="illfed.events",
+                    routing_key="item.changed",
+                    created_at=clock.now(),
+                )
+            assert await next_seq(conn, seq, "t1", "requests", along=take_all(conn)) == 1
+            last = (await _send(conn, clock, "b")).message_id  # written at the commit
+        for _ in range(100):
+            if len(bus.published) == 4:
+                break
+            await asyncio.sleep(0.05)
+        assert bus.published == [first, "replayed", "replayed", last]
+    finally:
+        await relay.stop()  # writes the marks it holds
+    async with engine.connect() as conn:
+        rows = (await conn.execute(select(outbox.c.message_id, outbox.c.sent_at))).all()
+    assert sorted(r.message_id for r in rows) == sorted([first, "replayed", "replayed", last])
+    assert all(r.sent_at is not None for r in rows)
