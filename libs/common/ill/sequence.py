@@ -10,7 +10,7 @@ writer) so two replicas never apply two messages of one transaction side by side
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 import structlog
@@ -68,6 +68,68 @@ async def next_seq(
     elsewhere."""
     params = {"b_txn": transaction_id, "b_who": counterpart, "b_dir": "out"}
     return int((await _run_along(conn, _bump(conn, t, 1), params, along or [])).scalar_one())
+
+
+async def numbering(
+    conn: AsyncConnection,
+    t: SequenceTables,
+    transaction_id: str,
+    counts: Mapping[str, int],
+    keyed: tuple[object, Any],
+    params: dict[str, Any],
+) -> tuple[hot_sql.Rows, dict[str, int]]:
+    """Run the statement ``keyed`` (its key and itself, one that returns a row when it does
+    what it is for: a guarded ``UPDATE … RETURNING``) with ``params``, and take the next
+    ``counts[c]`` numbers of each counterpart ``c`` for ``transaction_id`` in the same
+    statement on PostgreSQL (an upsert CTE each, as :func:`next_seq`'s; one round trip for
+    the step and the numbers of the messages it sends), before it elsewhere. Returns the
+    statement's rows and, per counterpart, the first of its numbers (none when the statement
+    returned no row: the caller's transaction is then not to commit)."""
+    who = sorted(counts)
+    if not who:
+        return await hot_sql.execute(conn, *keyed, params), {}
+    if conn.dialect.name != "postgresql":
+        firsts = {}
+        for c in who:
+            bump = {"b_txn": transaction_id, "b_who": c, "b_dir": "out"}
+            last = (await hot_sql.execute(conn, *_bump(conn, t, counts[c]), bump)).scalar_one()
+            firsts[c] = int(last) - counts[c] + 1
+        return await hot_sql.execute(conn, *keyed, params), firsts
+    base_key, base = keyed
+
+    def build(c: AsyncConnection) -> Any:
+        s, stmt, numbers = t.sequences, base, []
+        for k in range(len(who)):
+            step = bindparam(f"n{k}_step", type_=Integer)
+            bump = (
+                upsert(c, s)
+                .values(
+                    transaction_id=bindparam("n_txn"),
+                    counterpart=bindparam(f"n{k}_who"),
+                    direction="out",
+                    last_seq=step,
+                )
+                .on_conflict_do_update(
+                    index_elements=[s.c.transaction_id, s.c.counterpart, s.c.direction],
+                    set_={"last_seq": s.c.last_seq + step},
+                )
+                .returning(s.c.last_seq)
+                .cte(f"numbered_{k}")
+            )
+            stmt = stmt.add_cte(bump)
+            numbers.append(select(bump.c.last_seq).scalar_subquery().label(f"numbered_{k}"))
+        # After the statement's own columns: its callers read those by name or place.
+        return stmt.returning(*numbers)
+
+    key = ("numbering", base_key, len(who))
+    params = params | {"n_txn": transaction_id}
+    for k, c in enumerate(who):
+        params |= {f"n{k}_who": c, f"n{k}_step": counts[c]}
+    found = await hot_sql.execute(conn, key, statement(conn, key, build), params)
+    row = found.first()
+    if row is None:
+        return found, {}
+    return found, {c: int(getattr(row, f"numbered_{k}")) - counts[c] + 1 for k, c in enumerate(who)}
 
 
 async def _run_along(

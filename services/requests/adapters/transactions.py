@@ -13,9 +13,11 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from libs.common import appends, hot_sql
 from libs.common.changes import ill_transaction
 from libs.common.contracts import IllRequest
-from libs.common.db import changed, insert_new, one_of
+from libs.common.db import changed, insert_new, one_of, statement
+from libs.common.ill.sequence import numbering
 from libs.common.pagination import Page, cut, keyset
 from libs.common.state_updates import guarded_step
+from services.requests.adapters.tables import ill_seq
 from services.requests.adapters.tables import ill_transaction_history as history_t
 from services.requests.adapters.tables import ill_transactions as t
 from services.requests.domain.broker import (
@@ -99,23 +101,38 @@ async def save(
     after: TransactionView,
     step: str | None,
     now: datetime,
-) -> None:
+    *,
+    numbers: Mapping[str, int] | None = None,
+) -> dict[str, int]:
     """Write ``after``: a step as ``UPDATE … WHERE state IN (its sources)``, a change of flags
-    or lender only where the state is still the one decided on."""
+    or lender only where the state is still the one decided on. ``numbers``: how many
+    ``seq`` numbers to take for each library the step sends to, in the same statement;
+    returned is the first of each library's."""
     params = {**_fields(after), "updated_at": now, "b_id": before.id}
     if step is None:
         params["b_state"] = before.state.value
     # Built once per step; the SET columns are the fields given (and the step's target).
-    result = await hot_sql.run(conn, ("ill transaction save", step), _save(step), params)
+    key = ("ill transaction save", step)
+    result, firsts = await numbering(
+        conn,
+        ill_seq,
+        before.id,
+        numbers or {},
+        (key, statement(conn, key, _save(step))),
+        params,
+    )
     if result.rowcount != 1:
         raise LostRace(f"transaction {before.id} is no longer {before.state}")
+    return firsts
 
 
 def _save(step: str | None) -> Any:
     def build(_: AsyncConnection) -> Any:
         if step is None:
-            return update(t).where(t.c.id == bindparam("b_id"), t.c.state == bindparam("b_state"))
-        return guarded_step(t, t.c.state, MACHINE, step).where(t.c.id == bindparam("b_id"))
+            stmt = update(t).where(t.c.id == bindparam("b_id"), t.c.state == bindparam("b_state"))
+        else:
+            stmt = guarded_step(t, t.c.state, MACHINE, step).where(t.c.id == bindparam("b_id"))
+        return stmt.returning(t.c.id)  # a row when the step was taken
 
     return build
 

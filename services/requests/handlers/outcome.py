@@ -4,6 +4,8 @@ update, the history written, and each message sent through the outbox with the b
 
 from __future__ import annotations
 
+from collections import Counter
+
 from pydantic import BaseModel
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -27,6 +29,10 @@ def side_of(view: TransactionView | None, sender: str) -> str:
     return "supplier"
 
 
+def _numbered(payload: BaseModel) -> bool:
+    return "seq" in type(payload).model_fields
+
+
 def _about(payload: BaseModel) -> dict[str, str | None]:
     return {
         "message_type": type_of(payload),
@@ -43,10 +49,15 @@ async def send_to(
     payload: BaseModel,
     *,
     causation_id: str | None,
+    seq: int | None = None,
 ) -> Envelope:
-    """Send ``payload`` to a library's queue, numbered in the broker's order for it."""
-    if "seq" in type(payload).model_fields:
-        seq = await next_seq(conn, ill_seq, transaction_id, library, along=appends.take_all(conn))
+    """Send ``payload`` to a library's queue, numbered in the broker's order for it (with
+    ``seq`` when it was taken already)."""
+    if _numbered(payload):
+        if seq is None:
+            seq = await next_seq(
+                conn, ill_seq, transaction_id, library, along=appends.take_all(conn)
+            )
         payload = payload.model_copy(update={"seq": seq})
     return await send(
         conn,
@@ -76,8 +87,11 @@ async def carry_out(
     now = ctx.clock.now()
     cause = env.message_id if env else cause
     after = decision.view
+    seqs: dict[str, int] = {}
     if not decision.record_only:
-        await repo.save(conn, before, after, decision.step, now)
+        # The numbers of the messages the step sends taken by the statement that saves it.
+        numbered = Counter(out.to for out in decision.sends if _numbered(out.payload))
+        seqs = await repo.save(conn, before, after, decision.step, now, numbers=numbered)
     moved = not decision.record_only and (decision.step is not None or after != before)
     lines = [
         repo.history_row(
@@ -93,7 +107,10 @@ async def carry_out(
         )
     ]
     for out in decision.sends:
-        sent = await send_to(conn, ctx, before.id, out.to, out.payload, causation_id=cause)
+        seq = seqs.get(out.to) if _numbered(out.payload) else None
+        if seq is not None:
+            seqs[out.to] = seq + 1
+        sent = await send_to(conn, ctx, before.id, out.to, out.payload, causation_id=cause, seq=seq)
         lines.append(
             repo.history_row(
                 transaction_id=before.id,

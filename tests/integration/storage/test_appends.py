@@ -45,7 +45,7 @@ async def test_lines_go_with_the_sequence_bump_or_before_the_commit_and_in_order
     async with unit_of_work(engine) as conn:
         await appends.append(conn, lines, {"transaction_id": "T1", "event": "received"})
         await appends.append(conn, lines, {"transaction_id": "T1", "event": "shipped"})
-        n = await next_seq(conn, seq, "T1", "broker", along=(lines, appends.take(conn, lines)))
+        n = await next_seq(conn, seq, "T1", "broker", along=appends.take_all(conn))
         assert n == 1
         await appends.append(conn, lines, {"transaction_id": "T1", "event": "noted"})
         # the transaction reads its own lines
