@@ -3,12 +3,13 @@ runs anyway.
 
 A history line or an outbox row is not read back in the transaction that writes it before its
 end: :func:`append` keeps it, and it goes to the database with the next statement that takes
-the waiting rows along (:func:`take` and :func:`take_all`: the ILL sequence's bump of the
-message the step sends, or the record of the applied ``seq``: one round trip for all), or in
-one multi-row INSERT just before the unit of work commits, or as soon as the transaction reads
-the table (:func:`flush`). Outside a :func:`libs.common.db.unit_of_work` a row is written at
-once. A table whose writer needs what the database gave the rows (the outbox's ids, for the
-relay) names it with :class:`Returned`: the statement that writes them returns it.
+the waiting rows along (:func:`take_all`: the ILL sequence's bump of the message the step
+sends, or the record of the applied ``seq``: one round trip for all), or all in one statement
+just before the unit of work commits (:func:`write_waiting`), or as soon as the transaction
+reads the table (:func:`flush`). Outside a :func:`libs.common.db.unit_of_work` a row is
+written at once. A table whose writer needs what the database gave its rows (the outbox's
+ids, for the relay) says so with :class:`Returned`: the statement that writes them returns
+it.
 """
 
 from __future__ import annotations
@@ -16,11 +17,11 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any, NamedTuple
 
-from sqlalchemy import Table
+from sqlalchemy import JSON, Table, bindparam, func, insert, literal_column, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from libs.common import hot_sql
-from libs.common.db import before_commit, unit_state
+from libs.common.db import before_commit, statement, unit_state
 
 _PENDING = "appends"
 _RETURNED = "appends returned"
@@ -51,7 +52,7 @@ async def append(
 ) -> None:
     """Add ``row`` to ``table`` in this transaction (all of a table's rows with the same
     columns, and the same ``returned``)."""
-    if not before_commit(conn, f"appends {table.name}", lambda c: flush(c, table)):
+    if not before_commit(conn, "appends", write_waiting):
         await write(conn, table, [row], returned)
         return
     state = unit_state(conn)
@@ -112,3 +113,75 @@ async def write(
         shape=lambda stmt: stmt.returning(*cols),
     )
     returned.hear([tuple(r) for r in got])
+
+
+async def write_waiting(conn: AsyncConnection) -> None:
+    """Write every table's waiting rows now, in one statement on PostgreSQL (what is left
+    for the commit: a step's history lines and its outbox rows together)."""
+    waiting = take_all(conn)
+    if len(waiting) == 1 or (waiting and conn.dialect.name != "postgresql"):
+        for w in waiting:
+            await write(conn, w.table, w.rows, w.returned)
+    elif waiting:
+        await along(conn, None, {}, waiting)
+
+
+async def along(
+    conn: AsyncConnection,
+    keyed: tuple[object, Any] | None,
+    params: dict[str, Any],
+    waiting: list[Waiting],
+) -> hot_sql.Rows:
+    """Run the statement ``keyed`` (its key and itself: one that returns a row) with
+    ``params``, the ``waiting`` rows inserted by data-modifying CTEs of the same statement on
+    PostgreSQL (one round trip for all; built once per statement and shape), what a table's
+    rows return heard from the statement's own row; each table's rows by a statement of its
+    own just before it elsewhere. ``keyed`` None: the rows alone (a ``SELECT`` carries
+    them)."""
+    if keyed is not None and not waiting:
+        return await hot_sql.execute(conn, *keyed, params)
+    if conn.dialect.name != "postgresql":
+        for w in waiting:
+            await write(conn, w.table, w.rows, w.returned)
+        return await hot_sql.execute(conn, *keyed, params) if keyed else hot_sql.Rows([], 0)
+    base_key, base = keyed if keyed is not None else ("rows alone", None)
+    shape = tuple(
+        (w.table, len(w.rows), tuple(sorted(w.rows[0])), w.returned and w.returned.columns)
+        for w in waiting
+    )
+
+    def build(_: AsyncConnection) -> Any:
+        stmt = base if base is not None else select(literal_column("1").label("written"))
+        back = []
+        for k, (table, n, names, returns) in enumerate(shape):
+            rows = insert(table).values(
+                [
+                    {c: bindparam(f"a{k}_{i}_{c}", type_=table.c[c].type) for c in names}
+                    for i in range(n)
+                ]
+            )
+            if returns:
+                rows = rows.returning(*(table.c[c] for c in returns))
+            cte = rows.cte(f"along_rows_{k}")
+            stmt = stmt.add_cte(cte)
+            if returns:
+                pairs = func.json_agg(func.json_build_array(*cte.c), type_=JSON)
+                back.append(select(pairs).scalar_subquery().label(f"along_returned_{k}"))
+        if not back:
+            return stmt
+        # After the statement's own columns: its callers read those by name or place.
+        return stmt.add_columns(*back) if base is None else stmt.returning(*back)
+
+    key = ("along", base_key, shape)
+    params = dict(params)
+    for k, w in enumerate(waiting):
+        params |= {f"a{k}_{i}_{c}": v for i, row in enumerate(w.rows) for c, v in row.items()}
+    found = await hot_sql.execute(conn, key, statement(conn, key, build), params)
+    row = found.first()
+    for k, w in enumerate(waiting):
+        if w.returned is not None and row is not None:
+            # (No row: the rows are written and heard of by nobody; the statements that take
+            # rows along return one when they do what they are for, and otherwise the caller
+            # does not commit.)
+            w.returned.hear(getattr(row, f"along_returned_{k}") or [])
+    return found

@@ -12,7 +12,7 @@ from sqlalchemy import Column, Table, Update, bindparam, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from libs.common import hot_sql
-from libs.common.db import one_of
+from libs.common.db import one_of, statement
 from libs.common.states import StateMachine
 
 
@@ -26,6 +26,26 @@ def guarded_step(table: Table, column: Column, machine: StateMachine, step: str)
     )
 
 
+def step_statement(
+    conn: AsyncConnection, column: Column, machine: StateMachine, step: str, key: Column
+) -> tuple[object, Any]:
+    """The statement taking ``step`` on the row whose ``key`` is the ``b_key`` parameter,
+    returning the row as the step left it (no row when it was no longer in one of the
+    step's sources), and its key: built once per table and step."""
+    table = column.table
+    assert isinstance(table, Table)
+    named = ("guarded step", table, step)
+
+    def build(_: AsyncConnection) -> Any:
+        return (
+            guarded_step(table, column, machine, step)
+            .where(key == bindparam("b_key"))
+            .returning(*table.c)
+        )
+
+    return named, statement(conn, named, build)
+
+
 async def take_step(
     conn: AsyncConnection,
     column: Column,
@@ -37,18 +57,7 @@ async def take_step(
 ) -> Any | None:
     """Take ``step`` on the row whose ``key`` is ``value``, writing ``values`` too: the row
     as the step left it (the update returns it), or None when the row was no longer in one of
-    the step's sources (another worker took a step first: nothing is written). Built once
-    per table and step; the SET columns are the step's target and the ``values`` given."""
-    table = column.table
-    assert isinstance(table, Table)
-    result = await hot_sql.run(
-        conn,
-        ("guarded step", table, step),
-        lambda _: (
-            guarded_step(table, column, machine, step)
-            .where(key == bindparam("b_key"))
-            .returning(*table.c)
-        ),
-        {"b_key": value, **values},
-    )
-    return result.first()
+    the step's sources (another worker took a step first: nothing is written). The SET
+    columns are the step's target and the ``values`` given."""
+    keyed = step_statement(conn, column, machine, step, key)
+    return (await hot_sql.execute(conn, *keyed, {"b_key": value, **values})).first()

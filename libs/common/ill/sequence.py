@@ -14,14 +14,14 @@ from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 import structlog
-from sqlalchemy import JSON, Integer, bindparam, delete, func, insert, select, update
+from sqlalchemy import Integer, bindparam, delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from libs.common import appends, hot_sql
 from libs.common.clock import Clock
 from libs.common.contracts import Envelope
 from libs.common.contracts.registry import parse_payload
-from libs.common.db import insert_new, statement, upsert
+from libs.common.db import before_commit, insert_new, statement, unit_state, upsert
 from libs.common.ill.ordering import Verdict, verdict
 from libs.common.ill.sequence_tables import SequenceTables
 from libs.common.messaging import inbox
@@ -53,21 +53,25 @@ def _bump(conn: AsyncConnection, t: SequenceTables, step: int) -> tuple[object, 
     return key, statement(conn, key, build)
 
 
+#: in a unit of work's state: the numbers a step's statement took for messages it sends
+_TAKEN = "ill seq taken"
+
+
 async def next_seq(
-    conn: AsyncConnection,
-    t: SequenceTables,
-    transaction_id: str,
-    counterpart: str,
-    *,
-    along: list[appends.Waiting] | None = None,
+    conn: AsyncConnection, t: SequenceTables, transaction_id: str, counterpart: str
 ) -> int:
-    """The ``seq`` of the next message to ``counterpart`` about ``transaction_id``: the row
-    counted up by one in a single statement (made at 1 if it is the first). ``along``: rows
-    to add in the same statement on PostgreSQL (the step's history lines and the outbox rows
-    waiting so far, :func:`libs.common.appends.take_all`); written just before it
-    elsewhere."""
+    """The ``seq`` of the next message to ``counterpart`` about ``transaction_id``: one the
+    step's own statement took already in this unit of work (:func:`numbering`), or the row
+    counted up by one in a single statement (made at 1 if it is the first) that takes the
+    rows waiting in the unit of work along (:mod:`libs.common.appends`: the step's history
+    lines, the outbox rows so far)."""
+    state = unit_state(conn)
+    taken = state.get(_TAKEN, {}).get((t.sequences, transaction_id, counterpart)) if state else None
+    if taken:
+        return taken.pop(0)
     params = {"b_txn": transaction_id, "b_who": counterpart, "b_dir": "out"}
-    return int((await _run_along(conn, _bump(conn, t, 1), params, along or [])).scalar_one())
+    keyed = _bump(conn, t, 1)
+    return int((await appends.along(conn, keyed, params, appends.take_all(conn))).scalar_one())
 
 
 async def numbering(
@@ -77,29 +81,61 @@ async def numbering(
     counts: Mapping[str, int],
     keyed: tuple[object, Any],
     params: dict[str, Any],
-) -> tuple[hot_sql.Rows, dict[str, int]]:
-    """Run the statement ``keyed`` (its key and itself, one that returns a row when it does
-    what it is for: a guarded ``UPDATE … RETURNING``) with ``params``, and take the next
+) -> hot_sql.Rows:
+    """Run the statement ``keyed`` (its key and itself: a step's guarded ``UPDATE …
+    RETURNING``, a row when the step was taken) with ``params``, taking the next
     ``counts[c]`` numbers of each counterpart ``c`` for ``transaction_id`` in the same
     statement on PostgreSQL (an upsert CTE each, as :func:`next_seq`'s; one round trip for
-    the step and the numbers of the messages it sends), before it elsewhere. Returns the
-    statement's rows and, per counterpart, the first of its numbers (none when the statement
-    returned no row: the caller's transaction is then not to commit)."""
-    who = sorted(counts)
+    the step and the numbers of the messages it sends), just before it elsewhere. The
+    numbers are kept in the unit of work for :func:`next_seq` to give out, in order; the
+    unit of work does not commit with one not given out (its receiver would wait for it
+    for ever). Outside a unit of work nothing is taken, and :func:`next_seq` takes each."""
+    state = unit_state(conn)
+    who = sorted(counts) if state is not None else []
     if not who:
-        return await hot_sql.execute(conn, *keyed, params), {}
+        return await hot_sql.execute(conn, *keyed, params)
     if conn.dialect.name != "postgresql":
-        firsts = {}
+        lasts = []
         for c in who:
             bump = {"b_txn": transaction_id, "b_who": c, "b_dir": "out"}
-            last = (await hot_sql.execute(conn, *_bump(conn, t, counts[c]), bump)).scalar_one()
-            firsts[c] = int(last) - counts[c] + 1
-        return await hot_sql.execute(conn, *keyed, params), firsts
+            lasts.append(
+                (await hot_sql.execute(conn, *_bump(conn, t, counts[c]), bump)).scalar_one()
+            )
+        found = await hot_sql.execute(conn, *keyed, params)
+    else:
+        found = await hot_sql.execute(
+            conn,
+            *_numbered(conn, t, keyed, len(who)),
+            {
+                **params,
+                "n_txn": transaction_id,
+                **{f"n{k}_who": c for k, c in enumerate(who)},
+                **{f"n{k}_step": counts[c] for k, c in enumerate(who)},
+            },
+        )
+        row = found.first()
+        if row is None:
+            return found  # the step was not taken: the caller does not commit
+        lasts = [getattr(row, f"numbered_{k}") for k in range(len(who))]
+    assert state is not None
+    kept = state.setdefault(_TAKEN, {})
+    for c, last in zip(who, lasts, strict=True):
+        first = int(last) - counts[c] + 1
+        kept.setdefault((t.sequences, transaction_id, c), []).extend(range(first, int(last) + 1))
+    before_commit(conn, _TAKEN, _all_given_out)
+    return found
+
+
+def _numbered(
+    conn: AsyncConnection, t: SequenceTables, keyed: tuple[object, Any], n: int
+) -> tuple[object, Any]:
+    """``keyed`` with ``n`` upsert CTEs counting up a counterpart's ``out`` row each, their
+    values returned after the statement's own columns; built once per statement and ``n``."""
     base_key, base = keyed
 
     def build(c: AsyncConnection) -> Any:
         s, stmt, numbers = t.sequences, base, []
-        for k in range(len(who)):
+        for k in range(n):
             step = bindparam(f"n{k}_step", type_=Integer)
             bump = (
                 upsert(c, s)
@@ -121,70 +157,15 @@ async def numbering(
         # After the statement's own columns: its callers read those by name or place.
         return stmt.returning(*numbers)
 
-    key = ("numbering", base_key, len(who))
-    params = params | {"n_txn": transaction_id}
-    for k, c in enumerate(who):
-        params |= {f"n{k}_who": c, f"n{k}_step": counts[c]}
-    found = await hot_sql.execute(conn, key, statement(conn, key, build), params)
-    row = found.first()
-    if row is None:
-        return found, {}
-    return found, {c: int(getattr(row, f"numbered_{k}")) - counts[c] + 1 for k, c in enumerate(who)}
+    key = ("numbering", base_key, n)
+    return key, statement(conn, key, build)
 
 
-async def _run_along(
-    conn: AsyncConnection,
-    keyed: tuple[object, Any],
-    params: dict[str, Any],
-    waiting: list[appends.Waiting],
-) -> hot_sql.Rows:
-    """Run the statement ``keyed`` (its key and itself) with ``params``, the ``waiting``
-    rows inserted by data-modifying CTEs of the same statement on PostgreSQL (one round trip
-    for all; built once per statement and shape), what a table's rows return heard from the
-    statement's own; each table's rows by a statement of their own just before it
-    elsewhere."""
-    if not waiting:
-        return await hot_sql.execute(conn, *keyed, params)
-    if conn.dialect.name != "postgresql":
-        for w in waiting:
-            await appends.write(conn, w.table, w.rows, w.returned)
-        return await hot_sql.execute(conn, *keyed, params)
-    base_key, base = keyed
-    shape = tuple(
-        (w.table, len(w.rows), tuple(sorted(w.rows[0])), w.returned and w.returned.columns)
-        for w in waiting
-    )
-
-    def build(_: AsyncConnection) -> Any:
-        stmt, back = base, []
-        for k, (table, n, names, returns) in enumerate(shape):
-            rows = insert(table).values(
-                [
-                    {c: bindparam(f"a{k}_{i}_{c}", type_=table.c[c].type) for c in names}
-                    for i in range(n)
-                ]
-            )
-            if returns:
-                rows = rows.returning(*(table.c[c] for c in returns))
-            cte = rows.cte(f"along_rows_{k}")
-            stmt = stmt.add_cte(cte)
-            if returns:
-                pairs = func.json_agg(func.json_build_array(*cte.c), type_=JSON)
-                back.append(select(pairs).scalar_subquery().label(f"along_returned_{k}"))
-        # Added after the statement's own columns: its callers read those by place.
-        return stmt.returning(*back) if back else stmt
-
-    key = ("along", base_key, shape)
-    for k, w in enumerate(waiting):
-        params |= {f"a{k}_{i}_{c}": v for i, row in enumerate(w.rows) for c, v in row.items()}
-    found = await hot_sql.execute(conn, key, statement(conn, key, build), params)
-    row = found.first()
-    for k, w in enumerate(waiting):
-        if w.returned is not None and row is not None:
-            # (No row: the rows are written, claimed, and any relay takes them after the
-            # hand-off's lease; the statements that take rows along always return one.)
-            w.returned.hear(getattr(row, f"along_returned_{k}") or [])
-    return found
+async def _all_given_out(conn: AsyncConnection) -> None:
+    state = unit_state(conn)
+    left = {k: v for k, v in (state or {}).get(_TAKEN, {}).items() if v}
+    if left:
+        raise RuntimeError(f"seq numbers taken and never sent: {left}")
 
 
 async def last_received(
@@ -254,7 +235,7 @@ async def receive(
     while True:
         # The applied seq written, and its parked successor (if one came early) read, in one
         # round trip: nearly always there is none, and that is the message's last statement.
-        found = await _run_along(
+        found = await appends.along(
             conn,
             _advance(conn, t),
             {"b_txn": txn, "b_who": env.sender, "b_value": last},

@@ -4,6 +4,7 @@ one transaction cannot both take a step."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import date, datetime
 from typing import Any
 
@@ -11,9 +12,10 @@ from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from libs.common import hot_sql
-from libs.common.state_updates import take_step as take_guarded_step
+from libs.common.ill.sequence import numbering
+from libs.common.state_updates import step_statement
 from services.circulation.adapters.store import aware
-from services.circulation.adapters.tables import ill_borrowing
+from services.circulation.adapters.tables import ill_borrowing, ill_seq
 from services.circulation.domain.ill_borrowing import OpenRequest
 from services.circulation.domain.ill_requester import (
     FINISHED,
@@ -118,19 +120,16 @@ async def take_step(
     transaction_id: str,
     step: str,
     at: datetime,
+    *,
+    numbers: Mapping[str, int] | None = None,
     **values: Any,
 ) -> dict[str, Any] | None:
     """Take ``step`` if the transaction is still in one of its sources: the row as the step
-    left it (returned by the update itself); None otherwise."""
-    row = await take_guarded_step(
-        conn,
-        t.c.state,
-        REQUESTER,
-        step,
-        t.c.transaction_id,
-        transaction_id,
-        {"updated_at": at, **values},
-    )
+    left it (returned by the update itself); None otherwise. ``numbers``: the ``seq``
+    numbers of the messages the step sends, taken by the same statement."""
+    keyed = step_statement(conn, t.c.state, REQUESTER, step, t.c.transaction_id)
+    params = {"b_key": transaction_id, "updated_at": at, **values}
+    row = (await numbering(conn, ill_seq, transaction_id, numbers or {}, keyed, params)).first()
     return _row(row) if row else None
 
 

@@ -3,6 +3,7 @@ a guarded update (it is taken only while the row is in a state the step may leav
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from sqlalchemy import bindparam, or_, select, update
@@ -11,9 +12,10 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from libs.common import hot_sql
 from libs.common.contracts.ill import IllRequest
 from libs.common.db import insert_new
+from libs.common.ill.sequence import numbering
 from libs.common.pagination import Page, cut, keyset
-from libs.common.state_updates import take_step
-from services.circulation.adapters.tables import ill_lending, items
+from libs.common.state_updates import step_statement
+from services.circulation.adapters.tables import ill_lending, ill_seq, items
 from services.circulation.domain.ill_supplier import LENDING, LendingState
 
 t = ill_lending
@@ -69,20 +71,21 @@ async def page(
 
 
 async def step(
-    conn: AsyncConnection, transaction_id: str, name: str, now: Any, **values: Any
+    conn: AsyncConnection,
+    transaction_id: str,
+    name: str,
+    now: Any,
+    *,
+    numbers: Mapping[str, int] | None = None,
+    **values: Any,
 ) -> dict[str, Any] | None:
     """Take the step ``name`` with ``values``: the row as the step left it (the update
     returns it); None if the row was no longer in one of the step's source states (someone
-    else took a step first: nothing is written)."""
-    row = await take_step(
-        conn,
-        t.c.state,
-        LENDING,
-        name,
-        t.c.transaction_id,
-        transaction_id,
-        {"updated_at": now, **values},
-    )
+    else took a step first: nothing is written). ``numbers``: the ``seq`` numbers of the
+    messages the step sends, taken by the same statement."""
+    keyed = step_statement(conn, t.c.state, LENDING, name, t.c.transaction_id)
+    params = {"b_key": transaction_id, "updated_at": now, **values}
+    row = (await numbering(conn, ill_seq, transaction_id, numbers or {}, keyed, params)).first()
     return dict(row._mapping) if row else None
 
 

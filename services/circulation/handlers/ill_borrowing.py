@@ -322,7 +322,11 @@ async def _apply(
         if values:
             updated = await repo.update_fields(conn, txn, lib.now(), **values)
     else:
-        updated = await repo.take_step(conn, txn, outcome.step, lib.now(), **values)
+        # The message to the broker numbered by the step's own statement.
+        numbers = {ill_messages.BROKER: 1} if outcome.send is not None else None
+        updated = await repo.take_step(
+            conn, txn, outcome.step, lib.now(), numbers=numbers, **values
+        )
         if updated is None:
             # Another worker moved the transaction first: this step no longer applies.
             raise IllStepRefused(f"the request is no longer {outcome.state.value}")

@@ -45,7 +45,13 @@ from services.circulation.domain.items import Item
 from services.circulation.domain.loan_terms import loan_terms
 from services.circulation.handlers import ill_lending_loan
 from services.circulation.handlers.context import Library, NotFound, Refused
-from services.circulation.handlers.ill_messages import from_broker, record, refuse, to_broker
+from services.circulation.handlers.ill_messages import (
+    BROKER,
+    from_broker,
+    record,
+    refuse,
+    to_broker,
+)
 
 ROLE = "supplier"
 #: who took a step the library's policy took on its own
@@ -192,7 +198,8 @@ async def _requester_message(
     now = lib.now()
     target = state
     if outcome.step is not None:
-        if not await repo.step(conn, txn, outcome.step, now):
+        numbers = {BROKER: 1} if outcome.reply is not None else None
+        if not await repo.step(conn, txn, outcome.step, now, numbers=numbers):
             raise LostRace(f"{txn} moved on before {payload.action} could be applied")
         target = staff_step(state, outcome.step)
         if outcome.step == "cancel" and row["item_id"]:
@@ -471,9 +478,10 @@ async def take_step(
 ) -> dict[str, Any]:
     """Take ``step`` on the lending (a guarded update: another worker that answered first
     wins) and record the transition; ``values`` are what the step writes with it. Returns
-    the lending as the step left it."""
+    the lending as the step left it. Every step taken here is told to the broker
+    (:func:`tell`), the message numbered by the step's own statement."""
     txn = row["transaction_id"]
-    after = await repo.step(conn, txn, step, lib.now(), **values)
+    after = await repo.step(conn, txn, step, lib.now(), numbers={BROKER: 1}, **values)
     if after is None:
         raise LendingConflict(f"{txn} was changed meanwhile; look at it again")
     await record(

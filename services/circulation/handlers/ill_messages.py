@@ -39,7 +39,7 @@ async def to_broker(
 ) -> Envelope:
     """Send the message ``build(seq)`` makes to the broker, numbered in this library's order
     for the transaction, in the caller's database transaction (through the outbox)."""
-    seq = await next_seq(conn, ill_seq, transaction_id, BROKER, along=appends.take_all(conn))
+    seq = await next_seq(conn, ill_seq, transaction_id, BROKER)
     return await send(
         conn,
         outbox,

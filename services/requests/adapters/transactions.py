@@ -103,17 +103,17 @@ async def save(
     now: datetime,
     *,
     numbers: Mapping[str, int] | None = None,
-) -> dict[str, int]:
+) -> None:
     """Write ``after``: a step as ``UPDATE … WHERE state IN (its sources)``, a change of flags
     or lender only where the state is still the one decided on. ``numbers``: how many
-    ``seq`` numbers to take for each library the step sends to, in the same statement;
-    returned is the first of each library's."""
+    ``seq`` numbers to take in the same statement for each library the step sends to
+    (:func:`libs.common.ill.sequence.numbering`)."""
     params = {**_fields(after), "updated_at": now, "b_id": before.id}
     if step is None:
         params["b_state"] = before.state.value
     # Built once per step; the SET columns are the fields given (and the step's target).
     key = ("ill transaction save", step)
-    result, firsts = await numbering(
+    result = await numbering(
         conn,
         ill_seq,
         before.id,
@@ -123,7 +123,6 @@ async def save(
     )
     if result.rowcount != 1:
         raise LostRace(f"transaction {before.id} is no longer {before.state}")
-    return firsts
 
 
 def _save(step: str | None) -> Any:

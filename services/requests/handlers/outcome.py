@@ -9,7 +9,6 @@ from collections import Counter
 from pydantic import BaseModel
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from libs.common import appends
 from libs.common.contracts import Envelope, IllError
 from libs.common.contracts.registry import type_of
 from libs.common.ill.sequence import next_seq
@@ -49,15 +48,10 @@ async def send_to(
     payload: BaseModel,
     *,
     causation_id: str | None,
-    seq: int | None = None,
 ) -> Envelope:
-    """Send ``payload`` to a library's queue, numbered in the broker's order for it (with
-    ``seq`` when it was taken already)."""
+    """Send ``payload`` to a library's queue, numbered in the broker's order for it."""
     if _numbered(payload):
-        if seq is None:
-            seq = await next_seq(
-                conn, ill_seq, transaction_id, library, along=appends.take_all(conn)
-            )
+        seq = await next_seq(conn, ill_seq, transaction_id, library)
         payload = payload.model_copy(update={"seq": seq})
     return await send(
         conn,
@@ -87,11 +81,10 @@ async def carry_out(
     now = ctx.clock.now()
     cause = env.message_id if env else cause
     after = decision.view
-    seqs: dict[str, int] = {}
     if not decision.record_only:
         # The numbers of the messages the step sends taken by the statement that saves it.
         numbered = Counter(out.to for out in decision.sends if _numbered(out.payload))
-        seqs = await repo.save(conn, before, after, decision.step, now, numbers=numbered)
+        await repo.save(conn, before, after, decision.step, now, numbers=numbered)
     moved = not decision.record_only and (decision.step is not None or after != before)
     lines = [
         repo.history_row(
@@ -107,10 +100,7 @@ async def carry_out(
         )
     ]
     for out in decision.sends:
-        seq = seqs.get(out.to) if _numbered(out.payload) else None
-        if seq is not None:
-            seqs[out.to] = seq + 1
-        sent = await send_to(conn, ctx, before.id, out.to, out.payload, causation_id=cause, seq=seq)
+        sent = await send_to(conn, ctx, before.id, out.to, out.payload, causation_id=cause)
         lines.append(
             repo.history_row(
                 transaction_id=before.id,

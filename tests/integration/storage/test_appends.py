@@ -23,6 +23,12 @@ lines = Table(
     Column("transaction_id", String(40), nullable=False),
     Column("event", String(40), nullable=False),
 )
+notes = Table(
+    "notes",
+    meta,
+    Column("id", BigInteger, primary_key=True, autoincrement=True),
+    Column("event", String(40), nullable=False),
+)
 seq = sequence_tables(meta)
 
 
@@ -45,7 +51,7 @@ async def test_lines_go_with_the_sequence_bump_or_before_the_commit_and_in_order
     async with unit_of_work(engine) as conn:
         await appends.append(conn, lines, {"transaction_id": "T1", "event": "received"})
         await appends.append(conn, lines, {"transaction_id": "T1", "event": "shipped"})
-        n = await next_seq(conn, seq, "T1", "broker", along=appends.take_all(conn))
+        n = await next_seq(conn, seq, "T1", "broker")
         assert n == 1
         await appends.append(conn, lines, {"transaction_id": "T1", "event": "noted"})
         # the transaction reads its own lines
@@ -78,3 +84,19 @@ async def test_outside_a_unit_of_work_a_line_is_written_at_once(engine):
         assert await conn.scalar(select(func.count()).select_from(lines)) == 1
         assert appends.take(conn, lines) == []
     assert await _events(engine) == [("T4", "now")]
+
+
+async def test_what_waits_for_the_commit_goes_together_and_a_table_hears_its_ids(engine):
+    """Lines of two tables left for the commit are written by one statement; a table that
+    asked for its rows' ids (the outbox's, for the relay) hears each row's."""
+    heard: list[tuple] = []
+    returned = appends.Returned(("id", "event"), heard.extend)
+    async with unit_of_work(engine) as conn:
+        await appends.append(conn, lines, {"transaction_id": "T5", "event": "one"})
+        for event in ("first", "second"):
+            await appends.append(conn, notes, {"event": event}, returned=returned)
+        assert heard == []  # nothing written yet
+    assert await _events(engine) == [("T5", "one")]
+    async with engine.connect() as conn:
+        written = {(r.id, r.event) for r in await conn.execute(select(notes))}
+    assert {(int(i), e) for i, e in heard} == written and len(written) == 2

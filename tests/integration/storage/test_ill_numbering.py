@@ -1,12 +1,13 @@
 """A step saved and the numbers of the messages it sends taken in one statement
-(:func:`libs.common.ill.sequence.numbering`), on the real PostgreSQL and on SQLite: each
-counterpart's numbers follow on from the ones before, with no gap and none twice; a step that
-lost its race returns no numbers, and rolled back, takes none."""
+(:func:`libs.common.ill.sequence.numbering`), on the real PostgreSQL and on SQLite: the unit
+of work's messages get them from ``next_seq`` with no statement of their own, each
+counterpart's numbers following on from the ones before, with no gap and none twice; a step
+that lost its race takes none, and a unit of work that leaves one unsent does not commit."""
 
 from __future__ import annotations
 
 import pytest
-from sqlalchemy import Column, MetaData, String, Table, bindparam, insert, update
+from sqlalchemy import Column, MetaData, String, Table, bindparam, insert, select, update
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from libs.common.db import make_engine, statement, unit_of_work
@@ -43,9 +44,10 @@ def _step(conn):
     return ("test step", statement(conn, "test step", build))
 
 
-async def _take(engine, counts, from_state, to_state):
+async def _take(engine, counts, from_state, to_state, sends: list[str] | None = None):
+    """The step with ``counts`` numbers taken, then the messages to ``sends`` numbered."""
     async with unit_of_work(engine) as conn:
-        rows, firsts = await numbering(
+        rows = await numbering(
             conn,
             seq,
             "T1",
@@ -55,7 +57,17 @@ async def _take(engine, counts, from_state, to_state):
         )
         if rows.rowcount != 1:
             raise LookupError("lost the race")
-        return firsts
+        sends = [c for c in sorted(counts) for _ in range(counts[c])] if sends is None else sends
+        return [(c, await next_seq(conn, seq, "T1", c)) for c in sends]
+
+
+async def _last(engine, counterpart: str) -> int:
+    async with engine.connect() as conn:
+        return await conn.scalar(
+            select(seq.sequences.c.last_seq).where(
+                seq.sequences.c.counterpart == counterpart, seq.sequences.c.direction == "out"
+            )
+        )
 
 
 @pytest.mark.pg
@@ -71,19 +83,23 @@ async def test_on_sqlite_numbers_follow_on_per_counterpart_and_a_lost_race_takes
 
 async def _numbers_follow_on(engine) -> None:
     try:
-        assert await _take(engine, {"hku": 2, "um": 1}, "Requested", "Asked") == {
-            "hku": 1,
-            "um": 1,
-        }
+        assert await _take(engine, {"hku": 2, "um": 1}, "Requested", "Asked") == [
+            ("hku", 1),
+            ("hku", 2),
+            ("um", 1),
+        ]
+        assert await _last(engine, "hku") == 2  # the messages took no number of their own
         with pytest.raises(LookupError):
             await _take(engine, {"hku": 1}, "Requested", "Asked")  # no longer Requested
-        assert await _take(engine, {"hku": 1, "cuhk": 1}, "Asked", "Shipped") == {
-            "hku": 3,
-            "cuhk": 1,
-        }
-        assert await _take(engine, {}, "Shipped", "Returned") == {}
+        with pytest.raises(RuntimeError, match="never sent"):
+            await _take(engine, {"hku": 1}, "Asked", "Shipped", sends=[])
+        assert await _take(engine, {"hku": 1, "cuhk": 1}, "Asked", "Shipped") == [
+            ("cuhk", 1),
+            ("hku", 3),
+        ]
+        assert await _take(engine, {}, "Shipped", "Returned") == []
         async with unit_of_work(engine) as conn:
-            # The message sent on its own after these is numbered after them.
+            # A message sent on its own after these is numbered after them.
             assert await next_seq(conn, seq, "T1", "hku") == 4
             assert await next_seq(conn, seq, "T1", "um") == 2
     finally:
