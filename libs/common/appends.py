@@ -67,13 +67,6 @@ async def append_all(conn: AsyncConnection, table: Table, rows: list[Mapping[str
         await append(conn, table, row)
 
 
-def take(conn: AsyncConnection, table: Table) -> list[Mapping[str, Any]]:
-    """The rows waiting for ``table`` (one whose rows return nothing), for a statement that
-    writes them along with its own (they are the caller's to write now)."""
-    state = unit_state(conn)
-    return state.get(_PENDING, {}).pop(table, []) if state is not None else []
-
-
 def take_all(conn: AsyncConnection) -> list[Waiting]:
     """Every table's waiting rows, in the order the tables were first added to, for a
     statement that writes them along with its own (:meth:`Returned.hear` is then the
@@ -86,10 +79,11 @@ def take_all(conn: AsyncConnection) -> list[Waiting]:
 
 
 async def flush(conn: AsyncConnection, table: Table) -> None:
-    """Write the rows waiting for ``table`` now (before reading it, before the commit)."""
+    """Write the rows waiting for ``table`` now, before reading it: with every other table's
+    (:func:`write_waiting`), as one statement costs what one table's alone does."""
     state = unit_state(conn)
-    returned = state.get(_RETURNED, {}).get(table) if state is not None else None
-    await write(conn, table, take(conn, table), returned)
+    if state is not None and state.get(_PENDING, {}).get(table):
+        await write_waiting(conn)
 
 
 async def write(

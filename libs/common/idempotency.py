@@ -18,10 +18,10 @@ from typing import Annotated, Any
 from fastapi import Header, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.responses import JSONResponse
-from sqlalchemy import Table, bindparam, insert, select
+from sqlalchemy import Table, bindparam, select
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from libs.common import hot_sql
+from libs.common import appends, hot_sql
 from libs.common.auth import CurrentPrincipal
 from libs.common.clock import Clock
 from libs.common.db import reading, unit_of_work
@@ -82,20 +82,19 @@ async def remember(
     body: Any,
     clock: Clock,
 ) -> None:
+    """Keep the answer under the key, in the caller's transaction: with what else the unit of
+    work writes last (:mod:`libs.common.appends`; nothing reads it back before the commit),
+    so a twin request that committed first makes this one fail then, as it would here."""
     if key:
-        await hot_sql.run(
-            conn,
-            ("idempotency remember", table),
-            lambda _: insert(table),
-            {
-                "principal": principal,
-                "key": key,
-                "request_hash": req_hash,
-                "status": status,
-                "body": json.loads(json.dumps(body, default=str)),
-                "created_at": clock.now(),
-            },
-        )
+        row = {
+            "principal": principal,
+            "key": key,
+            "request_hash": req_hash,
+            "status": status,
+            "body": json.loads(json.dumps(body, default=str)),
+            "created_at": clock.now(),
+        }
+        await appends.append(conn, table, row)
 
 
 @dataclass(frozen=True)

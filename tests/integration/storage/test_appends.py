@@ -82,7 +82,7 @@ async def test_outside_a_unit_of_work_a_line_is_written_at_once(engine):
     async with engine.begin() as conn:
         await appends.append(conn, lines, {"transaction_id": "T4", "event": "now"})
         assert await conn.scalar(select(func.count()).select_from(lines)) == 1
-        assert appends.take(conn, lines) == []
+        assert appends.take_all(conn) == []
     assert await _events(engine) == [("T4", "now")]
 
 
