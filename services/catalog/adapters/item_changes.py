@@ -72,21 +72,25 @@ def _keys_select(conn: AsyncConnection):
 
 
 def _holding_select(conn: AsyncConnection):
-    """The item's holding, with the records the event's match keys belong to (a row per key
-    found), in one round trip: an unchanged description is then seen to still describe the
-    holding's record without a second query. The holding is locked until the change commits:
-    another consumer applying a change of the same item waits, so the holding read here is
-    the one this change replaces."""
+    """The item's holding, with its record's title and ISBNs and the records the event's
+    match keys belong to (a row per key found), in one round trip: an unchanged description
+    is then seen to still describe the holding's record without a second query. The holding
+    is locked until the change commits: another consumer applying a change of the same item
+    waits, so the holding read here is the one this change replaces."""
     return (
         select(
             holdings.c.record_id,
             holdings.c.version,
             holdings.c.status,
+            records.c.title,
+            records.c.isbns,
             record_keys.c.key,
             record_keys.c.record_id.label("key_record"),
         )
         .select_from(
-            holdings.outerjoin(record_keys, any_of(conn, record_keys.c.key, "keys", String))
+            holdings.outerjoin(records, records.c.id == holdings.c.record_id).outerjoin(
+                record_keys, any_of(conn, record_keys.c.key, "keys", String)
+            )
         )
         .where(
             holdings.c.library == bindparam("library"),
@@ -108,9 +112,6 @@ def _holding_upsert(conn: AsyncConnection):
         # A concurrent consumer may have applied a newer change since the read above.
         where=holdings.c.version < stmt.excluded.version,
     ).returning(holdings.c.version)
-
-
-_RECORD_TITLE = select(records.c.title, records.c.isbns).where(records.c.id == bindparam("id"))
 
 
 def _presence(status: str) -> int:
@@ -174,9 +175,7 @@ async def apply_item_change(
 
     record_id = row.record_id if row is not None else None
     found = {r.key: r.key_record for r in rows if r.key is not None}
-    if described is not None and (
-        record_id is None or not await _still_describes(conn, record_id, described, found)
-    ):
+    if described is not None and (record_id is None or not _still_describes(row, described, found)):
         # A new item, or one the owner now catalogues as another work (a corrected ISBN or
         # title): it moves to that work's record.
         record_id = await find_or_create_record(conn, described)
@@ -220,22 +219,18 @@ def _all_keys(rec: BibRecord) -> list[str]:
     return [k for k in (*id_keys, work_key) if k]
 
 
-async def _still_describes(
-    conn: AsyncConnection, record_id: int, rec: BibRecord, found: dict[str, int]
-) -> bool:
-    """Whether the work an event describes is still the item's record: one of its keys (an
-    ISBN, the title + author + year; ``found`` maps those known to their records) belongs to
-    that record, or, when none of them is known anywhere, it has the record's title (and no
-    ISBN other than the record's ones)."""
-    if record_id in found.values():
+def _still_describes(holding, rec: BibRecord, found: dict[str, int]) -> bool:
+    """Whether the work an event describes is still the item's record (``holding``: the
+    holding with its record's title and ISBNs): one of its keys (an ISBN, the title + author
+    + year; ``found`` maps those known to their records) belongs to that record, or, when
+    none of them is known anywhere, it has the record's title (and no ISBN other than the
+    record's ones)."""
+    if holding.record_id in found.values():
         return True
     if found:
         return False  # its keys belong to another record
-    current = (
-        await hot_sql.execute(conn, "record title", _RECORD_TITLE, {"id": record_id})
-    ).first()
-    if current is None:
-        return False
-    if rec.isbns and current.isbns:
+    if holding.title is None:
+        return False  # (the record is gone)
+    if rec.isbns and holding.isbns:
         return False  # an ISBN the catalogue has not seen, and the record has others
-    return normalized_title(current.title) == normalized_title(rec.title)
+    return normalized_title(holding.title) == normalized_title(rec.title)
