@@ -316,10 +316,25 @@ async def reading(engine: AsyncEngine) -> AsyncIterator[AsyncConnection]:
     """A connection for reads only. On PostgreSQL its statements run without a transaction:
     at READ COMMITTED each statement reads its own snapshot inside one too, so nothing is
     lost, and the reads save the BEGIN and ROLLBACK round trips around them."""
-    async with engine.connect() as conn:
-        if conn.dialect.name == "postgresql":
-            await conn.execution_options(isolation_level="AUTOCOMMIT")
-        yield conn
+    if engine.dialect.name != "postgresql":
+        async with engine.connect() as conn:
+            yield conn
+        return
+    # The driver's connection switched to autocommit for the reads and back as it returns to
+    # the pool, in one hop into SQLAlchemy's greenlet each way (as unit_of_work): what
+    # ``isolation_level="AUTOCOMMIT"`` does, without SQLAlchemy setting it as a
+    # characteristic of the pooled connection on every checkout and resetting it on every
+    # return (measured: about 2% of a library's CPU under the ILL load, for its reads).
+    sync_conn = await greenlet_spawn(engine.sync_engine.connect)
+    driver = None
+    try:
+        driver = sync_conn.connection.dbapi_connection
+        driver.autocommit = True
+        yield AsyncConnection(engine, sync_conn)
+    finally:
+        if driver is not None:
+            driver.autocommit = False
+        await asyncio.shield(greenlet_spawn(sync_conn.close))
 
 
 async def ensure_database(url: str) -> bool:

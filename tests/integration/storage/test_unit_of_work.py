@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.exc import IntegrityError
 
-from libs.common.db import make_engine, unit_of_work
+from libs.common.db import make_engine, reading, unit_of_work
 
 
 @pytest.fixture
@@ -89,4 +89,21 @@ async def test_a_commit_the_database_refuses_raises_and_keeps_nothing(engine):
             await _add(conn, "twice", "uow_late")
             await _add(conn, "once", "uow_late")  # refused only at the commit
     assert await _names(engine, "uow_late") == ["once"]
+    await _next_one_is_served(engine)
+
+
+async def test_reads_run_outside_a_transaction_and_the_connection_comes_back_as_it_was(engine):
+    """A read connection runs each statement on its own (no transaction block around it);
+    the pooled connection it used serves the next unit of work as a transaction again,
+    whose rollback still undoes what it wrote."""
+    async with reading(engine) as conn:
+        first = await conn.scalar(text("SELECT now()"))
+        await asyncio.sleep(0.01)
+        # now() is the transaction's start: in a transaction block it would not move
+        assert await conn.scalar(text("SELECT now()")) > first
+    with pytest.raises(RuntimeError):
+        async with unit_of_work(engine) as conn:
+            await _add(conn, "undone")
+            raise RuntimeError("the step is refused")
+    assert await _names(engine) == []
     await _next_one_is_served(engine)
