@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import ipaddress
 import re
+import socket
 from datetime import datetime
 from email.headerregistry import Address
 from email.message import EmailMessage
@@ -129,9 +131,21 @@ def classify_smtp_error(error: aiosmtplib.SMTPException) -> tuple[bool, int | No
     return False, code
 
 
+_THIS_HOST: list[str] = []
+
+
+async def _this_host() -> str:
+    """The name this machine gives in EHLO when none is configured: looked up once per
+    process (aiosmtplib would ask ``socket.getfqdn`` in a thread for every e-mail)."""
+    if not _THIS_HOST:
+        _THIS_HOST.append(await asyncio.to_thread(socket.getfqdn))
+    return _THIS_HOST[0]
+
+
 async def send_email(message: EmailMessage, settings: SmtpSettings) -> None:
     """Hand ``message`` to the configured SMTP server, or raise :class:`SmtpDeliveryError`."""
     password = settings.password.get_secret_value() if settings.password else None
+    local_hostname = settings.local_hostname or await _this_host()
     try:
         await aiosmtplib.send(
             message,
@@ -145,7 +159,7 @@ async def send_email(message: EmailMessage, settings: SmtpSettings) -> None:
             validate_certs=settings.validate_certs,
             cert_bundle=settings.cert_bundle,
             timeout=settings.timeout,
-            local_hostname=settings.local_hostname,
+            local_hostname=local_hostname,
         )
     except aiosmtplib.SMTPException as error:
         permanent, code = classify_smtp_error(error)
