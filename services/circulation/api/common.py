@@ -98,20 +98,28 @@ async def read_until(
     record's state is one of ``until`` or after ``wait`` seconds (a partner system or a desk
     waiting for a step without polling): loaded again each time a unit of work of this
     process changes it. Only the record is read while its state is not the one waited for;
-    the view's other reads (its history) are made once, for the answer."""
+    the view's other reads (its history) are made once, for the answer, on the connection
+    that read the record in the state waited for."""
     wanted = frozenset(str(s) for s in until or ())
     if not wanted:
         return await read_only(request, lambda conn: _viewed(conn, load, view))
-    row = await changes.until(
+
+    async def look(conn: AsyncConnection) -> tuple[Mapping[str, Any], Any]:
+        row = await load(conn)
+        return row, (await view(conn, row) if str(row["state"]) in wanted else None)
+
+    row, answer = await changes.until(
         request.app.state.runtime.changes,
         changes.ill_transaction(transaction_id),
-        lambda: read_only(request, load),
-        lambda row: row["state"],
+        lambda: read_only(request, look),
+        lambda looked: looked[0]["state"],
         wanted,
         wait,
         missing=(NotFound,),
     )
-    return await read_only(request, lambda conn: view(conn, row))
+    if answer is None:  # the wait is over in another state
+        answer = await read_only(request, lambda conn: view(conn, row))
+    return answer
 
 
 async def _viewed(conn: AsyncConnection, load, view) -> Any:
