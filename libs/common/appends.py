@@ -1,15 +1,15 @@
-"""Rows a unit of work only adds (history lines, outbox rows), written with a statement it
-runs anyway.
+"""Rows a unit of work only adds (history lines, outbox rows, Idempotency-Key answers),
+written with a statement it runs anyway.
 
-A history line or an outbox row is not read back in the transaction that writes it before its
-end: :func:`append` keeps it, and it goes to the database with the next statement that takes
-the waiting rows along (:func:`take_all`: the ILL sequence's bump of the message the step
-sends, or the record of the applied ``seq``: one round trip for all), or all in one statement
-just before the unit of work commits (:func:`write_waiting`), or as soon as the transaction
-reads the table (:func:`flush`). Outside a :func:`libs.common.db.unit_of_work` a row is
-written at once. A table whose writer needs what the database gave its rows (the outbox's
-ids, for the relay) says so with :class:`Returned`: the statement that writes them returns
-it.
+Such a row is not read back in the transaction that writes it before its end: :func:`append`
+keeps it, and it goes to the database with the next statement that takes the waiting rows
+along (:func:`take_all`: the ILL sequence's count of a message sent on its own, or the record
+of the applied ``seq``: one round trip for all), or all in one statement just before the unit
+of work commits (:func:`write_waiting`), as soon as the transaction reads one of the tables
+(:func:`flush`), or when ``MOST_WAITING`` rows wait. Outside a
+:func:`libs.common.db.unit_of_work` a row is written at once. A table whose writer needs what
+the database gave its rows (the outbox's ids, for the relay) says so with :class:`Returned`:
+the statement that writes them returns it.
 """
 
 from __future__ import annotations
@@ -24,6 +24,8 @@ from libs.common import hot_sql
 from libs.common.db import before_commit, statement, unit_state
 
 _PENDING = "appends"
+#: rows at most waiting in a unit of work: more are written at once
+MOST_WAITING = 32
 _RETURNED = "appends returned"
 
 
@@ -57,9 +59,14 @@ async def append(
         return
     state = unit_state(conn)
     assert state is not None  # before_commit said this is a unit of work
-    state.setdefault(_PENDING, {}).setdefault(table, []).append(row)
+    pending = state.setdefault(_PENDING, {})
+    pending.setdefault(table, []).append(row)
     if returned is not None:
         state.setdefault(_RETURNED, {})[table] = returned
+    if sum(len(rows) for rows in pending.values()) >= MOST_WAITING:
+        # A job's long unit of work: written as it goes, in statements of a bounded size
+        # (PostgreSQL takes at most 32767 parameters in one) and of a few shapes.
+        await write_waiting(conn)
 
 
 async def append_all(conn: AsyncConnection, table: Table, rows: list[Mapping[str, Any]]) -> None:

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 from weakref import WeakKeyDictionary
 
+import structlog
 from sqlalchemy import ARRAY, DateTime, Table, TypeDecorator, any_, bindparam, event, exc, or_
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Dialect, make_url
@@ -24,6 +25,8 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_en
 from sqlalchemy.util import greenlet_spawn
 
 PG_HOST = "127.0.0.1"
+
+log = structlog.get_logger("illfed.db")
 
 
 class UtcDateTime(TypeDecorator[datetime]):
@@ -306,6 +309,11 @@ async def unit_of_work(engine: AsyncEngine) -> AsyncIterator[AsyncConnection]:
             change_hook(keys)
     if handoff is not None and handoff.rows:
         taker.take(handoff.rows)
+    if handoff is not None and handoff.waiting:  # not expected: written, their ids unheard
+        log.warning(
+            "outbox rows committed without their ids: any relay sends them after the lease",
+            messages=[r.message_id for r in handoff.waiting],
+        )
     if wrote_outbox:  # rows written some other way: the relay looks for them at once
         for hook in _COMMIT_HOOKS.get(engine.sync_engine, ()):
             hook()

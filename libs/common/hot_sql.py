@@ -70,6 +70,16 @@ class Rows:
     def scalars(self) -> list:
         return [r[0] for r in self._rows]
 
+    def leading(self, stop: int) -> Rows:
+        """The rows with their columns up to ``stop`` (as a slice: ``-1`` leaves the last
+        out), as rows of their own: a statement's own columns, without those a wrapping
+        statement added after them."""
+        if not self._rows:
+            return Rows([], self.rowcount)
+        names = type(self._rows[0])._fields[:stop]
+        make = _row_class(list(names))
+        return Rows([make(*r[:stop]) for r in self._rows], self.rowcount)
+
 
 def _row_class(names: list[str]) -> type:
     """A tuple with the columns as attributes and, as SQLAlchemy's rows, ``_mapping``."""

@@ -5,6 +5,7 @@ is still in a state the step may leave, so a worker that lost a race changes not
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from enum import StrEnum
 from typing import Any
 
@@ -27,18 +28,27 @@ def guarded_step(table: Table, column: Column, machine: StateMachine, step: str)
 
 
 def step_statement(
-    conn: AsyncConnection, column: Column, machine: StateMachine, step: str, key: Column
+    conn: AsyncConnection,
+    column: Column,
+    machine: StateMachine,
+    step: str,
+    key: Column,
+    names: Iterable[str],
 ) -> tuple[object, Any]:
-    """The statement taking ``step`` on the row whose ``key`` is the ``b_key`` parameter,
-    returning the row as the step left it (no row when it was no longer in one of the
-    step's sources), and its key: built once per table and step."""
+    """The statement taking ``step`` on the row whose ``key`` is the ``b_key`` parameter and
+    writing the columns ``names`` (parameters of those names), returning the row as the step
+    left it (no row when it was no longer in one of the step's sources), and its key: built
+    once per table, step and columns. The columns are named in the statement itself, so it
+    can also run inside another (:func:`libs.common.ill.sequence.numbering`)."""
     table = column.table
     assert isinstance(table, Table)
-    named = ("guarded step", table, step)
+    written = tuple(sorted(names))  # (a value of the state column wins over the target)
+    named = ("guarded step", table, step, written)
 
     def build(_: AsyncConnection) -> Any:
         return (
             guarded_step(table, column, machine, step)
+            .values({n: bindparam(n, type_=table.c[n].type) for n in written})
             .where(key == bindparam("b_key"))
             .returning(*table.c)
         )
@@ -59,5 +69,5 @@ async def take_step(
     as the step left it (the update returns it), or None when the row was no longer in one of
     the step's sources (another worker took a step first: nothing is written). The SET
     columns are the step's target and the ``values`` given."""
-    keyed = step_statement(conn, column, machine, step, key)
+    keyed = step_statement(conn, column, machine, step, key, values)
     return (await hot_sql.execute(conn, *keyed, {"b_key": value, **values})).first()

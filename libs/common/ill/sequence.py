@@ -83,40 +83,45 @@ async def numbering(
     params: dict[str, Any],
 ) -> hot_sql.Rows:
     """Run the statement ``keyed`` (its key and itself: a step's guarded ``UPDATE …
-    RETURNING``, a row when the step was taken) with ``params``, taking the next
-    ``counts[c]`` numbers of each counterpart ``c`` for ``transaction_id`` in the same
-    statement on PostgreSQL (an upsert CTE each, as :func:`next_seq`'s; one round trip for
-    the step and the numbers of the messages it sends), just before it elsewhere. The
+    RETURNING``, a row when the step was taken) with ``params`` and, when it took the step,
+    take the next ``counts[c]`` numbers of each counterpart ``c`` for ``transaction_id``: in
+    the same statement on PostgreSQL (the step a CTE, and an upsert of each counterpart's
+    row from it, as :func:`next_seq`'s; one round trip for the step and the numbers of the
+    messages it sends), just after it elsewhere. A step not taken takes no number. The
     numbers are kept in the unit of work for :func:`next_seq` to give out, in order; the
     unit of work does not commit with one not given out (its receiver would wait for it
-    for ever). Outside a unit of work nothing is taken, and :func:`next_seq` takes each."""
+    for ever). Outside a unit of work nothing is taken, and :func:`next_seq` takes each.
+    Returns the statement's own rows."""
     state = unit_state(conn)
     who = sorted(counts) if state is not None else []
     if not who:
         return await hot_sql.execute(conn, *keyed, params)
     if conn.dialect.name != "postgresql":
+        found = await hot_sql.execute(conn, *keyed, params)
+        if found.first() is None:
+            return found
         lasts = []
         for c in who:
             bump = {"b_txn": transaction_id, "b_who": c, "b_dir": "out"}
-            lasts.append(
-                (await hot_sql.execute(conn, *_bump(conn, t, counts[c]), bump)).scalar_one()
-            )
-        found = await hot_sql.execute(conn, *keyed, params)
+            counted = await hot_sql.execute(conn, *_bump(conn, t, counts[c]), bump)
+            lasts.append(counted.scalar_one())
     else:
-        found = await hot_sql.execute(
+        numbered = await hot_sql.execute(
             conn,
             *_numbered(conn, t, keyed, len(who)),
             {
                 **params,
                 "n_txn": transaction_id,
+                "n_dir": "out",
                 **{f"n{k}_who": c for k, c in enumerate(who)},
                 **{f"n{k}_step": counts[c] for k, c in enumerate(who)},
             },
         )
-        row = found.first()
+        found = numbered.leading(-len(who))  # the step's own columns
+        row = numbered.first()
         if row is None:
-            return found  # the step was not taken: the caller does not commit
-        lasts = [getattr(row, f"numbered_{k}") for k in range(len(who))]
+            return found  # the step was not taken: no number either
+        lasts = list(row[-len(who) :])
     assert state is not None
     kept = state.setdefault(_TAKEN, {})
     for c, last in zip(who, lasts, strict=True):
@@ -129,35 +134,40 @@ async def numbering(
 def _numbered(
     conn: AsyncConnection, t: SequenceTables, keyed: tuple[object, Any], n: int
 ) -> tuple[object, Any]:
-    """``keyed`` with ``n`` upsert CTEs counting up a counterpart's ``out`` row each, their
-    values returned after the statement's own columns; built once per statement and ``n``."""
+    """``WITH step AS (keyed's statement), numbered_k AS (INSERT … SELECT … FROM step ON
+    CONFLICT … DO UPDATE SET last_seq = last_seq + n RETURNING last_seq) SELECT step.*,
+    numbered_0 … FROM step``: each of ``n`` counterparts' ``out`` rows counted up only when
+    the step returned its row; built once per statement and ``n``."""
     base_key, base = keyed
 
     def build(c: AsyncConnection) -> Any:
-        s, stmt, numbers = t.sequences, base, []
+        s, numbers = t.sequences, []
+        step = base.cte("step")
+        stmt = select(step)
         for k in range(n):
-            step = bindparam(f"n{k}_step", type_=Integer)
+            count = bindparam(f"n{k}_step", type_=Integer)
+            taken = select(
+                bindparam("n_txn", type_=s.c.transaction_id.type),
+                bindparam(f"n{k}_who", type_=s.c.counterpart.type),
+                bindparam("n_dir", type_=s.c.direction.type),
+                count,
+            ).select_from(step)
             bump = (
                 upsert(c, s)
-                .values(
-                    transaction_id=bindparam("n_txn"),
-                    counterpart=bindparam(f"n{k}_who"),
-                    direction="out",
-                    last_seq=step,
-                )
+                .from_select(["transaction_id", "counterpart", "direction", "last_seq"], taken)
                 .on_conflict_do_update(
                     index_elements=[s.c.transaction_id, s.c.counterpart, s.c.direction],
-                    set_={"last_seq": s.c.last_seq + step},
+                    set_={"last_seq": s.c.last_seq + count},
                 )
                 .returning(s.c.last_seq)
                 .cte(f"numbered_{k}")
             )
             stmt = stmt.add_cte(bump)
             numbers.append(select(bump.c.last_seq).scalar_subquery().label(f"numbered_{k}"))
-        # After the statement's own columns: its callers read those by name or place.
-        return stmt.returning(*numbers)
+        # After the step's own columns, which :meth:`hot_sql.Rows.leading` keeps.
+        return stmt.add_columns(*numbers)
 
-    key = ("numbering", base_key, n)
+    key = ("numbering", t.sequences, base_key, n)
     return key, statement(conn, key, build)
 
 

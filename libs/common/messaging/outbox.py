@@ -135,23 +135,24 @@ async def enqueue_raw(
 
 def _ids_to(handoff: Handoff) -> appends.Returned:
     """The ids the database gave the handed rows written along another statement, matched
-    to them by message id: ``(id, message_id)`` pairs in no particular order. Rows of one
-    message id (a dead letter replayed twice in one transaction) are the same message, so
-    which of them gets which id does not matter; they go out in the order written."""
+    to them by message id, exchange and routing key (the rows come back in no particular
+    order). Rows alike in all three (a dead letter replayed twice in one transaction) are
+    the same message to the same queue, so which of them gets which id does not matter."""
 
     def hear(written: list[tuple]) -> None:
-        ids: dict[str, list[int]] = {}
-        for row_id, message_id in sorted((int(i), m) for i, m in written):
-            ids.setdefault(message_id, []).append(row_id)
+        ids: dict[tuple[str, str, str], list[int]] = {}
+        for row_id, *names in sorted((int(w[0]), *w[1:]) for w in written):
+            ids.setdefault(tuple(names), []).append(row_id)
         still = []
         for row in handoff.waiting:
-            if ids.get(row.message_id):
-                handoff.rows.append(row._replace(id=ids[row.message_id].pop(0)))
+            found = ids.get((row.message_id, row.exchange, row.routing_key))
+            if found:
+                handoff.rows.append(row._replace(id=found.pop(0)))
             else:
                 still.append(row)
         handoff.waiting = still
 
-    return appends.Returned(("id", "message_id"), hear)
+    return appends.Returned(("id", "message_id", "exchange", "routing_key"), hear)
 
 
 class Pending(NamedTuple):

@@ -127,8 +127,9 @@ async def take_step(
     """Take ``step`` if the transaction is still in one of its sources: the row as the step
     left it (returned by the update itself); None otherwise. ``numbers``: the ``seq``
     numbers of the messages the step sends, taken by the same statement."""
-    keyed = step_statement(conn, t.c.state, REQUESTER, step, t.c.transaction_id)
-    params = {"b_key": transaction_id, "updated_at": at, **values}
+    written = {"updated_at": at, **values}
+    keyed = step_statement(conn, t.c.state, REQUESTER, step, t.c.transaction_id, written)
+    params = {"b_key": transaction_id, **written}
     row = (await numbering(conn, ill_seq, transaction_id, numbers or {}, keyed, params)).first()
     return _row(row) if row else None
 

@@ -83,8 +83,9 @@ async def step(
     returns it); None if the row was no longer in one of the step's source states (someone
     else took a step first: nothing is written). ``numbers``: the ``seq`` numbers of the
     messages the step sends, taken by the same statement."""
-    keyed = step_statement(conn, t.c.state, LENDING, name, t.c.transaction_id)
-    params = {"b_key": transaction_id, "updated_at": now, **values}
+    written = {"updated_at": now, **values}
+    keyed = step_statement(conn, t.c.state, LENDING, name, t.c.transaction_id, written)
+    params = {"b_key": transaction_id, **written}
     row = (await numbering(conn, ill_seq, transaction_id, numbers or {}, keyed, params)).first()
     return dict(row._mapping) if row else None
 

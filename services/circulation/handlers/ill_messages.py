@@ -86,8 +86,9 @@ async def record(
     message_id: str | None = None,
     refused: str | None = None,
 ) -> None:
-    # Written with the sequence bump of the message the step sends, if it sends one, else
-    # with the unit of work's other lines just before it commits (libs.common.appends).
+    # Written with a statement the unit of work runs anyway: the count of the message it
+    # sends, the record of the applied seq, or with its other rows just before it commits
+    # (libs.common.appends).
     await appends.append(
         conn,
         ill_history,

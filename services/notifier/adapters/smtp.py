@@ -131,21 +131,24 @@ def classify_smtp_error(error: aiosmtplib.SMTPException) -> tuple[bool, int | No
     return False, code
 
 
-_THIS_HOST: list[str] = []
+_this_host: str | None = None
 
 
-async def _this_host() -> str:
+async def _own_name() -> str:
     """The name this machine gives in EHLO when none is configured: looked up once per
     process (aiosmtplib would ask ``socket.getfqdn`` in a thread for every e-mail)."""
-    if not _THIS_HOST:
-        _THIS_HOST.append(await asyncio.to_thread(socket.getfqdn))
-    return _THIS_HOST[0]
+    global _this_host
+    if _this_host is None:
+        _this_host = await asyncio.to_thread(socket.getfqdn)
+    return _this_host
 
 
 async def send_email(message: EmailMessage, settings: SmtpSettings) -> None:
     """Hand ``message`` to the configured SMTP server, or raise :class:`SmtpDeliveryError`."""
     password = settings.password.get_secret_value() if settings.password else None
-    local_hostname = settings.local_hostname or await _this_host()
+    local_hostname = settings.local_hostname
+    if local_hostname is None:
+        local_hostname = await _own_name()
     try:
         await aiosmtplib.send(
             message,

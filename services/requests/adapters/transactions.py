@@ -125,13 +125,18 @@ async def save(
         raise LostRace(f"transaction {before.id} is no longer {before.state}")
 
 
+#: what a save writes (named in the statement, so that it can run inside another)
+_SAVED = ("state", "current_lender", "lenders_tried", "asked_at", "flags", "updated_at")
+
+
 def _save(step: str | None) -> Any:
     def build(_: AsyncConnection) -> Any:
         if step is None:
             stmt = update(t).where(t.c.id == bindparam("b_id"), t.c.state == bindparam("b_state"))
         else:
             stmt = guarded_step(t, t.c.state, MACHINE, step).where(t.c.id == bindparam("b_id"))
-        return stmt.returning(t.c.id)  # a row when the step was taken
+        values = {n: bindparam(n, type_=t.c[n].type) for n in _SAVED}
+        return stmt.values(values).returning(t.c.id)  # a row when the step was taken
 
     return build
 
