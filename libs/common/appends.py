@@ -152,7 +152,7 @@ async def along(
     )
 
     def build(_: AsyncConnection) -> Any:
-        stmt = base if base is not None else select(literal_column("1").label("written"))
+        stmt: Any = base if base is not None else select(literal_column("1").label("written"))
         back = []
         for k, (table, n, names, returns) in enumerate(shape):
             rows = insert(table).values(

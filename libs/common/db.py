@@ -334,7 +334,7 @@ async def reading(engine: AsyncEngine) -> AsyncIterator[AsyncConnection]:
     # characteristic of the pooled connection on every checkout and resetting it on every
     # return (measured: about 2% of a library's CPU under the ILL load, for its reads).
     sync_conn = await greenlet_spawn(engine.sync_engine.connect)
-    driver = None
+    driver: Any = None
     try:
         driver = sync_conn.connection.dbapi_connection
         driver.autocommit = True
