@@ -120,9 +120,8 @@ async def write_waiting(conn: AsyncConnection) -> None:
     """Write every table's waiting rows now, in one statement on PostgreSQL (what is left
     for the commit: a step's history lines and its outbox rows together)."""
     waiting = take_all(conn)
-    if len(waiting) == 1 or (waiting and conn.dialect.name != "postgresql"):
-        for w in waiting:
-            await write(conn, w.table, w.rows, w.returned)
+    if len(waiting) == 1:
+        await write(conn, waiting[0].table, waiting[0].rows, waiting[0].returned)
     elif waiting:
         await along(conn, None, {}, waiting)
 

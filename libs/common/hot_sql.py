@@ -27,6 +27,7 @@ from __future__ import annotations
 
 from collections import namedtuple
 from collections.abc import Callable, Iterator, Mapping
+from functools import cache
 from typing import Any
 
 from sqlalchemy import bindparam, insert, select
@@ -76,8 +77,7 @@ class Rows:
         statement added after them."""
         if not self._rows:
             return Rows([], self.rowcount)
-        names = type(self._rows[0])._fields[:stop]
-        make = _row_class(list(names))
+        make = _leading_class(type(self._rows[0])._fields[:stop])
         return Rows([make(*r[:stop]) for r in self._rows], self.rowcount)
 
 
@@ -85,6 +85,12 @@ def _row_class(names: list[str]) -> type:
     """A tuple with the columns as attributes and, as SQLAlchemy's rows, ``_mapping``."""
     base = namedtuple("Row", names)  # type: ignore[misc]  # ValueError for a bad name
     return type("Row", (base,), {"__slots__": (), "_mapping": property(base._asdict)})
+
+
+@cache
+def _leading_class(names: tuple[str, ...]) -> type:
+    # One class per set of leading columns: a namedtuple class costs more than a row.
+    return _row_class(list(names))
 
 
 class _Plan:

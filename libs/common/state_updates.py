@@ -12,7 +12,6 @@ from typing import Any
 from sqlalchemy import Column, Table, Update, bindparam, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from libs.common import hot_sql
 from libs.common.db import one_of, statement
 from libs.common.states import StateMachine
 
@@ -54,20 +53,3 @@ def step_statement(
         )
 
     return named, statement(conn, named, build)
-
-
-async def take_step(
-    conn: AsyncConnection,
-    column: Column,
-    machine: StateMachine,
-    step: str,
-    key: Column,
-    value: Any,
-    values: dict[str, Any],
-) -> Any | None:
-    """Take ``step`` on the row whose ``key`` is ``value``, writing ``values`` too: the row
-    as the step left it (the update returns it), or None when the row was no longer in one of
-    the step's sources (another worker took a step first: nothing is written). The SET
-    columns are the step's target and the ``values`` given."""
-    keyed = step_statement(conn, column, machine, step, key, values)
-    return (await hot_sql.execute(conn, *keyed, {"b_key": value, **values})).first()
